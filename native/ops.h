@@ -1,0 +1,49 @@
+/* imagenete native kernels: elementwise ops, normalisation, resampling, attention (ops.c).
+ * fp32, contiguous, NCHW. All loops use every OpenMP thread (see ie_set_num_threads in imagenete.h). */
+#ifndef IMAGENETE_OPS_H
+#define IMAGENETE_OPS_H
+
+#include "imagenete.h"
+
+/* GroupNorm: per (b, g) mean/var over (C/G channels x HW), biased variance, float64 statistics;
+ * y = (x - mean) / sqrt(var + eps) * gamma[c] + beta[c]; then, if ss != NULL ([B, 2C]),
+ * y = y * (1 + ss[b, c]) + ss[b, C + c]; then SiLU if silu != 0. y may alias x. */
+void ie_group_norm_f32(const float* x, const float* gamma, const float* beta, const float* ss, float* y,
+                       int B, int C, long HW, int G, float eps, int silu);
+
+void ie_silu_f32(const float* x, float* y, long n);
+void ie_add_f32(const float* a, const float* b, float* y, long n);
+/* y[b] = [a[b] (ia floats) | b[b] (ib floats)] for each of B samples. */
+void ie_concat_f32(const float* a, const float* b, float* y, int B, long ia, long ib);
+/* [P, H, W] -> [P, 2H, 2W] nearest. */
+void ie_upsample2x_f32(const float* x, float* y, long P, int H, int W);
+/* [P, H, W] -> [P, H/2, W/2] mean of 2x2. */
+void ie_avgpool2x_f32(const float* x, float* y, long P, int H, int W);
+/* y [N, M] = x [N, K] @ w[M, K]^T + bias[M] (bias may be NULL). */
+void ie_linear_f32(const float* x, const float* w, const float* bias, float* y, int N, int K, int M);
+/* Legacy-order multi-head attention: qkv [B, 3C, T] with head n owning channels [3ch n, 3ch (n+1))
+ * as q|k|v; y [B, C, T]. Softmax in fp32 over keys. */
+void ie_attention_f32(const float* qkv, float* y, int B, int heads, int ch, int T);
+
+/* exp(x) for float, vectorisable (no libm call): |rel err| < 2e-7 on [-87, 88]; clamps outside. */
+static inline float ie_expf(float x) {
+    x = x < -87.3f ? -87.3f : (x > 88.3f ? 88.3f : x);
+    /* round to nearest by the 1.5*2^23 trick: vectorises, unlike roundf */
+    float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
+    float r = x - n * 0.693145751953125f;          /* ln2 split: hi has 16 bits */
+    r = r - n * 1.42860682030941723212e-6f;        /* lo */
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int e = (int) n + 127;
+    union { int i; float f; } u = { .i = e << 23 };
+    return p * u.f;
+}
+
+static inline float ie_siluf(float v) { return v / (1.0f + ie_expf(-v)); }
+
+#endif

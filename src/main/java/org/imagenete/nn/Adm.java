@@ -1,0 +1,351 @@
+package org.imagenete.nn;
+
+import org.imagenete.io.CheckpointException;
+import org.imagenete.ops.Checks;
+import org.imagenete.ops.Op;
+import org.imagenete.ops.Ops;
+import org.imagenete.tensor.DType;
+import org.imagenete.tensor.Tensor;
+
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Deque;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * guided-diffusion's {@code UNetModel}, written only in {@link Ops}. Field and layer names are the state-dict
+ * keys; lines that make a tensor end with its shape. Weights are F32 (F16/BF16 checkpoints are converted
+ * once at load); F32 checkpoint tensors are used in place (memory-mapped, no copy).
+ */
+public final class Adm implements AutoCloseable {
+    /** Receives named intermediate activations ("time_embed", "input_blocks.3", "middle_block", ...). */
+    @FunctionalInterface
+    public interface ActivationSink {
+        void accept(String name, Tensor activation);
+    }
+
+    private static final int GROUPS = 32;
+    private static final float EPS = 1e-5f;
+
+    private final AdmConfig config;
+    private final Map<String, Tensor> w;
+    private final List<Tensor> owned;
+    private final AutoCloseable source;
+    private final List<List<Layer>> inputBlocks = new ArrayList<>();
+    private final List<Layer> middleBlock = new ArrayList<>();
+    private final List<List<Layer>> outputBlocks = new ArrayList<>();
+
+    private sealed interface Layer permits Conv, ResBlock, AttentionBlock, Down, Up {}
+
+    /** A plain conv (input_blocks.0.0, Downsample.op, Upsample.conv). */
+    private record Conv(String name, int stride) implements Layer {}
+
+    /** ResBlock: in_layers (GN, SiLU, conv3x3), emb_layers (SiLU, Linear), out_layers (GN, SiLU, dropout, conv3x3). */
+    private record ResBlock(String name, int in, int out, Resample resample) implements Layer {}
+
+    private record AttentionBlock(String name, int channels, int heads) implements Layer {}
+
+    /** Downsample without a conv (avg pool 2x2) or, with conv_resample, conv3x3 stride 2 ({@code op}). */
+    private record Down(String name, boolean conv) implements Layer {}
+
+    /** Upsample: nearest x2, then conv3x3 ({@code conv}) when conv_resample. */
+    private record Up(String name, boolean conv) implements Layer {}
+
+    private enum Resample { NONE, DOWN, UP }
+
+    /**
+     * Builds the model over a state dict. Every expected key must be present with the expected shape and no
+     * other key may be present; the error names the key (and {@code file}). F16/BF16 tensors are converted to
+     * F32 copies; nothing is kept when any check fails.
+     *
+     * @param source closed together with the model (the checkpoint mapping the tensors live in), may be null
+     */
+    public static Adm load(AdmConfig config, Map<String, Tensor> stateDict, Path file, AutoCloseable source) {
+        Map<String, int[]> expected = config.parameterShapes();
+        for (Map.Entry<String, int[]> e : expected.entrySet()) {
+            Tensor t = stateDict.get(e.getKey());
+            if (t == null) throw new CheckpointException(file, e.getKey(), "missing (expected shape "
+                    + Arrays.toString(e.getValue()) + " for " + config.describe() + ")");
+            if (!Arrays.equals(t.shape().dims(), e.getValue()))
+                throw new CheckpointException(file, e.getKey(), "shape " + t.shape() + ", expected "
+                        + Arrays.toString(e.getValue()));
+            if (!t.dtype().isFloating())
+                throw new CheckpointException(file, e.getKey(), "unsupported dtype " + t.dtype() + " for a weight");
+        }
+        List<String> unexpected = new ArrayList<>();
+        for (String k : stateDict.keySet()) if (!expected.containsKey(k)) unexpected.add(k);
+        if (!unexpected.isEmpty())
+            throw new CheckpointException(file, unexpected.getFirst(), "unexpected key" + (unexpected.size() > 1
+                    ? " (and " + (unexpected.size() - 1) + " more: " + unexpected.subList(1, Math.min(4, unexpected.size())) + ")" : "")
+                    + " for " + config.describe());
+        Map<String, Tensor> weights = new LinkedHashMap<>();
+        List<Tensor> owned = new ArrayList<>();
+        try {
+            for (String k : expected.keySet()) {
+                Tensor t = stateDict.get(k);
+                if (t.dtype() != DType.F32) {
+                    t = t.toF32();
+                    owned.add(t);
+                }
+                weights.put(k, t);
+            }
+        } catch (RuntimeException ex) {
+            owned.forEach(Tensor::close);
+            throw ex;
+        }
+        return new Adm(config, weights, owned, source);
+    }
+
+    private Adm(AdmConfig config, Map<String, Tensor> w, List<Tensor> owned, AutoCloseable source) {
+        this.config = config;
+        this.w = w;
+        this.owned = owned;
+        this.source = source;
+        build();
+    }
+
+    public AdmConfig config() { return config; }
+
+    public Map<String, Tensor> weights() { return w; }
+
+    /** Ops the forward pass needs; checked against a backend before anything runs. */
+    public static final Set<Op> FORWARD_OPS = EnumSet.of(Op.CONV2D, Op.LINEAR, Op.GROUP_NORM, Op.SILU, Op.ADD,
+            Op.CONCAT, Op.UPSAMPLE_NEAREST_2X, Op.AVG_POOL_2X, Op.ATTENTION, Op.TIMESTEP_EMBEDDING);
+
+    private void build() {
+        AdmConfig c = config;
+        int mc = c.modelChannels();
+        inputBlocks.add(List.of(new Conv("input_blocks.0.0", 1)));
+        List<Integer> chans = new ArrayList<>(List.of(mc));
+        int ch = mc, ds = 1, idx = 1;
+        for (int l = 0; l < c.levels(); l++) {
+            for (int r = 0; r < c.numResBlocks(); r++, idx++) {
+                int out = c.channelMult().get(l) * mc;
+                List<Layer> block = new ArrayList<>();
+                block.add(new ResBlock("input_blocks." + idx + ".0", ch, out, Resample.NONE));
+                ch = out;
+                if (c.attentionDs().contains(ds)) block.add(new AttentionBlock("input_blocks." + idx + ".1", ch, c.heads(ch)));
+                inputBlocks.add(block);
+                chans.add(ch);
+            }
+            if (l < c.levels() - 1) {
+                String n = "input_blocks." + idx + ".0";
+                inputBlocks.add(List.of(c.resblockUpdown() ? new ResBlock(n, ch, ch, Resample.DOWN) : new Down(n, c.convResample())));
+                idx++;
+                chans.add(ch);
+                ds *= 2;
+            }
+        }
+        middleBlock.add(new ResBlock("middle_block.0", ch, ch, Resample.NONE));
+        middleBlock.add(new AttentionBlock("middle_block.1", ch, c.heads(ch)));
+        middleBlock.add(new ResBlock("middle_block.2", ch, ch, Resample.NONE));
+        idx = 0;
+        for (int l = c.levels() - 1; l >= 0; l--) {
+            for (int r = 0; r <= c.numResBlocks(); r++, idx++) {
+                int skip = chans.removeLast();
+                int out = c.channelMult().get(l) * mc;
+                List<Layer> block = new ArrayList<>();
+                block.add(new ResBlock("output_blocks." + idx + ".0", ch + skip, out, Resample.NONE));
+                ch = out;
+                if (c.attentionDs().contains(ds))
+                    block.add(new AttentionBlock("output_blocks." + idx + "." + block.size(), ch, c.heads(ch)));
+                if (l > 0 && r == c.numResBlocks()) {
+                    String n = "output_blocks." + idx + "." + block.size();
+                    block.add(c.resblockUpdown() ? new ResBlock(n, ch, ch, Resample.UP) : new Up(n, c.convResample()));
+                    ds /= 2;
+                }
+                outputBlocks.add(block);
+            }
+        }
+    }
+
+    /**
+     * The UNet forward pass. x [B,in,H,W], t [B] (float timesteps in original 0..999 units), y [B] class
+     * labels (F32 holding integers) for class-conditional models, else null -> [B,out,H,W].
+     *
+     * @param sink receives the output of time_embed, of every input block, of middle_block and of every
+     *             output block (borrowed: copy what you keep), or null
+     */
+    public Tensor forward(Ops ops, Tensor x, Tensor t, Tensor y, ActivationSink sink) {
+        EnumSet<Op> missing = EnumSet.copyOf(FORWARD_OPS);
+        missing.removeAll(ops.supports());
+        if (!missing.isEmpty()) throw new UnsupportedOperationException("backend " + ops.name() + " lacks " + missing);
+        Checks.rank("x", x, 4);
+        Checks.shape("t", t, x.dim(0));
+        if (x.dim(1) != config.inChannels())
+            throw new IllegalArgumentException("x must have shape [B," + config.inChannels() + ",H,W], got " + x.shape());
+        int levels = config.levels();
+        int div = 1 << (levels - 1);
+        if (x.dim(2) % div != 0 || x.dim(3) % div != 0)
+            throw new IllegalArgumentException("x height and width must be multiples of " + div + " for "
+                    + levels + " levels, got " + x.shape());
+        if ((config.numClasses() > 0) != (y != null))
+            throw new IllegalArgumentException(config.numClasses() > 0 ? "class-conditional model needs labels y" : "labels given to an unconditional model");
+
+        try (Tensor emb = timeEmbed(ops, t, y);                  // [B, 4C]
+             Tensor embAct = ops.silu(emb)) {                    // emb_layers.0 (SiLU) is the same for every ResBlock
+            if (sink != null) sink.accept("time_embed", emb);
+            Deque<Tensor> hs = new ArrayDeque<>();
+            try {
+                Tensor h = x;
+                for (int i = 0; i < inputBlocks.size(); i++) {
+                    h = runBlock(ops, inputBlocks.get(i), h, embAct, false);  // [B, ch_i, H/ds, W/ds]
+                    hs.push(h);
+                    if (sink != null) sink.accept("input_blocks." + i, h);
+                }
+                h = runBlock(ops, middleBlock, hs.peek(), embAct, false);
+                if (sink != null) sink.accept("middle_block", h);
+                for (int i = 0; i < outputBlocks.size(); i++) {
+                    Tensor skip = hs.pop();
+                    Tensor cat = ops.concat(h, skip);            // [B, ch + ch_skip, H', W']
+                    h.close();
+                    skip.close();
+                    h = runBlock(ops, outputBlocks.get(i), cat, embAct, true);
+                    if (sink != null) sink.accept("output_blocks." + i, h);
+                }
+                try (Tensor hn = ops.groupNorm(h, w("out.0.weight"), w("out.0.bias"), GROUPS, EPS, null, true)) { // out.0 GN, out.1 SiLU
+                    h.close();
+                    return ops.conv2d(hn, w("out.2.weight"), w("out.2.bias"), 1, 1);   // [B, out, H, W]
+                }
+            } finally {
+                for (Tensor s : hs) s.close();
+            }
+        }
+    }
+
+    private Tensor timeEmbed(Ops ops, Tensor t, Tensor y) {
+        int mc = config.modelChannels();
+        try (Tensor sin = ops.timestepEmbedding(t, mc);                                          // [B, C]
+             Tensor h1 = ops.linear(sin, w("time_embed.0.weight"), w("time_embed.0.bias"));      // [B, 4C]
+             Tensor a1 = ops.silu(h1)) {                                                         // time_embed.1 is SiLU
+            Tensor emb = ops.linear(a1, w("time_embed.2.weight"), w("time_embed.2.bias"));      // [B, 4C]
+            if (y == null) return emb;
+            try (emb; Tensor lab = labelEmbedding(y)) {
+                return ops.add(emb, lab);
+            }
+        }
+    }
+
+    private Tensor labelEmbedding(Tensor y) {
+        Tensor table = w("label_emb.weight");                                                   // [classes, 4C]
+        int b = y.dim(0), e = table.dim(1);
+        Tensor out = Tensor.allocate(DType.F32, b, e);
+        for (int i = 0; i < b; i++) {
+            int label = Math.round(y.getFloat(i));
+            if (label < 0 || label >= table.dim(0))
+                throw new IllegalArgumentException("label " + label + " outside [0, " + table.dim(0) + ")");
+            java.lang.foreign.MemorySegment.copy(table.data(), (long) label * e * 4, out.data(), (long) i * e * 4, (long) e * 4);
+        }
+        return out;
+    }
+
+    /** Runs one TimestepEmbedSequential; closes its input when {@code consumeInput}. */
+    private Tensor runBlock(Ops ops, List<Layer> block, Tensor x, Tensor embAct, boolean consumeInput) {
+        Tensor h = x;
+        boolean ownsH = consumeInput;
+        for (Layer layer : block) {
+            Tensor next = switch (layer) {
+                case Conv cv -> ops.conv2d(h, w(cv.name + ".weight"), w(cv.name + ".bias"), cv.stride, 1);
+                case ResBlock rb -> resBlock(ops, rb, h, embAct);
+                case AttentionBlock ab -> attention(ops, ab, h);
+                case Down d -> d.conv ? ops.conv2d(h, w(d.name + ".op.weight"), w(d.name + ".op.bias"), 2, 1) : ops.avgPool2x(h);
+                case Up u -> {
+                    Tensor up = ops.upsampleNearest2x(h);
+                    if (!u.conv) yield up;
+                    try (up) {
+                        yield ops.conv2d(up, w(u.name + ".conv.weight"), w(u.name + ".conv.bias"), 1, 1);
+                    }
+                }
+            };
+            if (ownsH) h.close();
+            h = next;
+            ownsH = true;
+        }
+        return h;
+    }
+
+    private Tensor resBlock(Ops ops, ResBlock rb, Tensor x, Tensor embAct) {
+        String n = rb.name;
+        // in_layers.0 GN, in_layers.1 SiLU
+        Tensor h = ops.groupNorm(x, w(n + ".in_layers.0.weight"), w(n + ".in_layers.0.bias"), GROUPS, EPS, null, true); // [B, in, H, W]
+        Tensor xr = x;                                                                // x after h_upd/x_upd
+        if (rb.resample != Resample.NONE) {
+            try (Tensor h0 = h) {
+                h = rb.resample == Resample.DOWN ? ops.avgPool2x(h0) : ops.upsampleNearest2x(h0); // [B, in, H', W']
+            }
+            xr = rb.resample == Resample.DOWN ? ops.avgPool2x(x) : ops.upsampleNearest2x(x);
+        }
+        try (Tensor hn = h;
+             Tensor hc = ops.conv2d(hn, w(n + ".in_layers.2.weight"), w(n + ".in_layers.2.bias"), 1, 1);   // [B, out, H', W']
+             Tensor e = ops.linear(embAct, w(n + ".emb_layers.1.weight"), w(n + ".emb_layers.1.bias"))) {  // [B, 2out] (or [B, out])
+            Tensor hh;
+            if (config.useScaleShiftNorm()) {
+                // out_layers.0 GN, then h * (1 + scale) + shift, out_layers.1 SiLU, out_layers.2 dropout(0)
+                hh = ops.groupNorm(hc, w(n + ".out_layers.0.weight"), w(n + ".out_layers.0.bias"), GROUPS, EPS, e, true);
+            } else {
+                try (Tensor e4 = e.view(e.dim(0), e.dim(1), 1, 1);
+                     Tensor sum = addBroadcast(ops, hc, e4)) {
+                    hh = ops.groupNorm(sum, w(n + ".out_layers.0.weight"), w(n + ".out_layers.0.bias"), GROUPS, EPS, null, true);
+                }
+            }
+            try (hh) {
+                if (rb.in == rb.out) {   // skip_connection is the identity
+                    return ops.conv2d(hh, w(n + ".out_layers.3.weight"), w(n + ".out_layers.3.bias"), 1, 1, xr); // [B, out, H', W']
+                }
+                try (Tensor skip = ops.conv2d(xr, w(n + ".skip_connection.weight"), w(n + ".skip_connection.bias"), 1, 0)) { // [B, out, H', W']
+                    return ops.conv2d(hh, w(n + ".out_layers.3.weight"), w(n + ".out_layers.3.bias"), 1, 1, skip);
+                }
+            }
+        } finally {
+            if (xr != x) xr.close();
+        }
+    }
+
+    /** h + e broadcast over H, W (only for checkpoints without scale-shift norm). */
+    private static Tensor addBroadcast(Ops ops, Tensor h, Tensor e) {
+        int b = h.dim(0), c = h.dim(1), hw = h.dim(2) * h.dim(3);
+        float[] ev = e.toFloatArray();
+        float[] full = new float[b * c * hw];
+        for (int i = 0; i < b * c; i++) Arrays.fill(full, i * hw, (i + 1) * hw, ev[i]);
+        try (Tensor et = Tensor.of(full, h.shape().dims())) {
+            return ops.add(h, et);
+        }
+    }
+
+    private Tensor attention(Ops ops, AttentionBlock ab, Tensor x) {
+        String n = ab.name;
+        int b = x.dim(0), c = x.dim(1), hgt = x.dim(2), wid = x.dim(3);
+        if (config.useNewAttentionOrder())
+            throw new UnsupportedOperationException("use_new_attention_order=True checkpoints are not supported yet");
+        try (Tensor xn = ops.groupNorm(x, w(n + ".norm.weight"), w(n + ".norm.bias"), GROUPS, EPS, null, false); // [B, C, H, W]
+             Tensor qkvW = w(n + ".qkv.weight").view(3 * c, c, 1, 1);
+             Tensor qkv = ops.conv2d(xn, qkvW, w(n + ".qkv.bias"), 1, 0);                       // [B, 3C, H, W]
+             Tensor a = ops.attention(qkv.view(b, 3 * c, hgt * wid), ab.heads);                   // [B, C, T]
+             Tensor projW = w(n + ".proj_out.weight").view(c, c, 1, 1)) {
+            return ops.conv2d(a.view(b, c, hgt, wid), projW, w(n + ".proj_out.bias"), 1, 0, x);  // x + proj_out(a): [B, C, H, W]
+        }
+    }
+
+    private Tensor w(String key) {
+        Tensor t = w.get(key);
+        if (t == null) throw new IllegalStateException("no weight " + key);
+        return t;
+    }
+
+    @Override public void close() {
+        owned.forEach(Tensor::close);
+        if (source != null) {
+            try {
+                source.close();
+            } catch (Exception e) {
+                throw new IllegalStateException("closing checkpoint", e);
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+package org.imagenete.ops;
+
+import org.imagenete.tensor.DType;
+import org.imagenete.tensor.Shape;
+import org.imagenete.tensor.Tensor;
+
+import java.util.Arrays;
+
+/** Argument checks shared by every backend, so that all of them reject the same inputs the same way. */
+public final class Checks {
+    private Checks() {}
+
+    public static void f32(String what, Tensor t) {
+        if (t == null) throw new IllegalArgumentException(what + " is missing");
+        if (t.dtype() != DType.F32) throw new IllegalArgumentException(what + " must be F32, got " + t.dtype());
+    }
+
+    public static void rank(String what, Tensor t, int rank) {
+        f32(what, t);
+        if (t.rank() != rank)
+            throw new IllegalArgumentException(what + " must have rank " + rank + ", got shape " + t.shape());
+    }
+
+    public static void shape(String what, Tensor t, int... dims) {
+        f32(what, t);
+        if (!t.shape().equals(Shape.of(dims)))
+            throw new IllegalArgumentException(what + " must have shape " + Arrays.toString(dims) + ", got " + t.shape());
+    }
+
+    /** Output shape of {@link Ops#conv2d}, after checking every argument. */
+    public static int[] conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add) {
+        rank("conv2d input", x, 4);
+        rank("conv2d weight", w, 4);
+        int b = x.dim(0), cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
+        int cout = w.dim(0), kh = w.dim(2), kw = w.dim(3);
+        if (w.dim(1) != cin)
+            throw new IllegalArgumentException("conv2d weight " + w.shape() + " expects " + w.dim(1)
+                    + " input channels, input " + x.shape() + " has " + cin);
+        if (stride < 1 || pad < 0) throw new IllegalArgumentException("conv2d stride " + stride + " pad " + pad);
+        int ho = (h + 2 * pad - kh) / stride + 1, wo = (wd + 2 * pad - kw) / stride + 1;
+        if (h + 2 * pad < kh || wd + 2 * pad < kw || ho < 1 || wo < 1)
+            throw new IllegalArgumentException("conv2d kernel " + kh + "x" + kw + " larger than padded input " + x.shape());
+        if (bias != null) shape("conv2d bias", bias, cout);
+        int[] out = {b, cout, ho, wo};
+        if (add != null) shape("conv2d residual", add, out);
+        return out;
+    }
+
+    public static int[] linear(Tensor x, Tensor w, Tensor bias) {
+        rank("linear input", x, 2);
+        rank("linear weight", w, 2);
+        if (w.dim(1) != x.dim(1))
+            throw new IllegalArgumentException("linear weight " + w.shape() + " expects " + w.dim(1)
+                    + " features, input " + x.shape() + " has " + x.dim(1));
+        if (bias != null) shape("linear bias", bias, w.dim(0));
+        return new int[]{x.dim(0), w.dim(0)};
+    }
+
+    public static void groupNorm(Tensor x, Tensor gamma, Tensor beta, int groups, Tensor scaleShift) {
+        f32("group_norm input", x);
+        if (x.rank() < 2) throw new IllegalArgumentException("group_norm input must be [B,C,...], got " + x.shape());
+        int c = x.dim(1);
+        if (groups < 1 || c % groups != 0)
+            throw new IllegalArgumentException("group_norm: " + c + " channels not divisible into " + groups + " groups");
+        shape("group_norm weight", gamma, c);
+        shape("group_norm bias", beta, c);
+        if (scaleShift != null) shape("group_norm scale-shift", scaleShift, x.dim(0), 2 * c);
+    }
+
+    public static void same(String op, Tensor a, Tensor b) {
+        f32(op + " lhs", a);
+        f32(op + " rhs", b);
+        if (!a.shape().equals(b.shape()))
+            throw new IllegalArgumentException(op + ": shapes differ: " + a.shape() + " vs " + b.shape());
+    }
+
+    public static int[] concat(Tensor a, Tensor b) {
+        f32("concat lhs", a);
+        f32("concat rhs", b);
+        int[] da = a.shape().dims(), db = b.shape().dims();
+        boolean ok = da.length == db.length && da.length >= 2 && da[0] == db[0];
+        for (int i = 2; ok && i < da.length; i++) ok = da[i] == db[i];
+        if (!ok) throw new IllegalArgumentException("concat along channels needs equal batch and spatial dims: "
+                + a.shape() + " vs " + b.shape());
+        da[1] += db[1];
+        return da;
+    }
+
+    public static void spatial(String op, Tensor x, boolean even) {
+        rank(op + " input", x, 4);
+        if (even && (x.dim(2) % 2 != 0 || x.dim(3) % 2 != 0))
+            throw new IllegalArgumentException(op + " needs even height and width, got " + x.shape());
+    }
+
+    public static void attention(Tensor qkv, int heads) {
+        rank("attention qkv", qkv, 3);
+        int c3 = qkv.dim(1);
+        if (heads < 1 || c3 % (3 * heads) != 0)
+            throw new IllegalArgumentException("attention: qkv has " + c3 + " channels, not 3 x heads(" + heads + ") x ch");
+    }
+
+    public static void timestep(Tensor t, int dim) {
+        rank("timesteps", t, 1);
+        if (dim < 2 || dim % 2 != 0) throw new IllegalArgumentException("timestep embedding width must be even, got " + dim);
+    }
+}

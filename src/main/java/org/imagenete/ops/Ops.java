@@ -1,0 +1,68 @@
+package org.imagenete.ops;
+
+import org.imagenete.tensor.Tensor;
+
+import java.util.Set;
+
+/**
+ * The closed set of ops the models are written in (see {@link Op}). Inputs and outputs are F32, NCHW,
+ * contiguous. Every op returns a new owning tensor that the caller closes; inputs are never modified.
+ * Shapes are checked before any work: a wrong shape is an {@link IllegalArgumentException} naming the
+ * argument and the expected shape.
+ */
+public interface Ops {
+    /** Backend name as the {@code --backend} flag spells it. */
+    String name();
+
+    /** The ops this backend implements; a model checks this before it starts. */
+    Set<Op> supports();
+
+    /**
+     * 2-D cross-correlation with zero padding, optionally adding {@code add} (a fused residual).
+     * x [B,Cin,H,W], w [Cout,Cin,KH,KW], bias [Cout] or null, add [B,Cout,Ho,Wo] or null
+     * -> [B,Cout,Ho,Wo] with Ho = (H + 2 pad - KH) / stride + 1.
+     */
+    Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add);
+
+    default Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad) {
+        return conv2d(x, w, bias, stride, pad, null);
+    }
+
+    /** x [N,in], w [out,in], bias [out] or null -> [N,out]. */
+    Tensor linear(Tensor x, Tensor w, Tensor bias);
+
+    /**
+     * GroupNorm over (C/groups channels x spatial) per sample and group, biased variance, affine; then,
+     * when {@code scaleShift} [B,2C] is given, y = y * (1 + scale) + shift with scale = scaleShift[:, :C],
+     * shift = scaleShift[:, C:]; then SiLU when {@code silu}. x [B,C,...] -> same shape.
+     */
+    Tensor groupNorm(Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu);
+
+    /** x * sigmoid(x), any shape. */
+    Tensor silu(Tensor x);
+
+    /** a + b, same shapes. */
+    Tensor add(Tensor a, Tensor b);
+
+    /** Concatenation along dim 1: a [B,Ca,...], b [B,Cb,...] -> [B,Ca+Cb,...]. */
+    Tensor concat(Tensor a, Tensor b);
+
+    /** Nearest-neighbour x2: [B,C,H,W] -> [B,C,2H,2W]. */
+    Tensor upsampleNearest2x(Tensor x);
+
+    /** 2x2 average pooling, stride 2: [B,C,H,W] -> [B,C,H/2,W/2] (H, W even). */
+    Tensor avgPool2x(Tensor x);
+
+    /**
+     * Multi-head self-attention in guided-diffusion's legacy layout: qkv [B, 3C, T], head n owns channels
+     * [3ch*n, 3ch*(n+1)) split as q|k|v (ch = C/heads each); weights = softmax_s(q_t . k_s / sqrt(ch))
+     * in fp32; out[c,t] = sum_s w[t,s] v[c,s] -> [B, C, T] head-major.
+     */
+    Tensor attention(Tensor qkv, int heads);
+
+    /**
+     * Sinusoidal timestep embedding as guided-diffusion computes it in float32: t [B] (float, original
+     * units) -> [B, dim] = [cos(t f_j) | sin(t f_j)], f_j = exp(-ln(10000) j / (dim/2)).
+     */
+    Tensor timestepEmbedding(Tensor t, int dim);
+}

@@ -27,7 +27,13 @@ public final class NativeMemory {
                 FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
     }
 
+    /** Test aid: when set, new allocations are filled with 0xFF bytes (NaN floats), so that an op which
+     *  leaves an output element unwritten is caught instead of reading stale values. */
+    private static volatile boolean poison;
+
     private NativeMemory() {}
+
+    public static void setPoison(boolean on) { poison = on; }
 
     public static final long ALIGNMENT = 64;
 
@@ -43,7 +49,9 @@ public final class NativeMemory {
         if (p.address() == 0) throw new OutOfMemoryError("native allocation of " + bytes + " bytes failed");
         long live = LIVE.addAndGet(size);
         PEAK.accumulateAndGet(live, Math::max);
-        return p.reinterpret(bytes);
+        MemorySegment seg = p.reinterpret(bytes);
+        if (poison) seg.fill((byte) 0xff);
+        return seg;
     }
 
     public static void free(MemorySegment segment) {

@@ -44,7 +44,7 @@ public final class Compare {
             maxAbs = Math.max(maxAbs, d);
             if (r != 0) maxRel = Math.max(maxRel, d / Math.abs(r));
             double tol = atol + rtol * Math.abs(r);
-            used = Math.max(used, d / tol);
+            used = Math.max(used, d == 0 ? 0 : d / tol);
             num += d * d;
             den += r * r;
             if (d > tol && nbad++ < 5)

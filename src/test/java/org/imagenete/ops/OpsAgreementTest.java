@@ -1,0 +1,195 @@
+package org.imagenete.ops;
+
+import org.imagenete.ops.cpu.CpuOps;
+import org.imagenete.ops.ref.ReferenceOps;
+import org.imagenete.tensor.NativeMemory;
+import org.imagenete.tensor.Tensor;
+import org.imagenete.testutil.Compare;
+import org.imagenete.testutil.Rand;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.util.EnumMap;
+import java.util.Map;
+import java.util.function.Function;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+/**
+ * Every op of the fast CPU backend against the scalar reference, on seeded uniform [-1, 1] inputs, at the
+ * ADM's real channel counts (spatially reduced where the float64 reference would take minutes) and at
+ * awkward sizes (odd widths, 1x1, batch 3, stride 2, sizes that are not multiples of 16 or of a block).
+ * New allocations are poisoned with NaN so that an unwritten output element fails.
+ */
+class OpsAgreementTest {
+    /** |fast - ref| <= atol + rtol |ref| per op, fp32 fast paths against a float64-accumulating reference. */
+    record Tol(double atol, double rtol, String why) {}
+
+    static final Map<Op, Tol> TOLERANCE = new EnumMap<>(Map.of(
+            Op.CONV2D, new Tol(2e-5, 1e-4, "fp32 sums of up to 18k products (|y| ~ 1); Winograd F(4x4,3x3) transforms add a few ulp"),
+            Op.LINEAR, new Tol(1e-5, 1e-5, "fp32 sums of up to 1k products"),
+            Op.GROUP_NORM, new Tol(1e-5, 1e-5, "float64 statistics, fp32 apply; exp approximation in SiLU"),
+            Op.SILU, new Tol(1e-6, 1e-6, "vectorised exp with 2e-7 relative error"),
+            Op.ADD, new Tol(0, 0, "a single fp32 add is correctly rounded: exact"),
+            Op.CONCAT, new Tol(0, 0, "copy: exact"),
+            Op.UPSAMPLE_NEAREST_2X, new Tol(0, 0, "copy: exact"),
+            Op.AVG_POOL_2X, new Tol(2e-6, 1e-6, "fp32 sum of 4 values (inputs up to 12 here): the error is an ulp of the partial sums (~4e-6 at 48), not of the mean"),
+            Op.ATTENTION, new Tol(1e-5, 1e-4, "fp32 GEMMs over T keys and 64 channels, fp32 softmax"),
+            Op.TIMESTEP_EMBEDDING, new Tol(0, 0, "both backends share one float32 implementation")));
+
+    static final Ops REF = new ReferenceOps();
+    static Ops fast;
+
+    @BeforeAll
+    static void setUp() {
+        fast = Backends.get("cpu");
+        NativeMemory.setPoison(true);
+    }
+
+    @AfterAll
+    static void tearDown() { NativeMemory.setPoison(false); }
+
+    @Test
+    void opSetIsClosedAndFullySupported() {
+        System.out.println("op set: " + Op.values().length + " ops " + java.util.Arrays.toString(Op.values()));
+        assertEquals(10, Op.values().length, "the op set grew: add a tolerance, a reference and agreement tests");
+        assertEquals(TOLERANCE.keySet(), java.util.EnumSet.allOf(Op.class));
+        assertEquals(java.util.EnumSet.allOf(Op.class), fast.supports());
+        assertEquals(java.util.EnumSet.allOf(Op.class), REF.supports());
+    }
+
+    private static void agree(Op op, String what, Function<Ops, Tensor> f) {
+        Tol tol = TOLERANCE.get(op);
+        try (Tensor r = f.apply(REF); Tensor a = f.apply(fast)) {
+            Compare.assertClose(op + " " + what, a, r, tol.atol, tol.rtol);
+        }
+    }
+
+    @ParameterizedTest(name = "conv {0}->{1} k{4} s{5} p{6} @ {2}x{3} b{7} bias {8} add {9}")
+    @CsvSource({
+            // ADM channel counts (spatially reduced): input conv, 3x3 at each width, 1x1 skips, the 6-channel head
+            "3, 256, 32, 32, 3, 1, 1, 1, true, false",
+            "256, 256, 32, 32, 3, 1, 1, 1, true, true",
+            "512, 256, 16, 16, 3, 1, 1, 1, true, false",
+            "512, 256, 16, 16, 1, 1, 0, 1, true, true",
+            "768, 512, 8, 8, 3, 1, 1, 1, true, false",
+            "1024, 1024, 8, 8, 3, 1, 1, 1, true, true",
+            "2048, 1024, 4, 4, 3, 1, 1, 1, true, false",
+            "2048, 1024, 8, 8, 1, 1, 0, 1, true, true",
+            "256, 6, 24, 24, 3, 1, 1, 1, true, false",
+            "64, 192, 16, 16, 1, 1, 0, 2, true, false",
+            // awkward: batch 3, odd sizes, 1x1 spatial, no bias, ResNet strides and kernels
+            "7, 13, 17, 13, 3, 1, 1, 3, true, true",
+            "5, 6, 1, 1, 3, 1, 1, 2, false, false",
+            "65, 33, 5, 7, 1, 1, 0, 1, false, true",
+            "3, 64, 29, 31, 7, 2, 3, 1, false, false",
+            "64, 128, 9, 9, 3, 2, 1, 2, true, false",
+            "65, 33, 6, 7, 1, 2, 0, 3, true, false",
+            "17, 31, 33, 35, 3, 1, 1, 1, true, true",
+            "128, 64, 66, 66, 3, 1, 1, 1, true, false",
+    })
+    void conv2d(int cin, int cout, int h, int w, int k, int stride, int pad, int b, boolean bias, boolean add) {
+        long seed = 31L * cin + 7L * cout + h * 3L + w + k + stride + b;
+        int ho = (h + 2 * pad - k) / stride + 1, wo = (w + 2 * pad - k) / stride + 1;
+        try (Tensor x = Rand.uniform(seed, b, cin, h, w);
+             Tensor wt = Rand.uniform(seed + 1, (float) Math.sqrt(3.0 / (cin * k * k)), cout, cin, k, k);
+             Tensor bt = bias ? Rand.uniform(seed + 2, 0.05f, cout) : null;
+             Tensor at = add ? Rand.uniform(seed + 3, b, cout, ho, wo) : null) {
+            agree(Op.CONV2D, cin + "->" + cout + " k" + k + "s" + stride + " @" + h + "x" + w + " b" + b,
+                    ops -> ops.conv2d(x, wt, bt, stride, pad, at));
+        }
+    }
+
+    @ParameterizedTest(name = "linear {0}x{1} -> {2}")
+    @CsvSource({"1, 256, 1024", "1, 1024, 2048", "2, 1024, 512", "3, 128, 128", "32, 2048, 1000", "5, 7, 3"})
+    void linear(int n, int in, int out) {
+        try (Tensor x = Rand.uniform(n + in, n, in);
+             Tensor w = Rand.uniform(out, (float) Math.sqrt(3.0 / in), out, in);
+             Tensor b = Rand.uniform(7, 0.05f, out)) {
+            agree(Op.LINEAR, n + "x" + in + "->" + out, ops -> ops.linear(x, w, b));
+            agree(Op.LINEAR, n + "x" + in + "->" + out + " no bias", ops -> ops.linear(x, w, null));
+        }
+    }
+
+    @ParameterizedTest(name = "group_norm b{0} c{1} {2}x{3} ss {4} silu {5}")
+    @CsvSource({"1, 256, 64, 64, true, true", "1, 512, 32, 32, false, true", "2, 1024, 8, 8, true, true",
+            "1, 2048, 8, 8, false, true", "3, 64, 5, 7, true, false", "1, 32, 1, 1, false, false",
+            "2, 96, 13, 11, true, true"})
+    void groupNorm(int b, int c, int h, int w, boolean ss, boolean silu) {
+        try (Tensor x0 = Rand.uniform(c + h, b, c, h, w);
+             Tensor x = addOffset(x0, 0.5f);
+             Tensor g = Rand.uniform(2, 0.1f, c);
+             Tensor be = Rand.uniform(3, 0.05f, c);
+             Tensor s = ss ? Rand.uniform(4, 0.5f, b, 2 * c) : null) {
+            agree(Op.GROUP_NORM, b + "x" + c + "x" + h + "x" + w, ops -> ops.groupNorm(x, g, be, 32, 1e-5f, s, silu));
+        }
+    }
+
+    /** x + offset (GroupNorm must cope with a mean that is not zero). */
+    private static Tensor addOffset(Tensor x, float off) {
+        Tensor y = x.copy();
+        for (long i = 0; i < y.numel(); i++) y.setFloat(i, y.getFloat(i) + off);
+        return y;
+    }
+
+    @ParameterizedTest(name = "elementwise {0}")
+    @CsvSource({"1, 256, 64, 64", "2, 64, 7, 9", "1, 3, 1, 1", "3, 5, 17, 1"})
+    void elementwise(int b, int c, int h, int w) {
+        try (Tensor a0 = Rand.uniform(1, b, c, h, w); Tensor a = scale(a0, 12f); Tensor bb = Rand.uniform(2, b, c, h, w);
+             Tensor c2 = Rand.uniform(3, b, 2 * c + 1, h, w)) {
+            String s = b + "x" + c + "x" + h + "x" + w;
+            agree(Op.SILU, s, ops -> ops.silu(a));
+            agree(Op.ADD, s, ops -> ops.add(a, bb));
+            agree(Op.CONCAT, s, ops -> ops.concat(a, c2));
+            agree(Op.UPSAMPLE_NEAREST_2X, s, ops -> ops.upsampleNearest2x(a));
+            if (h % 2 == 0 && w % 2 == 0) agree(Op.AVG_POOL_2X, s, ops -> ops.avgPool2x(a));
+        }
+    }
+
+    @Test
+    void avgPoolOddShapes() {
+        try (Tensor a = Rand.uniform(5, 3, 5, 6, 10)) {
+            agree(Op.AVG_POOL_2X, "3x5x6x10", ops -> ops.avgPool2x(a));
+        }
+        try (Tensor a = Rand.uniform(6, 1, 1, 2, 2)) {
+            agree(Op.AVG_POOL_2X, "1x1x2x2", ops -> ops.avgPool2x(a));
+        }
+    }
+
+    private static Tensor scale(Tensor x, float s) {
+        Tensor y = x.copy();
+        for (long i = 0; i < y.numel(); i++) y.setFloat(i, y.getFloat(i) * s);
+        return y;
+    }
+
+    @ParameterizedTest(name = "attention b{0} heads{1} ch{2} T{3}")
+    @CsvSource({"1, 8, 64, 1024", "1, 16, 64, 256", "1, 16, 64, 64", "2, 8, 8, 64", "3, 2, 8, 17", "1, 1, 64, 1", "1, 3, 5, 33"})
+    void attention(int b, int heads, int ch, int t) {
+        // qkv of unit-ish scale: logits of order 1-5, as after GroupNorm + qkv conv
+        try (Tensor qkv = Rand.uniform(heads * 31L + t, 1.7f, b, 3 * heads * ch, t)) {
+            agree(Op.ATTENTION, b + "x" + heads + "x" + ch + " T" + t, ops -> ops.attention(qkv, heads));
+        }
+    }
+
+    @Test
+    void timestepEmbedding() {
+        try (Tensor t = Tensor.of(new float[]{0, 37, 404, 912, 999}, 5)) {
+            agree(Op.TIMESTEP_EMBEDDING, "t x5", ops -> ops.timestepEmbedding(t, 256));
+        }
+    }
+
+    @Test
+    void bothBackendsRejectBadShapesAlike() {
+        try (Tensor x = Rand.uniform(1, 1, 4, 8, 8); Tensor w = Rand.uniform(2, 8, 5, 3, 3)) {
+            for (Ops ops : new Ops[]{REF, fast}) {
+                var e = assertThrows(IllegalArgumentException.class, () -> ops.conv2d(x, w, null, 1, 1));
+                assertEquals("conv2d weight [8, 5, 3, 3] expects 5 input channels, input [1, 4, 8, 8] has 4", e.getMessage());
+            }
+        }
+        assertEquals(CpuOps.class, fast.getClass());
+    }
+}

@@ -31,7 +31,7 @@ import java.util.Map;
  * Reading memory-maps the file (a 2 GB checkpoint is never copied); tensors are views valid until
  * {@link #close()}. Every structural problem is reported with the file and the tensor name.
  */
-public final class SafeTensors implements AutoCloseable {
+public final class SafeTensors implements StateDict {
     private static final ObjectMapper JSON = new ObjectMapper();
     /** Larger headers are certainly corrupt (a 100k-tensor file needs a few MB). */
     private static final long MAX_HEADER = 100L << 20;

@@ -1,6 +1,8 @@
 package org.imagenete.nn;
 
 import org.imagenete.io.CheckpointException;
+import org.imagenete.io.Checkpoints;
+import org.imagenete.io.StateDict;
 import org.imagenete.ops.Checks;
 import org.imagenete.ops.Op;
 import org.imagenete.ops.Ops;
@@ -100,6 +102,31 @@ public final class Adm implements AutoCloseable {
             throw ex;
         }
         return new Adm(config, weights, owned, source);
+    }
+
+    /**
+     * Opens a checkpoint (PyTorch {@code .pt} or safetensors), infers the configuration, applies
+     * {@code flags} (guided-diffusion flag names, see {@link AdmConfig#withFlags}) and loads the model. The
+     * checkpoint stays mapped until the model is closed. Logs the configuration once.
+     */
+    public static Adm open(Path file, Map<String, String> flags) {
+        StateDict sd = Checkpoints.open(file);
+        try {
+            int headChannels = flags.containsKey("num_head_channels") ? Integer.parseInt(flags.get("num_head_channels").trim()) : 64;
+            AdmConfig config;
+            try {
+                config = AdmConfig.infer(sd.tensors(), headChannels).withFlags(flags);
+            } catch (IllegalArgumentException e) {
+                throw new CheckpointException(file, null, e.getMessage(), e);
+            }
+            System.getLogger("imagenete").log(System.Logger.Level.INFO, file.getFileName() + ": " + config.describe()
+                    + (flags.containsKey("num_head_channels") || flags.containsKey("num_heads") ? ""
+                    : " (head split is not stored in checkpoints: assumed 64 channels per head)"));
+            return load(config, sd.tensors(), file, sd);
+        } catch (RuntimeException e) {
+            sd.close();
+            throw e;
+        }
     }
 
     private Adm(AdmConfig config, Map<String, Tensor> w, List<Tensor> owned, AutoCloseable source) {

@@ -68,6 +68,64 @@ public record AdmConfig(int inChannels, int modelChannels, int outChannels, int 
                 numHeads, useScaleShiftNorm, resblockUpdown, convResample, b, numClasses);
     }
 
+    /**
+     * Applies guided-diffusion flags (the names of {@code create_model_and_diffusion}) on top of this
+     * configuration: num_channels, num_res_blocks, channel_mult ("1,1,2,2,4,4"), attention_resolutions
+     * ("32,16,8", in pixels, needs image_size), num_head_channels, num_heads, use_scale_shift_norm,
+     * resblock_updown, use_new_attention_order, learn_sigma, class_cond (with num_classes). Unknown flags
+     * are an error; diffusion-only flags (diffusion_steps, noise_schedule, ...) are accepted and ignored.
+     */
+    public AdmConfig withFlags(Map<String, String> flags) {
+        int in = inChannels, mc = modelChannels, out = outChannels, nrb = numResBlocks, nhc = numHeadChannels, nh = numHeads;
+        int classes = numClasses;
+        List<Integer> mult = channelMult;
+        Set<Integer> ds = attentionDs;
+        boolean ssn = useScaleShiftNorm, updown = resblockUpdown, newOrder = useNewAttentionOrder;
+        Integer imageSize = flags.containsKey("image_size") ? Integer.parseInt(flags.get("image_size").trim()) : null;
+        for (Map.Entry<String, String> f : flags.entrySet()) {
+            String v = f.getValue().trim();
+            switch (f.getKey()) {
+                case "num_channels" -> mc = Integer.parseInt(v);
+                case "num_res_blocks" -> nrb = Integer.parseInt(v);
+                case "channel_mult" -> { if (!v.isEmpty()) mult = ints(v); }
+                case "attention_resolutions" -> {
+                    if (imageSize == null) throw new IllegalArgumentException("attention_resolutions needs image_size");
+                    Set<Integer> d = new TreeSet<>();
+                    for (int r : ints(v)) d.add(imageSize / r);
+                    ds = d;
+                }
+                case "num_head_channels" -> nhc = Integer.parseInt(v);
+                case "num_heads" -> nh = Integer.parseInt(v);
+                case "use_scale_shift_norm" -> ssn = bool(v);
+                case "resblock_updown" -> updown = bool(v);
+                case "use_new_attention_order" -> newOrder = bool(v);
+                case "learn_sigma" -> out = bool(v) ? 2 * in : in;
+                case "class_cond" -> { if (!bool(v)) classes = 0; else if (classes == 0) classes = 1000; }
+                case "num_classes" -> classes = Integer.parseInt(v);
+                case "in_channels" -> in = Integer.parseInt(v);
+                case "image_size", "num_heads_upsample", "dropout", "use_checkpoint", "use_fp16", "diffusion_steps",
+                     "noise_schedule", "timestep_respacing", "use_kl", "predict_xstart", "rescale_timesteps",
+                     "rescale_learned_sigmas" -> { }
+                default -> throw new IllegalArgumentException("unknown ADM flag '" + f.getKey() + "'");
+            }
+        }
+        return new AdmConfig(in, mc, out, nrb, mult, ds, nhc, nh, ssn, updown, convResample, newOrder, classes);
+    }
+
+    private static List<Integer> ints(String v) {
+        List<Integer> out = new ArrayList<>();
+        for (String p : v.split(",")) if (!p.isBlank()) out.add(Integer.parseInt(p.trim()));
+        return out;
+    }
+
+    private static boolean bool(String v) {
+        return switch (v.toLowerCase(java.util.Locale.ROOT)) {
+            case "true", "1", "yes" -> true;
+            case "false", "0", "no" -> false;
+            default -> throw new IllegalArgumentException("not a boolean: " + v);
+        };
+    }
+
     /** Human-readable one-liner for logs. */
     public String describe() {
         return "ADM UNet: in " + inChannels + ", model_channels " + modelChannels + ", out " + outChannels

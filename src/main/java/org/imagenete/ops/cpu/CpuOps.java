@@ -41,10 +41,12 @@ public final class CpuOps implements Ops {
             JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle SET_THREADS = NativeLib.handle("ie_set_num_threads", voidFn(JAVA_INT));
 
-    public CpuOps() {}
+    /** Uses {@code -Dimagenete.threads} threads if set, else all cores. */
+    public CpuOps() { this(Integer.getInteger("imagenete.threads", 0)); }
 
-    /** Pins the number of threads every kernel uses (default: all cores). */
+    /** Pins the number of threads every kernel uses ({@code <= 0}: leave as is, all cores by default). */
     public CpuOps(int threads) {
+        if (threads <= 0) return;
         try {
             SET_THREADS.invokeExact(threads);
         } catch (Throwable t) {

@@ -1,0 +1,13 @@
+package org.imagenete.bench;
+
+/** Parsing of benchmark shape parameters ("a,b,c,..."). */
+final class AdmShapes {
+    private AdmShapes() {}
+
+    static int[] parse(String s) {
+        String[] p = s.split(",");
+        int[] out = new int[p.length];
+        for (int i = 0; i < p.length; i++) out[i] = Integer.parseInt(p[i].trim());
+        return out;
+    }
+}

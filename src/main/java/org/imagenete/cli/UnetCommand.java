@@ -1,0 +1,92 @@
+package org.imagenete.cli;
+
+import org.imagenete.io.SafeTensors;
+import org.imagenete.nn.Adm;
+import org.imagenete.ops.Ops;
+import org.imagenete.tensor.DType;
+import org.imagenete.tensor.Tensor;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** Runs the ADM UNet once on tensors from a safetensors file: a checking tool for comparing against a reference. */
+@Command(name = "unet", mixinStandardHelpOptions = true,
+        description = {"Run the ADM UNet on x [B,3,H,W] and t [B] (float timesteps, 0..999) from a safetensors file;",
+                "writes out [B,out_ch,H,W]. Class-conditional models also read y [B]."})
+public final class UnetCommand implements Callable<Integer> {
+    @Option(names = "--weights", required = true, paramLabel = "FILE", description = "ADM checkpoint (.pt or .safetensors)")
+    Path weights;
+
+    @Option(names = "--input", required = true, paramLabel = "IN", description = "safetensors with x, t (and y)")
+    Path input;
+
+    @Option(names = "--output", required = true, paramLabel = "OUT", description = "safetensors to write (out)")
+    Path output;
+
+    @Option(names = "--num-head-channels", paramLabel = "N",
+            description = "channels per attention head; not stored in checkpoints (default 64, as every released ADM)")
+    Integer numHeadChannels;
+
+    @Option(names = "--flag", paramLabel = "KEY=VALUE",
+            description = "guided-diffusion model flag overriding what is inferred from the weights (e.g. num_heads=4)")
+    Map<String, String> flags = new LinkedHashMap<>();
+
+    @Mixin BackendOptions backend;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!Files.isRegularFile(input)) throw new IllegalArgumentException(input + ": no such file");
+        if (!Files.isRegularFile(weights)) throw new IllegalArgumentException(weights + ": no such file");
+        Ops ops = backend.ops();
+        Map<String, String> f = new LinkedHashMap<>(flags);
+        if (numHeadChannels != null) f.put("num_head_channels", numHeadChannels.toString());
+        List<Tensor> owned = new ArrayList<>();
+        try (Adm model = Adm.open(weights, f); SafeTensors in = SafeTensors.open(input)) {
+            int inCh = model.config().inChannels();
+            Tensor x = f32(in, "x", owned);
+            if (x.rank() != 4 || x.dim(1) != inCh)
+                throw new IllegalArgumentException(input + ": tensor 'x' has shape " + x.shape() + ", expected [B," + inCh + ",H,W]");
+            int b = x.dim(0);
+            Tensor t = f32(in, "t", owned);
+            if (t.rank() != 1 || t.dim(0) != b)
+                throw new IllegalArgumentException(input + ": tensor 't' has shape " + t.shape() + ", expected [" + b + "]");
+            Tensor y = null;
+            if (model.config().numClasses() > 0) {
+                y = f32(in, "y", owned);
+                if (y.rank() != 1 || y.dim(0) != b)
+                    throw new IllegalArgumentException(input + ": tensor 'y' has shape " + y.shape() + ", expected [" + b + "]");
+            }
+            long t0 = System.nanoTime();
+            try (Tensor out = model.forward(ops, x, t, y, null)) {
+                double s = (System.nanoTime() - t0) / 1e9;
+                SafeTensors.write(output, Map.of("out", out), Map.of("backend", ops.name(),
+                        "weights", weights.getFileName().toString(), "seconds", String.format(Locale.ROOT, "%.3f", s)));
+                System.err.printf(Locale.ROOT, "unet: %s -> %s out%s in %.2f s (%s)%n", input, output, out.shape(), s, ops.name());
+            }
+        } finally {
+            owned.forEach(Tensor::close);
+        }
+        return 0;
+    }
+
+    /** The named input tensor as F32 (converting F16/BF16/F64/I64), with a clear error when missing. */
+    static Tensor f32(SafeTensors in, String name, List<Tensor> owned) {
+        if (!in.has(name))
+            throw new IllegalArgumentException(in.file() + ": missing tensor '" + name + "' (has " + in.tensors().keySet() + ")");
+        Tensor t = in.get(name);
+        if (t.dtype() == DType.F32) return t;
+        if (t.dtype() == DType.U8) throw new IllegalArgumentException(in.file() + ": tensor '" + name + "' has dtype U8, expected a float");
+        Tensor c = t.toF32();
+        owned.add(c);
+        return c;
+    }
+}

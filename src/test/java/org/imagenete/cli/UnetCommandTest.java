@@ -1,0 +1,95 @@
+package org.imagenete.cli;
+
+import org.imagenete.io.SafeTensors;
+import org.imagenete.tensor.Tensor;
+import org.imagenete.testutil.Compare;
+import org.imagenete.testutil.Golden;
+import org.imagenete.testutil.Rand;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code imagenet-e unet}: the checking tool users run against their own reference. */
+class UnetCommandTest {
+    @TempDir Path dir;
+
+    record Run(int code, String err) {}
+
+    static Run run(String... args) {
+        PrintStream old = System.err;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
+        try {
+            return new Run(Main.run(args), buf.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setErr(old);
+        }
+    }
+
+    @ParameterizedTest
+    @CsvSource({"weights.pt, reference", "weights.safetensors, cpu"})
+    void matchesGoldenOutput(String weights, String backend) {
+        Path out = dir.resolve("out.safetensors");
+        Run r = run("unet", "--weights", Golden.golden("adm-tiny/" + weights).toString(),
+                "--input", Golden.golden("adm-tiny/io.safetensors").toString(), "--output", out.toString(),
+                "--num-head-channels", "8", "--backend", backend);
+        assertEquals(0, r.code, r.err);
+        try (SafeTensors got = SafeTensors.open(out); SafeTensors ref = SafeTensors.open(Golden.golden("adm-tiny/io.safetensors"))) {
+            Compare.assertClose("unet cli " + backend + " out", got.get("out"), ref.get("out"),
+                    Golden.suggestedAtol("adm-tiny/io.safetensors", "out"), 0);
+            assertEquals(backend, got.metadata().get("backend"));
+        }
+    }
+
+    private Path input(Map<String, Tensor> tensors) throws IOException {
+        Path p = dir.resolve("in" + tensors.keySet().hashCode() + ".safetensors");
+        SafeTensors.write(p, tensors, Map.of());
+        tensors.values().forEach(Tensor::close);
+        return p;
+    }
+
+    private Run runTiny(Path in) {
+        return run("unet", "--weights", Golden.golden("adm-tiny/weights.safetensors").toString(), "--input", in.toString(),
+                "--output", dir.resolve("o.safetensors").toString(), "--num-head-channels", "8");
+    }
+
+    private static void oneLine(Run r, String... fragments) {
+        assertEquals(1, r.code, r.err);
+        assertEquals(1, r.err.strip().lines().filter(l -> !l.contains("INFO") && !l.contains("org.imagenete")).count(), r.err);
+        for (String f : fragments) assertTrue(r.err.contains(f), "'" + f + "' not in: " + r.err);
+    }
+
+    @Test
+    void badInputsGiveOneLineReasons() throws IOException {
+        oneLine(runTiny(input(Map.of("x", Rand.uniform(1, 2, 4, 32, 32), "t", Rand.uniform(2, 2)))),
+                "tensor 'x'", "[2, 4, 32, 32]", "expected [B,3,H,W]");
+        oneLine(runTiny(input(Map.of("x", Rand.uniform(1, 2, 3, 32, 32), "t", Rand.uniform(2, 3)))),
+                "tensor 't'", "expected [2]");
+        oneLine(runTiny(input(Map.of("x", Rand.uniform(1, 2, 3, 32, 32)))), "missing tensor 't'");
+        oneLine(runTiny(input(Map.of("x", Rand.uniform(1, 1, 3, 30, 30), "t", Rand.uniform(2, 1)))), "multiples of 4");
+        Path corrupt = dir.resolve("corrupt.pt");
+        byte[] all = Files.readAllBytes(Golden.golden("adm-tiny/weights.pt"));
+        Files.write(corrupt, java.util.Arrays.copyOf(all, all.length - 1000));
+        Run r = run("unet", "--weights", corrupt.toString(), "--input", Golden.golden("adm-tiny/io.safetensors").toString(),
+                "--output", dir.resolve("o2.safetensors").toString());
+        oneLine(r, corrupt.toString());
+        assertFalse(Files.exists(dir.resolve("o2.safetensors")), "no output after a failure");
+        Run missing = run("unet", "--weights", dir.resolve("nope.pt").toString(), "--input", "x", "--output", "y");
+        assertEquals(1, missing.code);
+        Run usage = run("unet", "--weights");
+        assertEquals(2, usage.code, usage.err);
+    }
+}

@@ -27,7 +27,7 @@ public record AdmConfig(int inChannels, int modelChannels, int outChannels, int 
 
     public AdmConfig {
         channelMult = List.copyOf(channelMult);
-        attentionDs = Set.copyOf(new TreeSet<>(attentionDs));
+        attentionDs = java.util.Collections.unmodifiableSortedSet(new TreeSet<>(attentionDs));
         if (numHeadChannels <= 0 && numHeads <= 0) throw new IllegalArgumentException("need num_head_channels or num_heads");
     }
 

@@ -103,4 +103,26 @@ public final class Checks {
         rank("timesteps", t, 1);
         if (dim < 2 || dim % 2 != 0) throw new IllegalArgumentException("timestep embedding width must be even, got " + dim);
     }
+
+    public static void conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int h, int wdt) {
+        rank("conv2d_grad dy", dy, 4);
+        rank("conv2d_grad weight", w, 4);
+        if (dy.dim(1) != w.dim(0))
+            throw new IllegalArgumentException("conv2d_grad: dy " + dy.shape() + " has " + dy.dim(1) + " channels, weight " + w.shape() + " makes " + w.dim(0));
+        if (stride < 1 || pad < 0 || h < 1 || wdt < 1) throw new IllegalArgumentException("conv2d_grad stride " + stride + " pad " + pad + " size " + h + "x" + wdt);
+        int ho = (h + 2 * pad - w.dim(2)) / stride + 1, wo = (wdt + 2 * pad - w.dim(3)) / stride + 1;
+        if (dy.dim(2) != ho || dy.dim(3) != wo)
+            throw new IllegalArgumentException("conv2d_grad: dy " + dy.shape() + " is not the output of a " + h + "x" + wdt
+                    + " input (expected " + ho + "x" + wo + ")");
+    }
+
+    public static void fft2(Tensor x) {
+        f32("fft2 input", x);
+        if (x.rank() < 2) throw new IllegalArgumentException("fft2 input needs [..., H, W], got " + x.shape());
+    }
+
+    public static void fft2Grad(Tensor g) {
+        f32("fft2_grad cotangent", g);
+        if (g.rank() < 3 || g.dim(-1) != 2) throw new IllegalArgumentException("fft2_grad cotangent needs [..., H, W, 2], got " + g.shape());
+    }
 }

@@ -5,6 +5,10 @@ package org.imagenete.ops;
  * entry; add one only when a model needs it.
  */
 public enum Op {
+    // forward
     CONV2D, LINEAR, GROUP_NORM, SILU, ADD, CONCAT, UPSAMPLE_NEAREST_2X, AVG_POOL_2X, ATTENTION,
-    TIMESTEP_EMBEDDING
+    TIMESTEP_EMBEDDING, FFT2,
+    // input-gradients (vector-Jacobian products with respect to the op's input; add's is the identity)
+    CONV2D_GRAD, LINEAR_GRAD, GROUP_NORM_GRAD, SILU_GRAD, CONCAT_GRAD, UPSAMPLE_NEAREST_2X_GRAD,
+    AVG_POOL_2X_GRAD, ATTENTION_GRAD, FFT2_GRAD
 }

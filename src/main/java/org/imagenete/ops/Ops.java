@@ -65,4 +65,39 @@ public interface Ops {
      * units) -> [B, dim] = [cos(t f_j) | sin(t f_j)], f_j = exp(-ln(10000) j / (dim/2)).
      */
     Tensor timestepEmbedding(Tensor t, int dim);
+
+    /**
+     * Unnormalised 2-D DFT over the last two dims of a real tensor: x [..., H, W] -> [..., H, W, 2] (re, im),
+     * F[k] = sum_n x[n] e^{-2 pi i (ky ny / H + kx nx / W)}. Any H and W.
+     */
+    Tensor fft2(Tensor x);
+
+    // ---- input-gradients: given the cotangent dy of an op's output, the cotangent of its input ----
+
+    /** Of {@link #conv2d} (the residual's is dy itself): dy [B,Cout,Ho,Wo] -> dx [B,Cin,h,w]. */
+    Tensor conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int h, int wdt);
+
+    /** Of {@link #linear}: dy [N,out] -> dx = dy W [N,in]. */
+    Tensor linearGrad(Tensor dy, Tensor w);
+
+    /** Of {@link #groupNorm} with the same arguments; x is the forward input. Scale-shift is held constant. */
+    Tensor groupNormGrad(Tensor dy, Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu);
+
+    /** Of {@link #silu}: dy * sigmoid(x) (1 + x (1 - sigmoid(x))). */
+    Tensor siluGrad(Tensor dy, Tensor x);
+
+    /** Of {@link #concat}: dy [B,Ca+Cb,...] -> {da [B,Ca,...], db [B,Cb,...]}. */
+    Tensor[] concatGrad(Tensor dy, int channelsA);
+
+    /** Of {@link #upsampleNearest2x}: sums of 2x2 blocks, [B,C,2H,2W] -> [B,C,H,W]. */
+    Tensor upsampleNearest2xGrad(Tensor dy);
+
+    /** Of {@link #avgPool2x}: dy/4 spread over each 2x2 block, [B,C,H,W] -> [B,C,2H,2W]. */
+    Tensor avgPool2xGrad(Tensor dy);
+
+    /** Of {@link #attention}: dy [B,C,T], the forward's qkv [B,3C,T] -> dqkv [B,3C,T]. */
+    Tensor attentionGrad(Tensor dy, Tensor qkv, int heads);
+
+    /** Of {@link #fft2}: complex cotangent g [..., H, W, 2] -> real Re(sum_k g[k] e^{+2 pi i k.n}) [..., H, W]. */
+    Tensor fft2Grad(Tensor g);
 }

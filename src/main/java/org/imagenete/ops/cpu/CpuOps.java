@@ -192,4 +192,30 @@ public final class CpuOps implements Ops {
         Checks.timestep(t, dim);
         return ReferenceOps.timestepEmbeddingF32(t, dim);   // O(B * dim): not worth a kernel
     }
+
+    // ---- until the native gradient kernels land, the gradients run on the reference ----
+    private static final ReferenceOps REF = new ReferenceOps();
+
+    @Override public Tensor fft2(Tensor x) { return REF.fft2(x); }
+
+    @Override public Tensor fft2Grad(Tensor g) { return REF.fft2Grad(g); }
+
+    @Override public Tensor conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int h, int wdt) { return REF.conv2dGrad(dy, w, stride, pad, h, wdt); }
+
+    @Override public Tensor linearGrad(Tensor dy, Tensor w) { return REF.linearGrad(dy, w); }
+
+    @Override
+    public Tensor groupNormGrad(Tensor dy, Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu) {
+        return REF.groupNormGrad(dy, x, gamma, beta, groups, eps, scaleShift, silu);
+    }
+
+    @Override public Tensor siluGrad(Tensor dy, Tensor x) { return REF.siluGrad(dy, x); }
+
+    @Override public Tensor[] concatGrad(Tensor dy, int channelsA) { return REF.concatGrad(dy, channelsA); }
+
+    @Override public Tensor upsampleNearest2xGrad(Tensor dy) { return REF.upsampleNearest2xGrad(dy); }
+
+    @Override public Tensor avgPool2xGrad(Tensor dy) { return REF.avgPool2xGrad(dy); }
+
+    @Override public Tensor attentionGrad(Tensor dy, Tensor qkv, int heads) { return REF.attentionGrad(dy, qkv, heads); }
 }

@@ -216,4 +216,277 @@ public final class ReferenceOps implements Ops {
         }
         return Tensor.of(y, bn, dim);
     }
+
+    @Override
+    public Tensor fft2(Tensor xt) {
+        Checks.fft2(xt);
+        int h = xt.dim(-2), w = xt.dim(-1);
+        int planes = (int) (xt.numel() / ((long) h * w));
+        float[] x = xt.toFloatArray(), y = new float[x.length * 2];
+        double[] re = new double[h * w], im = new double[h * w];
+        for (int p = 0; p < planes; p++) {
+            for (int i = 0; i < h * w; i++) {
+                re[i] = x[p * h * w + i];
+                im[i] = 0;
+            }
+            dft2(re, im, h, w, -1);
+            for (int i = 0; i < h * w; i++) {
+                y[2 * (p * h * w + i)] = (float) re[i];
+                y[2 * (p * h * w + i) + 1] = (float) im[i];
+            }
+        }
+        int[] d = xt.shape().dims(), o = java.util.Arrays.copyOf(d, d.length + 1);
+        o[d.length] = 2;
+        return out(y, o);
+    }
+
+    /**
+     * In-place separable 2-D DFT with sign -1 (forward) or +1 (unnormalised inverse), float64, twiddles
+     * e^{sign 2 pi i (k n mod N) / N} computed exactly per index pair: O(HW (H + W)).
+     */
+    private static void dft2(double[] re, double[] im, int h, int w, int sign) {
+        double[] tr = new double[Math.max(h, w)], ti = new double[Math.max(h, w)];
+        for (int r = 0; r < h; r++) dft1(re, im, r * w, 1, w, sign, tr, ti);
+        for (int c = 0; c < w; c++) dft1(re, im, c, w, h, sign, tr, ti);
+    }
+
+    private static void dft1(double[] re, double[] im, int off, int stride, int n, int sign, double[] tr, double[] ti) {
+        for (int k = 0; k < n; k++) {
+            double sr = 0, si = 0;
+            for (int j = 0; j < n; j++) {
+                double a = sign * 2 * Math.PI * (((long) k * j) % n) / n;
+                double c = Math.cos(a), s = Math.sin(a);
+                double xr = re[off + j * stride], xi = im[off + j * stride];
+                sr += xr * c - xi * s;
+                si += xr * s + xi * c;
+            }
+            tr[k] = sr;
+            ti[k] = si;
+        }
+        for (int k = 0; k < n; k++) {
+            re[off + k * stride] = tr[k];
+            im[off + k * stride] = ti[k];
+        }
+    }
+
+    @Override
+    public Tensor fft2Grad(Tensor gt) {
+        Checks.fft2Grad(gt);
+        int h = gt.dim(-3), w = gt.dim(-2);
+        int planes = (int) (gt.numel() / (2L * h * w));
+        float[] g = gt.toFloatArray(), y = new float[planes * h * w];
+        double[] re = new double[h * w], im = new double[h * w];
+        for (int p = 0; p < planes; p++) {
+            for (int i = 0; i < h * w; i++) {
+                re[i] = g[2 * (p * h * w + i)];
+                im[i] = g[2 * (p * h * w + i) + 1];
+            }
+            dft2(re, im, h, w, +1);
+            for (int i = 0; i < h * w; i++) y[p * h * w + i] = (float) re[i];
+        }
+        int[] d = gt.shape().dims();
+        return out(y, java.util.Arrays.copyOf(d, d.length - 1));
+    }
+
+    @Override
+    public Tensor conv2dGrad(Tensor dyt, Tensor wt, int stride, int pad, int h, int w) {
+        Checks.conv2dGrad(dyt, wt, stride, pad, h, w);
+        int bn = dyt.dim(0), cout = dyt.dim(1), ho = dyt.dim(2), wo = dyt.dim(3);
+        int cin = wt.dim(1), kh = wt.dim(2), kw = wt.dim(3);
+        float[] dy = dyt.toFloatArray(), wv = wt.toFloatArray();
+        float[] dx = new float[bn * cin * h * w];
+        double[] acc = new double[h * w];
+        for (int b = 0; b < bn; b++)
+            for (int ci = 0; ci < cin; ci++) {
+                java.util.Arrays.fill(acc, 0);
+                for (int co = 0; co < cout; co++)
+                    for (int ky = 0; ky < kh; ky++)
+                        for (int kx = 0; kx < kw; kx++) {
+                            double wk = wv[((co * cin + ci) * kh + ky) * kw + kx];
+                            for (int oy = 0; oy < ho; oy++) {
+                                int iy = oy * stride + ky - pad;
+                                if (iy < 0 || iy >= h) continue;
+                                for (int ox = 0; ox < wo; ox++) {
+                                    int ix = ox * stride + kx - pad;
+                                    if (ix < 0 || ix >= w) continue;
+                                    acc[iy * w + ix] += wk * dy[((b * cout + co) * ho + oy) * wo + ox];
+                                }
+                            }
+                        }
+                for (int i = 0; i < h * w; i++) dx[(b * cin + ci) * h * w + i] = (float) acc[i];
+            }
+        return out(dx, bn, cin, h, w);
+    }
+
+    @Override
+    public Tensor linearGrad(Tensor dyt, Tensor wt) {
+        Checks.rank("linear_grad dy", dyt, 2);
+        Checks.rank("linear_grad weight", wt, 2);
+        if (dyt.dim(1) != wt.dim(0)) throw new IllegalArgumentException("linear_grad: dy " + dyt.shape() + " vs weight " + wt.shape());
+        int n = dyt.dim(0), m = wt.dim(0), k = wt.dim(1);
+        float[] dy = dyt.toFloatArray(), w = wt.toFloatArray(), dx = new float[n * k];
+        for (int i = 0; i < n; i++)
+            for (int p = 0; p < k; p++) {
+                double acc = 0;
+                for (int j = 0; j < m; j++) acc += (double) dy[i * m + j] * w[j * k + p];
+                dx[i * k + p] = (float) acc;
+            }
+        return out(dx, n, k);
+    }
+
+    @Override
+    public Tensor groupNormGrad(Tensor dyt, Tensor xt, Tensor gt, Tensor bt, int groups, float eps, Tensor sst, boolean silu) {
+        Checks.groupNorm(xt, gt, bt, groups, sst);
+        Checks.same("group_norm_grad", dyt, xt);
+        int bn = xt.dim(0), c = xt.dim(1);
+        int hw = (int) (xt.numel() / ((long) bn * c));
+        int cg = c / groups, n = cg * hw;
+        float[] x = xt.toFloatArray(), dy = dyt.toFloatArray(), gamma = gt.toFloatArray(), beta = bt.toFloatArray();
+        float[] ss = sst == null ? null : sst.toFloatArray();
+        float[] dx = new float[x.length];
+        double[] dxhat = new double[n], xhat = new double[n];
+        for (int b = 0; b < bn; b++)
+            for (int g = 0; g < groups; g++) {
+                int base = (b * c + g * cg) * hw;
+                double sum = 0;
+                for (int i = 0; i < n; i++) sum += x[base + i];
+                double mean = sum / n, sq = 0;
+                for (int i = 0; i < n; i++) sq += (x[base + i] - mean) * (x[base + i] - mean);
+                double inv = 1.0 / Math.sqrt(sq / n + eps);
+                double m1 = 0, m2 = 0;
+                for (int cc = 0; cc < cg; cc++) {
+                    int ch = g * cg + cc;
+                    double sc = ss == null ? 1 : 1.0 + ss[b * 2 * c + ch], sh = ss == null ? 0 : ss[b * 2 * c + c + ch];
+                    for (int i = 0; i < hw; i++) {
+                        int j = cc * hw + i;
+                        xhat[j] = (x[base + j] - mean) * inv;
+                        double z = (xhat[j] * gamma[ch] + beta[ch]) * sc + sh;
+                        double dz = dy[base + j];
+                        if (silu) {
+                            double sig = 1.0 / (1.0 + Math.exp(-z));
+                            dz *= sig * (1 + z * (1 - sig));
+                        }
+                        dxhat[j] = dz * sc * gamma[ch];
+                        m1 += dxhat[j];
+                        m2 += dxhat[j] * xhat[j];
+                    }
+                }
+                m1 /= n;
+                m2 /= n;
+                for (int j = 0; j < n; j++) dx[base + j] = (float) (inv * (dxhat[j] - m1 - xhat[j] * m2));
+            }
+        return out(dx, xt.shape().dims());
+    }
+
+    @Override
+    public Tensor siluGrad(Tensor dyt, Tensor xt) {
+        Checks.same("silu_grad", dyt, xt);
+        float[] dy = dyt.toFloatArray(), x = xt.toFloatArray();
+        for (int i = 0; i < x.length; i++) {
+            double sig = 1.0 / (1.0 + Math.exp(-(double) x[i]));
+            dy[i] = (float) (dy[i] * sig * (1 + x[i] * (1 - sig)));
+        }
+        return out(dy, xt.shape().dims());
+    }
+
+    @Override
+    public Tensor[] concatGrad(Tensor dyt, int ca) {
+        Checks.f32("concat_grad dy", dyt);
+        int[] d = dyt.shape().dims();
+        if (d.length < 2 || ca < 0 || ca > d[1]) throw new IllegalArgumentException("concat_grad: cannot split " + dyt.shape() + " at channel " + ca);
+        int bn = d[0];
+        int inner = (int) (dyt.numel() / ((long) bn * d[1]));
+        float[] dy = dyt.toFloatArray();
+        int cb = d[1] - ca;
+        float[] a = new float[bn * ca * inner], b = new float[bn * cb * inner];
+        for (int s = 0; s < bn; s++) {
+            System.arraycopy(dy, s * d[1] * inner, a, s * ca * inner, ca * inner);
+            System.arraycopy(dy, (s * d[1] + ca) * inner, b, s * cb * inner, cb * inner);
+        }
+        int[] da = d.clone(), db = d.clone();
+        da[1] = ca;
+        db[1] = cb;
+        return new Tensor[]{out(a, da), out(b, db)};
+    }
+
+    @Override
+    public Tensor upsampleNearest2xGrad(Tensor dyt) {
+        Checks.spatial("upsample_grad", dyt, true);
+        int bc = dyt.dim(0) * dyt.dim(1), h2 = dyt.dim(2), w2 = dyt.dim(3), h = h2 / 2, w = w2 / 2;
+        float[] dy = dyt.toFloatArray(), dx = new float[bc * h * w];
+        for (int p = 0; p < bc; p++)
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++) {
+                    int i = (p * h2 + 2 * y) * w2 + 2 * x;
+                    dx[(p * h + y) * w + x] = (float) ((double) dy[i] + dy[i + 1] + dy[i + w2] + dy[i + w2 + 1]);
+                }
+        return out(dx, dyt.dim(0), dyt.dim(1), h, w);
+    }
+
+    @Override
+    public Tensor avgPool2xGrad(Tensor dyt) {
+        Checks.spatial("avg_pool_grad", dyt, false);
+        int bc = dyt.dim(0) * dyt.dim(1), h = dyt.dim(2), w = dyt.dim(3);
+        float[] dy = dyt.toFloatArray(), dx = new float[bc * 4 * h * w];
+        for (int p = 0; p < bc; p++)
+            for (int y = 0; y < 2 * h; y++)
+                for (int x = 0; x < 2 * w; x++) dx[(p * 2 * h + y) * 2 * w + x] = dy[(p * h + y / 2) * w + x / 2] * 0.25f;
+        return out(dx, dyt.dim(0), dyt.dim(1), 2 * h, 2 * w);
+    }
+
+    @Override
+    public Tensor attentionGrad(Tensor dyt, Tensor qkvt, int heads) {
+        Checks.attention(qkvt, heads);
+        int bn = qkvt.dim(0), c3 = qkvt.dim(1), t = qkvt.dim(2), c = c3 / 3, ch = c / heads;
+        Checks.shape("attention_grad dy", dyt, bn, c, t);
+        float[] qkv = qkvt.toFloatArray(), dy = dyt.toFloatArray(), dq = new float[qkv.length];
+        double scale2 = 1.0 / Math.sqrt(ch);
+        double[] p = new double[t * t], dp = new double[t * t];
+        for (int b = 0; b < bn; b++)
+            for (int n = 0; n < heads; n++) {
+                int q0 = (b * c3 + 3 * ch * n) * t, k0 = q0 + ch * t, v0 = k0 + ch * t, y0 = (b * c + n * ch) * t;
+                for (int tq = 0; tq < t; tq++) {           // P = softmax(Q^T K / sqrt(ch)) row by row
+                    double max = Double.NEGATIVE_INFINITY;
+                    for (int s = 0; s < t; s++) {
+                        double dot = 0;
+                        for (int cc = 0; cc < ch; cc++) dot += (double) qkv[q0 + cc * t + tq] * qkv[k0 + cc * t + s];
+                        p[tq * t + s] = dot * scale2;
+                        max = Math.max(max, p[tq * t + s]);
+                    }
+                    double z = 0;
+                    for (int s = 0; s < t; s++) z += (p[tq * t + s] = Math.exp(p[tq * t + s] - max));
+                    for (int s = 0; s < t; s++) p[tq * t + s] /= z;
+                }
+                for (int tq = 0; tq < t; tq++)               // dP[t,s] = sum_c dy[c,t] v[c,s]
+                    for (int s = 0; s < t; s++) {
+                        double acc = 0;
+                        for (int cc = 0; cc < ch; cc++) acc += (double) dy[y0 + cc * t + tq] * qkv[v0 + cc * t + s];
+                        dp[tq * t + s] = acc;
+                    }
+                for (int cc = 0; cc < ch; cc++)               // dv[c,s] = sum_t dy[c,t] P[t,s]
+                    for (int s = 0; s < t; s++) {
+                        double acc = 0;
+                        for (int tq = 0; tq < t; tq++) acc += (double) dy[y0 + cc * t + tq] * p[tq * t + s];
+                        dq[v0 + cc * t + s] = (float) acc;
+                    }
+                for (int tq = 0; tq < t; tq++) {             // dS = P o (dP - rowsum(dP o P)) / sqrt(ch)
+                    double r = 0;
+                    for (int s = 0; s < t; s++) r += dp[tq * t + s] * p[tq * t + s];
+                    for (int s = 0; s < t; s++) dp[tq * t + s] = p[tq * t + s] * (dp[tq * t + s] - r) * scale2;
+                }
+                for (int cc = 0; cc < ch; cc++) {
+                    for (int tq = 0; tq < t; tq++) {          // dq[c,t] = sum_s dS[t,s] k[c,s]
+                        double acc = 0;
+                        for (int s = 0; s < t; s++) acc += dp[tq * t + s] * qkv[k0 + cc * t + s];
+                        dq[q0 + cc * t + tq] = (float) acc;
+                    }
+                    for (int s = 0; s < t; s++) {             // dk[c,s] = sum_t dS[t,s] q[c,t]
+                        double acc = 0;
+                        for (int tq = 0; tq < t; tq++) acc += dp[tq * t + s] * qkv[q0 + cc * t + tq];
+                        dq[k0 + cc * t + s] = (float) acc;
+                    }
+                }
+            }
+        return out(dq, bn, c3, t);
+    }
 }

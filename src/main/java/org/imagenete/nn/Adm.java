@@ -12,6 +12,8 @@ import org.imagenete.tensor.Tensor;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.Arrays;
 import java.util.Deque;
 import java.util.EnumSet;
@@ -193,6 +195,56 @@ public final class Adm implements AutoCloseable {
     }
 
     /**
+     * Activations saved by one forward pass for the input-gradient ({@link #inputGradient}). Holds
+     * references to block inputs and outputs rather than copies; the concatenations of the decoder are not
+     * stored but recomputed from their two halves (a copy), which saves about a third of the tape.
+     */
+    public static final class Tape implements AutoCloseable {
+        private final List<Object> records = new ArrayList<>();
+        private final Set<Tensor> kept = Collections.newSetFromMap(new IdentityHashMap<>());
+        private final Set<Tensor> borrowed = Collections.newSetFromMap(new IdentityHashMap<>());
+        private int[] inputShape;
+        private long bytes;
+
+        /** Takes ownership of an intermediate that the backward pass needs. */
+        Tensor keep(Tensor t) {
+            if (!borrowed.contains(t) && kept.add(t)) bytes += t.byteSize();
+            return t;
+        }
+
+        /** Closes an intermediate unless the tape kept it (or it belongs to the caller). */
+        void release(Tensor t) {
+            if (t != null && !kept.contains(t) && !borrowed.contains(t)) t.close();
+        }
+
+        /** Bytes of activations this tape holds. */
+        public long bytes() { return bytes; }
+
+        @Override public void close() {
+            for (Tensor t : kept) t.close();
+            kept.clear();
+            records.clear();
+        }
+    }
+
+    /** What the backward pass of each layer needs, in forward order. */
+    private record ConvRec(Conv layer, int h, int w) {}
+
+    /** x is null for a decoder block's first ResBlock, whose input is rebuilt from the block's {@link CatRec}. */
+    private record ResRec(ResBlock layer, Tensor x, Tensor gnOutInput, Tensor scaleShift, int h, int w) {}
+
+    private record AttnRec(AttentionBlock layer, Tensor x, Tensor qkv) {}
+
+    private record DownRec(Down layer, int h, int w) {}
+
+    private record UpRec(Up layer, int h, int w) {}
+
+    /** Start of a decoder block: its input was cat([h, skip]) and the gradient splits at {@code channelsH}. */
+    private record CatRec(Tensor h, Tensor skip, int channelsH) {}
+
+    private record HeadRec(Tensor h) {}
+
+    /**
      * The UNet forward pass. x [B,in,H,W], t [B] (float timesteps in original 0..999 units), y [B] class
      * labels (F32 holding integers) for class-conditional models, else null -> [B,out,H,W].
      *
@@ -200,7 +252,12 @@ public final class Adm implements AutoCloseable {
      *             output block (borrowed: copy what you keep), or null
      */
     public Tensor forward(Ops ops, Tensor x, Tensor t, Tensor y, ActivationSink sink) {
-        EnumSet<Op> missing = EnumSet.copyOf(FORWARD_OPS);
+        return forward(ops, x, t, y, sink, null);
+    }
+
+    /** The forward pass, recording on {@code tape} (when not null) what {@link #inputGradient} needs. */
+    public Tensor forward(Ops ops, Tensor x, Tensor t, Tensor y, ActivationSink sink, Tape tape) {
+        EnumSet<Op> missing = EnumSet.copyOf(tape == null ? FORWARD_OPS : GRADIENT_OPS);
         missing.removeAll(ops.supports());
         if (!missing.isEmpty()) throw new UnsupportedOperationException("backend " + ops.name() + " lacks " + missing);
         Checks.rank("x", x, 4);
@@ -214,35 +271,277 @@ public final class Adm implements AutoCloseable {
                     + levels + " levels, got " + x.shape());
         if ((config.numClasses() > 0) != (y != null))
             throw new IllegalArgumentException(config.numClasses() > 0 ? "class-conditional model needs labels y" : "labels given to an unconditional model");
+        Tape tp = tape != null ? tape : new Tape();   // without a tape nothing is kept: every release closes
+        tp.borrowed.add(x);
+        tp.inputShape = x.shape().dims();
 
         try (Tensor emb = timeEmbed(ops, t, y);                  // [B, 4C]
              Tensor embAct = ops.silu(emb)) {                    // emb_layers.0 (SiLU) is the same for every ResBlock
             if (sink != null) sink.accept("time_embed", emb);
             Deque<Tensor> hs = new ArrayDeque<>();
+            Fwd f = new Fwd(ops, embAct, tape == null ? null : tp, tp);
             try {
                 Tensor h = x;
                 for (int i = 0; i < inputBlocks.size(); i++) {
-                    h = runBlock(ops, inputBlocks.get(i), h, embAct, false);  // [B, ch_i, H/ds, W/ds]
+                    h = f.block(inputBlocks.get(i), h, false);   // [B, ch_i, H/ds, W/ds]
                     hs.push(h);
                     if (sink != null) sink.accept("input_blocks." + i, h);
                 }
-                h = runBlock(ops, middleBlock, hs.peek(), embAct, false);
+                h = f.block(middleBlock, hs.peek(), false);
                 if (sink != null) sink.accept("middle_block", h);
                 for (int i = 0; i < outputBlocks.size(); i++) {
                     Tensor skip = hs.pop();
                     Tensor cat = ops.concat(h, skip);            // [B, ch + ch_skip, H', W']
-                    h.close();
-                    skip.close();
-                    h = runBlock(ops, outputBlocks.get(i), cat, embAct, true);
+                    if (tape != null) tape.records.add(new CatRec(tape.keep(h), tape.keep(skip), h.dim(1)));
+                    tp.release(h);
+                    tp.release(skip);
+                    f.cat = cat;
+                    h = f.block(outputBlocks.get(i), cat, true);
                     if (sink != null) sink.accept("output_blocks." + i, h);
                 }
-                try (Tensor hn = ops.groupNorm(h, w("out.0.weight"), w("out.0.bias"), GROUPS, EPS, null, true)) { // out.0 GN, out.1 SiLU
-                    h.close();
+                // out.0 GN, out.1 SiLU
+                Tensor hn = ops.groupNorm(h, w("out.0.weight"), w("out.0.bias"), GROUPS, EPS, null, true);
+                if (tape != null) tape.records.add(new HeadRec(tape.keep(h)));
+                tp.release(h);
+                try (hn) {
                     return ops.conv2d(hn, w("out.2.weight"), w("out.2.bias"), 1, 1);   // [B, out, H, W]
                 }
             } finally {
-                for (Tensor s : hs) s.close();
+                for (Tensor s : hs) tp.release(s);
+                tp.borrowed.remove(x);
             }
+        }
+    }
+
+    /** Forward state: the backend, the activated embedding, and the tape (null when not recording). */
+    private final class Fwd {
+        final Ops ops;
+        final Tensor embAct;
+        final Tape tape;
+        final Tape tp;
+        /** The decoder block input being consumed: not kept, the backward pass rebuilds it from its halves. */
+        Tensor cat;
+
+        Fwd(Ops ops, Tensor embAct, Tape tape, Tape tp) {
+            this.ops = ops;
+            this.embAct = embAct;
+            this.tape = tape;
+            this.tp = tp;
+        }
+
+        /** Runs one TimestepEmbedSequential; releases its input when {@code consumeInput}. */
+        Tensor block(List<Layer> block, Tensor x, boolean consumeInput) {
+            Tensor h = x;
+            boolean ownsH = consumeInput;
+            for (Layer layer : block) {
+                Tensor next = switch (layer) {
+                    case Conv cv -> {
+                        if (tape != null) tape.records.add(new ConvRec(cv, h.dim(2), h.dim(3)));
+                        yield ops.conv2d(h, w(cv.name + ".weight"), w(cv.name + ".bias"), cv.stride, 1);
+                    }
+                    case ResBlock rb -> resBlock(rb, h);
+                    case AttentionBlock ab -> attention(ab, h);
+                    case Down d -> {
+                        if (tape != null) tape.records.add(new DownRec(d, h.dim(2), h.dim(3)));
+                        yield d.conv ? ops.conv2d(h, w(d.name + ".op.weight"), w(d.name + ".op.bias"), 2, 1) : ops.avgPool2x(h);
+                    }
+                    case Up u -> {
+                        if (tape != null) tape.records.add(new UpRec(u, h.dim(2), h.dim(3)));
+                        Tensor up = ops.upsampleNearest2x(h);
+                        if (!u.conv) yield up;
+                        try (up) {
+                            yield ops.conv2d(up, w(u.name + ".conv.weight"), w(u.name + ".conv.bias"), 1, 1);
+                        }
+                    }
+                };
+                if (ownsH) tp.release(h);
+                h = next;
+                ownsH = true;
+            }
+            return h;
+        }
+
+        Tensor resBlock(ResBlock rb, Tensor x) {
+            String n = rb.name;
+            // in_layers.0 GN, in_layers.1 SiLU
+            Tensor h = ops.groupNorm(x, w(n + ".in_layers.0.weight"), w(n + ".in_layers.0.bias"), GROUPS, EPS, null, true); // [B, in, H, W]
+            Tensor xr = x;                                                                // x after h_upd/x_upd
+            if (rb.resample != Resample.NONE) {
+                try (Tensor h0 = h) {
+                    h = rb.resample == Resample.DOWN ? ops.avgPool2x(h0) : ops.upsampleNearest2x(h0); // [B, in, H', W']
+                }
+                xr = rb.resample == Resample.DOWN ? ops.avgPool2x(x) : ops.upsampleNearest2x(x);
+            }
+            Tensor hc, e, gnIn;
+            try (Tensor hn = h) {
+                hc = ops.conv2d(hn, w(n + ".in_layers.2.weight"), w(n + ".in_layers.2.bias"), 1, 1);   // [B, out, H', W']
+            }
+            e = ops.linear(embAct, w(n + ".emb_layers.1.weight"), w(n + ".emb_layers.1.bias"));        // [B, 2out] (or [B, out])
+            Tensor hh;
+            if (config.useScaleShiftNorm()) {
+                // out_layers.0 GN, then h * (1 + scale) + shift, out_layers.1 SiLU, out_layers.2 dropout(0)
+                gnIn = hc;
+                hh = ops.groupNorm(hc, w(n + ".out_layers.0.weight"), w(n + ".out_layers.0.bias"), GROUPS, EPS, e, true);
+            } else {
+                try (Tensor e4 = e.view(e.dim(0), e.dim(1), 1, 1)) {
+                    gnIn = addBroadcast(ops, hc, e4);
+                }
+                tp.release(hc);
+                hh = ops.groupNorm(gnIn, w(n + ".out_layers.0.weight"), w(n + ".out_layers.0.bias"), GROUPS, EPS, null, true);
+            }
+            if (tape != null)
+                tape.records.add(new ResRec(rb, x == cat ? null : tape.keep(x), tape.keep(gnIn), config.useScaleShiftNorm() ? tape.keep(e) : null,
+                        x.dim(2), x.dim(3)));
+            tp.release(gnIn);
+            tp.release(e);
+            try (hh) {
+                if (rb.in == rb.out) {   // skip_connection is the identity
+                    return ops.conv2d(hh, w(n + ".out_layers.3.weight"), w(n + ".out_layers.3.bias"), 1, 1, xr); // [B, out, H', W']
+                }
+                try (Tensor skip = ops.conv2d(xr, w(n + ".skip_connection.weight"), w(n + ".skip_connection.bias"), 1, 0)) { // [B, out, H', W']
+                    return ops.conv2d(hh, w(n + ".out_layers.3.weight"), w(n + ".out_layers.3.bias"), 1, 1, skip);
+                }
+            } finally {
+                if (xr != x) xr.close();
+            }
+        }
+
+        Tensor attention(AttentionBlock ab, Tensor x) {
+            String n = ab.name;
+            int b = x.dim(0), c = x.dim(1), hgt = x.dim(2), wid = x.dim(3);
+            if (config.useNewAttentionOrder())
+                throw new UnsupportedOperationException("use_new_attention_order=True checkpoints are not supported yet");
+            Tensor qkv;
+            try (Tensor xn = ops.groupNorm(x, w(n + ".norm.weight"), w(n + ".norm.bias"), GROUPS, EPS, null, false)) { // [B, C, H, W]
+                qkv = ops.conv2d(xn, w(n + ".qkv.weight").view(3 * c, c, 1, 1), w(n + ".qkv.bias"), 1, 0);       // [B, 3C, H, W]
+            }
+            if (tape != null) tape.records.add(new AttnRec(ab, tape.keep(x), tape.keep(qkv)));
+            try (Tensor a = ops.attention(qkv.view(b, 3 * c, hgt * wid), ab.heads)) {                          // [B, C, T]
+                return ops.conv2d(a.view(b, c, hgt, wid), w(n + ".proj_out.weight").view(c, c, 1, 1),
+                        w(n + ".proj_out.bias"), 1, 0, x);                                                       // x + proj_out(a): [B, C, H, W]
+            } finally {
+                tp.release(qkv);
+            }
+        }
+    }
+
+    /** Ops the forward pass with a tape and {@link #inputGradient} need. */
+    public static final Set<Op> GRADIENT_OPS = EnumSet.of(Op.CONV2D, Op.LINEAR, Op.GROUP_NORM, Op.SILU, Op.ADD,
+            Op.CONCAT, Op.UPSAMPLE_NEAREST_2X, Op.AVG_POOL_2X, Op.ATTENTION, Op.TIMESTEP_EMBEDDING, Op.CONV2D_GRAD,
+            Op.GROUP_NORM_GRAD, Op.CONCAT_GRAD, Op.UPSAMPLE_NEAREST_2X_GRAD, Op.AVG_POOL_2X_GRAD, Op.ATTENTION_GRAD);
+
+    /**
+     * The vector-Jacobian product d(sum(out * v))/dx of the forward pass recorded on {@code tape}: one backward
+     * pass through the saved activations, no weight gradients. v [B,out,H,W] -> dx [B,in,H,W]. The tape is
+     * consumed (its tensors are freed as the backward pass walks past them).
+     */
+    public Tensor inputGradient(Ops ops, Tape tape, Tensor v) {
+        int[] in = tape.inputShape;
+        if (in == null) throw new IllegalStateException("tape holds no forward pass");
+        Checks.shape("v", v, in[0], config.outChannels(), in[2], in[3]);
+        List<Object> recs = tape.records;
+        int r = recs.size() - 1;
+        // Gradients of the input-block outputs that the decoder's skips receive, by input block index.
+        Tensor[] dSkip = new Tensor[inputBlocks.size()];
+        Tensor g;
+        // head: out = conv(SiLU(GN(h)))
+        HeadRec head = (HeadRec) recs.get(r--);
+        try (Tensor dhn = ops.conv2dGrad(v, w("out.2.weight"), 1, 1, in[2], in[3])) {
+            g = ops.groupNormGrad(dhn, head.h, w("out.0.weight"), w("out.0.bias"), GROUPS, EPS, null, true);
+        }
+        int nIn = inputBlocks.size();
+        for (int i = outputBlocks.size() - 1; i >= 0; i--) {
+            int start = r - outputBlocks.get(i).size();     // every layer left one record, after the block's CatRec
+            CatRec cat = (CatRec) recs.get(start);
+            g = backBlock(ops, recs.subList(start + 1, r + 1), g, cat);
+            Tensor[] parts = ops.concatGrad(g, cat.channelsH);
+            g.close();
+            dSkip[nIn - 1 - i] = parts[1];    // output block i consumed input block (n-1-i)'s output
+            g = parts[0];
+            r = start - 1;
+        }
+        int midStart = r - middleBlock.size() + 1;
+        g = backBlock(ops, recs.subList(midStart, r + 1), g, null);
+        r = midStart - 1;
+        for (int i = nIn - 1; i >= 0; i--) {
+            Tensor ds = dSkip[i];
+            Tensor sum = ops.add(g, ds);
+            g.close();
+            ds.close();
+            int count = inputBlocks.get(i).size();
+            g = backBlock(ops, recs.subList(r - count + 1, r + 1), sum, null);
+            r -= count;
+        }
+        tape.close();
+        return g;
+    }
+
+    /** Backward through one block's records (forward order), consuming {@code g}; cat: the decoder block's input. */
+    private Tensor backBlock(Ops ops, List<Object> recs, Tensor g, CatRec cat) {
+        for (int k = recs.size() - 1; k >= 0; k--) {
+            Tensor next = switch (recs.get(k)) {
+                case ConvRec c -> ops.conv2dGrad(g, w(c.layer.name + ".weight"), c.layer.stride, 1, c.h, c.w);
+                case ResRec rr -> resBlockGrad(ops, rr, g, cat);
+                case AttnRec ar -> attentionGrad(ops, ar, g);
+                case DownRec d -> d.layer.conv ? ops.conv2dGrad(g, w(d.layer.name + ".op.weight"), 2, 1, d.h, d.w) : ops.avgPool2xGrad(g);
+                case UpRec u -> {
+                    if (!u.layer.conv) yield ops.upsampleNearest2xGrad(g);
+                    try (Tensor dup = ops.conv2dGrad(g, w(u.layer.name + ".conv.weight"), 1, 1, 2 * u.h, 2 * u.w)) {
+                        yield ops.upsampleNearest2xGrad(dup);
+                    }
+                }
+                default -> throw new IllegalStateException("unexpected record " + recs.get(k));
+            };
+            g.close();
+            g = next;
+        }
+        return g;
+    }
+
+    private Tensor resBlockGrad(Ops ops, ResRec rr, Tensor dOut, CatRec cat) {
+        ResBlock rb = rr.layer;
+        String n = rb.name;
+        int h2 = rb.resample == Resample.DOWN ? rr.h / 2 : rb.resample == Resample.UP ? rr.h * 2 : rr.h;
+        int w2 = rb.resample == Resample.DOWN ? rr.w / 2 : rb.resample == Resample.UP ? rr.w * 2 : rr.w;
+        Tensor dMain;
+        try (Tensor dhh = ops.conv2dGrad(dOut, w(n + ".out_layers.3.weight"), 1, 1, h2, w2);               // [B, out, H', W']
+             Tensor dhc = ops.groupNormGrad(dhh, rr.gnOutInput, w(n + ".out_layers.0.weight"), w(n + ".out_layers.0.bias"),
+                     GROUPS, EPS, rr.scaleShift, true);
+             Tensor dh = ops.conv2dGrad(dhc, w(n + ".in_layers.2.weight"), 1, 1, h2, w2)) {                  // [B, in, H', W']
+            Tensor da = rb.resample == Resample.NONE ? dh
+                    : rb.resample == Resample.DOWN ? ops.avgPool2xGrad(dh) : ops.upsampleNearest2xGrad(dh);  // [B, in, H, W]
+            Tensor x = rr.x != null ? rr.x : ops.concat(cat.h, cat.skip);      // recomputed decoder input
+            try {
+                dMain = ops.groupNormGrad(da, x, w(n + ".in_layers.0.weight"), w(n + ".in_layers.0.bias"), GROUPS, EPS, null, true);
+            } finally {
+                if (da != dh) da.close();
+                if (x != rr.x) x.close();
+            }
+        }
+        rr.gnOutInput.close();
+        if (rr.scaleShift != null) rr.scaleShift.close();
+        Tensor dxr = rb.in == rb.out ? dOut : ops.conv2dGrad(dOut, w(n + ".skip_connection.weight"), 1, 0, h2, w2);
+        Tensor dSkip = rb.resample == Resample.NONE ? dxr
+                : rb.resample == Resample.DOWN ? ops.avgPool2xGrad(dxr) : ops.upsampleNearest2xGrad(dxr);
+        try (dMain) {
+            return ops.add(dMain, dSkip);
+        } finally {
+            if (dxr != dOut) dxr.close();
+            if (dSkip != dxr) dSkip.close();
+        }
+    }
+
+    private Tensor attentionGrad(Ops ops, AttnRec ar, Tensor dy) {
+        AttentionBlock ab = ar.layer;
+        String n = ab.name;
+        Tensor x = ar.x;
+        int b = x.dim(0), c = x.dim(1), hgt = x.dim(2), wid = x.dim(3);
+        try (Tensor da = ops.conv2dGrad(dy, w(n + ".proj_out.weight").view(c, c, 1, 1), 1, 0, hgt, wid);       // [B, C, H, W]
+             Tensor dqkv = ops.attentionGrad(da.view(b, c, hgt * wid), ar.qkv.view(b, 3 * c, hgt * wid), ab.heads); // [B, 3C, T]
+             Tensor dxn = ops.conv2dGrad(dqkv.view(b, 3 * c, hgt, wid), w(n + ".qkv.weight").view(3 * c, c, 1, 1), 1, 0, hgt, wid);
+             Tensor dx = ops.groupNormGrad(dxn, x, w(n + ".norm.weight"), w(n + ".norm.bias"), GROUPS, EPS, null, false)) {
+            ar.qkv.close();
+            return ops.add(dy, dx);                                                                              // residual
         }
     }
 
@@ -272,68 +571,6 @@ public final class Adm implements AutoCloseable {
         return out;
     }
 
-    /** Runs one TimestepEmbedSequential; closes its input when {@code consumeInput}. */
-    private Tensor runBlock(Ops ops, List<Layer> block, Tensor x, Tensor embAct, boolean consumeInput) {
-        Tensor h = x;
-        boolean ownsH = consumeInput;
-        for (Layer layer : block) {
-            Tensor next = switch (layer) {
-                case Conv cv -> ops.conv2d(h, w(cv.name + ".weight"), w(cv.name + ".bias"), cv.stride, 1);
-                case ResBlock rb -> resBlock(ops, rb, h, embAct);
-                case AttentionBlock ab -> attention(ops, ab, h);
-                case Down d -> d.conv ? ops.conv2d(h, w(d.name + ".op.weight"), w(d.name + ".op.bias"), 2, 1) : ops.avgPool2x(h);
-                case Up u -> {
-                    Tensor up = ops.upsampleNearest2x(h);
-                    if (!u.conv) yield up;
-                    try (up) {
-                        yield ops.conv2d(up, w(u.name + ".conv.weight"), w(u.name + ".conv.bias"), 1, 1);
-                    }
-                }
-            };
-            if (ownsH) h.close();
-            h = next;
-            ownsH = true;
-        }
-        return h;
-    }
-
-    private Tensor resBlock(Ops ops, ResBlock rb, Tensor x, Tensor embAct) {
-        String n = rb.name;
-        // in_layers.0 GN, in_layers.1 SiLU
-        Tensor h = ops.groupNorm(x, w(n + ".in_layers.0.weight"), w(n + ".in_layers.0.bias"), GROUPS, EPS, null, true); // [B, in, H, W]
-        Tensor xr = x;                                                                // x after h_upd/x_upd
-        if (rb.resample != Resample.NONE) {
-            try (Tensor h0 = h) {
-                h = rb.resample == Resample.DOWN ? ops.avgPool2x(h0) : ops.upsampleNearest2x(h0); // [B, in, H', W']
-            }
-            xr = rb.resample == Resample.DOWN ? ops.avgPool2x(x) : ops.upsampleNearest2x(x);
-        }
-        try (Tensor hn = h;
-             Tensor hc = ops.conv2d(hn, w(n + ".in_layers.2.weight"), w(n + ".in_layers.2.bias"), 1, 1);   // [B, out, H', W']
-             Tensor e = ops.linear(embAct, w(n + ".emb_layers.1.weight"), w(n + ".emb_layers.1.bias"))) {  // [B, 2out] (or [B, out])
-            Tensor hh;
-            if (config.useScaleShiftNorm()) {
-                // out_layers.0 GN, then h * (1 + scale) + shift, out_layers.1 SiLU, out_layers.2 dropout(0)
-                hh = ops.groupNorm(hc, w(n + ".out_layers.0.weight"), w(n + ".out_layers.0.bias"), GROUPS, EPS, e, true);
-            } else {
-                try (Tensor e4 = e.view(e.dim(0), e.dim(1), 1, 1);
-                     Tensor sum = addBroadcast(ops, hc, e4)) {
-                    hh = ops.groupNorm(sum, w(n + ".out_layers.0.weight"), w(n + ".out_layers.0.bias"), GROUPS, EPS, null, true);
-                }
-            }
-            try (hh) {
-                if (rb.in == rb.out) {   // skip_connection is the identity
-                    return ops.conv2d(hh, w(n + ".out_layers.3.weight"), w(n + ".out_layers.3.bias"), 1, 1, xr); // [B, out, H', W']
-                }
-                try (Tensor skip = ops.conv2d(xr, w(n + ".skip_connection.weight"), w(n + ".skip_connection.bias"), 1, 0)) { // [B, out, H', W']
-                    return ops.conv2d(hh, w(n + ".out_layers.3.weight"), w(n + ".out_layers.3.bias"), 1, 1, skip);
-                }
-            }
-        } finally {
-            if (xr != x) xr.close();
-        }
-    }
-
     /** h + e broadcast over H, W (only for checkpoints without scale-shift norm). */
     private static Tensor addBroadcast(Ops ops, Tensor h, Tensor e) {
         int b = h.dim(0), c = h.dim(1), hw = h.dim(2) * h.dim(3);
@@ -342,20 +579,6 @@ public final class Adm implements AutoCloseable {
         for (int i = 0; i < b * c; i++) Arrays.fill(full, i * hw, (i + 1) * hw, ev[i]);
         try (Tensor et = Tensor.of(full, h.shape().dims())) {
             return ops.add(h, et);
-        }
-    }
-
-    private Tensor attention(Ops ops, AttentionBlock ab, Tensor x) {
-        String n = ab.name;
-        int b = x.dim(0), c = x.dim(1), hgt = x.dim(2), wid = x.dim(3);
-        if (config.useNewAttentionOrder())
-            throw new UnsupportedOperationException("use_new_attention_order=True checkpoints are not supported yet");
-        try (Tensor xn = ops.groupNorm(x, w(n + ".norm.weight"), w(n + ".norm.bias"), GROUPS, EPS, null, false); // [B, C, H, W]
-             Tensor qkvW = w(n + ".qkv.weight").view(3 * c, c, 1, 1);
-             Tensor qkv = ops.conv2d(xn, qkvW, w(n + ".qkv.bias"), 1, 0);                       // [B, 3C, H, W]
-             Tensor a = ops.attention(qkv.view(b, 3 * c, hgt * wid), ab.heads);                   // [B, C, T]
-             Tensor projW = w(n + ".proj_out.weight").view(c, c, 1, 1)) {
-            return ops.conv2d(a.view(b, c, hgt, wid), projW, w(n + ".proj_out.bias"), 1, 0, x);  // x + proj_out(a): [B, C, H, W]
         }
     }
 

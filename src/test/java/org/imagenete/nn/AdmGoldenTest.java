@@ -49,6 +49,24 @@ class AdmGoldenTest {
         }
     }
 
+    /** d(sum(out * v))/dx by one forward with a tape and one backward pass, against guided-diffusion's autograd. */
+    @ParameterizedTest
+    @ValueSource(strings = {"reference", "cpu"})
+    void admTinyInputGradientMatchesGolden(String backend) {
+        Ops ops = Backends.get(backend);
+        String file = "adm-tiny/io.safetensors";
+        try (Adm model = AdmGolden.tinyModel(); SafeTensors io = SafeTensors.open(Golden.golden(file));
+             Adm.Tape tape = new Adm.Tape()) {
+            try (Tensor out = model.forward(ops, io.get("x"), io.get("t"), null, null, tape)) {
+                Compare.assertClose(backend + " tiny out (taped)", out, io.get("out"), Golden.suggestedAtol(file, "out"), 0);
+            }
+            System.out.printf(Locale.ROOT, "tape holds %.2f MiB%n", tape.bytes() / 1048576.0);
+            try (Tensor dx = model.inputGradient(ops, tape, io.get("v"))) {
+                Compare.assertClose(backend + " tiny dx", dx, io.get("dx"), Golden.suggestedAtol(file, "dx"), 0);
+            }
+        }
+    }
+
     /** The full-size 256x256 ADM (552 M formula weights) on the fast backend: output, four activations and
      *  the mean/std/first values of every block output in stats.json. */
     @Test

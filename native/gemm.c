@@ -1,0 +1,552 @@
+/* SGEMM: BLIS-style blocked GEMM with a register-blocked AVX-512 micro-kernel.
+ *
+ * Layout: C[M,N] row-major. The micro-kernel computes an MR x NR tile of C with NR = 16*NV
+ * (NV zmm per row) and MR*NV accumulators; each k step loads NV vectors of the packed B
+ * micro-panel and broadcasts MR scalars of A. A is NOT packed: it is read in place through
+ * strides (row-major A: MR row streams; transposed A: one stream of MR contiguous floats per k),
+ * which saves the packing traffic for the weight-heavy low-resolution convolutions.
+ * B is packed per (KC x NC) block into NR-wide micro-panels by a callback, so the convolution
+ * can pack its im2col panels straight from the image.
+ *
+ * Loops (per thread work unit = one job, a range of rows and a range of NC columns):
+ *   for pc (KC): pack B block (KC x nc); for ic (MC): for jr (NR): for ir (MR): kernel
+ * The B micro-panel (KC*NR floats) stays in L1 across the ir loop, the A block (MC x KC) in L2.
+ */
+#include "imagenete.h"
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stdint.h>
+#include <immintrin.h>
+
+#ifdef __AVX512F__
+#ifndef IE_MR
+#define IE_MR 6
+#endif
+#ifndef IE_NV
+#define IE_NV 4
+#endif
+#define IE_NR (16 * IE_NV)
+#else
+#define IE_MR 6
+#define IE_NR 16
+#endif
+
+#ifndef IE_KC
+#define IE_KC 128
+#endif
+#ifndef IE_MC
+#define IE_MC 384
+#endif
+#ifndef IE_NC
+#define IE_NC 512
+#endif
+
+/* ---------------------------------------------------------------- threads */
+
+static int ie_nthreads = 0;
+
+void ie_set_num_threads(int n)
+{
+    if (n > 0) {
+        ie_nthreads = n;
+        omp_set_num_threads(n);
+    }
+}
+
+int ie_get_num_threads(void)
+{
+    return ie_nthreads > 0 ? ie_nthreads : omp_get_max_threads();
+}
+
+int ie_gemm_nr(void) { return IE_NR; }
+
+/* Per-thread scratch, grown on demand and kept (OpenMP pool threads are long-lived). */
+static _Thread_local float* tl_buf = NULL;
+static _Thread_local size_t tl_cap = 0;
+
+static float* scratch(size_t nfloats)
+{
+    if (nfloats > tl_cap) {
+        free(tl_buf);
+        size_t bytes = (nfloats * sizeof(float) + 4095) & ~(size_t)4095;
+        tl_buf = aligned_alloc(4096, bytes);
+        tl_cap = tl_buf ? bytes / sizeof(float) : 0;
+    }
+    return tl_buf;
+}
+
+/* ---------------------------------------------------------------- micro-kernel */
+
+typedef struct {
+    float alpha, beta;     /* first K block: C = alpha*acc + beta*C + bias + add; later: C += alpha*acc */
+    const float* bias;
+    const float* add;
+    long ldadd;
+    int first;
+    const float* pfa;      /* row-major A: next micro-panel to prefetch (first pass over an A block), or NULL */
+    float* cb;             /* contiguous MR x NR accumulation tile used across K blocks, or NULL */
+    int cbmode;            /* CB_FIRST: cb = acc; CB_MID: cb += acc; CB_LAST: C = epilogue(acc + cb) */
+} epi_t;
+enum { CB_FIRST = 1, CB_MID = 2, CB_LAST = 3 };
+
+#ifdef __AVX512F__
+
+#define NV IE_NV
+#define MR IE_MR
+
+static inline __attribute__((always_inline)) void
+kernel_store(__m512 acc[MR][NV], float* restrict c, long ldc, int mr, int nr, const epi_t* e)
+{
+    __mmask16 mk[NV];
+    for (int v = 0; v < NV; v++) {
+        int rem = nr - 16 * v;
+        mk[v] = rem >= 16 ? (__mmask16)0xFFFF : rem <= 0 ? (__mmask16)0 : (__mmask16)((1u << rem) - 1);
+    }
+    if (e->cb) {
+        float* cb = e->cb;
+        if (e->cbmode == CB_FIRST) {
+#pragma GCC unroll 16
+            for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+                for (int v = 0; v < NV; v++) _mm512_store_ps(cb + i * IE_NR + 16 * v, acc[i][v]);
+            return;
+        }
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_add_ps(acc[i][v], _mm512_load_ps(cb + i * IE_NR + 16 * v));
+        if (e->cbmode == CB_MID) {
+#pragma GCC unroll 16
+            for (int i = 0; i < MR; i++)
+#pragma GCC unroll 8
+                for (int v = 0; v < NV; v++) _mm512_store_ps(cb + i * IE_NR + 16 * v, acc[i][v]);
+            return;
+        }
+    }
+    const __m512 va = _mm512_set1_ps(e->alpha);
+    const int scale = e->alpha != 1.0f;
+    if (!e->first) {
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) {
+            if (i >= mr) break;
+            float* cr = c + i * ldc;
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; v++) {
+                __m512 r = acc[i][v];
+                __m512 old = _mm512_maskz_loadu_ps(mk[v], cr + 16 * v);
+                r = scale ? _mm512_fmadd_ps(r, va, old) : _mm512_add_ps(r, old);
+                _mm512_mask_storeu_ps(cr + 16 * v, mk[v], r);
+            }
+        }
+        return;
+    }
+    const __m512 vb = _mm512_set1_ps(e->beta);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+        if (i >= mr) break;
+        float* cr = c + i * ldc;
+        __m512 bi = _mm512_set1_ps(e->bias ? e->bias[i] : 0.0f);
+        const float* ar = e->add ? e->add + i * e->ldadd : NULL;
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++) {
+            __m512 r = acc[i][v];
+            if (scale) r = _mm512_mul_ps(r, va);
+            if (e->beta != 0.0f) r = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk[v], cr + 16 * v), vb, r);
+            if (e->bias) r = _mm512_add_ps(r, bi);
+            if (ar) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mk[v], ar + 16 * v));
+            _mm512_mask_storeu_ps(cr + 16 * v, mk[v], r);
+        }
+    }
+}
+
+/* Touch the C tile (and the residual) early: its lines are usually in L3 or DRAM and the
+ * k loop hides the latency. */
+static inline __attribute__((always_inline)) void
+prefetch_c(const float* c, long ldc, int mr, const epi_t* e)
+{
+    if (e->cb) {
+        for (int i = 0; i < MR * NV; i++) _mm_prefetch((const char*)(e->cb + 16 * i), _MM_HINT_T0);
+        if (e->cbmode != CB_LAST) return;
+    }
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+        if (i >= mr) break;
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++) {
+            _mm_prefetch((const char*)(c + i * ldc + 16 * v), _MM_HINT_T0);
+            if (e->add) _mm_prefetch((const char*)(e->add + i * e->ldadd + 16 * v), _MM_HINT_T0);
+        }
+    }
+}
+
+/* A row-major in place: A(i,k) = a[i*rsa + k]. */
+static void kernel_rowA(int kc, const float* restrict a, long rsa, const float* restrict b,
+                        float* restrict c, long ldc, int mr, int nr, const epi_t* e)
+{
+    __m512 acc[MR][NV];
+    const float* ap[MR];
+    prefetch_c(c, ldc, mr, e);
+    if (e->pfa)
+        for (int i = 0; i < MR; i++)
+            for (int k = 0; k < kc; k += 16) _mm_prefetch((const char*)(e->pfa + i * rsa + k), _MM_HINT_T0);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+        ap[i] = a + (i < mr ? i : mr - 1) * rsa;
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
+    }
+    for (int k = 0; k < kc; k++) {
+        __m512 bv[NV];
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + 16 * v);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) {
+            __m512 ai = _mm512_set1_ps(ap[i][k]);
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+        }
+        b += IE_NR;
+    }
+    kernel_store(acc, c, ldc, mr, nr, e);
+}
+
+/* A column-major in place (op(A) = A^T of a row-major array): A(i,k) = a[i + k*csa]. */
+static void kernel_colA(int kc, const float* restrict a, long csa, const float* restrict b,
+                        float* restrict c, long ldc, int mr, int nr, const epi_t* e)
+{
+    __m512 acc[MR][NV];
+    int off[MR];
+    prefetch_c(c, ldc, mr, e);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+        off[i] = i < mr ? i : mr - 1;
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
+    }
+    for (int k = 0; k < kc; k++) {
+        __m512 bv[NV];
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + 16 * v);
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) {
+            __m512 ai = _mm512_set1_ps(a[off[i]]);
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+        }
+        b += IE_NR;
+        a += csa;
+    }
+    kernel_store(acc, c, ldc, mr, nr, e);
+}
+
+#undef NV
+#undef MR
+
+#else /* generic (AVX2 build): GCC vector extensions, 8 floats per vector, NR = 16 */
+
+typedef float v8 __attribute__((vector_size(32), aligned(4)));
+
+static inline __attribute__((always_inline)) void
+kernel_generic(int kc, const float* restrict a, long rsa, long csa, const float* restrict b,
+               float* restrict c, long ldc, int mr, int nr, const epi_t* e)
+{
+    v8 acc[IE_MR][2];
+    long off[IE_MR];
+    for (int i = 0; i < IE_MR; i++) {
+        off[i] = (i < mr ? i : mr - 1) * rsa;
+        acc[i][0] = (v8){0};
+        acc[i][1] = (v8){0};
+    }
+    for (int k = 0; k < kc; k++) {
+        v8 b0 = *(const v8*)(b), b1 = *(const v8*)(b + 8);
+        const float* ak = a + k * csa;
+        for (int i = 0; i < IE_MR; i++) {
+            v8 ai = (v8){0} + ak[off[i]];
+            acc[i][0] += ai * b0;
+            acc[i][1] += ai * b1;
+        }
+        b += IE_NR;
+    }
+    for (int i = 0; i < mr; i++) {
+        float t[16];
+        memcpy(t, acc[i], sizeof t);
+        float* cr = c + i * ldc;
+        float bi = e->bias ? e->bias[i] : 0.0f;
+        const float* ar = e->add ? e->add + i * e->ldadd : NULL;
+        for (int j = 0; j < nr; j++) {
+            float r = e->alpha * t[j];
+            if (!e->first) r += cr[j];
+            else {
+                if (e->beta != 0.0f) r += e->beta * cr[j];
+                r += bi;
+                if (ar) r += ar[j];
+            }
+            cr[j] = r;
+        }
+    }
+}
+
+static void kernel_rowA(int kc, const float* restrict a, long rsa, const float* restrict b,
+                        float* restrict c, long ldc, int mr, int nr, const epi_t* e)
+{
+    kernel_generic(kc, a, rsa, 1, b, c, ldc, mr, nr, e);
+}
+
+static void kernel_colA(int kc, const float* restrict a, long csa, const float* restrict b,
+                        float* restrict c, long ldc, int mr, int nr, const epi_t* e)
+{
+    kernel_generic(kc, a, 1, csa, b, c, ldc, mr, nr, e);
+}
+
+#endif
+
+#ifdef __AVX512F__
+/* In-place 16x16 transpose: r[i][j] -> r[j][i]. */
+static inline __attribute__((always_inline)) void transpose16(__m512 r[16])
+{
+    __m512 t[16], u[16];
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+#define PD(x) _mm512_castps_pd(x)
+#define PS(x) _mm512_castpd_ps(x)
+    for (int i = 0; i < 16; i += 4) {
+        u[i] = PS(_mm512_unpacklo_pd(PD(t[i]), PD(t[i + 2])));
+        u[i + 1] = PS(_mm512_unpackhi_pd(PD(t[i]), PD(t[i + 2])));
+        u[i + 2] = PS(_mm512_unpacklo_pd(PD(t[i + 1]), PD(t[i + 3])));
+        u[i + 3] = PS(_mm512_unpackhi_pd(PD(t[i + 1]), PD(t[i + 3])));
+    }
+#undef PD
+#undef PS
+    for (int s = 0; s < 4; s++) {
+        t[s] = _mm512_shuffle_f32x4(u[s], u[4 + s], 0x44);
+        t[4 + s] = _mm512_shuffle_f32x4(u[s], u[4 + s], 0xEE);
+        t[8 + s] = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0x44);
+        t[12 + s] = _mm512_shuffle_f32x4(u[8 + s], u[12 + s], 0xEE);
+    }
+    for (int s = 0; s < 4; s++) {
+        r[s] = _mm512_shuffle_f32x4(t[s], t[8 + s], 0x88);
+        r[4 + s] = _mm512_shuffle_f32x4(t[s], t[8 + s], 0xDD);
+        r[8 + s] = _mm512_shuffle_f32x4(t[4 + s], t[12 + s], 0x88);
+        r[12 + s] = _mm512_shuffle_f32x4(t[4 + s], t[12 + s], 0xDD);
+    }
+}
+#endif
+
+/* ---------------------------------------------------------------- B packing (plain matrix) */
+
+void ie_packb_plain_fn(const void* ctx, int k0, int kc, int n0, int nc, float* dst)
+{
+    const ie_packb_plain* p = ctx;
+    const long ldb = p->ldb;
+    if (!p->trans) { /* prefetch the next K block (one block ahead) */
+        for (int k = k0 + kc; k < k0 + 2 * kc; k++) {
+            const char* a = (const char*)(p->B + (long)k * ldb + n0);
+            for (long o = 0; o < (long)nc * 4; o += 64) _mm_prefetch(a + o, _MM_HINT_T1);
+        }
+    }
+    for (int j0 = 0; j0 < nc; j0 += IE_NR) {
+        int nr = nc - j0 < IE_NR ? nc - j0 : IE_NR;
+        float* d = dst + (long)(j0 / IE_NR) * kc * IE_NR;
+        if (!p->trans) {
+            const float* s = p->B + (long)k0 * ldb + n0 + j0;
+            if (nr == IE_NR) {
+                for (int k = 0; k < kc; k++, s += ldb, d += IE_NR) memcpy(d, s, IE_NR * sizeof(float));
+            } else {
+                for (int k = 0; k < kc; k++, s += ldb, d += IE_NR) {
+                    memcpy(d, s, nr * sizeof(float));
+                    memset(d + nr, 0, (IE_NR - nr) * sizeof(float));
+                }
+            }
+        } else {
+            /* op(B)(k,j) = B[j*ldb + k]: rows of B are columns of op(B). */
+            const float* s = p->B + (long)(n0 + j0) * ldb + k0;
+#ifdef __AVX512F__
+            int k = 0;
+            if (nr == IE_NR) {
+                for (; k + 16 <= kc; k += 16) {
+                    for (int jj = 0; jj < IE_NR; jj += 16) {
+                        __m512 r[16];
+                        for (int t = 0; t < 16; t++) r[t] = _mm512_loadu_ps(s + (long)(jj + t) * ldb + k);
+                        transpose16(r);
+                        for (int t = 0; t < 16; t++) _mm512_store_ps(d + (long)(k + t) * IE_NR + jj, r[t]);
+                    }
+                }
+            }
+            for (; k < kc; k++)
+                for (int j = 0; j < IE_NR; j++) d[(long)k * IE_NR + j] = j < nr ? s[(long)j * ldb + k] : 0.0f;
+#else
+            for (int k = 0; k < kc; k++)
+                for (int j = 0; j < IE_NR; j++) d[(long)k * IE_NR + j] = j < nr ? s[(long)j * ldb + k] : 0.0f;
+#endif
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- driver */
+
+typedef struct { int job, m0, m1, n0, n1; } unit_t;
+
+static void run_unit(const ie_gemm_job* jb, int m0, int m1, int n0, int n1, float* bp, float* cbuf)
+{
+    const int K = jb->K;
+    const int nkb = (K + IE_KC - 1) / IE_KC;       /* K blocks of balanced size <= KC */
+    epi_t e = { jb->alpha, jb->beta, NULL, NULL, jb->ldadd, 1, NULL, NULL, 0 };
+    const int rowA = jb->csa == 1;
+    const int mtiles = (m1 - m0 + IE_MR - 1) / IE_MR;
+    const int nmb = (m1 - m0 + IE_MC - 1) / IE_MC;  /* row blocks of balanced size <= MC */
+    for (int jc = n0; jc < n1; jc += IE_NC) {
+        const int nc = n1 - jc < IE_NC ? n1 - jc : IE_NC;
+        const int npan = (nc + IE_NR - 1) / IE_NR;
+        for (int ib = 0; ib < nmb; ib++) {
+            const int ic = m0 + (int)((long)mtiles * ib / nmb) * IE_MR;
+            int mc = m0 + (int)((long)mtiles * (ib + 1) / nmb) * IE_MR;
+            mc = (mc < m1 ? mc : m1) - ic;
+            for (int kb = 0; kb < nkb; kb++) {
+                const int pc = (int)((long)K * kb / nkb), kc = (int)((long)K * (kb + 1) / nkb) - pc;
+                jb->packb(jb->bctx, pc, kc, jc, nc, bp);
+                e.first = kb == 0;
+                /* several K blocks: accumulate in the contiguous tile buffer (C rows can be a large
+                 * power of two apart, which makes a C block thrash the caches) */
+                const int usecb = cbuf && nkb > 1;
+                e.cbmode = kb == 0 ? CB_FIRST : kb == nkb - 1 ? CB_LAST : CB_MID;
+                if (usecb && kb == nkb - 1) e.first = 1;
+                for (int jr = 0; jr < nc; jr += IE_NR) {
+                    const int nr = nc - jr < IE_NR ? nc - jr : IE_NR;
+                    const float* b = bp + (long)(jr / IE_NR) * kc * IE_NR;
+                    for (int ir = 0; ir < mc; ir += IE_MR) {
+                        const int i = ic + ir;
+                        const int mr = mc - ir < IE_MR ? mc - ir : IE_MR;
+                        float* c = jb->C + (long)i * jb->ldc + jc + jr;
+                        e.cb = usecb ? cbuf + ((long)(ir / IE_MR) * npan + jr / IE_NR) * (IE_MR * IE_NR) : NULL;
+                        e.bias = e.first && jb->bias ? jb->bias + i : NULL;
+                        e.add = e.first && jb->add ? jb->add + (long)i * jb->ldadd + jc + jr : NULL;
+                        e.pfa = rowA && jr == 0 && ir + IE_MR < mc ? jb->A + (long)(i + IE_MR) * jb->rsa + pc : NULL;
+#ifdef IE_NO_PFA
+                        e.pfa = NULL;
+#endif
+                        if (rowA)
+                            kernel_rowA(kc, jb->A + (long)i * jb->rsa + pc, jb->rsa, b, c, jb->ldc, mr, nr, &e);
+                        else
+                            kernel_colA(kc, jb->A + i + (long)pc * jb->csa, jb->csa, b, c, jb->ldc, mr, nr, &e);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* C = beta*C (+bias +add) for K == 0 */
+static void run_k0(const ie_gemm_job* jb)
+{
+    for (int i = 0; i < jb->M; i++) {
+        float* c = jb->C + (long)i * jb->ldc;
+        for (int j = 0; j < jb->N; j++) {
+            float r = jb->beta != 0.0f ? jb->beta * c[j] : 0.0f;
+            if (jb->bias) r += jb->bias[i];
+            if (jb->add) r += jb->add[(long)i * jb->ldadd + j];
+            c[j] = r;
+        }
+    }
+}
+
+void ie_gemm_run(const ie_gemm_job* jobs, int njobs)
+{
+    const int T = ie_get_num_threads();
+    /* Work units: n chunks of up to NC columns (whole NR panels) x m parts. */
+    long nunits_n = 0;
+    double flops = 0;
+    for (int j = 0; j < njobs; j++) {
+        if (jobs[j].M <= 0 || jobs[j].N <= 0) continue;
+        if (jobs[j].K <= 0) { run_k0(&jobs[j]); continue; }
+        nunits_n += (jobs[j].N + IE_NC - 1) / IE_NC;
+        flops += (double)jobs[j].M * jobs[j].N * jobs[j].K;
+    }
+    if (nunits_n == 0) return;
+    /* Too few column chunks to balance: split the rows too (each row part packs the same B,
+     * which is cheap next to streaming its part of A), so that the unit count is a multiple of T. */
+    int nsplit = 1, msplit = 1;
+    if (T > 1 && nunits_n < 4L * T) {
+        long g = nunits_n, t = T;
+        while (t) { long r = g % t; g = t; t = r; }      /* gcd */
+        msplit = (int)(T / g);
+        int maxm = 1;
+        for (int j = 0; j < njobs; j++)
+            if (jobs[j].K > 0 && jobs[j].N > 0) {
+                int mt = (jobs[j].M + IE_MR - 1) / IE_MR;
+                if (mt > maxm) maxm = mt;
+            }
+        if (msplit > maxm) msplit = maxm;
+        if (msplit < T && nunits_n * msplit < T) nsplit = (int)((T + nunits_n * msplit - 1) / (nunits_n * msplit));
+    }
+    long cap = nunits_n * nsplit * msplit + (long)njobs * nsplit * msplit;
+    unit_t* units = malloc(sizeof(unit_t) * cap);
+    long nu = 0;
+    for (int j = 0; j < njobs; j++) {
+        const ie_gemm_job* jb = &jobs[j];
+        if (jb->M <= 0 || jb->N <= 0 || jb->K <= 0) continue;
+        int nchunks = (jb->N + IE_NC - 1) / IE_NC;
+        long npanels = (jb->N + IE_NR - 1) / IE_NR;
+        long nparts = (long)nchunks * nsplit;
+        if (nparts > npanels) nparts = npanels;
+        long mtiles = (jb->M + IE_MR - 1) / IE_MR;
+        long mparts = msplit < mtiles ? msplit : mtiles;
+        for (long q = 0; q < nparts; q++) {
+            int n0 = (int)(npanels * q / nparts) * IE_NR, n1 = (int)(npanels * (q + 1) / nparts) * IE_NR;
+            if (n1 > jb->N) n1 = jb->N;
+            for (long r = 0; r < mparts; r++) {
+                int m0 = (int)(mtiles * r / mparts) * IE_MR, m1 = (int)(mtiles * (r + 1) / mparts) * IE_MR;
+                if (m1 > jb->M) m1 = jb->M;
+                units[nu++] = (unit_t){ j, m0, m1, n0, n1 };
+            }
+        }
+    }
+    const size_t bsize = (size_t)IE_KC * IE_NC;
+    int nt = T;
+    if (flops < 2e5) nt = 1;
+    if (nt > nu) nt = (int)nu;
+#ifdef __AVX512F__
+    const size_t csize = (size_t)(IE_MC + IE_MR) * IE_NC;
+#else
+    const size_t csize = 0;
+#endif
+    if (nt <= 1) {
+        float* bp = scratch(bsize + csize);
+        for (long u = 0; u < nu; u++)
+            run_unit(&jobs[units[u].job], units[u].m0, units[u].m1, units[u].n0, units[u].n1, bp,
+                     csize ? bp + bsize : NULL);
+    } else {
+#pragma omp parallel num_threads(nt)
+        {
+            float* bp = scratch(bsize + csize);
+#pragma omp for schedule(dynamic, 1)
+            for (long u = 0; u < nu; u++)
+                run_unit(&jobs[units[u].job], units[u].m0, units[u].m1, units[u].n0, units[u].n1, bp,
+                         csize ? bp + bsize : NULL);
+        }
+    }
+    free(units);
+}
+
+/* ---------------------------------------------------------------- ie_sgemm */
+
+void ie_sgemm(int transA, int transB, int M, int N, int K, float alpha,
+              const float* A, int lda, const float* B, int ldb, float beta, float* C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    ie_packb_plain pb = { B, ldb, transB != 0 };
+    ie_gemm_job jb;
+    memset(&jb, 0, sizeof jb);
+    jb.M = M; jb.N = N; jb.K = K;
+    jb.A = A;
+    if (!transA) { jb.rsa = lda; jb.csa = 1; }
+    else { jb.rsa = 1; jb.csa = lda; }
+    jb.packb = ie_packb_plain_fn; jb.bctx = &pb;
+    jb.C = C; jb.ldc = ldc;
+    jb.alpha = alpha; jb.beta = beta;
+    if (alpha == 0.0f) K = jb.K = 0;
+    ie_gemm_run(&jb, 1);
+}

@@ -1,0 +1,81 @@
+/* imagenete native kernels: shared header.
+ * Every exported symbol is prefixed ie_. Each kernel family has its own section; append new
+ * sections at the end. Sections:
+ *   1. Threads, GEMM and convolution (gemm.c, conv.c, winograd.c)
+ */
+#ifndef IMAGENETE_H
+#define IMAGENETE_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ===================================================================================== */
+/* 1. Threads, GEMM and convolution (gemm.c, conv.c, winograd.c)                          */
+/*    All tensors fp32, contiguous, row-major (NCHW for images).                          */
+/* ===================================================================================== */
+
+/* OpenMP thread count used by all kernels (n <= 0: leave unchanged). */
+void ie_set_num_threads(int n);
+int  ie_get_num_threads(void);
+
+/* General SGEMM, row-major: C[M,N] = alpha * op(A)[M,K] @ op(B)[K,N] + beta * C.
+ * op(A) = A (A is [M,K], lda >= K) or A^T (transA = 1: A is [K,M], lda >= M); same for B.
+ * beta == 0: C is not read (may hold NaN). M, N, K >= 0 (K == 0 gives C = beta*C). */
+void ie_sgemm(int transA, int transB, int M, int N, int K, float alpha,
+              const float* A, int lda, const float* B, int ldb, float beta, float* C, int ldc);
+
+/* Direct convolution (implicit GEMM):
+ * y[b,co,oy,ox] = bias[co] + sum_{ci,ky,kx} w[co,ci,ky,kx] * x[b,ci,oy*stride+ky-pad, ox*stride+kx-pad]
+ *                 (+ add[b,co,oy,ox] when add != NULL: fused residual add)
+ * x [B,Cin,H,W], w [Cout,Cin,KH,KW], bias [Cout] or NULL, add/y [B,Cout,Ho,Wo],
+ * Ho = (H+2*pad-KH)/stride+1, Wo likewise. Any KH, KW, stride >= 1, pad >= 0.
+ * y must not alias x; y may alias add. */
+void ie_conv2d_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
+                   int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad);
+
+/* Winograd 3x3, stride 1, pad 1 convolution (same semantics as ie_conv2d_f32 with KH=KW=3).
+ * Chooses F(4x4,3x3) or falls back to the direct path for small images; transforms the
+ * weights on every call. */
+void ie_conv3x3_winograd_f32(const float* x, const float* w, const float* bias, const float* add,
+                             float* y, int B, int Cin, int H, int W, int Cout);
+
+/* Same with weights transformed once (load time): ie_winograd_weights_size() floats in wt,
+ * filled by ie_winograd_transform_weights(w [Cout,Cin,3,3]). */
+size_t ie_winograd_weights_size(int Cin, int Cout);
+void ie_winograd_transform_weights(const float* w, float* wt, int Cin, int Cout);
+void ie_conv3x3_winograd_pretransformed_f32(const float* x, const float* wt, const float* bias,
+                                            const float* add, float* y,
+                                            int B, int Cin, int H, int W, int Cout);
+
+/* ---- internal to gemm.c / conv.c / winograd.c (hidden, not exported) ---- */
+#define IE_HIDDEN __attribute__((visibility("hidden")))
+
+/* Packs op(B)[k0:k0+kc, n0:n0+nc] into micro-panels of ie_gemm_nr() columns:
+ * dst[(j/NR)*kc*NR + k*NR + j%NR], zero-filled for columns j >= nc in the last panel. */
+typedef void (*ie_packb_fn)(const void* ctx, int k0, int kc, int n0, int nc, float* dst);
+
+typedef struct {
+    int M, N, K;
+    const float* A; long rsa, csa;   /* A(i,k) = A[i*rsa + k*csa]; rsa == 1 or csa == 1 */
+    ie_packb_fn packb; const void* bctx;
+    float* C; long ldc;
+    float alpha, beta;               /* C = alpha*A@B + beta*C (beta == 0: C not read) */
+    const float* bias;               /* + bias[i] per row, or NULL */
+    const float* add; long ldadd;    /* + add[i*ldadd + j], or NULL; may alias C */
+} ie_gemm_job;
+
+/* Runs jobs[0..njobs) (independent outputs) on all threads. */
+IE_HIDDEN void ie_gemm_run(const ie_gemm_job* jobs, int njobs);
+IE_HIDDEN int ie_gemm_nr(void);
+/* Packer for a plain row-major B (ctx = ie_packb_plain*). */
+typedef struct { const float* B; long ldb; int trans; } ie_packb_plain;
+IE_HIDDEN void ie_packb_plain_fn(const void* ctx, int k0, int kc, int n0, int nc, float* dst);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* IMAGENETE_H */

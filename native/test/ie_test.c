@@ -1,0 +1,459 @@
+/* Tests and benchmarks for the GEMM / convolution kernels (gemm.c, conv.c, winograd.c).
+ *   ie_test test            correctness against float64 references (exit 1 on failure)
+ *   ie_test bench [what]    what = sgemm | conv | adm | wino | all (default all); threads from
+ *                           IE_THREADS (default: all); IE_REPS repetitions (default 5), medians.
+ *   ie_test error           Winograd vs direct numerical error (Cin=512 3x3)
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "imagenete.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define PEAK_GFLOPS 538.0
+
+/* ------------------------------------------------------------------ utilities */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+static void seed(uint64_t s) { rng_state = s * 0x9E3779B97F4A7C15ull + 1; }
+static double urand(void) /* uniform [-1, 1) */
+{
+    rng_state ^= rng_state << 13; rng_state ^= rng_state >> 7; rng_state ^= rng_state << 17;
+    return (double)(rng_state >> 11) * (2.0 / 9007199254740992.0) - 1.0;
+}
+static float* falloc(size_t n)
+{
+    size_t bytes = (n * sizeof(float) + 63) & ~(size_t)63;
+    float* p = aligned_alloc(64, bytes ? bytes : 64);
+    if (!p) { fprintf(stderr, "out of memory (%zu floats)\n", n); exit(2); }
+    return p;
+}
+static float* frand(size_t n, double scale)
+{
+    float* p = falloc(n);
+    for (size_t i = 0; i < n; i++) p[i] = (float)(urand() * scale);
+    return p;
+}
+static void poison(float* p, size_t n) { for (size_t i = 0; i < n; i++) p[i] = NAN; }
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+static int cmp_double(const void* a, const void* b)
+{
+    double x = *(const double*)a, y = *(const double*)b;
+    return x < y ? -1 : x > y;
+}
+static double median(double* v, int n)
+{
+    qsort(v, n, sizeof(double), cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+static int failures = 0, checks = 0;
+
+typedef struct { double maxabs, rel_l2; long bad; } err_t;
+
+static err_t compare(const float* y, const double* ref, size_t n, double tol, const char* what)
+{
+    err_t e = { 0, 0, 0 };
+    double num = 0, den = 0;
+    int shown = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)y[i] - ref[i]);
+        if (!(d <= tol)) { /* catches NaN */
+            if (shown < 5) fprintf(stderr, "    %s: mismatch at %zu: got %.8g want %.8g\n", what, i, y[i], ref[i]);
+            shown++;
+            e.bad++;
+        }
+        if (d > e.maxabs || d != d) e.maxabs = d != d ? INFINITY : d;
+        num += d * d;
+        den += ref[i] * ref[i];
+    }
+    e.rel_l2 = den > 0 ? sqrt(num / den) : sqrt(num);
+    return e;
+}
+
+/* ------------------------------------------------------------------ references */
+
+static void ref_conv(const float* x, const float* w, const float* bias, const float* add, double* y,
+                     int B, int Cin, int H, int W, int Cout, int KH, int KW, int s, int pad)
+{
+    int Ho = (H + 2 * pad - KH) / s + 1, Wo = (W + 2 * pad - KW) / s + 1;
+    double* acc = malloc(sizeof(double) * (size_t)Ho * Wo);
+    for (int b = 0; b < B; b++)
+        for (int co = 0; co < Cout; co++) {
+            for (int i = 0; i < Ho * Wo; i++) acc[i] = bias ? bias[co] : 0.0;
+            for (int ci = 0; ci < Cin; ci++)
+                for (int ky = 0; ky < KH; ky++)
+                    for (int kx = 0; kx < KW; kx++) {
+                        double wv = w[(((long)co * Cin + ci) * KH + ky) * KW + kx];
+                        const float* xc = x + ((long)b * Cin + ci) * H * W;
+                        for (int oy = 0; oy < Ho; oy++) {
+                            int iy = oy * s + ky - pad;
+                            if (iy < 0 || iy >= H) continue;
+                            for (int ox = 0; ox < Wo; ox++) {
+                                int ix = ox * s + kx - pad;
+                                if (ix < 0 || ix >= W) continue;
+                                acc[oy * Wo + ox] += wv * xc[iy * W + ix];
+                            }
+                        }
+                    }
+            double* yo = y + ((long)b * Cout + co) * Ho * Wo;
+            const float* ao = add ? add + ((long)b * Cout + co) * Ho * Wo : NULL;
+            for (int i = 0; i < Ho * Wo; i++) yo[i] = acc[i] + (ao ? ao[i] : 0.0);
+        }
+    free(acc);
+}
+
+/* ------------------------------------------------------------------ correctness: sgemm */
+
+static void test_sgemm_one(int ta, int tb, int M, int N, int K, float alpha, float beta, int pad)
+{
+    int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+    size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * ldc;
+    float* A = frand(na ? na : 1, 1.0);
+    float* Bm = frand(nb ? nb : 1, 1.0);
+    float* C0 = frand(nc ? nc : 1, 1.0);
+    float* C = falloc(nc ? nc : 1);
+    double* ref = malloc(sizeof(double) * (nc ? nc : 1));
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < ldc; j++) {
+            if (j >= N) { ref[(size_t)i * ldc + j] = C0[(size_t)i * ldc + j]; continue; }
+            double s = 0;
+            for (int k = 0; k < K; k++) {
+                double a = ta ? A[(size_t)k * lda + i] : A[(size_t)i * lda + k];
+                double bv = tb ? Bm[(size_t)j * ldb + k] : Bm[(size_t)k * ldb + j];
+                s += a * bv;
+            }
+            ref[(size_t)i * ldc + j] = alpha * s + (beta != 0.0f ? beta * (double)C0[(size_t)i * ldc + j] : 0.0);
+        }
+    if (beta == 0.0f) {
+        memcpy(C, C0, nc * sizeof(float));
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = NAN;
+    } else {
+        memcpy(C, C0, nc * sizeof(float));
+    }
+    ie_sgemm(ta, tb, M, N, K, alpha, A, lda, Bm, ldb, beta, C, ldc);
+    double tol = 1e-5 * (1 + sqrt((double)K)) * (fabs(alpha) + fabs(beta) + 1);
+    char what[160];
+    snprintf(what, sizeof what, "sgemm tA=%d tB=%d M=%d N=%d K=%d alpha=%g beta=%g pad=%d", ta, tb, M, N, K,
+             alpha, beta, pad);
+    err_t e = compare(C, ref, nc, tol, what);
+    checks++;
+    if (e.bad) {
+        failures++;
+        printf("FAIL %-70s maxabs %.3g relL2 %.3g (%ld bad)\n", what, e.maxabs, e.rel_l2, e.bad);
+    } else if (getenv("IE_VERBOSE")) {
+        printf("ok   %-70s maxabs %.3g relL2 %.3g\n", what, e.maxabs, e.rel_l2);
+    }
+    free(A); free(Bm); free(C0); free(C); free(ref);
+}
+
+static void test_sgemm(void)
+{
+    seed(1);
+    static const int sizes[] = { 1, 3, 7, 16, 63, 65, 100 };
+    int ns = sizeof sizes / sizeof *sizes;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++)
+            for (int a = 0; a < ns; a++)
+                for (int b = 0; b < ns; b++)
+                    for (int c = 0; c < ns; c += 2) {
+                        int M = sizes[a], N = sizes[b], K = sizes[c];
+                        test_sgemm_one(ta, tb, M, N, K, 1.0f, 0.0f, (a + b + c) % 3);
+                    }
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            test_sgemm_one(ta, tb, 1000, 70, 300, 1.0f, 0.0f, 0);
+            test_sgemm_one(ta, tb, 67, 1000, 515, 0.5f, 0.0f, 1);
+            test_sgemm_one(ta, tb, 131, 129, 64, -1.5f, 2.0f, 3);
+            test_sgemm_one(ta, tb, 250, 260, 1, 1.0f, 1.0f, 0);
+            test_sgemm_one(ta, tb, 33, 47, 0, 1.0f, 0.5f, 0);
+            test_sgemm_one(ta, tb, 5, 517, 1000, 1.0f, 0.0f, 2);
+            test_sgemm_one(ta, tb, 512, 3, 77, 1.0f, -1.0f, 0);
+            test_sgemm_one(ta, tb, 20, 30, 40, 0.0f, 0.5f, 0);
+        }
+    /* attention-like: S[T,T] = Q^T K with Q,K [64,T]; A = V W^T */
+    test_sgemm_one(1, 0, 300, 300, 64, 0.125f, 0.0f, 0);
+    test_sgemm_one(0, 1, 64, 300, 300, 1.0f, 0.0f, 0);
+    printf("sgemm: %d checks, %d failures\n", checks, failures);
+}
+
+/* ------------------------------------------------------------------ correctness: conv */
+
+typedef void (*conv_fn)(const float*, const float*, const float*, const float*, float*,
+                        int, int, int, int, int, int, int, int, int);
+
+static void wino_as_conv(const float* x, const float* w, const float* bias, const float* add, float* y,
+                         int B, int Cin, int H, int W, int Cout, int KH, int KW, int s, int pad)
+{
+    ie_conv3x3_winograd_f32(x, w, bias, add, y, B, Cin, H, W, Cout);
+}
+
+static void wino_pre_as_conv(const float* x, const float* w, const float* bias, const float* add, float* y,
+                             int B, int Cin, int H, int W, int Cout, int KH, int KW, int s, int pad)
+{
+    float* wt = falloc(ie_winograd_weights_size(Cin, Cout));
+    ie_winograd_transform_weights(w, wt, Cin, Cout);
+    ie_conv3x3_winograd_pretransformed_f32(x, wt, bias, add, y, B, Cin, H, W, Cout);
+    free(wt);
+}
+
+/* mode: 0 none, 1 bias, 2 add, 3 bias+add, 4 bias+add with y aliasing add */
+static err_t test_conv_one(conv_fn fn, const char* name, double tol_scale, int B, int Cin, int H, int W,
+                           int Cout, int KH, int KW, int s, int pad, int mode, double wscale, int quiet)
+{
+    int Ho = (H + 2 * pad - KH) / s + 1, Wo = (W + 2 * pad - KW) / s + 1;
+    size_t nx = (size_t)B * Cin * H * W, nw = (size_t)Cout * Cin * KH * KW, ny = (size_t)B * Cout * Ho * Wo;
+    float* x = frand(nx ? nx : 1, 1.0);
+    float* w = frand(nw ? nw : 1, wscale);
+    float* bias = (mode & 1) ? frand(Cout, 1.0) : NULL;
+    float* add = (mode >= 2) ? frand(ny, 1.0) : NULL;
+    double* ref = malloc(sizeof(double) * ny);
+    ref_conv(x, w, bias, add, ref, B, Cin, H, W, Cout, KH, KW, s, pad);
+    float* y;
+    if (mode == 4) y = add;
+    else { y = falloc(ny); poison(y, ny); }
+    fn(x, w, bias, add, y, B, Cin, H, W, Cout, KH, KW, s, pad);
+    int K = Cin * KH * KW;
+    double tol = tol_scale * 1e-5 * (1 + sqrt((double)K)) * (wscale > 0 ? wscale : 1);
+    char what[200];
+    snprintf(what, sizeof what, "%s B=%d %d->%d %dx%d k%dx%d s%d p%d %s", name, B, Cin, Cout, H, W, KH, KW, s,
+             pad, (const char*[]){ "", "+bias", "+add", "+bias+add", "+bias+add(y=add)" }[mode]);
+    err_t e = compare(y, ref, ny, tol, what);
+    checks++;
+    if (e.bad) {
+        failures++;
+        printf("FAIL %-60s maxabs %.3g relL2 %.3g (%ld bad, tol %.3g)\n", what, e.maxabs, e.rel_l2, e.bad, tol);
+    } else if (!quiet || getenv("IE_VERBOSE")) {
+        printf("ok   %-60s maxabs %.3g relL2 %.3g (tol %.3g)\n", what, e.maxabs, e.rel_l2, tol);
+    }
+    free(x); free(w); free(bias); free(ref);
+    if (mode == 4) free(add);
+    else { free(add); free(y); }
+    return e;
+}
+
+/* ADM-256 conv shapes: Cin, Cout, resolution, kernel, count */
+typedef struct { int cin, cout, res, k, count; } adm_shape;
+static const adm_shape adm[] = {
+    { 3, 256, 256, 3, 1 }, { 256, 256, 256, 3, 11 }, { 512, 256, 256, 3, 3 }, { 512, 256, 256, 1, 3 },
+    { 256, 256, 128, 3, 6 }, { 768, 256, 128, 3, 1 }, { 512, 256, 128, 3, 2 }, { 768, 256, 128, 1, 1 },
+    { 512, 256, 128, 1, 2 }, { 512, 512, 128, 3, 2 },
+    { 256, 512, 64, 3, 1 }, { 512, 512, 64, 3, 5 }, { 256, 512, 64, 1, 1 }, { 256, 256, 64, 3, 2 },
+    { 1024, 512, 64, 3, 2 }, { 768, 512, 64, 3, 1 }, { 1024, 512, 64, 1, 2 }, { 768, 512, 64, 1, 1 },
+    { 512, 512, 32, 3, 8 }, { 1536, 512, 32, 3, 1 }, { 1024, 512, 32, 3, 2 }, { 1536, 512, 32, 1, 1 },
+    { 1024, 512, 32, 1, 2 }, { 1024, 1024, 32, 3, 2 },
+    { 512, 1024, 16, 3, 1 }, { 1024, 1024, 16, 3, 10 }, { 512, 1024, 16, 1, 1 }, { 2048, 1024, 16, 3, 2 },
+    { 1536, 1024, 16, 3, 1 }, { 2048, 1024, 16, 1, 2 }, { 1536, 1024, 16, 1, 1 },
+    { 1024, 1024, 8, 3, 13 }, { 2048, 1024, 8, 3, 3 }, { 2048, 1024, 8, 1, 3 },
+    { 256, 6, 256, 3, 1 },
+};
+#define NADM ((int)(sizeof adm / sizeof *adm))
+
+static void test_conv(void)
+{
+    seed(2);
+    int f0 = failures, c0 = checks;
+    /* awkward shapes */
+    for (int mode = 0; mode < 5; mode++) {
+        test_conv_one(ie_conv2d_f32, "conv", 1, 1, 3, 16, 16, 6, 3, 3, 1, 1, mode, 1, 1);
+        test_conv_one(ie_conv2d_f32, "conv", 1, 3, 5, 5, 7, 7, 3, 3, 1, 1, mode, 1, 1);
+        test_conv_one(ie_conv2d_f32, "conv", 1, 2, 13, 17, 13, 13, 3, 3, 1, 1, mode, 1, 1);
+        test_conv_one(ie_conv2d_f32, "conv", 1, 1, 65, 1, 1, 65, 3, 3, 1, 1, mode, 1, 1);
+        test_conv_one(ie_conv2d_f32, "conv", 1, 3, 7, 17, 13, 13, 1, 1, 1, 0, mode, 1, 1);
+        test_conv_one(ie_conv2d_f32, "conv", 1, 2, 8, 15, 15, 7, 7, 7, 2, 3, mode, 1, 1);
+    }
+    for (int b = 1; b <= 3; b += 2) {
+        test_conv_one(ie_conv2d_f32, "conv", 1, b, 3, 33, 29, 64, 7, 7, 2, 3, 1, 1, 1);   /* ResNet stem */
+        test_conv_one(ie_conv2d_f32, "conv", 1, b, 64, 15, 16, 64, 3, 3, 2, 1, 1, 1, 1);  /* 3x3 s2 */
+        test_conv_one(ie_conv2d_f32, "conv", 1, b, 64, 15, 16, 128, 1, 1, 2, 0, 2, 1, 1); /* 1x1 s2 */
+        test_conv_one(ie_conv2d_f32, "conv", 1, b, 13, 17, 13, 65, 3, 3, 1, 1, 3, 1, 1);
+        test_conv_one(ie_conv2d_f32, "conv", 1, b, 16, 9, 70, 7, 3, 3, 1, 1, 3, 1, 1);   /* wide rows */
+        test_conv_one(ie_conv2d_f32, "conv", 1, b, 16, 4, 130, 7, 3, 3, 1, 1, 3, 1, 1);
+        test_conv_one(ie_conv2d_f32, "conv", 1, b, 16, 20, 20, 8, 5, 3, 1, 2, 3, 1, 1);
+        test_conv_one(ie_conv2d_f32, "conv", 1, b, 16, 20, 20, 8, 2, 2, 2, 0, 3, 1, 1);
+        test_conv_one(ie_conv2d_f32, "conv", 1, b, 16, 6, 6, 8, 3, 3, 3, 2, 3, 1, 1);
+        test_conv_one(ie_conv2d_f32, "conv", 1, b, 0, 6, 6, 8, 3, 3, 1, 1, 3, 1, 1);     /* Cin = 0 */
+    }
+    /* ADM shapes at reduced resolution, real channel counts */
+    for (int i = 0; i < NADM; i++) {
+        const adm_shape* a = &adm[i];
+        int res = a->cin * a->cout >= 1024 * 1024 ? 8 : a->cin * a->cout >= 512 * 512 ? 8 : 16;
+        if (a->cin <= 3) res = 32;
+        int p = a->k / 2;
+        test_conv_one(ie_conv2d_f32, "conv", 1, 1, a->cin, res, res, a->cout, a->k, a->k, 1, p, i % 4, 1, 1);
+        if (i % 5 == 0)
+            test_conv_one(ie_conv2d_f32, "conv", 1, 1, a->cin, 1, 1, a->cout, a->k, a->k, 1, p, 3, 1, 1);
+    }
+    printf("conv: %d checks, %d failures\n", checks - c0, failures - f0);
+}
+
+static void test_wino(void)
+{
+    seed(3);
+    int f0 = failures, c0 = checks;
+    /* Winograd: tolerance in units of the direct one; F(4x4) amplifies rounding by ~10-100x. */
+    const double wt = 30;
+    for (int mode = 0; mode < 5; mode++) {
+        test_conv_one(wino_as_conv, "wino", wt, 1, 3, 16, 16, 6, 3, 3, 1, 1, mode, 1, 1);
+        test_conv_one(wino_as_conv, "wino", wt, 2, 13, 17, 13, 13, 3, 3, 1, 1, mode, 1, 1);
+        test_conv_one(wino_as_conv, "wino", wt, 1, 65, 1, 1, 65, 3, 3, 1, 1, mode, 1, 1);
+        test_conv_one(wino_as_conv, "wino", wt, 3, 5, 5, 7, 7, 3, 3, 1, 1, mode, 1, 1);
+        test_conv_one(wino_as_conv, "wino", wt, 1, 16, 66, 70, 20, 3, 3, 1, 1, mode, 1, 1);
+        test_conv_one(wino_pre_as_conv, "wino-pre", wt, 2, 16, 35, 33, 20, 3, 3, 1, 1, mode, 1, 1);
+    }
+    for (int i = 0; i < NADM; i++) {
+        const adm_shape* a = &adm[i];
+        if (a->k != 3) continue;
+        int res = a->cin * a->cout >= 512 * 512 ? 16 : 32;
+        test_conv_one(wino_as_conv, "wino", wt, 1, a->cin, res, res, a->cout, 3, 3, 1, 1, i % 4, 1, 1);
+    }
+    printf("winograd: %d checks, %d failures\n", checks - c0, failures - f0);
+}
+
+/* ------------------------------------------------------------------ error report */
+
+static void error_report(void)
+{
+    printf("Numerical error vs float64 reference: x ~ U[-1,1], w ~ U[-1,1]*sqrt(3/fan_in), bias 0\n");
+    static const int shapes[][3] = { { 512, 512, 32 }, { 256, 256, 64 }, { 1024, 1024, 16 } };
+    for (int s = 0; s < 3; s++) {
+        int cin = shapes[s][0], cout = shapes[s][1], res = shapes[s][2];
+        double ws = sqrt(3.0 / (cin * 9));
+        seed(10 + s);
+        err_t d = test_conv_one(ie_conv2d_f32, "direct", 1e9, 1, cin, res, res, cout, 3, 3, 1, 1, 0, ws, 1);
+        seed(10 + s);
+        err_t w = test_conv_one(wino_as_conv, "winograd", 1e9, 1, cin, res, res, cout, 3, 3, 1, 1, 0, ws, 1);
+        printf("  %4d->%-4d @%-3d  direct: maxabs %.3e relL2 %.3e   winograd: maxabs %.3e relL2 %.3e\n", cin,
+               cout, res, d.maxabs, d.rel_l2, w.maxabs, w.rel_l2);
+    }
+}
+
+/* ------------------------------------------------------------------ benchmarks */
+
+static int reps(void) { const char* r = getenv("IE_REPS"); return r ? atoi(r) : 5; }
+
+static double bench_sgemm(int ta, int tb, int M, int N, int K)
+{
+    float* A = frand((size_t)M * K, 1), *Bm = frand((size_t)K * N, 1), *C = falloc((size_t)M * N);
+    int R = reps();
+    double t[64];
+    ie_sgemm(ta, tb, M, N, K, 1, A, ta ? M : K, Bm, tb ? K : N, 0, C, N);
+    for (int r = 0; r < R; r++) {
+        int inner = 0;
+        double t0 = now(), t1;
+        do {
+            ie_sgemm(ta, tb, M, N, K, 1, A, ta ? M : K, Bm, tb ? K : N, 0, C, N);
+            inner++;
+            t1 = now();
+        } while (t1 - t0 < 0.05);
+        t[r] = (t1 - t0) / inner;
+    }
+    double g = 2.0 * M * N * K / median(t, R) * 1e-9;
+    printf("sgemm tA=%d tB=%d %5d x %5d x %5d : %7.1f GFLOP/s  %5.1f%% of peak\n", ta, tb, M, N, K, g,
+           100 * g / PEAK_GFLOPS);
+    free(A); free(Bm); free(C);
+    return g;
+}
+
+typedef enum { DIRECT, WINO, WINO_PRE } algo_t;
+
+/* returns median seconds */
+static double bench_conv(algo_t algo, int B, int cin, int cout, int res, int k, int quiet)
+{
+    int pad = k / 2;
+    size_t nx = (size_t)B * cin * res * res, ny = (size_t)B * cout * res * res;
+    float* x = frand(nx, 1), *w = frand((size_t)cout * cin * k * k, sqrt(3.0 / (cin * k * k)));
+    float* bias = frand(cout, 0.1), *y = falloc(ny);
+    float* wt = NULL;
+    if (algo == WINO_PRE && k == 3) {
+        wt = falloc(ie_winograd_weights_size(cin, cout));
+        ie_winograd_transform_weights(w, wt, cin, cout);
+    }
+    int R = reps();
+    double t[64];
+    for (int r = -1; r < R; r++) {
+        int inner = 0;
+        double t0 = now(), t1;
+        do {
+            if (algo == DIRECT || k != 3) ie_conv2d_f32(x, w, bias, NULL, y, B, cin, res, res, cout, k, k, 1, pad);
+            else if (algo == WINO) ie_conv3x3_winograd_f32(x, w, bias, NULL, y, B, cin, res, res, cout);
+            else ie_conv3x3_winograd_pretransformed_f32(x, wt, bias, NULL, y, B, cin, res, res, cout);
+            inner++;
+            t1 = now();
+        } while (t1 - t0 < 0.02);
+        if (r >= 0) t[r] = (t1 - t0) / inner;
+    }
+    double sec = median(t, R);
+    double g = 2.0 * B * cout * cin * k * k * res * res / sec * 1e-9;
+    if (!quiet)
+        printf("  %4d->%-4d %dx%d @%-3d : %8.3f ms  %7.1f GFLOP/s  %5.1f%%\n", cin, cout, k, k, res, sec * 1e3, g,
+               100 * g / PEAK_GFLOPS);
+    free(x); free(w); free(bias); free(y); free(wt);
+    return sec;
+}
+
+static void bench_adm(algo_t algo, const char* name)
+{
+    printf("ADM-256 conv list, %s, %d threads (GFLOP/s counts direct-conv FLOPs):\n", name, ie_get_num_threads());
+    double total_t = 0, total_f = 0;
+    for (int i = 0; i < NADM; i++) {
+        const adm_shape* a = &adm[i];
+        double sec = bench_conv(algo, 1, a->cin, a->cout, a->res, a->k, 0);
+        total_t += sec * a->count;
+        total_f += 2.0 * a->cout * a->cin * a->k * a->k * a->res * a->res * a->count;
+    }
+    printf("ADM-256 conv total (%s): %.3f s for %.1f GFLOP = %.1f GFLOP/s (%.1f%% of %.0f)\n", name, total_t,
+           total_f * 1e-9, total_f / total_t * 1e-9, 100 * total_f / total_t * 1e-9 / PEAK_GFLOPS, PEAK_GFLOPS);
+}
+
+int main(int argc, char** argv)
+{
+    const char* mode = argc > 1 ? argv[1] : "test";
+    const char* th = getenv("IE_THREADS");
+    if (th) ie_set_num_threads(atoi(th));
+    if (!strcmp(mode, "test")) {
+        test_sgemm();
+        test_conv();
+        if (!getenv("IE_NO_WINO") || !*getenv("IE_NO_WINO")) test_wino();
+        printf("%d passed, %d failed\n", checks - failures, failures);
+        return failures ? 1 : 0;
+    }
+    if (!strcmp(mode, "error")) { error_report(); return 0; }
+    if (!strcmp(mode, "bench")) {
+        const char* what = argc > 2 ? argv[2] : "all";
+        int all = !strcmp(what, "all");
+        printf("threads: %d\n", ie_get_num_threads());
+        if (all || !strcmp(what, "sgemm")) {
+            bench_sgemm(0, 0, 1024, 1024, 1024);
+            bench_sgemm(0, 0, 2048, 2048, 2048);
+            bench_sgemm(1, 0, 1024, 1024, 64);   /* attention S = Q^T K */
+            bench_sgemm(0, 1, 64, 1024, 1024);   /* attention V W^T */
+            bench_sgemm(0, 1, 256, 1024, 1024);  /* linear layer */
+            bench_sgemm(0, 1, 1, 1024, 1024);    /* vector x matrix */
+        }
+        if (all || !strcmp(what, "adm")) bench_adm(DIRECT, "direct");
+        if (all || !strcmp(what, "wino")) bench_adm(WINO, "winograd");
+        if (all || !strcmp(what, "winopre")) bench_adm(WINO_PRE, "winograd pretransformed");
+        if (!strcmp(what, "gemm") && argc >= 8)   /* bench gemm TA TB M N K */
+            bench_sgemm(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[7]));
+        if (!strcmp(what, "conv") && argc >= 8) {
+            /* bench conv CIN COUT RES K ALGO(d|w|p) */
+            algo_t al = argv[7][0] == 'w' ? WINO : argv[7][0] == 'p' ? WINO_PRE : DIRECT;
+            bench_conv(al, 1, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), 0);
+        }
+        return 0;
+    }
+    fprintf(stderr, "usage: %s test | error | bench [sgemm|adm|wino|winopre|all|conv CIN COUT RES K d|w|p]\n",
+            argv[0]);
+    return 2;
+}

@@ -21,7 +21,8 @@ import java.util.concurrent.Callable;
 /** Runs the ADM UNet once on tensors from a safetensors file: a checking tool for comparing against a reference. */
 @Command(name = "unet", mixinStandardHelpOptions = true,
         description = {"Run the ADM UNet on x [B,3,H,W] and t [B] (float timesteps, 0..999) from a safetensors file;",
-                "writes out [B,out_ch,H,W]. Class-conditional models also read y [B]."})
+                "writes out [B,out_ch,H,W]. Class-conditional models also read y [B].",
+                "With --vjp also reads v (shape of out) and writes dx = d(sum(out * v))/dx."})
 public final class UnetCommand implements Callable<Integer> {
     @Option(names = "--weights", required = true, paramLabel = "FILE", description = "ADM checkpoint (.pt or .safetensors)")
     Path weights;
@@ -39,6 +40,9 @@ public final class UnetCommand implements Callable<Integer> {
     @Option(names = "--flag", paramLabel = "KEY=VALUE",
             description = "guided-diffusion model flag overriding what is inferred from the weights (e.g. num_heads=4)")
     Map<String, String> flags = new LinkedHashMap<>();
+
+    @Option(names = "--vjp", description = "also compute the input-gradient dx = d(sum(out * v))/dx (reads v)")
+    boolean vjp;
 
     @Mixin BackendOptions backend;
 
@@ -65,12 +69,25 @@ public final class UnetCommand implements Callable<Integer> {
                 if (y.rank() != 1 || y.dim(0) != b)
                     throw new IllegalArgumentException(input + ": tensor 'y' has shape " + y.shape() + ", expected [" + b + "]");
             }
+            Tensor v = null;
+            if (vjp) {
+                v = f32(in, "v", owned);
+                int[] want = {b, model.config().outChannels(), x.dim(2), x.dim(3)};
+                if (!java.util.Arrays.equals(v.shape().dims(), want))
+                    throw new IllegalArgumentException(input + ": tensor 'v' has shape " + v.shape() + ", expected "
+                            + java.util.Arrays.toString(want));
+            }
             long t0 = System.nanoTime();
-            try (Tensor out = model.forward(ops, x, t, y, null)) {
+            try (Adm.Tape tape = vjp ? new Adm.Tape() : null; Tensor out = model.forward(ops, x, t, y, null, tape);
+                 Tensor dx = vjp ? model.inputGradient(ops, tape, v) : null) {
                 double s = (System.nanoTime() - t0) / 1e9;
-                SafeTensors.write(output, Map.of("out", out), Map.of("backend", ops.name(),
+                Map<String, Tensor> result = new LinkedHashMap<>();
+                result.put("out", out);
+                if (dx != null) result.put("dx", dx);
+                SafeTensors.write(output, result, Map.of("backend", ops.name(),
                         "weights", weights.getFileName().toString(), "seconds", String.format(Locale.ROOT, "%.3f", s)));
-                System.err.printf(Locale.ROOT, "unet: %s -> %s out%s in %.2f s (%s)%n", input, output, out.shape(), s, ops.name());
+                System.err.printf(Locale.ROOT, "unet: %s -> %s out%s%s in %.2f s (%s)%n", input, output, out.shape(),
+                        dx != null ? " dx" + dx.shape() : "", s, ops.name());
             }
         } finally {
             owned.forEach(Tensor::close);

@@ -54,6 +54,19 @@ class UnetCommandTest {
         }
     }
 
+    @Test
+    void vjpMatchesGoldenInputGradient() {
+        Path out = dir.resolve("vjp.safetensors");
+        Run r = run("unet", "--vjp", "--weights", Golden.golden("adm-tiny/weights.pt").toString(),
+                "--input", Golden.golden("adm-tiny/io.safetensors").toString(), "--output", out.toString(),
+                "--num-head-channels", "8");
+        assertEquals(0, r.code, r.err);
+        try (SafeTensors got = SafeTensors.open(out); SafeTensors ref = SafeTensors.open(Golden.golden("adm-tiny/io.safetensors"))) {
+            Compare.assertClose("unet --vjp dx", got.get("dx"), ref.get("dx"), Golden.suggestedAtol("adm-tiny/io.safetensors", "dx"), 0);
+            Compare.assertClose("unet --vjp out", got.get("out"), ref.get("out"), Golden.suggestedAtol("adm-tiny/io.safetensors", "out"), 0);
+        }
+    }
+
     private Path input(Map<String, Tensor> tensors) throws IOException {
         Path p = dir.resolve("in" + tensors.keySet().hashCode() + ".safetensors");
         SafeTensors.write(p, tensors, Map.of());

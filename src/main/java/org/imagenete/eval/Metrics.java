@@ -1,0 +1,110 @@
+package org.imagenete.eval;
+
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * What the evaluation measures, per variant: top-1 and top-5 accuracy, the drop against the originals of the
+ * same images, the flip rate against the original prediction, mean confidence, expected calibration error
+ * (15 equal-width confidence bins), per-class accuracy; and per image, for an attribute swept over several
+ * values, the first value at which the prediction leaves the original's.
+ */
+public final class Metrics {
+    public static final String ORIGINAL = "original";
+    static final int ECE_BINS = 15;
+
+    private Metrics() {}
+
+    /** Accuracy figures of one variant. Drops and flips are against the originals of the same images. */
+    public record VariantStats(String variant, int n, double top1, double top5, double originalTop1OnSameImages,
+                               double drop, double flipRate, double meanConfidence, double ece,
+                               Map<Integer, double[]> perClass) {}
+
+    /** Where one image's prediction first changes along a sweep of one attribute (null value: it never flips). */
+    public record Sensitivity(String image, String attribute, int label, int originalPrediction, Double flipValue,
+                              List<double[]> sweep) {}
+
+    public record Summary(List<VariantStats> variants, List<Sensitivity> sensitivity) {}
+
+    public static Summary compute(List<Prediction> preds) {
+        Map<String, Prediction> originals = new HashMap<>();
+        Map<String, List<Prediction>> byVariant = new LinkedHashMap<>();
+        for (Prediction p : preds) {
+            if (p.isOriginal()) originals.put(p.image(), p);
+            byVariant.computeIfAbsent(p.variant(), k -> new ArrayList<>()).add(p);
+        }
+        List<VariantStats> stats = new ArrayList<>();
+        List<String> names = new ArrayList<>(byVariant.keySet());
+        names.sort(Comparator.comparing((String v) -> !v.equals(ORIGINAL)).thenComparing(v -> v));
+        for (String v : names) stats.add(variant(v, byVariant.get(v), originals));
+        return new Summary(stats, sensitivity(preds, originals));
+    }
+
+    static VariantStats variant(String name, List<Prediction> ps, Map<String, Prediction> originals) {
+        int n = ps.size(), t1 = 0, t5 = 0, paired = 0, origT1 = 0, flips = 0;
+        double conf = 0;
+        Map<Integer, double[]> perClass = new TreeMap<>();    // label -> {count, correct}
+        double[] binConf = new double[ECE_BINS], binAcc = new double[ECE_BINS];
+        int[] binN = new int[ECE_BINS];
+        for (Prediction p : ps) {
+            if (p.top1()) t1++;
+            if (p.top5Hit()) t5++;
+            conf += p.confidence();
+            double[] pc = perClass.computeIfAbsent(p.label(), k -> new double[2]);
+            pc[0]++;
+            if (p.top1()) pc[1]++;
+            int bin = Math.min(ECE_BINS - 1, (int) (p.confidence() * ECE_BINS));
+            binN[bin]++;
+            binConf[bin] += p.confidence();
+            binAcc[bin] += p.top1() ? 1 : 0;
+            Prediction o = originals.get(p.image());
+            if (o != null) {
+                paired++;
+                if (o.top1()) origT1++;
+                if (o.predicted() != p.predicted()) flips++;
+            }
+        }
+        double ece = 0;
+        for (int b = 0; b < ECE_BINS; b++) if (binN[b] > 0) ece += Math.abs(binAcc[b] / binN[b] - binConf[b] / binN[b]) * binN[b] / n;
+        double top1 = n == 0 ? Double.NaN : (double) t1 / n;
+        // the drop compares the same images: accuracy of the originals of the paired images minus this variant's on them
+        double pairedT1 = 0;
+        for (Prediction p : ps) if (originals.containsKey(p.image()) && p.top1()) pairedT1++;
+        double origAcc = paired == 0 ? Double.NaN : (double) origT1 / paired;
+        double drop = paired == 0 ? Double.NaN : origAcc - pairedT1 / paired;
+        return new VariantStats(name, n, top1, n == 0 ? Double.NaN : (double) t5 / n, origAcc, drop,
+                paired == 0 ? Double.NaN : (double) flips / paired, n == 0 ? Double.NaN : conf / n, ece, perClass);
+    }
+
+    static List<Sensitivity> sensitivity(List<Prediction> preds, Map<String, Prediction> originals) {
+        Map<String, List<Prediction>> sweeps = new TreeMap<>();
+        for (Prediction p : preds)
+            if (!p.isOriginal() && p.attribute() != null && !Double.isNaN(p.value()))
+                sweeps.computeIfAbsent(p.image() + "\u0000" + p.attribute(), k -> new ArrayList<>()).add(p);
+        List<Sensitivity> out = new ArrayList<>();
+        for (Map.Entry<String, List<Prediction>> e : sweeps.entrySet()) {
+            List<Prediction> ps = e.getValue();
+            if (ps.size() < 2) continue;
+            Prediction first = ps.getFirst();
+            Prediction o = originals.get(first.image());
+            if (o == null) continue;
+            // order the sweep by distance from the unedited value (0 for lambda/angle, 1 for ratio scale is
+            // not known here): by |value| for signed attributes, otherwise by value descending for sizes
+            boolean size = first.attribute().equals("size");
+            ps.sort(size ? Comparator.comparingDouble(Prediction::value).reversed() : Comparator.comparingDouble(p -> Math.abs(p.value())));
+            Double flip = null;
+            List<double[]> sweep = new ArrayList<>();
+            for (Prediction p : ps) {
+                sweep.add(new double[]{p.value(), p.predicted(), p.confidence()});
+                if (flip == null && p.predicted() != o.predicted()) flip = p.value();
+            }
+            out.add(new Sensitivity(first.image(), first.attribute(), first.label(), o.predicted(), flip, sweep));
+        }
+        return out;
+    }
+}

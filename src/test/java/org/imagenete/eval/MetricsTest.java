@@ -1,0 +1,50 @@
+package org.imagenete.eval;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+
+class MetricsTest {
+    static Prediction p(String img, String variant, String attr, double value, int label, int pred, float conf) {
+        return new Prediction(img, variant, attr, value, label, new int[]{pred, 900, 901, 902, label == pred ? 903 : label}, conf, Map.of());
+    }
+
+    @Test
+    void handComputedFigures() {
+        List<Prediction> ps = new ArrayList<>();
+        // 4 images; originals: 3 of 4 right
+        ps.add(p("a", "original", null, Double.NaN, 1, 1, 0.9f));
+        ps.add(p("b", "original", null, Double.NaN, 2, 2, 0.8f));
+        ps.add(p("c", "original", null, Double.NaN, 3, 3, 0.7f));
+        ps.add(p("d", "original", null, Double.NaN, 4, 5, 0.6f));
+        // background+20: a right, b wrong (pred 7, label in top5), c wrong, d still wrong but a different wrong class
+        ps.add(p("a", "background+20", "background", 20, 1, 1, 0.95f));
+        ps.add(p("b", "background+20", "background", 20, 2, 7, 0.5f));
+        ps.add(p("c", "background+20", "background", 20, 3, 8, 0.4f));
+        ps.add(p("d", "background+20", "background", 20, 4, 6, 0.3f));
+        // a sweep of one attribute on image a: flips at 30
+        ps.add(p("a", "background+10", "background", 10, 1, 1, 0.9f));
+        ps.add(p("a", "background+30", "background", 30, 1, 9, 0.6f));
+        Metrics.Summary s = Metrics.compute(ps);
+        Metrics.VariantStats o = s.variants().get(0), b = s.variants().stream().filter(v -> v.variant().equals("background+20")).findFirst().orElseThrow();
+        assertEquals("original", o.variant());
+        assertEquals(0.75, o.top1(), 1e-12);
+        assertEquals(0.25, b.top1(), 1e-12);
+        assertEquals(1.0, b.top5(), 1e-12, "labels are in the top 5 of every prediction here");
+        assertEquals(0.5, b.drop(), 1e-12, "0.75 on the same images -> 0.25");
+        assertEquals(0.75, b.flipRate(), 1e-12, "b, c and d change their prediction (d: 5 -> 6), a keeps it");
+        assertEquals((0.95 + 0.5 + 0.4 + 0.3) / 4, b.meanConfidence(), 1e-6);
+        // ECE: bins of width 1/15; each prediction alone in its bin: mean |acc - conf| = (0.05 + 0.5 + 0.4 + 0.3)/4
+        assertEquals((0.05 + 0.5 + 0.4 + 0.3) / 4, b.ece(), 1e-6);
+        assertEquals(0.0, b.perClass().get(2)[1]);
+        Metrics.Sensitivity se = s.sensitivity().stream().filter(x -> x.image().equals("a")).findFirst().orElseThrow();
+        assertEquals(30.0, se.flipValue());
+        Metrics.Sensitivity sb = s.sensitivity().stream().filter(x -> x.image().equals("b")).findFirst().orElse(null);
+        assertNull(sb, "b has one value of the attribute: no sweep");
+    }
+}

@@ -7,8 +7,10 @@ import org.imagenete.ops.ref.ReferenceOps;
 import org.imagenete.tensor.DType;
 import org.imagenete.tensor.Tensor;
 
+import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
+import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.Set;
 
@@ -193,29 +195,188 @@ public final class CpuOps implements Ops {
         return ReferenceOps.timestepEmbeddingF32(t, dim);   // O(B * dim): not worth a kernel
     }
 
-    // ---- until the native gradient kernels land, the gradients run on the reference ----
-    private static final ReferenceOps REF = new ReferenceOps();
+    // ---- fft2 and the input-gradients: native/grad.c and native/fft.c (declared in native/grad.h) ----
+    private static final MethodHandle CONV_GRAD = NativeLib.handle("ie_conv2d_grad_f32", FunctionDescriptor.of(JAVA_INT,
+            ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle LINEAR_GRAD = NativeLib.handle("ie_linear_grad_f32", voidFn(ADDRESS, ADDRESS,
+            ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle GROUP_NORM_GRAD = NativeLib.handle("ie_group_norm_grad_f32", voidFn(ADDRESS,
+            ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_FLOAT, JAVA_INT));
+    private static final MethodHandle SILU_GRAD = NativeLib.handle("ie_silu_grad_f32", voidFn(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
+    private static final MethodHandle CONCAT_GRAD = NativeLib.handle("ie_concat_grad_f32", voidFn(ADDRESS, ADDRESS,
+            ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle UPSAMPLE_GRAD = NativeLib.handle("ie_upsample2x_grad_f32", voidFn(ADDRESS, ADDRESS,
+            JAVA_LONG, JAVA_INT, JAVA_INT));
+    private static final MethodHandle AVGPOOL_GRAD = NativeLib.handle("ie_avgpool2x_grad_f32", voidFn(ADDRESS, ADDRESS,
+            JAVA_LONG, JAVA_INT, JAVA_INT));
+    private static final MethodHandle ATTENTION_GRAD = NativeLib.handle("ie_attention_grad_f32", FunctionDescriptor.of(JAVA_INT,
+            ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle FFT2 = NativeLib.handle("ie_fft2_f32", FunctionDescriptor.of(JAVA_INT, ADDRESS,
+            ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT));
+    private static final MethodHandle FFT2_GRAD = NativeLib.handle("ie_fft2_grad_f32", FunctionDescriptor.of(JAVA_INT,
+            ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT));
 
-    @Override public Tensor fft2(Tensor x) { return REF.fft2(x); }
+    // linear_grad and concat_grad check their arguments as ReferenceOps does (same messages); Checks has no
+    // shared helper for these two yet.
 
-    @Override public Tensor fft2Grad(Tensor g) { return REF.fft2Grad(g); }
+    /** The kernels that allocate scratch return -1 when malloc failed. */
+    private static void checkAlloc(int rc, String op) {
+        if (rc != 0) throw new OutOfMemoryError(op + ": native scratch allocation failed");
+    }
 
-    @Override public Tensor conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int h, int wdt) { return REF.conv2dGrad(dy, w, stride, pad, h, wdt); }
+    @Override
+    public Tensor fft2(Tensor x) {
+        Checks.fft2(x);
+        int h = x.dim(-2), w = x.dim(-1);
+        int[] d = x.shape().dims(), o = Arrays.copyOf(d, d.length + 1);
+        o[d.length] = 2;
+        Tensor y = Tensor.allocate(DType.F32, o);
+        try {
+            checkAlloc((int) FFT2.invokeExact(seg(x), seg(y), x.numel() / ((long) h * w), h, w), "fft2");
+        } catch (Throwable t) {
+            y.close();
+            throw rethrow(t);
+        }
+        return y;
+    }
 
-    @Override public Tensor linearGrad(Tensor dy, Tensor w) { return REF.linearGrad(dy, w); }
+    @Override
+    public Tensor fft2Grad(Tensor g) {
+        Checks.fft2Grad(g);
+        int h = g.dim(-3), w = g.dim(-2);
+        int[] d = g.shape().dims();
+        Tensor y = Tensor.allocate(DType.F32, Arrays.copyOf(d, d.length - 1));
+        try {
+            checkAlloc((int) FFT2_GRAD.invokeExact(seg(g), seg(y), g.numel() / (2L * h * w), h, w), "fft2_grad");
+        } catch (Throwable t) {
+            y.close();
+            throw rethrow(t);
+        }
+        return y;
+    }
+
+    @Override
+    public Tensor conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int h, int wdt) {
+        Checks.conv2dGrad(dy, w, stride, pad, h, wdt);
+        Tensor dx = Tensor.allocate(DType.F32, dy.dim(0), w.dim(1), h, wdt);
+        try {
+            checkAlloc((int) CONV_GRAD.invokeExact(seg(dy), seg(w), seg(dx), dy.dim(0), w.dim(0), w.dim(1), h, wdt,
+                    w.dim(2), w.dim(3), stride, pad), "conv2d_grad");
+        } catch (Throwable t) {
+            dx.close();
+            throw rethrow(t);
+        }
+        return dx;
+    }
+
+    @Override
+    public Tensor linearGrad(Tensor dy, Tensor w) {
+        Checks.rank("linear_grad dy", dy, 2);
+        Checks.rank("linear_grad weight", w, 2);
+        if (dy.dim(1) != w.dim(0)) throw new IllegalArgumentException("linear_grad: dy " + dy.shape() + " vs weight " + w.shape());
+        int n = dy.dim(0), m = w.dim(0), k = w.dim(1);
+        Tensor dx = Tensor.allocate(DType.F32, n, k);
+        try {
+            LINEAR_GRAD.invokeExact(seg(dy), seg(w), seg(dx), n, m, k);
+        } catch (Throwable t) {
+            dx.close();
+            throw rethrow(t);
+        }
+        return dx;
+    }
 
     @Override
     public Tensor groupNormGrad(Tensor dy, Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu) {
-        return REF.groupNormGrad(dy, x, gamma, beta, groups, eps, scaleShift, silu);
+        Checks.groupNorm(x, gamma, beta, groups, scaleShift);
+        Checks.same("group_norm_grad", dy, x);
+        Tensor dx = Tensor.allocate(DType.F32, x.shape());
+        int b = x.dim(0), c = x.dim(1);
+        long hw = x.numel() / ((long) b * c);
+        try {
+            GROUP_NORM_GRAD.invokeExact(seg(dy), seg(x), seg(gamma), seg(beta), seg(scaleShift), seg(dx), b, c, hw, groups,
+                    eps, silu ? 1 : 0);
+        } catch (Throwable t) {
+            dx.close();
+            throw rethrow(t);
+        }
+        return dx;
     }
 
-    @Override public Tensor siluGrad(Tensor dy, Tensor x) { return REF.siluGrad(dy, x); }
+    @Override
+    public Tensor siluGrad(Tensor dy, Tensor x) {
+        Checks.same("silu_grad", dy, x);
+        Tensor dx = Tensor.allocate(DType.F32, x.shape());
+        try {
+            SILU_GRAD.invokeExact(seg(dy), seg(x), seg(dx), x.numel());
+        } catch (Throwable t) {
+            dx.close();
+            throw rethrow(t);
+        }
+        return dx;
+    }
 
-    @Override public Tensor[] concatGrad(Tensor dy, int channelsA) { return REF.concatGrad(dy, channelsA); }
+    @Override
+    public Tensor[] concatGrad(Tensor dy, int channelsA) {
+        Checks.f32("concat_grad dy", dy);
+        int[] d = dy.shape().dims();
+        if (d.length < 2 || channelsA < 0 || channelsA > d[1])
+            throw new IllegalArgumentException("concat_grad: cannot split " + dy.shape() + " at channel " + channelsA);
+        int[] da = d.clone(), db = d.clone();
+        da[1] = channelsA;
+        db[1] = d[1] - channelsA;
+        long inner = dy.numel() / ((long) d[0] * d[1]);
+        Tensor a = Tensor.allocate(DType.F32, da);
+        Tensor b = null;
+        try {
+            b = Tensor.allocate(DType.F32, db);
+            CONCAT_GRAD.invokeExact(seg(dy), seg(a), seg(b), d[0], channelsA * inner, db[1] * inner);
+        } catch (Throwable t) {
+            a.close();
+            if (b != null) b.close();
+            throw rethrow(t);
+        }
+        return new Tensor[]{a, b};
+    }
 
-    @Override public Tensor upsampleNearest2xGrad(Tensor dy) { return REF.upsampleNearest2xGrad(dy); }
+    @Override
+    public Tensor upsampleNearest2xGrad(Tensor dy) {
+        Checks.spatial("upsample_grad", dy, true);
+        int h = dy.dim(2) / 2, w = dy.dim(3) / 2;
+        Tensor dx = Tensor.allocate(DType.F32, dy.dim(0), dy.dim(1), h, w);
+        try {
+            UPSAMPLE_GRAD.invokeExact(seg(dy), seg(dx), (long) dy.dim(0) * dy.dim(1), h, w);
+        } catch (Throwable t) {
+            dx.close();
+            throw rethrow(t);
+        }
+        return dx;
+    }
 
-    @Override public Tensor avgPool2xGrad(Tensor dy) { return REF.avgPool2xGrad(dy); }
+    @Override
+    public Tensor avgPool2xGrad(Tensor dy) {
+        Checks.spatial("avg_pool_grad", dy, false);
+        Tensor dx = Tensor.allocate(DType.F32, dy.dim(0), dy.dim(1), 2 * dy.dim(2), 2 * dy.dim(3));
+        try {
+            AVGPOOL_GRAD.invokeExact(seg(dy), seg(dx), (long) dy.dim(0) * dy.dim(1), dy.dim(2), dy.dim(3));
+        } catch (Throwable t) {
+            dx.close();
+            throw rethrow(t);
+        }
+        return dx;
+    }
 
-    @Override public Tensor attentionGrad(Tensor dy, Tensor qkv, int heads) { return REF.attentionGrad(dy, qkv, heads); }
+    @Override
+    public Tensor attentionGrad(Tensor dy, Tensor qkv, int heads) {
+        Checks.attention(qkv, heads);
+        int b = qkv.dim(0), c = qkv.dim(1) / 3, t = qkv.dim(2);
+        Checks.shape("attention_grad dy", dy, b, c, t);
+        Tensor dqkv = Tensor.allocate(DType.F32, qkv.shape());
+        try {
+            checkAlloc((int) ATTENTION_GRAD.invokeExact(seg(dy), seg(qkv), seg(dqkv), b, heads, c / heads, t), "attention_grad");
+        } catch (Throwable e) {
+            dqkv.close();
+            throw rethrow(e);
+        }
+        return dqkv;
+    }
 }

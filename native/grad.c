@@ -1,0 +1,285 @@
+/* Input-gradients (vector-Jacobian products) of the fast CPU ops; see grad.h for each definition.
+ * The products go through the GEMM / convolution of gemm.c and conv.c (their public API only);
+ * the memory-bound loops are written so that gcc vectorises them. */
+#include "grad.h"
+#include "ops.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CHUNK 65536L
+
+/* ------------------------------------------------------------------------------------ conv2d */
+
+/* Columns per col2im tile: [Cin*KH*KW, nt] floats stay near this size (4 MiB), so that no full
+ * [Cin*K*K, Ho*Wo] matrix is materialised for large images. */
+#define COL_TILE_FLOATS (1L << 20)
+
+/* dx[ci] += col2im(cols[ci*KK .. (ci+1)*KK), columns n0 .. n0+nc) for each ci (planes are disjoint). */
+static void col2im_add(const float* cols, long nc, long n0, float* dx, int Cin, int H, int W,
+                       int Wo, int KH, int KW, int s, int pad)
+{
+    const int KK = KH * KW;
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int ci = 0; ci < Cin; ci++) {
+        float* plane = dx + (long) ci * H * W;
+        for (int t = 0; t < KK; t++) {
+            const int ky = t / KW, kx = t % KW;
+            const float* row = cols + ((long) ci * KK + t) * nc;
+            /* ox with 0 <= ox*s + kx - pad < W */
+            const int olo = pad - kx <= 0 ? 0 : (pad - kx + s - 1) / s;
+            const int ohi = W - 1 + pad - kx < 0 ? 0 : (W - 1 + pad - kx) / s + 1;   /* exclusive */
+            long p = 0;
+            int oy = (int) (n0 / Wo), ox0 = (int) (n0 % Wo);
+            while (p < nc) {
+                const int len = (int) (Wo - ox0 < nc - p ? Wo - ox0 : nc - p);
+                const int iy = oy * s + ky - pad;
+                if ((unsigned) iy < (unsigned) H) {
+                    const int a = ox0 > olo ? ox0 : olo, b = ox0 + len < ohi ? ox0 + len : ohi;
+                    if (a < b) {
+                        float* dr = plane + (long) iy * W + ((long) a * s + kx - pad);   /* ix of ox = a */
+                        const float* src = row + p + (a - ox0);
+                        if (s == 1) {
+                            #pragma omp simd
+                            for (int i = 0; i < b - a; i++) dr[i] += src[i];
+                        } else {
+                            for (int i = 0; i < b - a; i++) dr[(long) i * s] += src[i];
+                        }
+                    }
+                }
+                p += len;
+                oy++;
+                ox0 = 0;
+            }
+        }
+    }
+}
+
+int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
+                       int B, int Cout, int Cin, int H, int W, int KH, int KW, int stride, int pad)
+{
+    if (B <= 0 || Cin <= 0) return 0;
+    const int Ho = (H + 2 * pad - KH) / stride + 1, Wo = (W + 2 * pad - KW) / stride + 1;
+    const long KK = (long) KH * KW, HW = (long) H * W, HoWo = (long) Ho * Wo;
+    if (stride == 1 && KH == KW && pad <= KH - 1) {
+        /* the transposed convolution of a stride-1 conv is a stride-1 conv: w'[ci,co] = flip(w[co,ci]) */
+        float* wt = malloc((size_t) Cout * Cin * KK * sizeof(float));
+        if (!wt) return -1;
+        #pragma omp parallel for schedule(static)
+        for (int ci = 0; ci < Cin; ci++)
+            for (int co = 0; co < Cout; co++) {
+                const float* src = w + ((long) co * Cin + ci) * KK;
+                float* dst = wt + ((long) ci * Cout + co) * KK;
+                for (long t = 0; t < KK; t++) dst[t] = src[KK - 1 - t];
+            }
+        ie_conv2d_f32(dy, wt, NULL, NULL, dx, B, Cout, Ho, Wo, Cin, KH, KW, 1, KH - 1 - pad);
+        free(wt);
+        return 0;
+    }
+    const long M = (long) Cin * KK;
+    long nt = COL_TILE_FLOATS / M;
+    nt = nt < 64 ? 64 : nt / 64 * 64;
+    if (nt > HoWo) nt = HoWo;
+    float* cols = malloc((size_t) M * nt * sizeof(float));
+    if (!cols) return -1;
+    #pragma omp parallel for schedule(static)
+    for (long i = 0; i < (long) B * Cin; i++) memset(dx + i * HW, 0, (size_t) HW * sizeof(float));
+    for (int b = 0; b < B; b++) {
+        const float* dyb = dy + (long) b * Cout * HoWo;
+        float* dxb = dx + (long) b * Cin * HW;
+        for (long n0 = 0; n0 < HoWo; n0 += nt) {
+            const long nc = HoWo - n0 < nt ? HoWo - n0 : nt;
+            /* cols[ci*KK + t, p] = sum_co w[co, ci*KK + t] dy[co, n0 + p] */
+            ie_sgemm(1, 0, (int) M, (int) nc, Cout, 1.0f, w, (int) M, dyb + n0, (int) HoWo, 0.0f, cols, (int) nc);
+            col2im_add(cols, nc, n0, dxb, Cin, H, W, Wo, KH, KW, stride, pad);
+        }
+    }
+    free(cols);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------ linear */
+
+void ie_linear_grad_f32(const float* dy, const float* w, float* dx, int N, int M, int K)
+{
+    ie_sgemm(0, 0, N, K, M, 1.0f, dy, M, w, K, 0.0f, dx, K);
+}
+
+/* -------------------------------------------------------------------------------- group norm */
+
+void ie_group_norm_grad_f32(const float* dy, const float* x, const float* gamma, const float* beta,
+                            const float* ss, float* dx, int B, int C, long HW, int G, float eps, int silu)
+{
+    const int cg = C / G;
+    const long n = (long) cg * HW;
+    #pragma omp parallel for schedule(dynamic, 1)
+    for (int bg = 0; bg < B * G; bg++) {
+        const int b = bg / G, g = bg % G;
+        const long off = ((long) b * C + (long) g * cg) * HW;
+        const float* xs = x + off;
+        const float* dys = dy + off;
+        float* dxs = dx + off;
+        /* statistics exactly as the forward (ops.c) computes them */
+        double s = 0, q = 0;
+        #pragma omp simd reduction(+:s, q)
+        for (long i = 0; i < n; i++) {
+            double v = xs[i];
+            s += v;
+            q += v * v;
+        }
+        const double mean = s / n;
+        double var = q / n - mean * mean;
+        if (var < 0) var = 0;
+        const double inv = 1.0 / sqrt(var + eps);
+        const float invf = (float) inv, xb = (float) (-mean * inv);    /* xhat = x * invf + xb */
+        /* pass 1: dxhat (kept in dx) and its two group means */
+        double m1 = 0, m2 = 0;
+        for (int cc = 0; cc < cg; cc++) {
+            const int c = g * cg + cc;
+            double a = inv * gamma[c], o = beta[c] - mean * a, sc = 1.0;
+            if (ss) {
+                sc = 1.0 + ss[(long) b * 2 * C + c];
+                a *= sc;
+                o = o * sc + ss[(long) b * 2 * C + C + c];
+            }
+            const float af = (float) a, of = (float) o, gf = (float) (sc * gamma[c]);
+            const float* xc = xs + cc * HW;
+            const float* dyc = dys + cc * HW;
+            float* dxc = dxs + cc * HW;
+            double c1 = 0, c2 = 0;
+            if (silu) {
+                #pragma omp simd reduction(+:c1, c2)
+                for (long i = 0; i < HW; i++) {
+                    const float z = xc[i] * af + of;
+                    const float sg = 1.0f / (1.0f + ie_expf(-z));
+                    const float d = dyc[i] * (sg * (1.0f + z * (1.0f - sg))) * gf;
+                    dxc[i] = d;
+                    c1 += d;
+                    c2 += d * (xc[i] * invf + xb);
+                }
+            } else {
+                #pragma omp simd reduction(+:c1, c2)
+                for (long i = 0; i < HW; i++) {
+                    const float d = dyc[i] * gf;
+                    dxc[i] = d;
+                    c1 += d;
+                    c2 += d * (xc[i] * invf + xb);
+                }
+            }
+            m1 += c1;
+            m2 += c2;
+        }
+        const float m1f = (float) (m1 / n), m2f = (float) (m2 / n);
+        /* pass 2: dx = inv (dxhat - m1 - xhat m2) */
+        #pragma omp simd
+        for (long i = 0; i < n; i++) dxs[i] = invf * (dxs[i] - m1f - (xs[i] * invf + xb) * m2f);
+    }
+}
+
+/* ------------------------------------------------------------------------------- elementwise */
+
+void ie_silu_grad_f32(const float* dy, const float* x, float* dx, long n)
+{
+    #pragma omp parallel for schedule(static)
+    for (long c = 0; c < n; c += CHUNK) {
+        const long e = c + CHUNK < n ? c + CHUNK : n;
+        #pragma omp simd
+        for (long i = c; i < e; i++) {
+            const float sg = 1.0f / (1.0f + ie_expf(-x[i]));
+            dx[i] = dy[i] * (sg * (1.0f + x[i] * (1.0f - sg)));
+        }
+    }
+}
+
+void ie_concat_grad_f32(const float* dy, float* da, float* db, int B, long ia, long ib)
+{
+    #pragma omp parallel for schedule(static)
+    for (int s = 0; s < 2 * B; s++) {
+        const int bb = s / 2;
+        if (s % 2 == 0) memcpy(da + bb * ia, dy + bb * (ia + ib), (size_t) ia * sizeof(float));
+        else memcpy(db + bb * ib, dy + bb * (ia + ib) + ia, (size_t) ib * sizeof(float));
+    }
+}
+
+void ie_upsample2x_grad_f32(const float* dy, float* dx, long P, int H, int W)
+{
+    #pragma omp parallel for schedule(static)
+    for (long p = 0; p < P * H; p++) {
+        const float* r0 = dy + p * 4 * W;     /* rows 2r and 2r+1 of the [2H, 2W] plane */
+        const float* r1 = r0 + 2 * W;
+        float* xr = dx + p * W;
+        for (int i = 0; i < W; i++) xr[i] = (r0[2 * i] + r0[2 * i + 1]) + (r1[2 * i] + r1[2 * i + 1]);
+    }
+}
+
+void ie_avgpool2x_grad_f32(const float* dy, float* dx, long P, int H, int W)
+{
+    #pragma omp parallel for schedule(static)
+    for (long p = 0; p < P * H; p++) {
+        const float* yr = dy + p * W;
+        float* r0 = dx + p * 4 * W;
+        for (int i = 0; i < W; i++) r0[2 * i] = r0[2 * i + 1] = yr[i] * 0.25f;
+        memcpy(r0 + 2 * W, r0, 2 * (size_t) W * sizeof(float));
+    }
+}
+
+/* --------------------------------------------------------------------------------- attention */
+
+int ie_attention_grad_f32(const float* dy, const float* qkv, float* dqkv, int B, int heads, int ch, int T)
+{
+    const float scale2 = 1.0f / sqrtf((float) ch);
+    float* p = malloc((size_t) T * T * sizeof(float));
+    float* dp = malloc((size_t) T * T * sizeof(float));
+    if (!p || !dp) {
+        free(p);
+        free(dp);
+        return -1;
+    }
+    const long C3 = 3L * heads * ch, CT = (long) ch * T;
+    for (int b = 0; b < B; b++)
+        for (int n = 0; n < heads; n++) {
+            const long q0 = b * C3 * T + 3L * n * CT;                  /* q, k, v each [ch, T] */
+            const float* q = qkv + q0, *k = q + CT, *v = k + CT;
+            float* dq = dqkv + q0, *dk = dq + CT, *dv = dk + CT;
+            const float* g = dy + ((long) b * heads + n) * CT;        /* dY [ch, T] */
+            /* P[t, s] = softmax_s(sum_c q[c, t] k[c, s] / sqrt(ch)), as the forward */
+            ie_sgemm(1, 0, T, T, ch, scale2, q, T, k, T, 0.0f, p, T);
+            #pragma omp parallel for schedule(static)
+            for (int t = 0; t < T; t++) {
+                float* r = p + (long) t * T;
+                float mx = -INFINITY;
+                for (int s = 0; s < T; s++) mx = r[s] > mx ? r[s] : mx;
+                float z = 0;
+                #pragma omp simd reduction(+:z)
+                for (int s = 0; s < T; s++) {
+                    r[s] = ie_expf(r[s] - mx);
+                    z += r[s];
+                }
+                const float iz = 1.0f / z;
+                #pragma omp simd
+                for (int s = 0; s < T; s++) r[s] *= iz;
+            }
+            /* dP[t, s] = sum_c dy[c, t] v[c, s];  dv[c, s] = sum_t dy[c, t] P[t, s] */
+            ie_sgemm(1, 0, T, T, ch, 1.0f, g, T, v, T, 0.0f, dp, T);
+            ie_sgemm(0, 0, ch, T, T, 1.0f, g, T, p, T, 0.0f, dv, T);
+            /* dS = P o (dP - rowsum(dP o P)) / sqrt(ch), in place of dP */
+            #pragma omp parallel for schedule(static)
+            for (int t = 0; t < T; t++) {
+                const float* pr = p + (long) t * T;
+                float* dr = dp + (long) t * T;
+                double r = 0;
+                #pragma omp simd reduction(+:r)
+                for (int s = 0; s < T; s++) r += dr[s] * pr[s];
+                const float rf = (float) r;
+                #pragma omp simd
+                for (int s = 0; s < T; s++) dr[s] = pr[s] * (dr[s] - rf) * scale2;
+            }
+            /* dq[c, t] = sum_s k[c, s] dS[t, s];  dk[c, s] = sum_t q[c, t] dS[t, s] */
+            ie_sgemm(0, 1, ch, T, T, 1.0f, k, T, dp, T, 0.0f, dq, T);
+            ie_sgemm(0, 0, ch, T, T, 1.0f, q, T, dp, T, 0.0f, dk, T);
+        }
+    free(p);
+    free(dp);
+    return 0;
+}

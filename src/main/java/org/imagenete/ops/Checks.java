@@ -125,4 +125,41 @@ public final class Checks {
         f32("fft2_grad cotangent", g);
         if (g.rank() < 3 || g.dim(-1) != 2) throw new IllegalArgumentException("fft2_grad cotangent needs [..., H, W, 2], got " + g.shape());
     }
+
+    public static void linearGrad(Tensor dy, Tensor w) {
+        rank("linear_grad dy", dy, 2);
+        rank("linear_grad weight", w, 2);
+        if (dy.dim(1) != w.dim(0)) throw new IllegalArgumentException("linear_grad: dy " + dy.shape() + " vs weight " + w.shape());
+    }
+
+    /** The two output shapes of {@link Ops#concatGrad}. */
+    public static int[][] concatGrad(Tensor dy, int channelsA) {
+        f32("concat_grad dy", dy);
+        int[] d = dy.shape().dims();
+        if (d.length < 2 || channelsA < 0 || channelsA > d[1])
+            throw new IllegalArgumentException("concat_grad: cannot split " + dy.shape() + " at channel " + channelsA);
+        int[] da = d.clone(), db = d.clone();
+        da[1] = channelsA;
+        db[1] = d[1] - channelsA;
+        return new int[][]{da, db};
+    }
+
+    /** Output shape of {@link Ops#maxPool2d}. */
+    public static int[] maxPool(Tensor x, int k, int stride, int pad) {
+        rank("max_pool input", x, 4);
+        if (k < 1 || stride < 1 || pad < 0 || 2 * pad > k)
+            throw new IllegalArgumentException("max_pool window " + k + " stride " + stride + " pad " + pad + " (pad at most k/2)");
+        int ho = (x.dim(2) + 2 * pad - k) / stride + 1, wo = (x.dim(3) + 2 * pad - k) / stride + 1;
+        if (ho < 1 || wo < 1) throw new IllegalArgumentException("max_pool window " + k + " larger than padded input " + x.shape());
+        return new int[]{x.dim(0), x.dim(1), ho, wo};
+    }
+
+    public static void maxPoolGrad(Tensor dy, Tensor x, int k, int stride, int pad) {
+        shape("max_pool_grad dy", dy, maxPool(x, k, stride, pad));
+    }
+
+    public static void globalAvgPoolGrad(Tensor dy, int h, int w) {
+        rank("global_avg_pool_grad dy", dy, 2);
+        if (h < 1 || w < 1) throw new IllegalArgumentException("global_avg_pool_grad size " + h + "x" + w);
+    }
 }

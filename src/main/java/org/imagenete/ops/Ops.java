@@ -72,6 +72,18 @@ public interface Ops {
      */
     Tensor fft2(Tensor x);
 
+    /** max(x, 0), any shape. */
+    Tensor relu(Tensor x);
+
+    /**
+     * Max pooling with a k x k window, stride, and padding that never wins (-inf), floor mode:
+     * [B,C,H,W] -> [B,C,(H+2p-k)/s+1,(W+2p-k)/s+1]. Ties go to the first maximum in row-major order.
+     */
+    Tensor maxPool2d(Tensor x, int k, int stride, int pad);
+
+    /** Mean over the spatial dims: [B,C,H,W] -> [B,C]. */
+    Tensor globalAvgPool(Tensor x);
+
     // ---- input-gradients: given the cotangent dy of an op's output, the cotangent of its input ----
 
     /** Of {@link #conv2d} (the residual's is dy itself): dy [B,Cout,Ho,Wo] -> dx [B,Cin,h,w]. */
@@ -100,4 +112,13 @@ public interface Ops {
 
     /** Of {@link #fft2}: complex cotangent g [..., H, W, 2] -> real Re(sum_k g[k] e^{+2 pi i k.n}) [..., H, W]. */
     Tensor fft2Grad(Tensor g);
+
+    /** Of {@link #relu}, from its output y: dy where y > 0, else 0. */
+    Tensor reluGrad(Tensor dy, Tensor y);
+
+    /** Of {@link #maxPool2d}: each dy goes to its window's (first) maximum in x; overlapping windows add. */
+    Tensor maxPool2dGrad(Tensor dy, Tensor x, int k, int stride, int pad);
+
+    /** Of {@link #globalAvgPool}: dy [B,C] -> dy / (h w) over [B,C,h,w]. */
+    Tensor globalAvgPoolGrad(Tensor dy, int h, int w);
 }

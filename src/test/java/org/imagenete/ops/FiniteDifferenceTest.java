@@ -124,6 +124,31 @@ class FiniteDifferenceTest {
     }
 
     @Test
+    void resnetOps() {
+        // away from kinks and ties: |x| >= 0.05 so that h = 1e-3 never crosses 0 or reorders a pooling window
+        try (Tensor x0 = Rand.uniform(41, 2, 3, 7, 6); Tensor x = awayFromZero(x0)) {
+            checkVjp("relu 2x3x7x6", x, REF::relu, c -> {
+                try (Tensor y = REF.relu(x)) {
+                    return REF.reluGrad(c, y);
+                }
+            }, 42);
+            checkVjp("max_pool k3s2p1 2x3x7x6", x, xx -> REF.maxPool2d(xx, 3, 2, 1), c -> REF.maxPool2dGrad(c, x, 3, 2, 1), 43);
+            checkVjp("global_avg_pool 2x3x7x6", x, REF::globalAvgPool, c -> REF.globalAvgPoolGrad(c, 7, 6), 44);
+        }
+    }
+
+    /** Values spaced at least 0.05 from zero and from each other (distinct, sorted by a permutation). */
+    private static Tensor awayFromZero(Tensor t) {
+        Tensor y = t.copy();
+        int n = (int) y.numel();
+        java.util.List<Integer> perm = new java.util.ArrayList<>();
+        for (int i = 0; i < n; i++) perm.add(i);
+        java.util.Collections.shuffle(perm, new java.util.Random(5));
+        for (int i = 0; i < n; i++) y.setFloat(perm.get(i), (float) ((i - n / 2 + (i >= n / 2 ? 1 : 0)) * 0.05));
+        return y;
+    }
+
+    @Test
     void silu() {
         try (Tensor x = Rand.uniform(21, 3f, 2, 3, 4, 5)) {
             checkVjp("silu 2x3x4x5", x, REF::silu, c -> REF.siluGrad(c, x), 22);

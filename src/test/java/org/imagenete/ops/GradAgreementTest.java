@@ -196,6 +196,21 @@ class GradAgreementTest {
         }
     }
 
+    @ParameterizedTest(name = "resnet grads b{0} c{1} {2}x{3}")
+    @CsvSource({"2, 64, 112, 112", "1, 2048, 7, 7", "3, 5, 9, 11", "1, 6, 1, 1", "2, 3, 2, 3"})
+    void resnetGrads(int b, int c, int h, int w) {
+        int ho = (h + 2 - 3) / 2 + 1, wo = (w + 2 - 3) / 2 + 1;
+        try (Tensor x = Rand.uniform(c * 3L + h, b, c, h, w); Tensor q = OpsAgreementTest.quantised(x);
+             Tensor y = new org.imagenete.ops.ref.ReferenceOps().relu(x); Tensor dy = Rand.uniform(5, b, c, h, w);
+             Tensor dyp = Rand.uniform(6, b, c, ho, wo); Tensor dg = Rand.uniform(7, b, c)) {
+            String s = b + "x" + c + "x" + h + "x" + w;
+            agree(Op.RELU_GRAD, s, ops -> ops.reluGrad(dy, y));
+            agree(Op.MAX_POOL_GRAD, s + " k3s2p1", ops -> ops.maxPool2dGrad(dyp, x, 3, 2, 1));
+            agree(Op.MAX_POOL_GRAD, s + " k3s2p1 ties", ops -> ops.maxPool2dGrad(dyp, q, 3, 2, 1));
+            agree(Op.GLOBAL_AVG_POOL_GRAD, s, ops -> ops.globalAvgPoolGrad(dg, h, w));
+        }
+    }
+
     @Test
     void bothBackendsRejectBadGradShapesAlike() {
         try (Tensor dy = Rand.uniform(1, 1, 8, 8, 8); Tensor w = Rand.uniform(2, 8, 4, 3, 3);

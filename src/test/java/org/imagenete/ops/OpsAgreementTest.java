@@ -52,7 +52,13 @@ class OpsAgreementTest {
             Map.entry(Op.CONCAT_GRAD, new Tol(0, 0, "copy: exact")),
             Map.entry(Op.UPSAMPLE_NEAREST_2X_GRAD, new Tol(1e-6, 1e-6, "fp32 sum of 4 values: an ulp of the partial sums (|sum| <= 4)")),
             Map.entry(Op.AVG_POOL_2X_GRAD, new Tol(0, 0, "dy * 0.25 is exact in fp32 in both backends")),
-            Map.entry(Op.ATTENTION_GRAD, new Tol(1e-5, 1e-4, "fp32 GEMMs over T and 64 channels, fp32 softmax recomputed as the forward does"))));
+            Map.entry(Op.ATTENTION_GRAD, new Tol(1e-5, 1e-4, "fp32 GEMMs over T and 64 channels, fp32 softmax recomputed as the forward does")),
+            Map.entry(Op.RELU, new Tol(0, 0, "a comparison: exact")),
+            Map.entry(Op.RELU_GRAD, new Tol(0, 0, "a selection: exact")),
+            Map.entry(Op.MAX_POOL, new Tol(0, 0, "a selection (first maximum in both): exact")),
+            Map.entry(Op.MAX_POOL_GRAD, new Tol(1e-6, 1e-6, "fp32 sums of up to 4 overlapping window gradients vs float64")),
+            Map.entry(Op.GLOBAL_AVG_POOL, new Tol(1e-7, 1e-6, "float64 sums in both; one fp32 rounding")),
+            Map.entry(Op.GLOBAL_AVG_POOL_GRAD, new Tol(0, 1e-7, "dy / (h w) rounded once in both"))));
 
     static final Ops REF = new ReferenceOps();
     static Ops fast;
@@ -69,7 +75,7 @@ class OpsAgreementTest {
     @Test
     void opSetIsClosedAndFullySupported() {
         System.out.println("op set: " + Op.values().length + " ops " + java.util.Arrays.toString(Op.values()));
-        assertEquals(20, Op.values().length, "the op set grew: add a tolerance, a reference and agreement tests");
+        assertEquals(26, Op.values().length, "the op set grew: add a tolerance, a reference and agreement tests");
         assertEquals(TOLERANCE.keySet(), java.util.EnumSet.allOf(Op.class));
         assertEquals(java.util.EnumSet.allOf(Op.class), fast.supports());
         assertEquals(java.util.EnumSet.allOf(Op.class), REF.supports());
@@ -186,6 +192,29 @@ class OpsAgreementTest {
         try (Tensor qkv = Rand.uniform(heads * 31L + t, 1.7f, b, 3 * heads * ch, t)) {
             agree(Op.ATTENTION, b + "x" + heads + "x" + ch + " T" + t, ops -> ops.attention(qkv, heads));
         }
+    }
+
+    @ParameterizedTest(name = "resnet ops b{0} c{1} {2}x{3}")
+    @CsvSource({"2, 64, 112, 112", "1, 2048, 7, 7", "3, 5, 9, 11", "1, 6, 1, 1", "2, 3, 2, 3"})
+    void resnetOps(int b, int c, int h, int w) {
+        try (Tensor x = Rand.uniform(c * 7L + h, b, c, h, w); Tensor q = quantised(x)) {
+            String s = b + "x" + c + "x" + h + "x" + w;
+            agree(Op.RELU, s, ops -> ops.relu(x));
+            agree(Op.GLOBAL_AVG_POOL, s, ops -> ops.globalAvgPool(x));
+            if (h + 2 >= 3 && w + 2 >= 3) {
+                agree(Op.MAX_POOL, s + " k3s2p1", ops -> ops.maxPool2d(x, 3, 2, 1));
+                // ties (small integers) must pick the same first maximum in both
+                agree(Op.MAX_POOL, s + " k3s2p1 ties", ops -> ops.maxPool2d(q, 3, 2, 1));
+            }
+            agree(Op.MAX_POOL, s + " k1s1p0", ops -> ops.maxPool2d(x, 1, 1, 0));
+        }
+    }
+
+    /** x rounded to multiples of 0.5: many ties within pooling windows. */
+    static Tensor quantised(Tensor x) {
+        Tensor y = x.copy();
+        for (long i = 0; i < y.numel(); i++) y.setFloat(i, Math.round(y.getFloat(i) * 2) / 2f);
+        return y;
     }
 
     @Test

@@ -22,7 +22,8 @@ import static org.imagenete.ops.cpu.NativeLib.voidFn;
 
 /**
  * The fast CPU backend: C kernels in {@code native/} (AVX-512 or AVX2, OpenMP over all cores) called through
- * the FFM API. Convolutions are implicit GEMMs (Winograd F(4x4,3x3) for 3x3 stride-1 convs at large sizes).
+ * the FFM API. Each op checks its arguments (shared {@link Checks}), allocates its output and runs one kernel;
+ * kernels that need scratch memory return -1 when malloc fails.
  */
 public final class CpuOps implements Ops {
     private static final MethodHandle CONV = NativeLib.handle("ie_conv2d_f32", voidFn(ADDRESS, ADDRESS, ADDRESS,
@@ -41,6 +42,15 @@ public final class CpuOps implements Ops {
             JAVA_LONG, JAVA_INT, JAVA_INT));
     private static final MethodHandle ATTENTION = NativeLib.handle("ie_attention_f32", voidFn(ADDRESS, ADDRESS,
             JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+
+    private static final MethodHandle RELU = NativeLib.handle("ie_relu_f32", voidFn(ADDRESS, ADDRESS, JAVA_LONG));
+    private static final MethodHandle RELU_GRAD = NativeLib.handle("ie_relu_grad_f32", voidFn(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
+    private static final MethodHandle MAXPOOL = NativeLib.handle("ie_maxpool2d_f32", voidFn(ADDRESS, ADDRESS, JAVA_LONG,
+            JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle MAXPOOL_GRAD = NativeLib.handle("ie_maxpool2d_grad_f32", voidFn(ADDRESS, ADDRESS,
+            ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle GAP = NativeLib.handle("ie_global_avgpool_f32", voidFn(ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle GAP_GRAD = NativeLib.handle("ie_global_avgpool_grad_f32", voidFn(ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle SET_THREADS = NativeLib.handle("ie_set_num_threads", voidFn(JAVA_INT));
 
     /** Uses {@code -Dimagenete.threads} threads if set, else all cores. */
@@ -48,12 +58,7 @@ public final class CpuOps implements Ops {
 
     /** Pins the number of threads every kernel uses ({@code <= 0}: leave as is, all cores by default). */
     public CpuOps(int threads) {
-        if (threads <= 0) return;
-        try {
-            SET_THREADS.invokeExact(threads);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        if (threads > 0) run(null, () -> { SET_THREADS.invokeExact(threads); });
     }
 
     @Override public String name() { return "cpu"; }
@@ -62,131 +67,106 @@ public final class CpuOps implements Ops {
 
     private static MemorySegment seg(Tensor t) { return t == null ? MemorySegment.NULL : t.data(); }
 
-    private static RuntimeException rethrow(Throwable t) {
-        if (t instanceof RuntimeException r) return r;
-        if (t instanceof Error e) throw e;
-        return new IllegalStateException(t);
+    /** A native call. Use a block lambda, {@code () -> { H.invokeExact(...); }}: as an expression lambda the
+     *  signature-polymorphic call would be typed as returning Object and fail at run time. */
+    @FunctionalInterface
+    private interface Kernel {
+        void call() throws Throwable;
     }
+
+    /** A native call returning 0, or -1 when its scratch allocation failed. */
+    @FunctionalInterface
+    private interface AllocatingKernel {
+        int call() throws Throwable;
+    }
+
+    /** Runs the kernel and returns {@code out}; on failure frees {@code out} and rethrows. */
+    private static Tensor run(Tensor out, Kernel k) {
+        try {
+            k.call();
+            return out;
+        } catch (Throwable t) {
+            if (out != null) out.close();
+            if (t instanceof RuntimeException r) throw r;
+            if (t instanceof Error e) throw e;
+            throw new IllegalStateException(t);
+        }
+    }
+
+    private static Tensor runAlloc(Tensor out, String op, AllocatingKernel k) {
+        return run(out, () -> {
+            if (k.call() != 0) throw new OutOfMemoryError(op + ": native scratch allocation failed");
+        });
+    }
+
+    private static Tensor f32(int... dims) { return Tensor.allocate(DType.F32, dims); }
 
     @Override
     public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add) {
         int[] o = Checks.conv2d(x, w, bias, stride, pad, add);
-        Tensor y = Tensor.allocate(DType.F32, o);
-        try {
-            CONV.invokeExact(seg(x), seg(w), seg(bias), seg(add), seg(y), x.dim(0), x.dim(1), x.dim(2), x.dim(3),
-                    w.dim(0), w.dim(2), w.dim(3), stride, pad);
-        } catch (Throwable t) {
-            y.close();
-            throw rethrow(t);
-        }
-        return y;
+        Tensor y = f32(o);
+        return run(y, () -> { CONV.invokeExact(seg(x), seg(w), seg(bias), seg(add), seg(y), x.dim(0), x.dim(1), x.dim(2),
+                x.dim(3), w.dim(0), w.dim(2), w.dim(3), stride, pad); });
     }
 
     @Override
     public Tensor linear(Tensor x, Tensor w, Tensor bias) {
         int[] o = Checks.linear(x, w, bias);
-        Tensor y = Tensor.allocate(DType.F32, o);
-        try {
-            LINEAR.invokeExact(seg(x), seg(w), seg(bias), seg(y), o[0], x.dim(1), o[1]);
-        } catch (Throwable t) {
-            y.close();
-            throw rethrow(t);
-        }
-        return y;
+        Tensor y = f32(o);
+        return run(y, () -> { LINEAR.invokeExact(seg(x), seg(w), seg(bias), seg(y), o[0], x.dim(1), o[1]); });
     }
 
     @Override
     public Tensor groupNorm(Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu) {
         Checks.groupNorm(x, gamma, beta, groups, scaleShift);
-        Tensor y = Tensor.allocate(DType.F32, x.shape());
+        Tensor y = f32(x.shape().dims());
         int b = x.dim(0), c = x.dim(1);
         long hw = x.numel() / ((long) b * c);
-        try {
-            GROUP_NORM.invokeExact(seg(x), seg(gamma), seg(beta), seg(scaleShift), seg(y), b, c, hw, groups, eps, silu ? 1 : 0);
-        } catch (Throwable t) {
-            y.close();
-            throw rethrow(t);
-        }
-        return y;
+        return run(y, () -> { GROUP_NORM.invokeExact(seg(x), seg(gamma), seg(beta), seg(scaleShift), seg(y), b, c, hw, groups,
+                eps, silu ? 1 : 0); });
     }
 
     @Override
     public Tensor silu(Tensor x) {
         Checks.f32("silu input", x);
-        Tensor y = Tensor.allocate(DType.F32, x.shape());
-        try {
-            SILU.invokeExact(seg(x), seg(y), x.numel());
-        } catch (Throwable t) {
-            y.close();
-            throw rethrow(t);
-        }
-        return y;
+        Tensor y = f32(x.shape().dims());
+        return run(y, () -> { SILU.invokeExact(seg(x), seg(y), x.numel()); });
     }
 
     @Override
     public Tensor add(Tensor a, Tensor b) {
         Checks.same("add", a, b);
-        Tensor y = Tensor.allocate(DType.F32, a.shape());
-        try {
-            ADD.invokeExact(seg(a), seg(b), seg(y), a.numel());
-        } catch (Throwable t) {
-            y.close();
-            throw rethrow(t);
-        }
-        return y;
+        Tensor y = f32(a.shape().dims());
+        return run(y, () -> { ADD.invokeExact(seg(a), seg(b), seg(y), a.numel()); });
     }
 
     @Override
     public Tensor concat(Tensor a, Tensor b) {
         int[] o = Checks.concat(a, b);
-        Tensor y = Tensor.allocate(DType.F32, o);
-        try {
-            CONCAT.invokeExact(seg(a), seg(b), seg(y), o[0], a.numel() / o[0], b.numel() / o[0]);
-        } catch (Throwable t) {
-            y.close();
-            throw rethrow(t);
-        }
-        return y;
+        Tensor y = f32(o);
+        return run(y, () -> { CONCAT.invokeExact(seg(a), seg(b), seg(y), o[0], a.numel() / o[0], b.numel() / o[0]); });
     }
 
     @Override
     public Tensor upsampleNearest2x(Tensor x) {
         Checks.spatial("upsample", x, false);
-        Tensor y = Tensor.allocate(DType.F32, x.dim(0), x.dim(1), 2 * x.dim(2), 2 * x.dim(3));
-        try {
-            UPSAMPLE.invokeExact(seg(x), seg(y), (long) x.dim(0) * x.dim(1), x.dim(2), x.dim(3));
-        } catch (Throwable t) {
-            y.close();
-            throw rethrow(t);
-        }
-        return y;
+        Tensor y = f32(x.dim(0), x.dim(1), 2 * x.dim(2), 2 * x.dim(3));
+        return run(y, () -> { UPSAMPLE.invokeExact(seg(x), seg(y), (long) x.dim(0) * x.dim(1), x.dim(2), x.dim(3)); });
     }
 
     @Override
     public Tensor avgPool2x(Tensor x) {
         Checks.spatial("avg_pool", x, true);
-        Tensor y = Tensor.allocate(DType.F32, x.dim(0), x.dim(1), x.dim(2) / 2, x.dim(3) / 2);
-        try {
-            AVGPOOL.invokeExact(seg(x), seg(y), (long) x.dim(0) * x.dim(1), x.dim(2), x.dim(3));
-        } catch (Throwable t) {
-            y.close();
-            throw rethrow(t);
-        }
-        return y;
+        Tensor y = f32(x.dim(0), x.dim(1), x.dim(2) / 2, x.dim(3) / 2);
+        return run(y, () -> { AVGPOOL.invokeExact(seg(x), seg(y), (long) x.dim(0) * x.dim(1), x.dim(2), x.dim(3)); });
     }
 
     @Override
     public Tensor attention(Tensor qkv, int heads) {
         Checks.attention(qkv, heads);
         int b = qkv.dim(0), c = qkv.dim(1) / 3, t = qkv.dim(2);
-        Tensor y = Tensor.allocate(DType.F32, b, c, t);
-        try {
-            ATTENTION.invokeExact(seg(qkv), seg(y), b, heads, c / heads, t);
-        } catch (Throwable e) {
-            y.close();
-            throw rethrow(e);
-        }
-        return y;
+        Tensor y = f32(b, c, t);
+        return run(y, () -> { ATTENTION.invokeExact(seg(qkv), seg(y), b, heads, c / heads, t); });
     }
 
     @Override
@@ -195,7 +175,28 @@ public final class CpuOps implements Ops {
         return ReferenceOps.timestepEmbeddingF32(t, dim);   // O(B * dim): not worth a kernel
     }
 
-    // ---- fft2 and the input-gradients: native/grad.c and native/fft.c (declared in native/grad.h) ----
+    @Override
+    public Tensor relu(Tensor x) {
+        Checks.f32("relu input", x);
+        Tensor y = f32(x.shape().dims());
+        return run(y, () -> { RELU.invokeExact(seg(x), seg(y), x.numel()); });
+    }
+
+    @Override
+    public Tensor maxPool2d(Tensor x, int k, int stride, int pad) {
+        int[] o = Checks.maxPool(x, k, stride, pad);
+        Tensor y = f32(o);
+        return run(y, () -> { MAXPOOL.invokeExact(seg(x), seg(y), (long) o[0] * o[1], x.dim(2), x.dim(3), k, stride, pad, o[2], o[3]); });
+    }
+
+    @Override
+    public Tensor globalAvgPool(Tensor x) {
+        Checks.rank("global_avg_pool input", x, 4);
+        Tensor y = f32(x.dim(0), x.dim(1));
+        return run(y, () -> { GAP.invokeExact(seg(x), seg(y), (long) x.dim(0) * x.dim(1), (long) x.dim(2) * x.dim(3)); });
+    }
+
+    // ---- fft2 and the input-gradients: native/grad.c, native/fft.c (native/grad.h), native/pool.c ----
     private static final MethodHandle CONV_GRAD = NativeLib.handle("ie_conv2d_grad_f32", FunctionDescriptor.of(JAVA_INT,
             ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle LINEAR_GRAD = NativeLib.handle("ie_linear_grad_f32", voidFn(ADDRESS, ADDRESS,
@@ -216,13 +217,6 @@ public final class CpuOps implements Ops {
     private static final MethodHandle FFT2_GRAD = NativeLib.handle("ie_fft2_grad_f32", FunctionDescriptor.of(JAVA_INT,
             ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT));
 
-    // linear_grad and concat_grad check their arguments as ReferenceOps does (same messages); Checks has no
-    // shared helper for these two yet.
-
-    /** The kernels that allocate scratch return -1 when malloc failed. */
-    private static void checkAlloc(int rc, String op) {
-        if (rc != 0) throw new OutOfMemoryError(op + ": native scratch allocation failed");
-    }
 
     @Override
     public Tensor fft2(Tensor x) {
@@ -230,14 +224,8 @@ public final class CpuOps implements Ops {
         int h = x.dim(-2), w = x.dim(-1);
         int[] d = x.shape().dims(), o = Arrays.copyOf(d, d.length + 1);
         o[d.length] = 2;
-        Tensor y = Tensor.allocate(DType.F32, o);
-        try {
-            checkAlloc((int) FFT2.invokeExact(seg(x), seg(y), x.numel() / ((long) h * w), h, w), "fft2");
-        } catch (Throwable t) {
-            y.close();
-            throw rethrow(t);
-        }
-        return y;
+        Tensor y = f32(o);
+        return runAlloc(y, "fft2", () -> (int) FFT2.invokeExact(seg(x), seg(y), x.numel() / ((long) h * w), h, w));
     }
 
     @Override
@@ -245,95 +233,56 @@ public final class CpuOps implements Ops {
         Checks.fft2Grad(g);
         int h = g.dim(-3), w = g.dim(-2);
         int[] d = g.shape().dims();
-        Tensor y = Tensor.allocate(DType.F32, Arrays.copyOf(d, d.length - 1));
-        try {
-            checkAlloc((int) FFT2_GRAD.invokeExact(seg(g), seg(y), g.numel() / (2L * h * w), h, w), "fft2_grad");
-        } catch (Throwable t) {
-            y.close();
-            throw rethrow(t);
-        }
-        return y;
+        Tensor y = f32(Arrays.copyOf(d, d.length - 1));
+        return runAlloc(y, "fft2_grad", () -> (int) FFT2_GRAD.invokeExact(seg(g), seg(y), g.numel() / (2L * h * w), h, w));
     }
 
     @Override
     public Tensor conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int h, int wdt) {
         Checks.conv2dGrad(dy, w, stride, pad, h, wdt);
-        Tensor dx = Tensor.allocate(DType.F32, dy.dim(0), w.dim(1), h, wdt);
-        try {
-            checkAlloc((int) CONV_GRAD.invokeExact(seg(dy), seg(w), seg(dx), dy.dim(0), w.dim(0), w.dim(1), h, wdt,
-                    w.dim(2), w.dim(3), stride, pad), "conv2d_grad");
-        } catch (Throwable t) {
-            dx.close();
-            throw rethrow(t);
-        }
-        return dx;
+        Tensor dx = f32(dy.dim(0), w.dim(1), h, wdt);
+        return runAlloc(dx, "conv2d_grad", () -> (int) CONV_GRAD.invokeExact(seg(dy), seg(w), seg(dx), dy.dim(0), w.dim(0),
+                w.dim(1), h, wdt, w.dim(2), w.dim(3), stride, pad));
     }
 
     @Override
     public Tensor linearGrad(Tensor dy, Tensor w) {
-        Checks.rank("linear_grad dy", dy, 2);
-        Checks.rank("linear_grad weight", w, 2);
-        if (dy.dim(1) != w.dim(0)) throw new IllegalArgumentException("linear_grad: dy " + dy.shape() + " vs weight " + w.shape());
+        Checks.linearGrad(dy, w);
         int n = dy.dim(0), m = w.dim(0), k = w.dim(1);
-        Tensor dx = Tensor.allocate(DType.F32, n, k);
-        try {
-            LINEAR_GRAD.invokeExact(seg(dy), seg(w), seg(dx), n, m, k);
-        } catch (Throwable t) {
-            dx.close();
-            throw rethrow(t);
-        }
-        return dx;
+        Tensor dx = f32(n, k);
+        return run(dx, () -> { LINEAR_GRAD.invokeExact(seg(dy), seg(w), seg(dx), n, m, k); });
     }
 
     @Override
     public Tensor groupNormGrad(Tensor dy, Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu) {
         Checks.groupNorm(x, gamma, beta, groups, scaleShift);
         Checks.same("group_norm_grad", dy, x);
-        Tensor dx = Tensor.allocate(DType.F32, x.shape());
+        Tensor dx = f32(x.shape().dims());
         int b = x.dim(0), c = x.dim(1);
         long hw = x.numel() / ((long) b * c);
-        try {
-            GROUP_NORM_GRAD.invokeExact(seg(dy), seg(x), seg(gamma), seg(beta), seg(scaleShift), seg(dx), b, c, hw, groups,
-                    eps, silu ? 1 : 0);
-        } catch (Throwable t) {
-            dx.close();
-            throw rethrow(t);
-        }
-        return dx;
+        return run(dx, () -> { GROUP_NORM_GRAD.invokeExact(seg(dy), seg(x), seg(gamma), seg(beta), seg(scaleShift), seg(dx), b, c,
+                hw, groups, eps, silu ? 1 : 0); });
     }
 
     @Override
     public Tensor siluGrad(Tensor dy, Tensor x) {
         Checks.same("silu_grad", dy, x);
-        Tensor dx = Tensor.allocate(DType.F32, x.shape());
-        try {
-            SILU_GRAD.invokeExact(seg(dy), seg(x), seg(dx), x.numel());
-        } catch (Throwable t) {
-            dx.close();
-            throw rethrow(t);
-        }
-        return dx;
+        Tensor dx = f32(x.shape().dims());
+        return run(dx, () -> { SILU_GRAD.invokeExact(seg(dy), seg(x), seg(dx), x.numel()); });
     }
 
     @Override
     public Tensor[] concatGrad(Tensor dy, int channelsA) {
-        Checks.f32("concat_grad dy", dy);
+        int[][] shapes = Checks.concatGrad(dy, channelsA);
         int[] d = dy.shape().dims();
-        if (d.length < 2 || channelsA < 0 || channelsA > d[1])
-            throw new IllegalArgumentException("concat_grad: cannot split " + dy.shape() + " at channel " + channelsA);
-        int[] da = d.clone(), db = d.clone();
-        da[1] = channelsA;
-        db[1] = d[1] - channelsA;
         long inner = dy.numel() / ((long) d[0] * d[1]);
-        Tensor a = Tensor.allocate(DType.F32, da);
-        Tensor b = null;
+        Tensor a = f32(shapes[0]);
+        Tensor b = f32(shapes[1]);
         try {
-            b = Tensor.allocate(DType.F32, db);
-            CONCAT_GRAD.invokeExact(seg(dy), seg(a), seg(b), d[0], channelsA * inner, db[1] * inner);
-        } catch (Throwable t) {
+            run(b, () -> { CONCAT_GRAD.invokeExact(seg(dy), seg(a), seg(b), d[0], channelsA * inner, shapes[1][1] * inner); });
+        } catch (RuntimeException | Error e) {
             a.close();
-            if (b != null) b.close();
-            throw rethrow(t);
+            throw e;
         }
         return new Tensor[]{a, b};
     }
@@ -342,27 +291,15 @@ public final class CpuOps implements Ops {
     public Tensor upsampleNearest2xGrad(Tensor dy) {
         Checks.spatial("upsample_grad", dy, true);
         int h = dy.dim(2) / 2, w = dy.dim(3) / 2;
-        Tensor dx = Tensor.allocate(DType.F32, dy.dim(0), dy.dim(1), h, w);
-        try {
-            UPSAMPLE_GRAD.invokeExact(seg(dy), seg(dx), (long) dy.dim(0) * dy.dim(1), h, w);
-        } catch (Throwable t) {
-            dx.close();
-            throw rethrow(t);
-        }
-        return dx;
+        Tensor dx = f32(dy.dim(0), dy.dim(1), h, w);
+        return run(dx, () -> { UPSAMPLE_GRAD.invokeExact(seg(dy), seg(dx), (long) dy.dim(0) * dy.dim(1), h, w); });
     }
 
     @Override
     public Tensor avgPool2xGrad(Tensor dy) {
         Checks.spatial("avg_pool_grad", dy, false);
-        Tensor dx = Tensor.allocate(DType.F32, dy.dim(0), dy.dim(1), 2 * dy.dim(2), 2 * dy.dim(3));
-        try {
-            AVGPOOL_GRAD.invokeExact(seg(dy), seg(dx), (long) dy.dim(0) * dy.dim(1), dy.dim(2), dy.dim(3));
-        } catch (Throwable t) {
-            dx.close();
-            throw rethrow(t);
-        }
-        return dx;
+        Tensor dx = f32(dy.dim(0), dy.dim(1), 2 * dy.dim(2), 2 * dy.dim(3));
+        return run(dx, () -> { AVGPOOL_GRAD.invokeExact(seg(dy), seg(dx), (long) dy.dim(0) * dy.dim(1), dy.dim(2), dy.dim(3)); });
     }
 
     @Override
@@ -370,13 +307,29 @@ public final class CpuOps implements Ops {
         Checks.attention(qkv, heads);
         int b = qkv.dim(0), c = qkv.dim(1) / 3, t = qkv.dim(2);
         Checks.shape("attention_grad dy", dy, b, c, t);
-        Tensor dqkv = Tensor.allocate(DType.F32, qkv.shape());
-        try {
-            checkAlloc((int) ATTENTION_GRAD.invokeExact(seg(dy), seg(qkv), seg(dqkv), b, heads, c / heads, t), "attention_grad");
-        } catch (Throwable e) {
-            dqkv.close();
-            throw rethrow(e);
-        }
-        return dqkv;
+        Tensor dqkv = f32(qkv.shape().dims());
+        return runAlloc(dqkv, "attention_grad", () -> (int) ATTENTION_GRAD.invokeExact(seg(dy), seg(qkv), seg(dqkv), b, heads, c / heads, t));
+    }
+
+    @Override
+    public Tensor reluGrad(Tensor dy, Tensor y) {
+        Checks.same("relu_grad", dy, y);
+        Tensor dx = f32(y.shape().dims());
+        return run(dx, () -> { RELU_GRAD.invokeExact(seg(dy), seg(y), seg(dx), y.numel()); });
+    }
+
+    @Override
+    public Tensor maxPool2dGrad(Tensor dy, Tensor x, int k, int stride, int pad) {
+        Checks.maxPoolGrad(dy, x, k, stride, pad);
+        Tensor dx = f32(x.shape().dims());
+        return run(dx, () -> { MAXPOOL_GRAD.invokeExact(seg(dy), seg(x), seg(dx), (long) x.dim(0) * x.dim(1), x.dim(2), x.dim(3),
+                k, stride, pad, dy.dim(2), dy.dim(3)); });
+    }
+
+    @Override
+    public Tensor globalAvgPoolGrad(Tensor dy, int h, int w) {
+        Checks.globalAvgPoolGrad(dy, h, w);
+        Tensor dx = f32(dy.dim(0), dy.dim(1), h, w);
+        return run(dx, () -> { GAP_GRAD.invokeExact(seg(dy), seg(dx), (long) dy.dim(0) * dy.dim(1), (long) h * w); });
     }
 }

@@ -320,9 +320,7 @@ public final class ReferenceOps implements Ops {
 
     @Override
     public Tensor linearGrad(Tensor dyt, Tensor wt) {
-        Checks.rank("linear_grad dy", dyt, 2);
-        Checks.rank("linear_grad weight", wt, 2);
-        if (dyt.dim(1) != wt.dim(0)) throw new IllegalArgumentException("linear_grad: dy " + dyt.shape() + " vs weight " + wt.shape());
+        Checks.linearGrad(dyt, wt);
         int n = dyt.dim(0), m = wt.dim(0), k = wt.dim(1);
         float[] dy = dyt.toFloatArray(), w = wt.toFloatArray(), dx = new float[n * k];
         for (int i = 0; i < n; i++)
@@ -391,9 +389,8 @@ public final class ReferenceOps implements Ops {
 
     @Override
     public Tensor[] concatGrad(Tensor dyt, int ca) {
-        Checks.f32("concat_grad dy", dyt);
-        int[] d = dyt.shape().dims();
-        if (d.length < 2 || ca < 0 || ca > d[1]) throw new IllegalArgumentException("concat_grad: cannot split " + dyt.shape() + " at channel " + ca);
+        int[][] shapes = Checks.concatGrad(dyt, ca);
+        int[] d = dyt.shape().dims(), da = shapes[0], db = shapes[1];
         int bn = d[0];
         int inner = (int) (dyt.numel() / ((long) bn * d[1]));
         float[] dy = dyt.toFloatArray();
@@ -403,9 +400,6 @@ public final class ReferenceOps implements Ops {
             System.arraycopy(dy, s * d[1] * inner, a, s * ca * inner, ca * inner);
             System.arraycopy(dy, (s * d[1] + ca) * inner, b, s * cb * inner, cb * inner);
         }
-        int[] da = d.clone(), db = d.clone();
-        da[1] = ca;
-        db[1] = cb;
         return new Tensor[]{out(a, da), out(b, db)};
     }
 
@@ -488,5 +482,84 @@ public final class ReferenceOps implements Ops {
                 }
             }
         return out(dq, bn, c3, t);
+    }
+
+    @Override
+    public Tensor relu(Tensor xt) {
+        Checks.f32("relu input", xt);
+        float[] x = xt.toFloatArray();
+        for (int i = 0; i < x.length; i++) x[i] = x[i] > 0 ? x[i] : 0f;
+        return out(x, xt.shape().dims());
+    }
+
+    @Override
+    public Tensor reluGrad(Tensor dyt, Tensor yt) {
+        Checks.same("relu_grad", dyt, yt);
+        float[] dy = dyt.toFloatArray(), y = yt.toFloatArray();
+        for (int i = 0; i < dy.length; i++) if (!(y[i] > 0)) dy[i] = 0f;
+        return out(dy, yt.shape().dims());
+    }
+
+    @Override
+    public Tensor maxPool2d(Tensor xt, int k, int stride, int pad) {
+        int[] o = Checks.maxPool(xt, k, stride, pad);
+        int bc = o[0] * o[1], h = xt.dim(2), w = xt.dim(3), ho = o[2], wo = o[3];
+        float[] x = xt.toFloatArray(), y = new float[bc * ho * wo];
+        for (int p = 0; p < bc; p++)
+            for (int oy = 0; oy < ho; oy++)
+                for (int ox = 0; ox < wo; ox++) y[(p * ho + oy) * wo + ox] = x[argmax(x, p, h, w, oy, ox, k, stride, pad)];
+        return out(y, o);
+    }
+
+    /** Index in x of the first maximum of output (oy, ox)'s window of plane p (the window always holds a pixel). */
+    private static int argmax(float[] x, int p, int h, int w, int oy, int ox, int k, int stride, int pad) {
+        int best = -1;
+        for (int ky = 0; ky < k; ky++) {
+            int iy = oy * stride + ky - pad;
+            if (iy < 0 || iy >= h) continue;
+            for (int kx = 0; kx < k; kx++) {
+                int ix = ox * stride + kx - pad;
+                if (ix < 0 || ix >= w) continue;
+                int i = (p * h + iy) * w + ix;
+                if (best < 0 || x[i] > x[best]) best = i;
+            }
+        }
+        return best;
+    }
+
+    @Override
+    public Tensor maxPool2dGrad(Tensor dyt, Tensor xt, int k, int stride, int pad) {
+        Checks.maxPoolGrad(dyt, xt, k, stride, pad);
+        int bc = dyt.dim(0) * dyt.dim(1), h = xt.dim(2), w = xt.dim(3), ho = dyt.dim(2), wo = dyt.dim(3);
+        float[] x = xt.toFloatArray(), dy = dyt.toFloatArray();
+        double[] dx = new double[x.length];
+        for (int p = 0; p < bc; p++)
+            for (int oy = 0; oy < ho; oy++)
+                for (int ox = 0; ox < wo; ox++) dx[argmax(x, p, h, w, oy, ox, k, stride, pad)] += dy[(p * ho + oy) * wo + ox];
+        float[] r = new float[x.length];
+        for (int i = 0; i < r.length; i++) r[i] = (float) dx[i];
+        return out(r, xt.shape().dims());
+    }
+
+    @Override
+    public Tensor globalAvgPool(Tensor xt) {
+        Checks.rank("global_avg_pool input", xt, 4);
+        int bc = xt.dim(0) * xt.dim(1), hw = xt.dim(2) * xt.dim(3);
+        float[] x = xt.toFloatArray(), y = new float[bc];
+        for (int p = 0; p < bc; p++) {
+            double s = 0;
+            for (int i = 0; i < hw; i++) s += x[p * hw + i];
+            y[p] = (float) (s / hw);
+        }
+        return out(y, xt.dim(0), xt.dim(1));
+    }
+
+    @Override
+    public Tensor globalAvgPoolGrad(Tensor dyt, int h, int w) {
+        Checks.globalAvgPoolGrad(dyt, h, w);
+        int bc = dyt.dim(0) * dyt.dim(1);
+        float[] dy = dyt.toFloatArray(), dx = new float[bc * h * w];
+        for (int p = 0; p < bc; p++) java.util.Arrays.fill(dx, p * h * w, (p + 1) * h * w, (float) ((double) dy[p] / (h * w)));
+        return out(dx, dyt.dim(0), dyt.dim(1), h, w);
     }
 }

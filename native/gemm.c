@@ -407,7 +407,14 @@ static void run_unit(const ie_gemm_job* jb, int m0, int m1, int n0, int n1, floa
             mc = (mc < m1 ? mc : m1) - ic;
             for (int kb = 0; kb < nkb; kb++) {
                 const int pc = (int)((long)K * kb / nkb), kc = (int)((long)K * (kb + 1) / nkb) - pc;
-                jb->packb(jb->bctx, pc, kc, jc, nc, bp);
+                const float* bb = bp;
+                long pstride = (long)kc * IE_NR;
+                if (jb->bpre) {
+                    bb = jb->bpre + (long)(jc / IE_NR) * jb->bpre_ld + (long)pc * IE_NR;
+                    pstride = jb->bpre_ld;
+                } else {
+                    jb->packb(jb->bctx, pc, kc, jc, nc, bp);
+                }
                 e.first = kb == 0;
                 /* several K blocks: accumulate in the contiguous tile buffer (C rows can be a large
                  * power of two apart, which makes a C block thrash the caches) */
@@ -416,7 +423,7 @@ static void run_unit(const ie_gemm_job* jb, int m0, int m1, int n0, int n1, floa
                 if (usecb && kb == nkb - 1) e.first = 1;
                 for (int jr = 0; jr < nc; jr += IE_NR) {
                     const int nr = nc - jr < IE_NR ? nc - jr : IE_NR;
-                    const float* b = bp + (long)(jr / IE_NR) * kc * IE_NR;
+                    const float* b = bb + (long)(jr / IE_NR) * pstride;
                     for (int ir = 0; ir < mc; ir += IE_MR) {
                         const int i = ic + ir;
                         const int mr = mc - ir < IE_MR ? mc - ir : IE_MR;
@@ -529,6 +536,20 @@ void ie_gemm_run(const ie_gemm_job* jobs, int njobs)
         }
     }
     free(units);
+}
+
+void ie_gemm_serial(const ie_gemm_job* jb)
+{
+    if (jb->M <= 0 || jb->N <= 0) return;
+    if (jb->K <= 0) { run_k0(jb); return; }
+    const size_t bsize = jb->bpre ? 0 : (size_t)IE_KC * IE_NC;
+#ifdef __AVX512F__
+    const size_t csize = (size_t)(IE_MC + IE_MR) * IE_NC;
+#else
+    const size_t csize = 0;
+#endif
+    float* bp = scratch(bsize + csize + 16);
+    run_unit(jb, 0, jb->M, 0, jb->N, bp, csize ? bp + bsize : NULL);
 }
 
 /* ---------------------------------------------------------------- ie_sgemm */

@@ -61,6 +61,8 @@ typedef struct {
     int M, N, K;
     const float* A; long rsa, csa;   /* A(i,k) = A[i*rsa + k*csa]; rsa == 1 or csa == 1 */
     ie_packb_fn packb; const void* bctx;
+    const float* bpre; long bpre_ld; /* instead of packb: B already packed as micro-panels, panel p
+                                        (columns p*NR..) row k at bpre + p*bpre_ld + k*NR */
     float* C; long ldc;
     float alpha, beta;               /* C = alpha*A@B + beta*C (beta == 0: C not read) */
     const float* bias;               /* + bias[i] per row, or NULL */
@@ -69,6 +71,8 @@ typedef struct {
 
 /* Runs jobs[0..njobs) (independent outputs) on all threads. */
 IE_HIDDEN void ie_gemm_run(const ie_gemm_job* jobs, int njobs);
+/* Runs one job on the calling thread only (for callers that parallelise themselves). */
+IE_HIDDEN void ie_gemm_serial(const ie_gemm_job* job);
 IE_HIDDEN int ie_gemm_nr(void);
 /* Packer for a plain row-major B (ctx = ie_packb_plain*). */
 typedef struct { const float* B; long ldb; int trans; } ie_packb_plain;

@@ -1,10 +1,342 @@
-/* placeholder */
+/* Winograd F(4x4, 3x3) convolution, stride 1, pad 1 (Lavin & Gray), fp32.
+ *
+ *   Y = A^T [ (G g G^T) .* (B^T d B) ] A     per 6x6 input tile d -> 4x4 output tile
+ *
+ * 36 multiplies per 16 outputs instead of 144: the 36 "frequency" points xi become 36 independent
+ * GEMMs  M[xi] (Cout x tiles) = U[xi] (Cout x Cin) @ V[xi] (Cin x tiles), run with the AVX-512
+ * micro-kernel of gemm.c. The work is cut into blocks of whole tile rows (about 64 tiles, NT_TARGET),
+ * one block per thread at a time: input transform (straight into the GEMM's packed B panel layout,
+ * so no packing), 36 GEMMs, output transform (+bias, +residual) into y.
+ * Transforms work on 16 horizontally adjacent tiles per zmm (stride-4 deinterleave of image rows).
+ *
+ * Weights: U[xi][co][ci] (36*Cout*Cin floats, 4x the 3x3 weights), computed per call by
+ * ie_conv3x3_winograd_f32 or once by ie_winograd_transform_weights.
+ *
+ * Without AVX-512 (the AVX2 build) the entry points fall back to the direct convolution and the
+ * "transformed" weights are a plain copy of w.
+ */
 #include "imagenete.h"
-size_t ie_winograd_weights_size(int Cin, int Cout) { return 1; }
-void ie_winograd_transform_weights(const float* w, float* wt, int Cin, int Cout) {}
-void ie_conv3x3_winograd_f32(const float* x, const float* w, const float* bias, const float* add,
-                             float* y, int B, int Cin, int H, int W, int Cout)
-{ ie_conv2d_f32(x, w, bias, add, y, B, Cin, H, W, Cout, 3, 3, 1, 1); }
+
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+#ifdef __AVX512F__
+#include <immintrin.h>
+#endif
+
+#ifndef WINO_PF_HINT
+#define WINO_PF_HINT _MM_HINT_T0
+#endif
+#ifndef WINO_PF_DIST
+#define WINO_PF_DIST 2
+#endif
+#ifndef WINO_NT_TARGET
+#define WINO_NT_TARGET 64
+#endif
+
+#ifdef __AVX512F__
+
+size_t ie_winograd_weights_size(int Cin, int Cout) { return (size_t)36 * Cout * Cin; }
+
+void ie_winograd_transform_weights(const float* w, float* wt, int Cin, int Cout)
+{
+    static const double G[6][3] = {
+        { 1.0 / 4, 0, 0 },
+        { -1.0 / 6, -1.0 / 6, -1.0 / 6 },
+        { -1.0 / 6, 1.0 / 6, -1.0 / 6 },
+        { 1.0 / 24, 1.0 / 12, 1.0 / 6 },
+        { 1.0 / 24, -1.0 / 12, 1.0 / 6 },
+        { 0, 0, 1 },
+    };
+    const long plane = (long)Cout * Cin;
+#pragma omp parallel for schedule(static) num_threads(ie_get_num_threads())
+    for (int co = 0; co < Cout; co++)
+        for (int ci = 0; ci < Cin; ci++) {
+            const float* g = w + ((long)co * Cin + ci) * 9;
+            double t[6][3];
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 3; j++) t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+            for (int i = 0; i < 6; i++)
+                for (int j = 0; j < 6; j++)
+                    wt[(i * 6 + j) * plane + (long)co * Cin + ci] =
+                        (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
+        }
+}
+
+/* 1-D input transform B^T d on 6 vectors */
+#define BT6(d0, d1, d2, d3, d4, d5, o)                                                              \
+    do {                                                                                            \
+        const __m512 f4 = _mm512_set1_ps(4.0f), f5 = _mm512_set1_ps(5.0f), f2 = _mm512_set1_ps(2.0f); \
+        __m512 t0 = _mm512_fnmadd_ps(f4, d2, d4);         /* d4 - 4 d2 */                           \
+        __m512 t1 = _mm512_fnmadd_ps(f4, d1, d3);         /* d3 - 4 d1 */                           \
+        __m512 t2 = _mm512_sub_ps(d4, d2);                /* d4 - d2 */                             \
+        __m512 t3 = _mm512_mul_ps(f2, _mm512_sub_ps(d3, d1)); /* 2 (d3 - d1) */                     \
+        o[0] = _mm512_fmadd_ps(f4, d0, _mm512_fnmadd_ps(f5, d2, d4));                               \
+        o[1] = _mm512_add_ps(t0, t1);                                                               \
+        o[2] = _mm512_sub_ps(t0, t1);                                                               \
+        o[3] = _mm512_add_ps(t2, t3);                                                               \
+        o[4] = _mm512_sub_ps(t2, t3);                                                               \
+        o[5] = _mm512_fmadd_ps(f4, d1, _mm512_fnmadd_ps(f5, d3, d5));                               \
+    } while (0)
+
+/* 1-D output transform A^T m on 6 vectors -> 4 */
+#define AT6(m0, m1, m2, m3, m4, m5, o)                                                              \
+    do {                                                                                            \
+        const __m512 f2 = _mm512_set1_ps(2.0f), f4 = _mm512_set1_ps(4.0f), f8 = _mm512_set1_ps(8.0f); \
+        __m512 s12 = _mm512_add_ps(m1, m2), d12 = _mm512_sub_ps(m1, m2);                            \
+        __m512 s34 = _mm512_add_ps(m3, m4), d34 = _mm512_sub_ps(m3, m4);                            \
+        o[0] = _mm512_add_ps(_mm512_add_ps(m0, s12), s34);                                          \
+        o[1] = _mm512_fmadd_ps(f2, d34, d12);                                                       \
+        o[2] = _mm512_fmadd_ps(f4, s34, s12);                                                       \
+        o[3] = _mm512_add_ps(_mm512_fmadd_ps(f8, d34, d12), m5);                                    \
+    } while (0)
+
+typedef struct {
+    const float* x;       /* image [Cin, H, W] */
+    int Cin, H, W, tw, twp;
+} in_ctx;
+
+/* Input transform of tile row ty, tiles [tx0, tx0+16), channel ci -> 36 vectors out[xi]. */
+static inline void input_tiles(const in_ctx* c, int ci, int ty, int tx0, __m512 out[36])
+{
+    static const int idx_init[4][16] = {
+        { 0, 4, 8, 12, 16, 20, 24, 28 }, { 1, 5, 9, 13, 17, 21, 25, 29 },
+        { 2, 6, 10, 14, 18, 22, 26, 30 }, { 3, 7, 11, 15, 19, 23, 27, 31 } };
+    __m512 tmp[6][6];
+    const int W = c->W;
+    const int s = 4 * tx0 - 1; /* first input column */
+    const float* img = c->x + (long)ci * c->H * W;
+    __mmask16 cm[5];
+    int interior = s >= 0 && s + 80 <= W;
+    if (!interior)
+        for (int q = 0; q < 5; q++) {
+            int lo = -s - 16 * q, hi = W - s - 16 * q; /* valid lanes [lo, hi) */
+            if (lo < 0) lo = 0;
+            if (hi > 16) hi = 16;
+            cm[q] = hi > lo ? (__mmask16)(((1u << hi) - 1) & ~((1u << lo) - 1)) : 0;
+        }
+    for (int i = 0; i < 6; i++) {
+        int iy = 4 * ty - 1 + i;
+        __m512 L[5];
+        if ((unsigned)iy >= (unsigned)c->H) {
+            for (int q = 0; q < 5; q++) L[q] = _mm512_setzero_ps();
+        } else {
+            const char* row = (const char*)(img + (long)iy * W) + (long)s * (long)sizeof(float);
+            if (interior)
+                for (int q = 0; q < 5; q++) L[q] = _mm512_loadu_ps((const float*)row + 16 * q);
+            else
+                for (int q = 0; q < 5; q++) L[q] = _mm512_maskz_loadu_ps(cm[q], (const float*)row + 16 * q);
+        }
+        __m512 v[6];
+        for (int q = 0; q < 4; q++) {
+            __m512i idx = _mm512_loadu_si512(idx_init[q]);
+            __m512 lo = _mm512_permutex2var_ps(L[0], idx, L[1]);
+            __m512 hi = _mm512_permutex2var_ps(L[2], idx, L[3]);
+            v[q] = _mm512_shuffle_f32x4(lo, hi, 0x44);
+        }
+        __m512i l4 = _mm512_castps_si512(L[4]);
+        v[4] = _mm512_castsi512_ps(_mm512_alignr_epi32(l4, _mm512_castps_si512(v[0]), 1));
+        v[5] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_alignr_epi32(l4, l4, 1), _mm512_castps_si512(v[1]), 1));
+        BT6(v[0], v[1], v[2], v[3], v[4], v[5], tmp[i]);
+    }
+    for (int j = 0; j < 6; j++) {
+        __m512 o[6];
+        BT6(tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j], tmp[4][j], tmp[5][j], o);
+        for (int k = 0; k < 6; k++) out[k * 6 + j] = o[k];
+    }
+}
+
+/* Interleave 4 vectors: out[4j + c] = v[c][j] (64 floats in o[0..3]). */
+static inline void interleave4(__m512 a, __m512 b, __m512 c, __m512 d, __m512 o[4])
+{
+#define PD(x) _mm512_castps_pd(x)
+#define PS(x) _mm512_castpd_ps(x)
+    __m512 ab_lo = _mm512_unpacklo_ps(a, b), ab_hi = _mm512_unpackhi_ps(a, b);
+    __m512 cd_lo = _mm512_unpacklo_ps(c, d), cd_hi = _mm512_unpackhi_ps(c, d);
+    __m512 q0 = PS(_mm512_unpacklo_pd(PD(ab_lo), PD(cd_lo)));
+    __m512 q1 = PS(_mm512_unpackhi_pd(PD(ab_lo), PD(cd_lo)));
+    __m512 q2 = PS(_mm512_unpacklo_pd(PD(ab_hi), PD(cd_hi)));
+    __m512 q3 = PS(_mm512_unpackhi_pd(PD(ab_hi), PD(cd_hi)));
+#undef PD
+#undef PS
+    __m512 t0 = _mm512_shuffle_f32x4(q0, q1, 0x44), t1 = _mm512_shuffle_f32x4(q2, q3, 0x44);
+    __m512 t2 = _mm512_shuffle_f32x4(q0, q1, 0xEE), t3 = _mm512_shuffle_f32x4(q2, q3, 0xEE);
+    o[0] = _mm512_shuffle_f32x4(t0, t1, 0x88);
+    o[1] = _mm512_shuffle_f32x4(t0, t1, 0xDD);
+    o[2] = _mm512_shuffle_f32x4(t2, t3, 0x88);
+    o[3] = _mm512_shuffle_f32x4(t2, t3, 0xDD);
+}
+
+/* Thread-local work buffers, kept between calls. */
+static _Thread_local float* tl_wbuf = NULL;
+static _Thread_local size_t tl_wcap = 0;
+
+static float* wbuf(size_t nfloats)
+{
+    if (nfloats > tl_wcap) {
+        free(tl_wbuf);
+        size_t bytes = (nfloats * sizeof(float) + 4095) & ~(size_t)4095;
+        tl_wbuf = aligned_alloc(4096, bytes);
+        tl_wcap = tl_wbuf ? bytes / sizeof(float) : 0;
+    }
+    return tl_wbuf;
+}
+
+static void wino_run(const float* x, const float* U, const float* bias, const float* add, float* y,
+                     int B, int Cin, int H, int W, int Cout)
+{
+    const int th = (H + 3) / 4, tw = (W + 3) / 4, twp = (tw + 15) & ~15;
+    int nty = WINO_NT_TARGET / twp;
+    if (nty < 1) nty = 1;
+    if (nty > th) nty = th;
+    const int nrb = (th + nty - 1) / nty;            /* tile-row blocks per image */
+    const long nblocks = (long)B * nrb;
+    const int NR = ie_gemm_nr();
+    const long ntmax = (long)nty * twp, ntp = (ntmax + NR - 1) / NR * NR;
+    /* planes padded by a cache line (+ a bit): the transforms touch all 36 planes at the same
+     * offset, and power-of-two plane sizes would map them onto the same cache sets */
+    const long vplane = (long)Cin * ntp + 48, mplane = (long)Cout * ntp + 48;
+    const long HW = (long)H * W;
+    int nt_threads = ie_get_num_threads();
+    if (nt_threads > nblocks) nt_threads = (int)nblocks;
+
+#pragma omp parallel num_threads(nt_threads)
+    {
+        float* V = wbuf((size_t)36 * (vplane + mplane));
+        float* Mb = V + 36 * vplane;
+#pragma omp for schedule(dynamic, 1)
+        for (long blk = 0; blk < nblocks; blk++) {
+            const int b = (int)(blk / nrb), rb = (int)(blk % nrb);
+            const int ty0 = rb * nty, nr = th - ty0 < nty ? th - ty0 : nty;
+            const int nt = nr * twp;
+            in_ctx ic = { x + (long)b * Cin * HW, Cin, H, W, tw, twp };
+            /* input transform -> V[xi][panel][ci][NR] */
+#ifndef EXP_NO_IN
+            int iy_lo = 4 * ty0 - 1, iy_hi = 4 * (ty0 + nr) + 1; /* input rows of the block */
+            if (iy_lo < 0) iy_lo = 0;
+            if (iy_hi > H - 1) iy_hi = H - 1;
+            for (int ci = 0; ci < Cin; ci++) {
+                /* image channels are far apart and their rows short: prefetch a few channels ahead */
+                if (ci + WINO_PF_DIST < Cin) {
+                    const char* a = (const char*)(ic.x + (long)(ci + WINO_PF_DIST) * HW + (long)iy_lo * W);
+                    const char* e = (const char*)(ic.x + (long)(ci + WINO_PF_DIST) * HW + (long)(iy_hi + 1) * W);
+                    for (; a < e; a += 64) _mm_prefetch(a, WINO_PF_HINT);
+                }
+                for (long t0 = 0; t0 < ntp; t0 += 16) {
+                    float* dst = V + (t0 / NR) * (long)Cin * NR + (long)ci * NR + t0 % NR;
+                    if (t0 >= nt || (t0 % twp) >= tw) {
+                        for (int xi = 0; xi < 36; xi++) _mm512_store_ps(dst + xi * vplane, _mm512_setzero_ps());
+                        continue;
+                    }
+                    __m512 o[36];
+                    input_tiles(&ic, ci, ty0 + (int)(t0 / twp), (int)(t0 % twp), o);
+#ifdef EXP_NO_VSTORE
+                    dst = V + (t0 % 64);
+#endif
+                    for (int xi = 0; xi < 36; xi++) _mm512_store_ps(dst + xi * vplane, o[xi]);
+                }
+            }
+#endif
+            /* 36 GEMMs: M[xi] (Cout x nt, ld ntp) = U[xi] @ V[xi] */
+            for (int xi = 0; xi < 36; xi++) {
+                ie_gemm_job jb;
+                memset(&jb, 0, sizeof jb);
+                jb.M = Cout; jb.N = nt; jb.K = Cin;
+                jb.A = U + (long)xi * Cout * Cin; jb.rsa = Cin; jb.csa = 1;
+                jb.bpre = V + xi * vplane; jb.bpre_ld = (long)Cin * NR;
+                jb.C = Mb + xi * mplane; jb.ldc = ntp;
+                jb.alpha = 1.0f; jb.beta = 0.0f;
+                ie_gemm_serial(&jb);
+            }
+            /* output transform (+bias, +add) -> y */
+            float* yb = y + (long)b * Cout * HW;
+            const float* ab = add ? add + (long)b * Cout * HW : NULL;
+#ifdef EXP_NO_OUT
+            if (0)
+#endif
+            for (int co = 0; co < Cout; co++) {
+                const __m512 bv = _mm512_set1_ps(bias ? bias[co] : 0.0f);
+                for (int t0 = 0; t0 < nt; t0 += 16) {
+                    const int r = t0 / twp, tx0 = t0 % twp;
+                    if (tx0 >= tw) continue;
+                    const int ty = ty0 + r;
+                    const float* m = Mb + (long)co * ntp + t0;
+                    __m512 tmp[4][6];
+                    for (int j = 0; j < 6; j++) {
+                        __m512 o[4];
+                        AT6(_mm512_load_ps(m + (0 * 6 + j) * mplane), _mm512_load_ps(m + (1 * 6 + j) * mplane),
+                            _mm512_load_ps(m + (2 * 6 + j) * mplane), _mm512_load_ps(m + (3 * 6 + j) * mplane),
+                            _mm512_load_ps(m + (4 * 6 + j) * mplane), _mm512_load_ps(m + (5 * 6 + j) * mplane), o);
+                        for (int k = 0; k < 4; k++) tmp[k][j] = o[k];
+                    }
+                    const int ox0 = 4 * tx0;
+                    __mmask16 sm[4];
+                    for (int q = 0; q < 4; q++) {
+                        int n = W - ox0 - 16 * q;
+                        sm[q] = n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+                    }
+                    for (int k = 0; k < 4; k++) {
+                        const int oy = 4 * ty + k;
+                        if (oy >= H) break;
+                        __m512 o[4], q[4];
+                        AT6(tmp[k][0], tmp[k][1], tmp[k][2], tmp[k][3], tmp[k][4], tmp[k][5], o);
+                        interleave4(o[0], o[1], o[2], o[3], q);
+                        float* yr = yb + (long)co * HW + (long)oy * W + ox0;
+                        const float* ar = ab ? ab + (long)co * HW + (long)oy * W + ox0 : NULL;
+                        for (int qq = 0; qq < 4; qq++) {
+                            __m512 val = _mm512_add_ps(q[qq], bv);
+                            if (ar) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(sm[qq], ar + 16 * qq));
+                            _mm512_mask_storeu_ps(yr + 16 * qq, sm[qq], val);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 void ie_conv3x3_winograd_pretransformed_f32(const float* x, const float* wt, const float* bias,
                                             const float* add, float* y,
-                                            int B, int Cin, int H, int W, int Cout) {}
+                                            int B, int Cin, int H, int W, int Cout)
+{
+    if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return;
+    wino_run(x, wt, bias, add, y, B, Cin, H, W, Cout);
+}
+
+void ie_conv3x3_winograd_f32(const float* x, const float* w, const float* bias, const float* add,
+                             float* y, int B, int Cin, int H, int W, int Cout)
+{
+    if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return;
+    float* U = aligned_alloc(64, (ie_winograd_weights_size(Cin, Cout) * sizeof(float) + 63) & ~(size_t)63);
+    if (!U) { /* out of memory: the direct path needs no extra memory */
+        ie_conv2d_f32(x, w, bias, add, y, B, Cin, H, W, Cout, 3, 3, 1, 1);
+        return;
+    }
+    ie_winograd_transform_weights(w, U, Cin, Cout);
+    wino_run(x, U, bias, add, y, B, Cin, H, W, Cout);
+    free(U);
+}
+
+#else /* no AVX-512: direct convolution */
+
+size_t ie_winograd_weights_size(int Cin, int Cout) { return (size_t)9 * Cout * Cin; }
+
+void ie_winograd_transform_weights(const float* w, float* wt, int Cin, int Cout)
+{
+    memcpy(wt, w, (size_t)9 * Cout * Cin * sizeof(float));
+}
+
+void ie_conv3x3_winograd_pretransformed_f32(const float* x, const float* wt, const float* bias,
+                                            const float* add, float* y,
+                                            int B, int Cin, int H, int W, int Cout)
+{
+    ie_conv2d_f32(x, wt, bias, add, y, B, Cin, H, W, Cout, 3, 3, 1, 1);
+}
+
+void ie_conv3x3_winograd_f32(const float* x, const float* w, const float* bias, const float* add,
+                             float* y, int B, int Cin, int H, int W, int Cout)
+{
+    ie_conv2d_f32(x, w, bias, add, y, B, Cin, H, W, Cout, 3, 3, 1, 1);
+}
+
+#endif

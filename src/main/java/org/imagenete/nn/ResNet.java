@@ -1,0 +1,324 @@
+package org.imagenete.nn;
+
+import org.imagenete.io.CheckpointException;
+import org.imagenete.io.Checkpoints;
+import org.imagenete.io.StateDict;
+import org.imagenete.ops.Checks;
+import org.imagenete.ops.Op;
+import org.imagenete.ops.Ops;
+import org.imagenete.tensor.DType;
+import org.imagenete.tensor.Tensor;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * torchvision's ResNet (18/34 with BasicBlocks, 50/101/152 with Bottlenecks, v1.5: stride on the 3x3 conv) in
+ * eval mode, written only in {@link Ops}. BatchNorm is folded into the preceding convolution at load:
+ * w' = w gamma / sqrt(var + eps), b' = beta - mean gamma / sqrt(var + eps). Names follow the state dict.
+ */
+public final class ResNet implements AutoCloseable {
+    public static final float BN_EPS = 1e-5f;
+
+    /** Receives "maxpool", "layer1".."layer4", "pooled" (borrowed: copy what you keep). */
+    @FunctionalInterface
+    public interface ActivationSink {
+        void accept(String name, Tensor t);
+    }
+
+    /** Depth, block type and blocks per stage. */
+    public record Arch(int depth, boolean bottleneck, int[] blocks, int numClasses) {
+        public static Arch of(int depth, int numClasses) {
+            return switch (depth) {
+                case 18 -> new Arch(18, false, new int[]{2, 2, 2, 2}, numClasses);
+                case 34 -> new Arch(34, false, new int[]{3, 4, 6, 3}, numClasses);
+                case 50 -> new Arch(50, true, new int[]{3, 4, 6, 3}, numClasses);
+                case 101 -> new Arch(101, true, new int[]{3, 4, 23, 3}, numClasses);
+                case 152 -> new Arch(152, true, new int[]{3, 8, 36, 3}, numClasses);
+                default -> throw new IllegalArgumentException("ResNet depth " + depth + " (18, 34, 50, 101, 152)");
+            };
+        }
+
+        public int expansion() { return bottleneck ? 4 : 1; }
+
+        public int features() { return 512 * expansion(); }
+
+        /** Every state-dict entry of torchvision's model, in order, with its shape. */
+        public Map<String, int[]> parameterShapes() {
+            Map<String, int[]> p = new LinkedHashMap<>();
+            p.put("conv1.weight", new int[]{64, 3, 7, 7});
+            bn(p, "bn1", 64);
+            int in = 64;
+            for (int s = 0; s < 4; s++) {
+                int planes = 64 << s;
+                for (int b = 0; b < blocks[s]; b++) {
+                    String n = "layer" + (s + 1) + "." + b;
+                    int stride = b == 0 && s > 0 ? 2 : 1;
+                    if (bottleneck) {
+                        p.put(n + ".conv1.weight", new int[]{planes, in, 1, 1});
+                        bn(p, n + ".bn1", planes);
+                        p.put(n + ".conv2.weight", new int[]{planes, planes, 3, 3});
+                        bn(p, n + ".bn2", planes);
+                        p.put(n + ".conv3.weight", new int[]{planes * 4, planes, 1, 1});
+                        bn(p, n + ".bn3", planes * 4);
+                    } else {
+                        p.put(n + ".conv1.weight", new int[]{planes, in, 3, 3});
+                        bn(p, n + ".bn1", planes);
+                        p.put(n + ".conv2.weight", new int[]{planes, planes, 3, 3});
+                        bn(p, n + ".bn2", planes);
+                    }
+                    int out = planes * expansion();
+                    if (b == 0 && (stride != 1 || in != out)) {
+                        p.put(n + ".downsample.0.weight", new int[]{out, in, 1, 1});
+                        bn(p, n + ".downsample.1", out);
+                    }
+                    in = out;
+                }
+            }
+            p.put("fc.weight", new int[]{numClasses, in});
+            p.put("fc.bias", new int[]{numClasses});
+            return p;
+        }
+
+        private static void bn(Map<String, int[]> p, String n, int c) {
+            for (String k : List.of("weight", "bias", "running_mean", "running_var")) p.put(n + "." + k, new int[]{c});
+            p.put(n + ".num_batches_tracked", new int[]{});
+        }
+
+        /** Reads depth and class count off a torchvision state dict. */
+        public static Arch infer(Map<String, Tensor> sd) {
+            int[] blocks = new int[4];
+            for (int s = 0; s < 4; s++) while (sd.containsKey("layer" + (s + 1) + "." + blocks[s] + ".conv1.weight")) blocks[s]++;
+            boolean bottleneck = sd.containsKey("layer1.0.conv3.weight");
+            Tensor fc = sd.get("fc.weight");
+            if (fc == null || blocks[0] == 0) throw new IllegalArgumentException("not a torchvision ResNet state dict (no fc.weight / layer1.0)");
+            for (int depth : new int[]{18, 34, 50, 101, 152}) {
+                Arch a = of(depth, fc.dim(0));
+                if (a.bottleneck == bottleneck && Arrays.equals(a.blocks, blocks)) return a;
+            }
+            throw new IllegalArgumentException("unknown ResNet layout: blocks " + Arrays.toString(blocks) + (bottleneck ? " (bottleneck)" : ""));
+        }
+    }
+
+    private final Arch arch;
+    /** Folded convolutions: name -> {weight, bias}; the fc layer as is. */
+    private final Map<String, Tensor[]> convs = new LinkedHashMap<>();
+    private final Tensor fcW, fcB;
+
+    private ResNet(Arch arch, Map<String, Tensor[]> convs, Tensor fcW, Tensor fcB) {
+        this.arch = arch;
+        this.convs.putAll(convs);
+        this.fcW = fcW;
+        this.fcB = fcB;
+    }
+
+    public Arch arch() { return arch; }
+
+    /** Opens a torchvision checkpoint (.pth zip or safetensors), folds BatchNorm, closes the file. */
+    public static ResNet open(Path file) {
+        try (StateDict sd = Checkpoints.open(file)) {
+            Arch a;
+            try {
+                a = Arch.infer(sd.tensors());
+            } catch (IllegalArgumentException e) {
+                throw new CheckpointException(file, null, e.getMessage(), e);
+            }
+            return load(a, sd.tensors(), file);
+        }
+    }
+
+    /** Folds BatchNorm into copies of the conv weights; the state dict can be closed afterwards. */
+    public static ResNet load(Arch arch, Map<String, Tensor> sd, Path file) {
+        Map<String, int[]> expected = arch.parameterShapes();
+        for (var e : expected.entrySet()) {
+            Tensor t = sd.get(e.getKey());
+            if (t == null) throw new CheckpointException(file, e.getKey(), "missing (expected shape " + Arrays.toString(e.getValue()) + ")");
+            if (!Arrays.equals(t.shape().dims(), e.getValue()) && !(e.getValue().length == 0 && t.numel() == 1))
+                throw new CheckpointException(file, e.getKey(), "shape " + t.shape() + ", expected " + Arrays.toString(e.getValue()));
+        }
+        for (String k : sd.keySet()) if (!expected.containsKey(k)) throw new CheckpointException(file, k, "unexpected key for ResNet-" + arch.depth);
+        Map<String, Tensor[]> convs = new LinkedHashMap<>();
+        try {
+            fold(convs, sd, "conv1", "bn1");
+            for (String k : expected.keySet()) {
+                if (!k.startsWith("layer") || !k.endsWith(".weight")) continue;
+                String base = k.substring(0, k.length() - ".weight".length());
+                if (base.endsWith("downsample.0")) fold(convs, sd, base, base.replace("downsample.0", "downsample.1"));
+                else if (base.matches(".*\\.conv\\d")) fold(convs, sd, base, base.replace(".conv", ".bn"));
+            }
+            return new ResNet(arch, convs, sd.get("fc.weight").toF32(), sd.get("fc.bias").toF32());
+        } catch (RuntimeException e) {
+            convs.values().forEach(p -> { p[0].close(); p[1].close(); });
+            throw e;
+        }
+    }
+
+    private static void fold(Map<String, Tensor[]> out, Map<String, Tensor> sd, String conv, String bn) {
+        Tensor w = sd.get(conv + ".weight");
+        int cout = w.dim(0);
+        long per = w.numel() / cout;
+        Tensor g = sd.get(bn + ".weight"), b = sd.get(bn + ".bias"), m = sd.get(bn + ".running_mean"), v = sd.get(bn + ".running_var");
+        Tensor wf = Tensor.allocate(DType.F32, w.shape()), bf = Tensor.allocate(DType.F32, cout);
+        for (int c = 0; c < cout; c++) {
+            double s = g.getFloat(c) / Math.sqrt((double) v.getFloat(c) + BN_EPS);
+            for (long i = 0; i < per; i++) wf.setFloat(c * per + i, (float) (w.getFloat(c * per + i) * s));
+            bf.setFloat(c, (float) (b.getFloat(c) - m.getFloat(c) * s));
+        }
+        out.put(conv, new Tensor[]{wf, bf});
+    }
+
+    public static final Set<Op> FORWARD_OPS = EnumSet.of(Op.CONV2D, Op.RELU, Op.MAX_POOL, Op.GLOBAL_AVG_POOL, Op.LINEAR, Op.ADD);
+    public static final Set<Op> GRADIENT_OPS = EnumSet.of(Op.CONV2D, Op.RELU, Op.MAX_POOL, Op.GLOBAL_AVG_POOL, Op.LINEAR, Op.ADD,
+            Op.CONV2D_GRAD, Op.RELU_GRAD, Op.MAX_POOL_GRAD, Op.GLOBAL_AVG_POOL_GRAD, Op.LINEAR_GRAD);
+
+    /** Saved activations for the input-gradient. */
+    public static final class Tape implements AutoCloseable {
+        private final List<Object> recs = new ArrayList<>();
+        private final List<Tensor> owned = new ArrayList<>();
+        private int[] inputShape;
+
+        Tensor keep(Tensor t) {
+            owned.add(t);
+            return t;
+        }
+
+        @Override public void close() {
+            owned.forEach(Tensor::close);
+            owned.clear();
+            recs.clear();
+        }
+    }
+
+    private record StemRec(Tensor relu, Tensor pooled, int h, int w) {}
+
+    /** r1, r2: the block's inner ReLU outputs; out: its output (after the final ReLU). */
+    private record BlockRec(String name, int stride, boolean downsample, Tensor r1, Tensor r2, Tensor out, int h, int w) {}
+
+    private record HeadRec(int h, int w) {}
+
+    /** x [B,3,H,W] (normalised) -> logits [B, classes]; layer4 features and more via the sink. */
+    public Tensor forward(Ops ops, Tensor x, ActivationSink sink, Tape tape) {
+        EnumSet<Op> missing = EnumSet.copyOf(tape == null ? FORWARD_OPS : GRADIENT_OPS);
+        missing.removeAll(ops.supports());
+        if (!missing.isEmpty()) throw new UnsupportedOperationException("backend " + ops.name() + " lacks " + missing);
+        Checks.rank("x", x, 4);
+        if (x.dim(1) != 3) throw new IllegalArgumentException("x must have shape [B,3,H,W], got " + x.shape());
+        if (tape != null) tape.inputShape = x.shape().dims();
+        Tensor h;
+        Tensor[] c1 = convs.get("conv1");
+        try (Tensor a = ops.conv2d(x, c1[0], c1[1], 2, 3)) {                         // conv1 + bn1: [B, 64, H/2, W/2]
+            Tensor r = ops.relu(a);
+            h = ops.maxPool2d(r, 3, 2, 1);                                               // [B, 64, H/4, W/4]
+            if (tape != null) tape.recs.add(new StemRec(tape.keep(r), null, x.dim(2), x.dim(3)));
+            else r.close();
+        }
+        if (tape != null) tape.keep(h);
+        if (sink != null) sink.accept("maxpool", h);
+        for (int s = 0; s < 4; s++) {
+            for (int b = 0; b < arch.blocks[s]; b++) {
+                Tensor next = block(ops, "layer" + (s + 1) + "." + b, b == 0 && s > 0 ? 2 : 1, h, tape);
+                if (tape == null) h.close();
+                h = next;
+            }
+            if (sink != null) sink.accept("layer" + (s + 1), h);
+        }
+        try (Tensor pooled = ops.globalAvgPool(h)) {                                   // avgpool: [B, C]
+            if (tape != null) tape.recs.add(new HeadRec(h.dim(2), h.dim(3)));
+            else h.close();
+            if (sink != null) sink.accept("pooled", pooled);
+            return ops.linear(pooled, fcW, fcB);                                      // fc: [B, classes]
+        }
+    }
+
+    private Tensor block(Ops ops, String n, int stride, Tensor x, Tape tape) {
+        Tensor[] c1 = convs.get(n + ".conv1"), c2 = convs.get(n + ".conv2"), c3 = convs.get(n + ".conv3"), ds = convs.get(n + ".downsample.0");
+        Tensor identity = ds == null ? x : ops.conv2d(x, ds[0], ds[1], stride, 0);    // downsample: [B, out, H/s, W/s]
+        Tensor r1, r2, out;
+        try {
+            if (arch.bottleneck) {
+                try (Tensor a1 = ops.conv2d(x, c1[0], c1[1], 1, 0)) { r1 = ops.relu(a1); }            // conv1 bn1 relu
+                try (Tensor a2 = ops.conv2d(r1, c2[0], c2[1], stride, 1)) { r2 = ops.relu(a2); }       // conv2 bn2 relu
+                try (Tensor a3 = ops.conv2d(r2, c3[0], c3[1], 1, 0, identity)) { out = ops.relu(a3); } // conv3 bn3 + identity, relu
+            } else {
+                try (Tensor a1 = ops.conv2d(x, c1[0], c1[1], stride, 1)) { r1 = ops.relu(a1); }
+                r2 = null;
+                try (Tensor a2 = ops.conv2d(r1, c2[0], c2[1], 1, 1, identity)) { out = ops.relu(a2); }
+            }
+        } finally {
+            if (identity != x) identity.close();
+        }
+        if (tape != null) {
+            tape.recs.add(new BlockRec(n, stride, ds != null, tape.keep(r1), r2 == null ? null : tape.keep(r2), tape.keep(out), x.dim(2), x.dim(3)));
+        } else {
+            r1.close();
+            if (r2 != null) r2.close();
+        }
+        return out;
+    }
+
+    /** d(sum(logits * v))/dx for the forward recorded on the tape; v [B, classes]. Consumes the tape. */
+    public Tensor inputGradient(Ops ops, Tape tape, Tensor v) {
+        int[] in = tape.inputShape;
+        Checks.shape("v", v, in[0], arch.numClasses);
+        List<Object> recs = tape.recs;
+        HeadRec head = (HeadRec) recs.getLast();
+        Tensor g;
+        try (Tensor dp = ops.linearGrad(v, fcW)) {                                       // [B, C]
+            g = ops.globalAvgPoolGrad(dp, head.h, head.w);                               // [B, C, h, w]
+        }
+        for (int k = recs.size() - 2; k >= 1; k--) {
+            BlockRec br = (BlockRec) recs.get(k);
+            Tensor next = blockGrad(ops, br, g);
+            g.close();
+            g = next;
+        }
+        StemRec stem = (StemRec) recs.getFirst();
+        try (Tensor dr = ops.maxPool2dGrad(g, stem.relu, 3, 2, 1);
+             Tensor da = ops.reluGrad(dr, stem.relu)) {
+            g.close();
+            Tensor dx = ops.conv2dGrad(da, convs.get("conv1")[0], 2, 3, stem.h, stem.w);
+            tape.close();
+            return dx;
+        }
+    }
+
+    private Tensor blockGrad(Ops ops, BlockRec br, Tensor dOut) {
+        String n = br.name;
+        int ho = br.out.dim(2), wo = br.out.dim(3);
+        try (Tensor dSum = ops.reluGrad(dOut, br.out)) {
+            Tensor dMain;
+            if (arch.bottleneck) {
+                int h1 = br.r1.dim(2), w1 = br.r1.dim(3);
+                try (Tensor dr2 = ops.conv2dGrad(dSum, convs.get(n + ".conv3")[0], 1, 0, ho, wo);
+                     Tensor da2 = ops.reluGrad(dr2, br.r2);
+                     Tensor dr1 = ops.conv2dGrad(da2, convs.get(n + ".conv2")[0], br.stride, 1, h1, w1);
+                     Tensor da1 = ops.reluGrad(dr1, br.r1)) {
+                    dMain = ops.conv2dGrad(da1, convs.get(n + ".conv1")[0], 1, 0, br.h, br.w);
+                }
+            } else {
+                try (Tensor dr1 = ops.conv2dGrad(dSum, convs.get(n + ".conv2")[0], 1, 1, ho, wo);
+                     Tensor da1 = ops.reluGrad(dr1, br.r1)) {
+                    dMain = ops.conv2dGrad(da1, convs.get(n + ".conv1")[0], br.stride, 1, br.h, br.w);
+                }
+            }
+            try (dMain; Tensor dId = br.downsample ? ops.conv2dGrad(dSum, convs.get(n + ".downsample.0")[0], br.stride, 0, br.h, br.w) : null) {
+                return ops.add(dMain, dId != null ? dId : dSum);
+            }
+        }
+    }
+
+    /** fc weights [classes, C], for class activation maps. */
+    public Tensor fcWeight() { return fcW; }
+
+    @Override public void close() {
+        convs.values().forEach(p -> { p[0].close(); p[1].close(); });
+        fcW.close();
+        fcB.close();
+    }
+}

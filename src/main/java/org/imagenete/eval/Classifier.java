@@ -1,0 +1,34 @@
+package org.imagenete.eval;
+
+import org.imagenete.tensor.Tensor;
+
+/**
+ * An image classifier: logits for a batch of preprocessed images. Implementations: the native ResNet
+ * ({@link ResNetClassifier}) and any ONNX model ({@link OnnxClassifier}).
+ */
+public interface Classifier extends AutoCloseable {
+    String name();
+
+    int numClasses();
+
+    /** How images must be prepared for this model (resize, crop, normalisation). */
+    Preprocessing preprocessing();
+
+    /** x [B,3,H,W] preprocessed -> logits [B, classes] (owned by the caller). */
+    Tensor logits(Tensor x);
+
+    /** Class activation maps, or null when the model cannot give them. */
+    default CamSource cams() { return null; }
+
+    @Override void close();
+
+    /** The last conv features and the classifier weights of a model whose head is global-average-pool + fc. */
+    interface CamSource {
+        /** Logits for x, and for each sample the CAM of {@code classes[b]} ([h, w] floats, not normalised). */
+        CamResult logitsAndCams(Tensor x, int[] classes);
+    }
+
+    record CamResult(Tensor logits, float[][] cams, int h, int w) implements AutoCloseable {
+        @Override public void close() { logits.close(); }
+    }
+}

@@ -1,5 +1,9 @@
 package org.imagenete.bench;
 
+import org.imagenete.diffusion.GaussianDiffusion;
+import org.imagenete.diffusion.Guidance;
+import org.imagenete.diffusion.GuidedStep;
+import org.imagenete.diffusion.Schedule;
 import org.imagenete.nn.Adm;
 import org.imagenete.nn.AdmConfig;
 import org.imagenete.nn.FormulaWeights;
@@ -13,39 +17,66 @@ import java.util.Locale;
 import java.util.Map;
 
 /**
- * ADM-256 forward outside JMH, for whole-process figures: run under {@code /usr/bin/time -v} for peak RSS.
- * Args: [runs] [batch] [backend]. Prints each run's seconds and the median.
+ * ADM-256 forward and guided step outside JMH, for whole-process figures: run under {@code /usr/bin/time -v}
+ * for peak RSS. Args: [runs] [batch] [backend] [forward|guided|both]. Prints each run's seconds, the
+ * activation memory beyond the weights, the tape size of a guided step, and the medians.
  */
 public final class AdmForwardMain {
     public static void main(String[] args) {
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 3;
         int batch = args.length > 1 ? Integer.parseInt(args[1]) : 1;
         Ops ops = Backends.get(args.length > 2 ? args[2] : "cpu");
+        String mode = args.length > 3 ? args[3] : "forward";
         long t0 = System.nanoTime();
         Map<String, Tensor> sd = FormulaWeights.stateDict(AdmConfig.adm256().parameterShapes(), 0);
         System.out.printf(Locale.ROOT, "weights by formula: %.1f s, %.2f GiB%n", (System.nanoTime() - t0) / 1e9,
                 NativeMemory.liveBytes() / (double) (1L << 30));
+        GaussianDiffusion d = new GaussianDiffusion(Schedule.respaced(1000, "100"));
+        int[] idx = new int[batch];
+        Arrays.fill(idx, 9);
+        float[] lambda = new float[batch];
+        Arrays.fill(lambda, 20f);
         try (Adm model = Adm.load(AdmConfig.adm256(), sd, null, () -> sd.values().forEach(Tensor::close));
              Tensor x = FormulaWeights.tensor(1_000_000, 0, 0, 1, batch, 3, 256, 256)) {
-            float[] tv = new float[batch];
-            Arrays.fill(tv, 500f);
-            try (Tensor t = Tensor.of(tv, batch)) {
-                double[] secs = new double[runs];
-                long base = NativeMemory.liveBytes();
-                for (int r = 0; r < runs; r++) {
-                    NativeMemory.resetPeak();
-                    long s = System.nanoTime();
-                    try (Tensor out = model.forward(ops, x, t, null, null)) {
-                        secs[r] = (System.nanoTime() - s) / 1e9;
-                        System.out.printf(Locale.ROOT, "run %d: %.3f s (%.0f GFLOP/s), activation peak %.2f GiB, out[0]=%.6f%n", r, secs[r],
-                                BenchReport.ADM256_FLOP * batch / secs[r] / 1e9,
-                                (NativeMemory.peakBytes() - base) / (double) (1L << 30), out.getFloat(0));
-                    }
+            long base = NativeMemory.liveBytes();
+            double fwd = mode.equals("guided") ? Double.NaN : time("forward", runs, batch, base, () -> {
+                try (Tensor t = d.modelTimesteps(idx); Tensor out = model.forward(ops, x, t, null, null)) {
+                    return out.getFloat(0);
                 }
-                Arrays.sort(secs);
-                System.out.printf(Locale.ROOT, "median %.3f s (min %.3f, max %.3f), %.0f GFLOP/s%n", secs[runs / 2], secs[0],
-                        secs[runs - 1], BenchReport.ADM256_FLOP * batch / secs[runs / 2] / 1e9);
+            });
+            double guided = mode.equals("forward") ? Double.NaN : time("guided step", runs, batch, base, () -> {
+                try (GuidedStep.Result r = GuidedStep.run(model, ops, d, x, idx, Guidance.Terms.complexity(lambda, 50f, true))) {
+                    return r.g().getFloat(0);
+                }
+            });
+            if (mode.equals("guided") || mode.equals("both")) {
+                try (Tensor t = d.modelTimesteps(idx); Adm.Tape tape = new Adm.Tape(); Tensor out = model.forward(ops, x, t, null, null, tape)) {
+                    System.out.printf(Locale.ROOT, "saved activations (tape) of one guided step at batch %d: %.2f GiB%n", batch,
+                            tape.bytes() / (double) (1L << 30));
+                }
             }
+            if (mode.equals("both")) System.out.printf(Locale.ROOT, "guided step / forward = %.2f%n", guided / fwd);
         }
+    }
+
+    interface Run {
+        float run();
+    }
+
+    static double time(String what, int runs, int batch, long base, Run r) {
+        double[] secs = new double[runs];
+        for (int i = 0; i < runs; i++) {
+            NativeMemory.resetPeak();
+            long s = System.nanoTime();
+            float v = r.run();
+            secs[i] = (System.nanoTime() - s) / 1e9;
+            System.out.printf(Locale.ROOT, "%s run %d: %.3f s, tensor memory peak beyond weights %.2f GiB (check value %.6f)%n", what, i,
+                    secs[i], (NativeMemory.peakBytes() - base) / (double) (1L << 30), v);
+        }
+        Arrays.sort(secs);
+        double med = secs[runs / 2];
+        System.out.printf(Locale.ROOT, "%s median %.3f s (min %.3f, max %.3f) at batch %d, %.0f GFLOP/s forward-equivalent%n", what, med,
+                secs[0], secs[runs - 1], batch, BenchReport.ADM256_FLOP * batch / med / 1e9);
+        return med;
     }
 }

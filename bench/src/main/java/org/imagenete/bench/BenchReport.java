@@ -90,6 +90,9 @@ public final class BenchReport {
             case "AdmForwardBench.forward" -> {
                 return new Work(ADM256_FLOP * params.get("batch").asInt(), 0);
             }
+            case "GuidedStepBench.step" -> {   // forward (+ an equal-FLOP backward when guided)
+                return new Work(ADM256_FLOP * (params.get("guided").asBoolean() ? 2 : 1), 0);
+            }
             default -> { }
         }
         if (bench.startsWith("OpsBench.")) {

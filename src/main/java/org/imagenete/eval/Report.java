@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.imagenete.io.AtomicFiles;
 import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategoryChartBuilder;
@@ -17,7 +18,6 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
@@ -43,20 +43,10 @@ public final class Report {
     public static void write(Path dir, Input in) throws IOException {
         Files.createDirectories(dir);
         System.setProperty("java.awt.headless", "true");
-        writeAtomic(dir.resolve("results.json"), json(in).getBytes(StandardCharsets.UTF_8));
-        writeAtomic(dir.resolve("results.csv"), variantsCsv(in.summary).getBytes(StandardCharsets.UTF_8));
-        writeAtomic(dir.resolve("predictions.csv"), predictionsCsv(in.predictions).getBytes(StandardCharsets.UTF_8));
-        writeAtomic(dir.resolve("report.html"), html(in).getBytes(StandardCharsets.UTF_8));
-    }
-
-    static void writeAtomic(Path file, byte[] bytes) throws IOException {
-        Path tmp = Files.createTempFile(file.toAbsolutePath().getParent(), "." + file.getFileName(), ".tmp");
-        try {
-            Files.write(tmp, bytes);
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        AtomicFiles.write(dir.resolve("results.json"), json(in).getBytes(StandardCharsets.UTF_8));
+        AtomicFiles.write(dir.resolve("results.csv"), variantsCsv(in.summary).getBytes(StandardCharsets.UTF_8));
+        AtomicFiles.write(dir.resolve("predictions.csv"), predictionsCsv(in.predictions).getBytes(StandardCharsets.UTF_8));
+        AtomicFiles.write(dir.resolve("report.html"), html(in).getBytes(StandardCharsets.UTF_8));
     }
 
     static String json(Input in) throws IOException {

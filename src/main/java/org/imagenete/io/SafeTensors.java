@@ -8,7 +8,6 @@ import org.imagenete.tensor.Shape;
 import org.imagenete.tensor.Tensor;
 
 import java.io.IOException;
-import java.io.OutputStream;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -17,7 +16,6 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -157,8 +155,8 @@ public final class SafeTensors implements StateDict {
     @Override public void close() { arena.close(); }
 
     /**
-     * Writes tensors (in map order) and string metadata. Atomic: a temporary file in the same folder,
-     * then a rename, so a crash or a full disk never leaves a half-written file under {@code file}.
+     * Writes tensors (in map order) and string metadata, atomically ({@link AtomicFiles}): a crash or a full
+     * disk never leaves a half-written file under {@code file}.
      */
     public static void write(Path file, Map<String, Tensor> tensors, Map<String, String> metadata) throws IOException {
         ObjectNode header = JSON.createObjectNode();
@@ -184,28 +182,21 @@ public final class SafeTensors implements StateDict {
         System.arraycopy(json, 0, hb, 0, json.length);
         for (int i = json.length; i < padded; i++) hb[i] = ' ';
 
-        Path dir = file.toAbsolutePath().getParent();
-        if (dir != null) Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + file.getFileName(), ".tmp");
-        try {
-            try (OutputStream out = Files.newOutputStream(tmp)) {
-                ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
-                out.write(len.array());
-                out.write(hb);
-                byte[] buf = new byte[1 << 20];
-                for (Tensor t : tensors.values()) {
-                    MemorySegment d = t.data();
-                    for (long p = 0; p < d.byteSize(); p += buf.length) {
-                        int c = (int) Math.min(buf.length, d.byteSize() - p);
-                        MemorySegment.copy(d, ValueLayout.JAVA_BYTE, p, buf, 0, c);
-                        out.write(buf, 0, c);
-                    }
+        AtomicFiles.write(file, out -> {
+            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(padded);
+            out.write(len.array());
+            out.write(hb);
+            byte[] buf = new byte[1 << 20];
+            for (Tensor t : tensors.values()) {
+                MemorySegment d = t.data();
+                for (long p = 0; p < d.byteSize(); p += buf.length) {
+                    int c = (int) Math.min(buf.length, d.byteSize() - p);
+                    MemorySegment.copy(d, ValueLayout.JAVA_BYTE, p, buf, 0, c);
+                    out.write(buf, 0, c);
                 }
             }
-            Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } finally {
-            Files.deleteIfExists(tmp);
-        }
+        });
+    }
     }
 
 }

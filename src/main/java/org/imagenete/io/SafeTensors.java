@@ -197,6 +197,4 @@ public final class SafeTensors implements StateDict {
             }
         });
     }
-    }
-
 }

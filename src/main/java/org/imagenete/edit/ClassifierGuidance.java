@@ -1,0 +1,67 @@
+package org.imagenete.edit;
+
+import org.imagenete.diffusion.GuidanceClassifier;
+import org.imagenete.eval.Preprocessing;
+import org.imagenete.nn.ResNet;
+import org.imagenete.ops.Ops;
+import org.imagenete.tensor.DType;
+import org.imagenete.tensor.Tensor;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * The native ResNet as the adversarial guidance classifier of the "-adv" background variants. It sees the
+ * predicted clean image at the diffusion resolution (256 for ADM-256; no crop: torchvision ResNets pool
+ * globally), mapped from [-1, 1] to [0, 1] and normalised by the ImageNet mean and std:
+ * xn_c = ((x + 1) / 2 - mean_c) / std_c, so d/dx = d/dxn / (2 std_c).
+ */
+public final class ClassifierGuidance implements GuidanceClassifier {
+    private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    private final ResNet net;
+    private final Preprocessing norm = Preprocessing.imagenet();
+
+    public ClassifierGuidance(ResNet net) { this.net = net; }
+
+    @Override
+    public LogProb logProb(Ops ops, Tensor x, int[] labels) {
+        int b = x.dim(0), c = x.dim(1), hw = x.dim(2) * x.dim(3), classes = net.arch().numClasses();
+        if (labels == null || labels.length != b) throw new IllegalArgumentException("adversarial guidance needs one label per sample");
+        for (int l : labels) if (l < 0 || l >= classes) throw new IllegalArgumentException("label " + l + " outside 0.." + (classes - 1));
+        try (Tensor xn = Tensor.allocate(DType.F32, x.shape()); ResNet.Tape tape = new ResNet.Tape()) {
+            MemorySegment xs = x.data(), ns = xn.data();
+            for (int s = 0; s < b; s++)
+                for (int ch = 0; ch < c; ch++) {
+                    float mean = norm.mean()[ch], std = norm.std()[ch];
+                    long base = ((long) s * c + ch) * hw;
+                    for (long k = base; k < base + hw; k++) ns.setAtIndex(F, k, ((xs.getAtIndex(F, k) + 1) / 2 - mean) / std);
+                }
+            float[] values = new float[b];
+            Tensor v;
+            try (Tensor logits = net.forward(ops, xn, null, tape)) {
+                // d/dlogits of log_softmax(logits)[y] = onehot(y) - softmax(logits)
+                float[] g = new float[b * classes];
+                for (int s = 0; s < b; s++) {
+                    double max = Double.NEGATIVE_INFINITY, z = 0;
+                    for (int k = 0; k < classes; k++) max = Math.max(max, logits.getFloat((long) s * classes + k));
+                    for (int k = 0; k < classes; k++) z += Math.exp(logits.getFloat((long) s * classes + k) - max);
+                    for (int k = 0; k < classes; k++) g[s * classes + k] = (float) -(Math.exp(logits.getFloat((long) s * classes + k) - max) / z);
+                    g[s * classes + labels[s]] += 1;
+                    values[s] = (float) (logits.getFloat((long) s * classes + labels[s]) - max - Math.log(z));
+                }
+                v = Tensor.of(g, b, classes);
+            }
+            try (v; Tensor dxn = net.inputGradient(ops, tape, v)) {
+                Tensor dx = Tensor.allocate(DType.F32, x.shape());
+                MemorySegment ds = dxn.data(), os = dx.data();
+                for (int s = 0; s < b; s++)
+                    for (int ch = 0; ch < c; ch++) {
+                        float k2 = 1f / (2 * norm.std()[ch]);
+                        long base = ((long) s * c + ch) * hw;
+                        for (long k = base; k < base + hw; k++) os.setAtIndex(F, k, ds.getAtIndex(F, k) * k2);
+                    }
+                return new LogProb(values, dx);
+            }
+        }
+    }
+}

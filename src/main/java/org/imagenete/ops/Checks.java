@@ -162,4 +162,16 @@ public final class Checks {
         rank("global_avg_pool_grad dy", dy, 2);
         if (h < 1 || w < 1) throw new IllegalArgumentException("global_avg_pool_grad size " + h + "x" + w);
     }
+
+    public static void affineComposite(Tensor bg, Tensor src, float[] inverse) {
+        rank("affine_composite background", bg, 4);
+        rank("affine_composite layer", src, 4);
+        if (src.dim(0) != bg.dim(0) || src.dim(1) != bg.dim(1) + 1)
+            throw new IllegalArgumentException("affine_composite: layer " + src.shape() + " must be [" + bg.dim(0) + ","
+                    + (bg.dim(1) + 1) + ",h,w] (premultiplied colour + alpha) for background " + bg.shape());
+        if (inverse == null || inverse.length != 6 * bg.dim(0))
+            throw new IllegalArgumentException("affine_composite needs 6 coefficients per sample, got "
+                    + (inverse == null ? 0 : inverse.length) + " for " + bg.dim(0));
+        for (float v : inverse) if (!Float.isFinite(v)) throw new IllegalArgumentException("affine_composite: non-finite transform " + java.util.Arrays.toString(inverse));
+    }
 }

@@ -84,6 +84,15 @@ public interface Ops {
     /** Mean over the spatial dims: [B,C,H,W] -> [B,C]. */
     Tensor globalAvgPool(Tensor x);
 
+    /**
+     * Places a premultiplied RGBA layer over a background through an affine map, bilinear, in one pass.
+     * bg [B,C,H,W]; src [B,C+1,Hs,Ws] = (colour x alpha, alpha); inverse [B*6] maps each output pixel centre
+     * (x, y) (integer coordinates) to the source: sx = i0 x + i1 y + i2, sy = i3 x + i4 y + i5. Source taps
+     * outside the layer count as transparent. -> [B,C+1,H,W]: channels 0..C-1 = sampled colour + bg (1 - a),
+     * channel C = the sampled alpha a (the placed object's coverage).
+     */
+    Tensor affineComposite(Tensor bg, Tensor src, float[] inverse);
+
     // ---- input-gradients: given the cotangent dy of an op's output, the cotangent of its input ----
 
     /** Of {@link #conv2d} (the residual's is dy itself): dy [B,Cout,Ho,Wo] -> dx [B,Cin,h,w]. */

@@ -53,6 +53,7 @@ class OpsAgreementTest {
             Map.entry(Op.UPSAMPLE_NEAREST_2X_GRAD, new Tol(1e-6, 1e-6, "fp32 sum of 4 values: an ulp of the partial sums (|sum| <= 4)")),
             Map.entry(Op.AVG_POOL_2X_GRAD, new Tol(0, 0, "dy * 0.25 is exact in fp32 in both backends")),
             Map.entry(Op.ATTENTION_GRAD, new Tol(1e-5, 1e-4, "fp32 GEMMs over T and 64 channels, fp32 softmax recomputed as the forward does")),
+            Map.entry(Op.AFFINE_COMPOSITE, new Tol(1e-6, 1e-6, "4-tap bilinear weights and sums in float64 in both; one fp32 rounding each of the sample and of the composite")),
             Map.entry(Op.RELU, new Tol(0, 0, "a comparison: exact")),
             Map.entry(Op.RELU_GRAD, new Tol(0, 0, "a selection: exact")),
             Map.entry(Op.MAX_POOL, new Tol(0, 0, "a selection (first maximum in both): exact")),
@@ -75,7 +76,7 @@ class OpsAgreementTest {
     @Test
     void opSetIsClosedAndFullySupported() {
         System.out.println("op set: " + Op.values().length + " ops " + java.util.Arrays.toString(Op.values()));
-        assertEquals(26, Op.values().length, "the op set grew: add a tolerance, a reference and agreement tests");
+        assertEquals(27, Op.values().length, "the op set grew: add a tolerance, a reference and agreement tests");
         assertEquals(TOLERANCE.keySet(), java.util.EnumSet.allOf(Op.class));
         assertEquals(java.util.EnumSet.allOf(Op.class), fast.supports());
         assertEquals(java.util.EnumSet.allOf(Op.class), REF.supports());
@@ -215,6 +216,51 @@ class OpsAgreementTest {
         Tensor y = x.copy();
         for (long i = 0; i < y.numel(); i++) y.setFloat(i, Math.round(y.getFloat(i) * 2) / 2f);
         return y;
+    }
+
+    @ParameterizedTest(name = "affine_composite {0}")
+    @CsvSource({"identity", "rotate", "shrink", "outside", "odd"})
+    void affineComposite(String kind) {
+        int b = 2, hs = kind.equals("odd") ? 37 : 64, ws = kind.equals("odd") ? 23 : 48, h = kind.equals("odd") ? 31 : 64, w = kind.equals("odd") ? 29 : 80;
+        float[] inv = new float[12];
+        for (int s = 0; s < b; s++) {
+            double a = kind.equals("rotate") ? 0.3 + s : 0, sc = kind.equals("shrink") ? 2.5 : 1, tx = kind.equals("outside") ? -40 + 70 * s : 3.25 * s;
+            float[] m = {(float) (sc * Math.cos(a)), (float) (-sc * Math.sin(a)), (float) tx, (float) (sc * Math.sin(a)), (float) (sc * Math.cos(a)), (float) (1.5 - s)};
+            System.arraycopy(m, 0, inv, 6 * s, 6);
+        }
+        try (Tensor bg = Rand.uniform(1, b, 3, h, w); Tensor src = premultiplied(Rand.uniform(2, b, 4, hs, ws))) {
+            agree(Op.AFFINE_COMPOSITE, kind, ops -> ops.affineComposite(bg, src, inv));
+        }
+    }
+
+    /** Random RGBA with alpha in [0, 1] and colour premultiplied by it. */
+    static Tensor premultiplied(Tensor rgba) {
+        Tensor y = rgba.copy();
+        int b = y.dim(0), hw = y.dim(2) * y.dim(3);
+        for (int s = 0; s < b; s++)
+            for (int i = 0; i < hw; i++) {
+                float a = (y.getFloat((s * 4L + 3) * hw + i) + 1) / 2;
+                y.setFloat((s * 4L + 3) * hw + i, a);
+                for (int c = 0; c < 3; c++) y.setFloat((s * 4L + c) * hw + i, y.getFloat((s * 4L + c) * hw + i) * a);
+            }
+        return y;
+    }
+
+    /** An opaque layer placed with the identity map reproduces its colours exactly; a transparent one the background. */
+    @Test
+    void affineCompositeIdentityIsExact() {
+        try (Tensor bg = Rand.uniform(3, 1, 3, 8, 9); Tensor layer = Rand.uniform(4, 1, 4, 8, 9)) {
+            for (int i = 0; i < 72; i++) layer.setFloat(3 * 72 + i, i % 2);   // alpha: 0 or 1 alternating
+            for (int c = 0; c < 3; c++) for (int i = 0; i < 72; i++) layer.setFloat(c * 72 + i, layer.getFloat(c * 72 + i) * (i % 2));
+            for (Ops ops : new Ops[]{REF, fast}) {
+                try (Tensor y = ops.affineComposite(bg, layer, new float[]{1, 0, 0, 0, 1, 0})) {
+                    for (int c = 0; c < 3; c++)
+                        for (int i = 0; i < 72; i++)
+                            assertEquals(i % 2 == 1 ? layer.getFloat(c * 72 + i) : bg.getFloat(c * 72 + i), y.getFloat(c * 72 + i), ops.name());
+                    for (int i = 0; i < 72; i++) assertEquals(i % 2, y.getFloat(3 * 72 + i));
+                }
+            }
+        }
     }
 
     @Test

@@ -7,6 +7,7 @@ import org.imagenete.ops.ref.ReferenceOps;
 import org.imagenete.tensor.DType;
 import org.imagenete.tensor.Tensor;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
@@ -51,6 +52,8 @@ public final class CpuOps implements Ops {
             ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle GAP = NativeLib.handle("ie_global_avgpool_f32", voidFn(ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG));
     private static final MethodHandle GAP_GRAD = NativeLib.handle("ie_global_avgpool_grad_f32", voidFn(ADDRESS, ADDRESS, JAVA_LONG, JAVA_LONG));
+    private static final MethodHandle AFFINE_COMPOSITE = NativeLib.handle("ie_affine_composite_f32", voidFn(ADDRESS, ADDRESS,
+            ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle SET_THREADS = NativeLib.handle("ie_set_num_threads", voidFn(JAVA_INT));
 
     /** Uses {@code -Dimagenete.threads} threads if set, else all cores. */
@@ -194,6 +197,17 @@ public final class CpuOps implements Ops {
         Checks.rank("global_avg_pool input", x, 4);
         Tensor y = f32(x.dim(0), x.dim(1));
         return run(y, () -> { GAP.invokeExact(seg(x), seg(y), (long) x.dim(0) * x.dim(1), (long) x.dim(2) * x.dim(3)); });
+    }
+
+    @Override
+    public Tensor affineComposite(Tensor bg, Tensor src, float[] inverse) {
+        Checks.affineComposite(bg, src, inverse);
+        int b = bg.dim(0), c = bg.dim(1);
+        Tensor y = f32(b, c + 1, bg.dim(2), bg.dim(3));
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment inv = arena.allocateFrom(JAVA_FLOAT, inverse);
+            return run(y, () -> { AFFINE_COMPOSITE.invokeExact(seg(bg), seg(src), inv, seg(y), b, c, bg.dim(2), bg.dim(3), src.dim(2), src.dim(3)); });
+        }
     }
 
     // ---- fft2 and the input-gradients: native/grad.c, native/fft.c (native/grad.h), native/pool.c ----

@@ -562,4 +562,32 @@ public final class ReferenceOps implements Ops {
         for (int p = 0; p < bc; p++) java.util.Arrays.fill(dx, p * h * w, (p + 1) * h * w, (float) ((double) dy[p] / (h * w)));
         return out(dx, dyt.dim(0), dyt.dim(1), h, w);
     }
+
+    @Override
+    public Tensor affineComposite(Tensor bgt, Tensor srct, float[] inv) {
+        Checks.affineComposite(bgt, srct, inv);
+        int bn = bgt.dim(0), c = bgt.dim(1), h = bgt.dim(2), w = bgt.dim(3), hs = srct.dim(2), ws = srct.dim(3);
+        float[] bg = bgt.toFloatArray(), src = srct.toFloatArray(), y = new float[bn * (c + 1) * h * w];
+        double[] px = new double[c + 1];
+        for (int b = 0; b < bn; b++)
+            for (int oy = 0; oy < h; oy++)
+                for (int ox = 0; ox < w; ox++) {
+                    double sx = (double) inv[6 * b] * ox + (double) inv[6 * b + 1] * oy + inv[6 * b + 2];
+                    double sy = (double) inv[6 * b + 3] * ox + (double) inv[6 * b + 4] * oy + inv[6 * b + 5];
+                    java.util.Arrays.fill(px, 0);
+                    int x0 = (int) Math.floor(sx), y0 = (int) Math.floor(sy);
+                    double fx = sx - x0, fy = sy - y0;
+                    for (int t = 0; t < 4; t++) {
+                        int xi = x0 + (t & 1), yi = y0 + (t >> 1);
+                        if (xi < 0 || xi >= ws || yi < 0 || yi >= hs) continue;       // transparent outside
+                        double wt = ((t & 1) == 1 ? fx : 1 - fx) * ((t >> 1) == 1 ? fy : 1 - fy);
+                        for (int ch = 0; ch <= c; ch++) px[ch] += wt * src[((b * (c + 1) + ch) * hs + yi) * ws + xi];
+                    }
+                    double a = px[c];
+                    for (int ch = 0; ch < c; ch++)
+                        y[((b * (c + 1) + ch) * h + oy) * w + ox] = (float) (px[ch] + bg[((b * c + ch) * h + oy) * w + ox] * (1 - a));
+                    y[((b * (c + 1) + c) * h + oy) * w + ox] = (float) a;
+                }
+        return out(y, bn, c + 1, h, w);
+    }
 }

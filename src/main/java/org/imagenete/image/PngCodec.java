@@ -242,7 +242,8 @@ final class PngCodec {
     /**
      * An 8-bit PNG of {@code channels} = 1 (grey) or 3 (RGB) interleaved samples. The bytes depend only on the
      * pixels (and on the JDK's zlib): no time, text or physical-size chunks; each row takes the filter with the
-     * smallest sum of absolute residuals (libpng's heuristic); deflate level 6.
+     * smallest sum of absolute residuals (libpng's heuristic); deflate level 5 (half the time of level 6 on
+     * photos, 2 % larger).
      */
     static byte[] encode(int width, int height, int channels, byte[] pixels) {
         if (channels != 1 && channels != 3) throw new IllegalArgumentException("channels must be 1 or 3");
@@ -255,32 +256,10 @@ final class PngCodec {
         byte[][] cand = new byte[5][stride];
         for (int y = 0; y < height; y++) {
             System.arraycopy(pixels, y * stride, cur, 0, stride);
+            long[] sums = new long[5];
+            for (int f = 0; f < 5; f++) sums[f] = filterRow(f, cur, prior, cand[f], channels);
             int best = 0;
-            long bestSum = Long.MAX_VALUE;
-            for (int f = 0; f < 5; f++) {
-                byte[] o = cand[f];
-                long sum = 0;
-                for (int i = 0; i < stride; i++) {
-                    int a = i >= channels ? cur[i - channels] & 0xff : 0;
-                    int b = prior[i] & 0xff;
-                    int c = i >= channels ? prior[i - channels] & 0xff : 0;
-                    int x = cur[i] & 0xff;
-                    int pred = switch (f) {
-                        case 0 -> 0;
-                        case 1 -> a;
-                        case 2 -> b;
-                        case 3 -> (a + b) >>> 1;
-                        default -> paeth(a, b, c);
-                    };
-                    byte r = (byte) (x - pred);
-                    o[i] = r;
-                    sum += Math.abs((int) r);
-                }
-                if (sum < bestSum) {
-                    bestSum = sum;
-                    best = f;
-                }
-            }
+            for (int f = 1; f < 5; f++) if (sums[f] < sums[best]) best = f;
             int at = y * (stride + 1);
             filtered[at] = (byte) best;
             System.arraycopy(cand[best], 0, filtered, at + 1, stride);
@@ -288,7 +267,7 @@ final class PngCodec {
             prior = cur;
             cur = t;
         }
-        Deflater deflater = new Deflater(6);
+        Deflater deflater = new Deflater(5);
         ByteArrayOutputStream idat = new ByteArrayOutputStream(filtered.length / 2 + 64);
         try {
             deflater.setInput(filtered);
@@ -312,6 +291,52 @@ final class PngCodec {
         writeChunk(out, "IDAT", idat.toByteArray());
         writeChunk(out, "IEND", new byte[0]);
         return out.toByteArray();
+    }
+
+    /** PNG filter {@code f} of row {@code cur} over {@code prior} into {@code out}; returns the sum of |residual|. */
+    private static long filterRow(int f, byte[] cur, byte[] prior, byte[] out, int bpp) {
+        int n = cur.length;
+        long sum = 0;
+        switch (f) {
+            case 0 -> {
+                for (int i = 0; i < n; i++) {
+                    out[i] = cur[i];
+                    sum += Math.abs((int) cur[i]);
+                }
+            }
+            case 1 -> {
+                for (int i = 0; i < n; i++) {
+                    byte r = (byte) (cur[i] - (i >= bpp ? cur[i - bpp] : 0));
+                    out[i] = r;
+                    sum += Math.abs((int) r);
+                }
+            }
+            case 2 -> {
+                for (int i = 0; i < n; i++) {
+                    byte r = (byte) (cur[i] - prior[i]);
+                    out[i] = r;
+                    sum += Math.abs((int) r);
+                }
+            }
+            case 3 -> {
+                for (int i = 0; i < n; i++) {
+                    int a = i >= bpp ? cur[i - bpp] & 0xff : 0;
+                    byte r = (byte) (cur[i] - ((a + (prior[i] & 0xff)) >>> 1));
+                    out[i] = r;
+                    sum += Math.abs((int) r);
+                }
+            }
+            default -> {
+                for (int i = 0; i < n; i++) {
+                    int a = i >= bpp ? cur[i - bpp] & 0xff : 0;
+                    int c = i >= bpp ? prior[i - bpp] & 0xff : 0;
+                    byte r = (byte) (cur[i] - paeth(a, prior[i] & 0xff, c));
+                    out[i] = r;
+                    sum += Math.abs((int) r);
+                }
+            }
+        }
+        return sum;
     }
 
     private static int paeth(int a, int b, int c) {

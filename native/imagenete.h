@@ -36,19 +36,24 @@ void ie_sgemm(int transA, int transB, int M, int N, int K, float alpha,
 void ie_conv2d_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
                    int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad);
 
-/* Winograd 3x3, stride 1, pad 1 convolution (same semantics as ie_conv2d_f32 with KH=KW=3).
- * Chooses F(4x4,3x3) or falls back to the direct path for small images; transforms the
- * weights on every call. */
+/* Winograd F(4x4,3x3) convolution, 3x3, stride 1, pad 1 (same semantics as ie_conv2d_f32 with
+ * KH=KW=3, stride=1, pad=1). Transforms the weights on every call and uses the direct path where
+ * that does not pay (small images). Rounding error ~10x the direct conv's (relative L2 ~2e-6). */
 void ie_conv3x3_winograd_f32(const float* x, const float* w, const float* bias, const float* add,
                              float* y, int B, int Cin, int H, int W, int Cout);
 
-/* Same with weights transformed once (load time): ie_winograd_weights_size() floats in wt,
- * filled by ie_winograd_transform_weights(w [Cout,Cin,3,3]). */
+/* Same with weights transformed once (load time): ie_winograd_weights_size() floats in wt
+ * (36*Cout*Cin, 4x the weights), filled by ie_winograd_transform_weights(w [Cout,Cin,3,3]).
+ * Always runs Winograd: ask ie_conv3x3_winograd_pays(..., 1) whether that beats ie_conv2d_f32 for
+ * a shape (e.g. ADM-256: yes at 32x32 and above, no at 16x16 and 8x8). */
 size_t ie_winograd_weights_size(int Cin, int Cout);
 void ie_winograd_transform_weights(const float* w, float* wt, int Cin, int Cout);
 void ie_conv3x3_winograd_pretransformed_f32(const float* x, const float* wt, const float* bias,
                                             const float* add, float* y,
                                             int B, int Cin, int H, int W, int Cout);
+/* 1 if Winograd (with weights pretransformed, or transformed per call) is faster than the direct
+ * convolution for this shape on this build. */
+int ie_conv3x3_winograd_pays(int B, int Cin, int H, int W, int Cout, int pretransformed);
 
 /* ---- internal to gemm.c / conv.c / winograd.c (hidden, not exported) ---- */
 #define IE_HIDDEN __attribute__((visibility("hidden")))

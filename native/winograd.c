@@ -12,8 +12,9 @@
  * Weights: U[xi][co][ci] (36*Cout*Cin floats, 4x the 3x3 weights), computed per call by
  * ie_conv3x3_winograd_f32 or once by ie_winograd_transform_weights.
  *
- * Without AVX-512 (the AVX2 build) the entry points fall back to the direct convolution and the
- * "transformed" weights are a plain copy of w.
+ * ie_conv3x3_winograd_f32 uses the direct convolution where Winograd does not pay (small images,
+ * see ie_conv3x3_winograd_pays). Without AVX-512 (the AVX2 build) all entry points use the direct
+ * convolution and the "transformed" weights are a plain copy of w.
  */
 #include "imagenete.h"
 
@@ -40,26 +41,39 @@ size_t ie_winograd_weights_size(int Cin, int Cout) { return (size_t)36 * Cout * 
 
 void ie_winograd_transform_weights(const float* w, float* wt, int Cin, int Cout)
 {
-    static const double G[6][3] = {
-        { 1.0 / 4, 0, 0 },
-        { -1.0 / 6, -1.0 / 6, -1.0 / 6 },
-        { -1.0 / 6, 1.0 / 6, -1.0 / 6 },
-        { 1.0 / 24, 1.0 / 12, 1.0 / 6 },
-        { 1.0 / 24, -1.0 / 12, 1.0 / 6 },
+    /* U = G g G^T, 16 input channels per vector */
+    static const float G[6][3] = {
+        { 1.0f / 4, 0, 0 },
+        { -1.0f / 6, -1.0f / 6, -1.0f / 6 },
+        { -1.0f / 6, 1.0f / 6, -1.0f / 6 },
+        { 1.0f / 24, 1.0f / 12, 1.0f / 6 },
+        { 1.0f / 24, -1.0f / 12, 1.0f / 6 },
         { 0, 0, 1 },
     };
     const long plane = (long)Cout * Cin;
+    const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+                                           _mm512_set1_epi32(9));
 #pragma omp parallel for schedule(static) num_threads(ie_get_num_threads())
     for (int co = 0; co < Cout; co++)
-        for (int ci = 0; ci < Cin; ci++) {
-            const float* g = w + ((long)co * Cin + ci) * 9;
-            double t[6][3];
+        for (int ci0 = 0; ci0 < Cin; ci0 += 16) {
+            const int n = Cin - ci0 < 16 ? Cin - ci0 : 16;
+            const __mmask16 m = (__mmask16)((1u << n) - 1);
+            const float* g = w + ((long)co * Cin + ci0) * 9;
+            __m512 gv[9], t[6][3];
+            for (int k = 0; k < 9; k++) gv[k] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, g + k, 4);
             for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 3; j++) t[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
+                for (int j = 0; j < 3; j++)
+                    t[i][j] = _mm512_fmadd_ps(_mm512_set1_ps(G[i][0]), gv[j],
+                              _mm512_fmadd_ps(_mm512_set1_ps(G[i][1]), gv[3 + j],
+                                              _mm512_mul_ps(_mm512_set1_ps(G[i][2]), gv[6 + j])));
+            float* dst = wt + (long)co * Cin + ci0;
             for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 6; j++)
-                    wt[(i * 6 + j) * plane + (long)co * Cin + ci] =
-                        (float)(t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2]);
+                for (int j = 0; j < 6; j++) {
+                    __m512 u = _mm512_fmadd_ps(t[i][0], _mm512_set1_ps(G[j][0]),
+                               _mm512_fmadd_ps(t[i][1], _mm512_set1_ps(G[j][1]),
+                                               _mm512_mul_ps(t[i][2], _mm512_set1_ps(G[j][2]))));
+                    _mm512_mask_storeu_ps(dst + (i * 6 + j) * plane, m, u);
+                }
         }
 }
 
@@ -295,6 +309,15 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
     }
 }
 
+int ie_conv3x3_winograd_pays(int B, int Cin, int H, int W, int Cout, int pretransformed)
+{
+    const long th = (H + 3) / 4, tw = (W + 3) / 4;
+    /* 16 horizontally adjacent tiles per vector: narrow images waste lanes */
+    if (tw < 8 || Cin < 8 || Cout < 8) return 0;
+    /* per-call weight transform (36*Cin*Cout floats) needs enough tiles to amortise */
+    return (long)B * th * tw >= (pretransformed ? 64 : 256);
+}
+
 void ie_conv3x3_winograd_pretransformed_f32(const float* x, const float* wt, const float* bias,
                                             const float* add, float* y,
                                             int B, int Cin, int H, int W, int Cout)
@@ -307,8 +330,10 @@ void ie_conv3x3_winograd_f32(const float* x, const float* w, const float* bias, 
                              float* y, int B, int Cin, int H, int W, int Cout)
 {
     if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return;
-    float* U = aligned_alloc(64, (ie_winograd_weights_size(Cin, Cout) * sizeof(float) + 63) & ~(size_t)63);
-    if (!U) { /* out of memory: the direct path needs no extra memory */
+    float* U = NULL;
+    if (ie_conv3x3_winograd_pays(B, Cin, H, W, Cout, 0))
+        U = aligned_alloc(64, (ie_winograd_weights_size(Cin, Cout) * sizeof(float) + 63) & ~(size_t)63);
+    if (!U) { /* small image (or out of memory): direct convolution */
         ie_conv2d_f32(x, w, bias, add, y, B, Cin, H, W, Cout, 3, 3, 1, 1);
         return;
     }
@@ -318,6 +343,8 @@ void ie_conv3x3_winograd_f32(const float* x, const float* w, const float* bias, 
 }
 
 #else /* no AVX-512: direct convolution */
+
+int ie_conv3x3_winograd_pays(int B, int Cin, int H, int W, int Cout, int pretransformed) { return 0; }
 
 size_t ie_winograd_weights_size(int Cin, int Cout) { return (size_t)9 * Cout * Cin; }
 

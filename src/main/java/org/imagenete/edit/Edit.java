@@ -1,0 +1,103 @@
+package org.imagenete.edit;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * The closed family of attribute edits (ImageNet-E's four attributes). One output may combine several (at
+ * most one of each kind); geometric edits apply in the order size, direction, position.
+ */
+public sealed interface Edit {
+    /** Background complexity: lambda > 0 busier, < 0 smoother; adversarial adds the classifier term. */
+    record Background(float lambda, boolean adversarial) implements Edit {}
+
+    /** Object size: the object's pixel count over the image area becomes {@code ratio}. */
+    record Size(double ratio) implements Edit {
+        public Size {
+            if (!(ratio > 0 && ratio < 1)) throw new IllegalArgumentException("size ratio must be in (0, 1), got " + ratio);
+        }
+    }
+
+    /** Object position: a uniformly random (seeded) placement that keeps the object inside the image. */
+    record Position() implements Edit {}
+
+    /** Object direction: rotation by {@code degrees} counter-clockwise about the image centre, or the object's. */
+    record Direction(double degrees, boolean aboutObject) implements Edit {}
+
+    /** The variant name of a combination, e.g. "background+20-adv", "size-0.08", "direction+30", "size-0.05_position". */
+    static String name(List<Edit> edits) {
+        List<String> parts = new ArrayList<>();
+        for (Edit e : edits) {
+            parts.add(switch (e) {
+                case Background b -> "background" + signed(b.lambda) + (b.adversarial ? "-adv" : "");
+                case Size s -> String.format(Locale.ROOT, "size-%.2f", s.ratio);
+                case Position p -> "position";
+                case Direction d -> "direction" + signed(d.degrees) + (d.aboutObject ? "@object" : "");
+            });
+        }
+        return String.join("_", parts);
+    }
+
+    private static String signed(double v) {
+        String s = v == Math.rint(v) ? Long.toString(Math.abs((long) v)) : Double.toString(Math.abs(v));
+        return (v < 0 ? "-" : "+") + s;
+    }
+
+    /**
+     * Parses one output's edits: a comma list of {@code background=L} (L signed; "-adv" suffix for the
+     * adversarial term), {@code size=R}, {@code position}, {@code direction=D} ({@code @object} to rotate
+     * about the object centre). Example: {@code size=0.08,direction=30}.
+     */
+    static List<Edit> parse(String spec) {
+        List<Edit> out = new ArrayList<>();
+        for (String part : spec.split(",")) {
+            String p = part.trim();
+            if (p.isEmpty()) continue;
+            int eq = p.indexOf('=');
+            String key = (eq < 0 ? p : p.substring(0, eq)).trim().toLowerCase(Locale.ROOT);
+            String val = eq < 0 ? null : p.substring(eq + 1).trim();
+            Edit e = switch (key) {
+                case "background" -> {
+                    need(key, val);
+                    boolean adv = val.endsWith("-adv");
+                    yield new Background(Float.parseFloat(adv ? val.substring(0, val.length() - 4) : val), adv);
+                }
+                case "size" -> {
+                    need(key, val);
+                    yield new Size(Double.parseDouble(val));
+                }
+                case "position" -> {
+                    if (val != null && !val.equalsIgnoreCase("random")) throw new IllegalArgumentException("position takes no value (it is drawn from the seed)");
+                    yield new Position();
+                }
+                case "direction" -> {
+                    need(key, val);
+                    boolean obj = val.endsWith("@object");
+                    yield new Direction(Double.parseDouble(obj ? val.substring(0, val.length() - 7) : val), obj);
+                }
+                default -> throw new IllegalArgumentException("unknown edit '" + key + "' (background, size, position, direction)");
+            };
+            for (Edit o : out)
+                if (o.getClass() == e.getClass()) throw new IllegalArgumentException("'" + spec + "' sets " + key + " twice");
+            out.add(e);
+        }
+        if (out.isEmpty()) throw new IllegalArgumentException("empty edit '" + spec + "'");
+        // geometric order: size, direction, position; background last
+        out.sort(java.util.Comparator.comparingInt(Edit::order));
+        return List.copyOf(out);
+    }
+
+    private static void need(String key, String val) {
+        if (val == null || val.isEmpty()) throw new IllegalArgumentException(key + " needs a value (" + key + "=...)");
+    }
+
+    private static int order(Edit e) {
+        return switch (e) {
+            case Size s -> 0;
+            case Direction d -> 1;
+            case Position p -> 2;
+            case Background b -> 3;
+        };
+    }
+}

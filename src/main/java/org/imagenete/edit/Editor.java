@@ -1,0 +1,397 @@
+package org.imagenete.edit;
+
+import org.imagenete.diffusion.BlendedSampler;
+import org.imagenete.diffusion.Guidance;
+import org.imagenete.diffusion.GuidanceClassifier;
+import org.imagenete.image.Filter;
+import org.imagenete.image.Mask;
+import org.imagenete.image.Resize;
+import org.imagenete.image.RgbImage;
+import org.imagenete.nn.Adm;
+import org.imagenete.ops.Ops;
+import org.imagenete.tensor.Tensor;
+
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Applies edits to images, many at once. Per image: resize to the working size (image Lanczos, mask nearest,
+ * as ImageNet-E), remove the object and fill its (slightly dilated) hole, move/scale/rotate the object and
+ * composite it over the filled background ({@link Ops#affineComposite}, premultiplied alpha, antialiased
+ * when shrinking), then regenerate the background with guided blended diffusion for background edits. The
+ * diffusion stages run batched across all tasks: the UNet sees batches of edits of different images.
+ */
+public final class Editor {
+    public enum Fill { FAST, DIFFUSION, IMAGE }
+
+    /**
+     * @param size         working resolution (the diffusion model's, 256 for ADM-256)
+     * @param holeDilation pixels added around the object before filling, so that its fringe leaves too
+     * @param background   sampler options of background edits (ImageNet-E: respacing 100, 10 steps)
+     * @param fillOptions  sampler options of diffusion hole filling (no guidance; more steps)
+     * @param batch        edits per UNet batch
+     */
+    public record Config(int size, Fill fill, int holeDilation, BlendedSampler.Options background,
+                         BlendedSampler.Options fillOptions, int batch) {
+        public static Config defaults() {
+            return new Config(256, Fill.FAST, 2, BlendedSampler.Options.imagenetE(),
+                    new BlendedSampler.Options("100", 50, 0f, true, false, 0f, null, 0f, null), 4);
+        }
+
+        public Config withFill(Fill f) { return new Config(size, f, holeDilation, background, fillOptions, batch); }
+
+        public Config withBatch(int b) { return new Config(size, fill, holeDilation, background, fillOptions, b); }
+
+        public Config withSize(int s) { return new Config(s, fill, holeDilation, background, fillOptions, batch); }
+    }
+
+    /** An image to edit: its object mask (same size), ImageNet label, and optionally a user background. */
+    public record Source(String id, RgbImage image, Mask mask, int label, RgbImage background) {}
+
+    public record Task(Source source, List<Edit> edits, long seed) {
+        public String variant() { return Edit.name(edits); }
+    }
+
+    /**
+     * An edited image and its object mask at the working size, the achieved values, or the reason the edit
+     * could not be made ({@code image} null).
+     */
+    public record Result(Task task, RgbImage image, Mask mask, Map<String, Object> values, String unreachable) {
+        public boolean ok() { return unreachable == null; }
+    }
+
+    private final Config config;
+    private final Adm model;
+    private final Ops ops;
+    private final HoleFiller fastFill;
+    private final GuidanceClassifier adversarial;
+
+    /** model may be null (geometric edits with the fast fill only); adversarial may be null (no "-adv" edits). */
+    public Editor(Config config, Adm model, Ops ops, HoleFiller fastFill, GuidanceClassifier adversarial) {
+        this.config = config;
+        this.model = model;
+        this.ops = ops;
+        this.fastFill = fastFill;
+        this.adversarial = adversarial;
+    }
+
+    /** Per-task working state. */
+    private static final class Work {
+        final Task task;
+        RgbImage image, filled, result;
+        Mask mask, hole, resultMask;
+        final Map<String, Object> values = new LinkedHashMap<>();
+        String unreachable;
+
+        Work(Task t) { task = t; }
+
+        boolean geometric() { return task.edits.stream().anyMatch(e -> !(e instanceof Edit.Background)); }
+
+        Edit.Background background() {
+            return task.edits.stream().filter(e -> e instanceof Edit.Background).map(e -> (Edit.Background) e).findFirst().orElse(null);
+        }
+    }
+
+    public List<Result> run(List<Task> tasks) {
+        List<Work> work = new ArrayList<>();
+        for (Task t : tasks) work.add(prepare(t));
+        List<Work> diffusionFill = new ArrayList<>();
+        for (Work w : work) {
+            if (w.unreachable != null || (!w.geometric() && w.background() == null)) continue;
+            w.filled = fill(w);
+            if (config.fill == Fill.DIFFUSION) diffusionFill.add(w);
+        }
+        if (!diffusionFill.isEmpty()) diffusionFill(diffusionFill);
+        for (Work w : work) {
+            if (w.unreachable != null) continue;
+            if (w.geometric()) place(w);
+            else {
+                w.result = w.image;
+                w.resultMask = w.mask;
+            }
+        }
+        List<Work> bg = work.stream().filter(w -> w.unreachable == null && w.background() != null).toList();
+        if (!bg.isEmpty()) backgroundEdits(bg);
+        List<Result> out = new ArrayList<>();
+        for (Work w : work) {
+            if (w.unreachable == null) {
+                w.values.put("complexity_before", complexity(w.image));
+                w.values.put("complexity_after", complexity(w.result));
+                w.values.put("ratio_after", w.resultMask.areaRatio());
+            }
+            out.add(new Result(w.task, w.unreachable == null ? w.result : null, w.unreachable == null ? w.resultMask : null,
+                    w.values, w.unreachable));
+        }
+        return out;
+    }
+
+    private Work prepare(Task t) {
+        Work w = new Work(t);
+        Source s = t.source;
+        if (s.mask.width() != s.image.width() || s.mask.height() != s.image.height())
+            throw new IllegalArgumentException(s.id + ": mask is " + s.mask.width() + "x" + s.mask.height() + ", image is "
+                    + s.image.width() + "x" + s.image.height());
+        int n = config.size;
+        w.image = s.image.width() == n && s.image.height() == n ? s.image : Resize.resize(s.image, n, n, Filter.LANCZOS);
+        w.mask = s.mask.width() == n && s.mask.height() == n ? s.mask : s.mask.resizeNearest(n, n);
+        w.values.put("seed", t.seed);
+        w.values.put("ratio_before", w.mask.areaRatio());
+        if (w.mask.isEmpty()) w.unreachable = "the object mask is empty at " + n + "x" + n;
+        Edit.Background b = w.background();
+        if (b != null && model == null) throw new IllegalStateException("background edits need the ADM diffusion model (--weights)");
+        if (b != null && b.adversarial() && adversarial == null)
+            throw new IllegalStateException("adversarial background edits need a classifier (--classifier resnet50.pth)");
+        if (config.fill == Fill.DIFFUSION && model == null && w.geometric())
+            throw new IllegalStateException("diffusion hole filling needs the ADM model (--weights), or use the fast fill");
+        w.hole = dilate(w.mask, config.holeDilation);
+        return w;
+    }
+
+    private RgbImage fill(Work w) {
+        return switch (config.fill) {
+            case FAST, DIFFUSION -> fastFill.fill(w.image, w.hole);   // DIFFUSION starts from the fast fill
+            case IMAGE -> {
+                RgbImage bg = w.task.source.background;
+                if (bg == null) throw new IllegalArgumentException(w.task.source.id + ": --fill image needs a background image");
+                yield Resize.resize(bg, config.size, config.size, Filter.LANCZOS);
+            }
+        };
+    }
+
+    /** Diffusion inpainting: the known pixels re-imposed every step, the hole regenerated from the fast fill. */
+    private void diffusionFill(List<Work> ws) {
+        for (int i = 0; i < ws.size(); i += config.batch) {
+            List<Work> part = ws.subList(i, Math.min(ws.size(), i + config.batch));
+            List<BlendedSampler.Job> jobs = new ArrayList<>();
+            List<Tensor> owned = new ArrayList<>();
+            try {
+                for (Work w : part) {
+                    Tensor init = keep(owned, w.filled.toTensor(RgbImage.Range.MINUS_ONE_ONE));
+                    Tensor known = keep(owned, w.image.toTensor(RgbImage.Range.MINUS_ONE_ONE));
+                    Tensor keepMask = keep(owned, invert(w.hole).toTensor());
+                    jobs.add(new BlendedSampler.Job(init, known, keepMask, 0f, Seeds.derive(w.task.seed, "fill"), -1));
+                }
+                List<Tensor> out = BlendedSampler.sample(model, ops, jobs, config.fillOptions);
+                for (int k = 0; k < part.size(); k++) {
+                    try (Tensor t = out.get(k)) {
+                        part.get(k).filled = RgbImage.fromTensor(t, RgbImage.Range.MINUS_ONE_ONE);
+                    }
+                }
+            } finally {
+                owned.forEach(Tensor::close);
+            }
+        }
+    }
+
+    private static Tensor keep(List<Tensor> owned, Tensor t) {
+        owned.add(t);
+        return t;
+    }
+
+    /** Size, direction and position: one affine map, refined so that the achieved size ratio is within 1%. */
+    private void place(Work w) {
+        int n = config.size;
+        Mask.Box box = w.mask.boundingBox();
+        double cx = (box.x0() + box.x1() - 1) / 2.0, cy = (box.y0() + box.y1() - 1) / 2.0;
+        Edit.Size size = null;
+        Edit.Direction dir = null;
+        boolean position = false;
+        for (Edit e : w.task.edits) {
+            switch (e) {
+                case Edit.Size s -> size = s;
+                case Edit.Direction d -> dir = d;
+                case Edit.Position p -> position = true;
+                case Edit.Background b -> { }
+            }
+        }
+        double scale = size == null ? 1 : Math.sqrt(size.ratio() / w.mask.areaRatio());
+        Placement p = null;
+        for (int iter = 0; iter < 5; iter++) {
+            p = placement(w, scale, cx, cy, dir, position);
+            if (p.error != null || size == null) break;
+            double achieved = p.mask.areaRatio();
+            if (Math.abs(achieved / size.ratio() - 1) <= 0.004) break;
+            if (achieved <= 0) break;
+            scale *= Math.sqrt(size.ratio() / achieved);   // ratio ~ scale^2: one Newton step on sqrt(ratio)
+        }
+        if (p.error != null) {
+            w.unreachable = p.error;
+            return;
+        }
+        if (size != null) {
+            double achieved = p.mask.areaRatio();
+            w.values.put("ratio_target", size.ratio());
+            w.values.put("ratio_achieved", achieved);
+            if (Math.abs(achieved / size.ratio() - 1) > 0.01) {
+                w.unreachable = String.format(Locale.ROOT, "size ratio %.4f unreachable: got %.4f (object %.4f of the image, scale %.3f)",
+                        size.ratio(), achieved, w.mask.areaRatio(), scale);
+                return;
+            }
+        }
+        w.values.put("scale", scale);
+        if (dir != null) w.values.put("angle", dir.degrees());
+        w.values.put("offset_x", p.dx);
+        w.values.put("offset_y", p.dy);
+        w.values.put("transform", p.map.coefficients());
+        w.result = p.image;
+        w.resultMask = p.mask;
+    }
+
+    private record Placement(RgbImage image, Mask mask, Affine map, double dx, double dy, String error) {}
+
+    private Placement placement(Work w, double scale, double cx, double cy, Edit.Direction dir, boolean position) {
+        int n = config.size;
+        Affine m = Affine.scaleAbout(scale, cx, cy);
+        if (dir != null) {
+            double[] c = dir.aboutObject() ? m.apply(cx, cy) : new double[]{(n - 1) / 2.0, (n - 1) / 2.0};
+            m = Affine.rotateAbout(dir.degrees(), c[0], c[1]).after(m);
+        }
+        double[] bb = transformedBox(w.mask, m);           // x0, y0, x1, y1 (pixel edges)
+        double bw = bb[2] - bb[0], bh = bb[3] - bb[1];
+        if (bw > n + 1e-6 || bh > n + 1e-6)
+            return new Placement(null, null, m, 0, 0, String.format(Locale.ROOT,
+                    "the transformed object (%.0fx%.0f px) does not fit in the %dx%d image", bw, bh, n, n));
+        double dx = 0, dy = 0;
+        if (position) {
+            long s = Seeds.derive(w.task.seed, "position");
+            double nx = Math.floor(Seeds.uniform(s, 0) * (n - bw + 1)), ny = Math.floor(Seeds.uniform(s, 1) * (n - bh + 1));
+            dx = nx - bb[0];
+            dy = ny - bb[1];
+        } else {
+            // keep the object inside the image (scaling about its centre may push it past an edge)
+            if (bb[0] < 0) dx = -bb[0];
+            if (bb[2] > n) dx = n - bb[2];
+            if (bb[1] < 0) dy = -bb[1];
+            if (bb[3] > n) dy = n - bb[3];
+            dx = Math.round(dx);
+            dy = Math.round(dy);
+        }
+        m = Affine.translate(dx, dy).after(m);
+        double s2 = Math.sqrt(Math.abs(m.a() * m.e() - m.b() * m.d()));
+        try (Tensor bg = w.filled.toTensor(RgbImage.Range.ZERO_ONE);
+             Tensor layer = objectLayer(w.image, w.mask);
+             Tensor small = s2 < 0.999 ? Resize.resize(layer, Math.max(1, (int) Math.round(n * s2)), Math.max(1, (int) Math.round(n * s2)), Filter.BILINEAR) : null) {
+            Affine inv = m.inverse();
+            Tensor src = small != null ? small : layer;
+            if (small != null) {   // the layer was pre-shrunk with antialiasing: map full-size coordinates into it
+                double sx = (double) small.dim(2) / n, sy = (double) small.dim(1) / n;
+                inv = new Affine(sx, 0, 0.5 * sx - 0.5, 0, sy, 0.5 * sy - 0.5).after(inv);
+            }
+            try (Tensor bg4 = bg.view(1, 3, n, n); Tensor src4 = src.view(1, 4, src.dim(1), src.dim(2));
+                 Tensor out = ops.affineComposite(bg4, src4, inv.coefficients())) {
+                float[] v = out.toFloatArray();
+                int plane = n * n;
+                float[] rgb = java.util.Arrays.copyOf(v, 3 * plane);
+                boolean[] bits = new boolean[plane];
+                for (int i = 0; i < plane; i++) bits[i] = v[3 * plane + i] >= 0.5f;
+                try (Tensor t = Tensor.of(rgb, 3, n, n)) {
+                    return new Placement(RgbImage.fromTensor(t, RgbImage.Range.ZERO_ONE), Mask.of(n, n, bits), m, dx, dy, null);
+                }
+            }
+        }
+    }
+
+    /** The axis-aligned box (pixel edges) of the mask's pixel squares under m. */
+    static double[] transformedBox(Mask mask, Affine m) {
+        double x0 = Double.MAX_VALUE, y0 = Double.MAX_VALUE, x1 = -Double.MAX_VALUE, y1 = -Double.MAX_VALUE;
+        for (int y = 0; y < mask.height(); y++)
+            for (int x = 0; x < mask.width(); x++) {
+                if (!mask.get(x, y)) continue;
+                for (int k = 0; k < 4; k++) {
+                    double[] p = m.apply(x + ((k & 1) == 0 ? -0.5 : 0.5), y + ((k & 2) == 0 ? -0.5 : 0.5));
+                    x0 = Math.min(x0, p[0]);
+                    y0 = Math.min(y0, p[1]);
+                    x1 = Math.max(x1, p[0]);
+                    y1 = Math.max(y1, p[1]);
+                }
+            }
+        // pixel-centre coordinates -> pixel edges: centre c covers [c - 0.5, c + 0.5]; report edges + 0.5
+        return new double[]{x0 + 0.5, y0 + 0.5, x1 + 0.5, y1 + 0.5};
+    }
+
+    /** Premultiplied RGBA [4, H, W] in [0, 1]: the object's colours where the mask is set, transparent elsewhere. */
+    static Tensor objectLayer(RgbImage img, Mask mask) {
+        int w = img.width(), h = img.height(), plane = w * h;
+        float[] v = new float[4 * plane];
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                if (!mask.get(x, y)) continue;
+                int i = y * w + x;
+                for (int c = 0; c < 3; c++) v[c * plane + i] = img.get(x, y, c) / 255f;
+                v[3 * plane + i] = 1f;
+            }
+        return Tensor.of(v, 4, h, w);
+    }
+
+    /** Guided blended diffusion of the background, keeping the (placed) object, batched across tasks. */
+    private void backgroundEdits(List<Work> ws) {
+        for (int i = 0; i < ws.size(); i += config.batch) {
+            List<Work> part = ws.subList(i, Math.min(ws.size(), i + config.batch));
+            // one sampler call per (adversarial?) group: the options differ only by the classifier
+            for (boolean adv : new boolean[]{false, true}) {
+                List<Work> group = part.stream().filter(w -> w.background().adversarial() == adv).toList();
+                if (group.isEmpty()) continue;
+                List<BlendedSampler.Job> jobs = new ArrayList<>();
+                List<Tensor> owned = new ArrayList<>();
+                try {
+                    for (Work w : group) {
+                        Tensor bgT = keep(owned, w.filled.toTensor(RgbImage.Range.MINUS_ONE_ONE));
+                        Tensor obj = keep(owned, w.result.toTensor(RgbImage.Range.MINUS_ONE_ONE));
+                        Tensor m = keep(owned, w.resultMask.toTensor());
+                        jobs.add(new BlendedSampler.Job(bgT, obj, m, w.background().lambda(), Seeds.derive(w.task.seed, "background"),
+                                w.task.source.label));
+                        w.values.put("lambda", w.background().lambda());
+                        w.values.put("adversarial", adv);
+                    }
+                    BlendedSampler.Options o = config.background;
+                    if (adv) o = new BlendedSampler.Options(o.respacing(), o.skip(), o.rangeLambda(), o.perSample(), o.ddim(), o.eta(),
+                            adversarial, o.adversarialScale() == 0 ? 1f : o.adversarialScale(), o.listener());
+                    List<Tensor> out = BlendedSampler.sample(model, ops, jobs, o);
+                    for (int k = 0; k < group.size(); k++) {
+                        try (Tensor t = out.get(k)) {
+                            group.get(k).result = RgbImage.fromTensor(t, RgbImage.Range.MINUS_ONE_ONE);
+                        }
+                    }
+                } finally {
+                    owned.forEach(Tensor::close);
+                }
+            }
+        }
+    }
+
+    private double complexity(RgbImage img) {
+        try (Tensor t = img.toTensor(RgbImage.Range.ZERO_ONE); Tensor t4 = t.view(1, 3, img.height(), img.width());
+             Guidance.Complexity c = Guidance.complexity(ops, t4, null, true)) {
+            return c.perSample()[0];
+        }
+    }
+
+    /** The mask grown by r pixels (square structuring element). */
+    static Mask dilate(Mask m, int r) {
+        if (r <= 0) return m;
+        int w = m.width(), h = m.height();
+        boolean[] rows = new boolean[w * h], out = new boolean[w * h];
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                boolean any = false;
+                for (int k = Math.max(0, x - r); k <= Math.min(w - 1, x + r) && !any; k++) any = m.get(k, y);
+                rows[y * w + x] = any;
+            }
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                boolean any = false;
+                for (int k = Math.max(0, y - r); k <= Math.min(h - 1, y + r) && !any; k++) any = rows[k * w + x];
+                out[y * w + x] = any;
+            }
+        return Mask.of(w, h, out);
+    }
+
+    static Mask invert(Mask m) {
+        boolean[] b = m.toBooleanArray();
+        for (int i = 0; i < b.length; i++) b[i] = !b[i];
+        return Mask.of(m.width(), m.height(), b);
+    }
+}

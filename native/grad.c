@@ -229,42 +229,29 @@ void ie_avgpool2x_grad_f32(const float* dy, float* dx, long P, int H, int W)
 int ie_attention_grad_f32(const float* dy, const float* qkv, float* dqkv, int B, int heads, int ch, int T)
 {
     const float scale2 = 1.0f / sqrtf((float) ch);
-    float* p = malloc((size_t) T * T * sizeof(float));
-    float* dp = malloc((size_t) T * T * sizeof(float));
-    if (!p || !dp) {
-        free(p);
-        free(dp);
-        return -1;
-    }
     const long C3 = 3L * heads * ch, CT = (long) ch * T;
-    for (int b = 0; b < B; b++)
-        for (int n = 0; n < heads; n++) {
+    int failed = 0;
+    /* one parallel region over (sample, head) with serial GEMMs inside (see ie_attention_f32) */
+    #pragma omp parallel reduction(|:failed)
+    {
+        float* p = malloc((size_t) T * T * sizeof(float));
+        float* dp = malloc((size_t) T * T * sizeof(float));
+        if (!p || !dp) failed = 1;
+        #pragma omp for schedule(dynamic, 1)
+        for (int u = 0; u < B * heads; u++) {
+            if (!p || !dp) continue;
+            const int b = u / heads, n = u % heads;
             const long q0 = b * C3 * T + 3L * n * CT;                  /* q, k, v each [ch, T] */
             const float* q = qkv + q0, *k = q + CT, *v = k + CT;
             float* dq = dqkv + q0, *dk = dq + CT, *dv = dk + CT;
             const float* g = dy + ((long) b * heads + n) * CT;        /* dY [ch, T] */
             /* P[t, s] = softmax_s(sum_c q[c, t] k[c, s] / sqrt(ch)), as the forward */
-            ie_sgemm(1, 0, T, T, ch, scale2, q, T, k, T, 0.0f, p, T);
-            #pragma omp parallel for schedule(static)
-            for (int t = 0; t < T; t++) {
-                float* r = p + (long) t * T;
-                float mx = -INFINITY;
-                for (int s = 0; s < T; s++) mx = r[s] > mx ? r[s] : mx;
-                float z = 0;
-                #pragma omp simd reduction(+:z)
-                for (int s = 0; s < T; s++) {
-                    r[s] = ie_expf(r[s] - mx);
-                    z += r[s];
-                }
-                const float iz = 1.0f / z;
-                #pragma omp simd
-                for (int s = 0; s < T; s++) r[s] *= iz;
-            }
+            ie_sgemm_serial(1, 0, T, T, ch, scale2, q, T, k, T, 0.0f, p, T);
+            ie_softmax_rows_f32(p, T, T);
             /* dP[t, s] = sum_c dy[c, t] v[c, s];  dv[c, s] = sum_t dy[c, t] P[t, s] */
-            ie_sgemm(1, 0, T, T, ch, 1.0f, g, T, v, T, 0.0f, dp, T);
-            ie_sgemm(0, 0, ch, T, T, 1.0f, g, T, p, T, 0.0f, dv, T);
+            ie_sgemm_serial(1, 0, T, T, ch, 1.0f, g, T, v, T, 0.0f, dp, T);
+            ie_sgemm_serial(0, 0, ch, T, T, 1.0f, g, T, p, T, 0.0f, dv, T);
             /* dS = P o (dP - rowsum(dP o P)) / sqrt(ch), in place of dP */
-            #pragma omp parallel for schedule(static)
             for (int t = 0; t < T; t++) {
                 const float* pr = p + (long) t * T;
                 float* dr = dp + (long) t * T;
@@ -276,10 +263,11 @@ int ie_attention_grad_f32(const float* dy, const float* qkv, float* dqkv, int B,
                 for (int s = 0; s < T; s++) dr[s] = pr[s] * (dr[s] - rf) * scale2;
             }
             /* dq[c, t] = sum_s k[c, s] dS[t, s];  dk[c, s] = sum_t q[c, t] dS[t, s] */
-            ie_sgemm(0, 1, ch, T, T, 1.0f, k, T, dp, T, 0.0f, dq, T);
-            ie_sgemm(0, 0, ch, T, T, 1.0f, q, T, dp, T, 0.0f, dk, T);
+            ie_sgemm_serial(0, 1, ch, T, T, 1.0f, k, T, dp, T, 0.0f, dq, T);
+            ie_sgemm_serial(0, 0, ch, T, T, 1.0f, q, T, dp, T, 0.0f, dk, T);
         }
-    free(p);
-    free(dp);
-    return 0;
+        free(p);
+        free(dp);
+    }
+    return failed ? -1 : 0;
 }

@@ -108,34 +108,63 @@ void ie_linear_f32(const float* x, const float* w, const float* bias, float* y, 
             for (int j = 0; j < M; j++) y[(long) i * M + j] += bias[j];
 }
 
-void ie_attention_f32(const float* qkv, float* y, int B, int heads, int ch, int T) {
+void ie_sgemm_serial(int transA, int transB, int M, int N, int K, float alpha, const float* A, int lda,
+                     const float* B, int ldb, float beta, float* C, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    ie_packb_plain pb = { B, ldb, transB != 0 };
+    ie_gemm_job jb;
+    memset(&jb, 0, sizeof jb);
+    jb.M = M; jb.N = N; jb.K = alpha == 0.0f ? 0 : K;
+    jb.A = A;
+    if (!transA) { jb.rsa = lda; jb.csa = 1; }
+    else { jb.rsa = 1; jb.csa = lda; }
+    jb.packb = ie_packb_plain_fn; jb.bctx = &pb;
+    jb.C = C; jb.ldc = ldc;
+    jb.alpha = alpha; jb.beta = beta;
+    ie_gemm_serial(&jb);
+}
+
+void ie_softmax_rows_f32(float* w, int rows, int n) {
+    for (int t = 0; t < rows; t++) {
+        float* r = w + (long) t * n;
+        float mx = -INFINITY;
+        for (int s = 0; s < n; s++) mx = r[s] > mx ? r[s] : mx;
+        float z = 0;
+        #pragma omp simd reduction(+:z)
+        for (int s = 0; s < n; s++) {
+            r[s] = ie_expf(r[s] - mx);
+            z += r[s];
+        }
+        const float iz = 1.0f / z;
+        #pragma omp simd
+        for (int s = 0; s < n; s++) r[s] *= iz;
+    }
+}
+
+/* One parallel region over (sample, head), serial GEMMs inside: a handful of tiny GEMMs per head would
+ * otherwise pay a fork/join and barriers each (costly on a busy machine). */
+int ie_attention_f32(const float* qkv, float* y, int B, int heads, int ch, int T) {
     const float scale2 = 1.0f / sqrtf((float) ch);
-    float* wts = malloc((size_t) T * T * sizeof(float));
     const long C3 = 3L * heads * ch;
-    for (int b = 0; b < B; b++)
-        for (int n = 0; n < heads; n++) {
+    int failed = 0;
+    #pragma omp parallel reduction(|:failed)
+    {
+        float* wts = malloc((size_t) T * T * sizeof(float));
+        if (!wts) failed = 1;
+        #pragma omp for schedule(dynamic, 1)
+        for (int u = 0; u < B * heads; u++) {
+            if (!wts) continue;
+            const int b = u / heads, n = u % heads;
             const float* q = qkv + (b * C3 + 3L * ch * n) * T;    /* [ch, T] */
             const float* k = q + (long) ch * T;
             const float* v = k + (long) ch * T;
-            /* wts[t, s] = sum_c q[c, t] k[c, s] / sqrt(ch) */
-            ie_sgemm(1, 0, T, T, ch, scale2, q, T, k, T, 0.0f, wts, T);
-            #pragma omp parallel for schedule(static)
-            for (int t = 0; t < T; t++) {
-                float* r = wts + (long) t * T;
-                float mx = -INFINITY;
-                for (int s = 0; s < T; s++) mx = r[s] > mx ? r[s] : mx;
-                float z = 0;
-                #pragma omp simd reduction(+:z)
-                for (int s = 0; s < T; s++) {
-                    r[s] = ie_expf(r[s] - mx);
-                    z += r[s];
-                }
-                const float iz = 1.0f / z;
-                #pragma omp simd
-                for (int s = 0; s < T; s++) r[s] *= iz;
-            }
+            /* wts[t, s] = sum_c q[c, t] k[c, s] / sqrt(ch), softmax over s */
+            ie_sgemm_serial(1, 0, T, T, ch, scale2, q, T, k, T, 0.0f, wts, T);
+            ie_softmax_rows_f32(wts, T, T);
             /* y[c, t] = sum_s v[c, s] wts[t, s] */
-            ie_sgemm(0, 1, ch, T, T, 1.0f, v, T, wts, T, 0.0f, y + ((long) b * heads * ch + (long) n * ch) * T, T);
+            ie_sgemm_serial(0, 1, ch, T, T, 1.0f, v, T, wts, T, 0.0f, y + ((long) b * heads * ch + (long) n * ch) * T, T);
         }
-    free(wts);
+        free(wts);
+    }
+    return failed ? -1 : 0;
 }

@@ -22,8 +22,14 @@ void ie_avgpool2x_f32(const float* x, float* y, long P, int H, int W);
 /* y [N, M] = x [N, K] @ w[M, K]^T + bias[M] (bias may be NULL). */
 void ie_linear_f32(const float* x, const float* w, const float* bias, float* y, int N, int K, int M);
 /* Legacy-order multi-head attention: qkv [B, 3C, T] with head n owning channels [3ch n, 3ch (n+1))
- * as q|k|v; y [B, C, T]. Softmax in fp32 over keys. */
-void ie_attention_f32(const float* qkv, float* y, int B, int heads, int ch, int T);
+ * as q|k|v; y [B, C, T]. Softmax in fp32 over keys. Returns -1 when its scratch allocation fails. */
+int ie_attention_f32(const float* qkv, float* y, int B, int heads, int ch, int T);
+
+/* ie_sgemm on the calling thread only (for use inside a parallel region). */
+IE_HIDDEN void ie_sgemm_serial(int transA, int transB, int M, int N, int K, float alpha, const float* A, int lda,
+                               const float* B, int ldb, float beta, float* C, int ldc);
+/* In-place softmax of each of {@code rows} rows of n floats (max-subtracted, fp32). */
+IE_HIDDEN void ie_softmax_rows_f32(float* w, int rows, int n);
 
 /* exp(x) for float, vectorisable (no libm call): |rel err| < 2e-7 on [-87, 88]; clamps outside. */
 static inline float ie_expf(float x) {

@@ -25,7 +25,9 @@ public final class AdmForwardMain {
     public static void main(String[] args) {
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 3;
         int batch = args.length > 1 ? Integer.parseInt(args[1]) : 1;
-        Ops ops = Backends.get(args.length > 2 ? args[2] : "cpu");
+        Ops backend = Backends.get(args.length > 2 ? args[2] : "cpu");
+        org.imagenete.ops.ProfilingOps prof = Boolean.getBoolean("imagenete.profile") ? new org.imagenete.ops.ProfilingOps(backend) : null;
+        Ops ops = prof != null ? prof : backend;
         String mode = args.length > 3 ? args[3] : "forward";
         long t0 = System.nanoTime();
         Map<String, Tensor> sd = FormulaWeights.stateDict(AdmConfig.adm256().parameterShapes(), 0);
@@ -56,6 +58,7 @@ public final class AdmForwardMain {
                 }
             }
             if (mode.equals("both")) System.out.printf(Locale.ROOT, "guided step / forward = %.2f%n", guided / fwd);
+            if (prof != null) System.out.print(prof.report());
         }
     }
 

@@ -41,7 +41,7 @@ public final class CpuOps implements Ops {
             JAVA_LONG, JAVA_INT, JAVA_INT));
     private static final MethodHandle AVGPOOL = NativeLib.handle("ie_avgpool2x_f32", voidFn(ADDRESS, ADDRESS,
             JAVA_LONG, JAVA_INT, JAVA_INT));
-    private static final MethodHandle ATTENTION = NativeLib.handle("ie_attention_f32", voidFn(ADDRESS, ADDRESS,
+    private static final MethodHandle ATTENTION = NativeLib.handle("ie_attention_f32", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS,
             JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
 
     private static final MethodHandle RELU = NativeLib.handle("ie_relu_f32", voidFn(ADDRESS, ADDRESS, JAVA_LONG));
@@ -169,7 +169,7 @@ public final class CpuOps implements Ops {
         Checks.attention(qkv, heads);
         int b = qkv.dim(0), c = qkv.dim(1) / 3, t = qkv.dim(2);
         Tensor y = f32(b, c, t);
-        return run(y, () -> { ATTENTION.invokeExact(seg(qkv), seg(y), b, heads, c / heads, t); });
+        return runAlloc(y, "attention", () -> (int) ATTENTION.invokeExact(seg(qkv), seg(y), b, heads, c / heads, t));
     }
 
     @Override

@@ -5,18 +5,32 @@ import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodHandle;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * Uninitialised, 64-byte aligned native memory from libc, freed explicitly. Arena allocation would zero
  * every buffer, which costs a full memory pass per activation; every op writes all of its output, so the
  * zeroing buys nothing. Live and peak byte counts are kept for memory reports.
+ * <p>
+ * Large buffers (>= 2 MiB, the activations) are 2 MiB aligned and advised as transparent huge pages, and kept
+ * in a pool by exact size when freed: a model reallocates the same shapes every pass, and fresh pages from the
+ * kernel cost a page fault and a zeroing each (~20 ms per 64 MB activation). The pool holds at most
+ * {@code -Dimagenete.pool.mib} (default 4096) MiB; {@link #trim()} returns it to the system.
  */
 public final class NativeMemory {
     private static final MethodHandle ALIGNED_ALLOC;
     private static final MethodHandle FREE;
+    private static final MethodHandle MADVISE;
     private static final AtomicLong LIVE = new AtomicLong();
     private static final AtomicLong PEAK = new AtomicLong();
+    private static final long LARGE = 2L << 20;
+    private static final int MADV_HUGEPAGE = 14;
+    private static final long POOL_CAP = Long.getLong("imagenete.pool.mib", 4096) << 20;
+    private static final Map<Long, ArrayDeque<MemorySegment>> POOL = new HashMap<>();
+    private static long pooled;
 
     static {
         Linker linker = Linker.nativeLinker();
@@ -25,6 +39,8 @@ public final class NativeMemory {
                 FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
         FREE = linker.downcallHandle(libc.find("free").orElseThrow(),
                 FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
+        MADVISE = libc.find("madvise").map(a -> linker.downcallHandle(a,
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT))).orElse(null);
     }
 
     /** Test aid: when set, new allocations are filled with 0xFF bytes (NaN floats), so that an op which
@@ -37,16 +53,47 @@ public final class NativeMemory {
 
     public static final long ALIGNMENT = 64;
 
+    private static long rounded(long bytes) {
+        if (bytes >= LARGE) return (bytes + LARGE - 1) / LARGE * LARGE;
+        return Math.max(ALIGNMENT, (bytes + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT);
+    }
+
     /** Allocates {@code bytes} (rounded up to the alignment); never returns a null segment. */
     public static MemorySegment allocate(long bytes) {
-        long size = Math.max(ALIGNMENT, (bytes + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT);
-        MemorySegment p;
-        try {
-            p = (MemorySegment) ALIGNED_ALLOC.invokeExact(ALIGNMENT, size);
-        } catch (Throwable t) {
-            throw new IllegalStateException("aligned_alloc failed", t);
+        long size = rounded(bytes);
+        MemorySegment p = null;
+        if (size >= LARGE) {
+            synchronized (POOL) {
+                ArrayDeque<MemorySegment> q = POOL.get(size);
+                if (q != null && !q.isEmpty()) {
+                    p = q.pop();
+                    pooled -= size;
+                }
+            }
         }
-        if (p.address() == 0) throw new OutOfMemoryError("native allocation of " + bytes + " bytes failed");
+        if (p == null) {
+            try {
+                p = (MemorySegment) ALIGNED_ALLOC.invokeExact(size >= LARGE ? LARGE : ALIGNMENT, size);
+            } catch (Throwable t) {
+                throw new IllegalStateException("aligned_alloc failed", t);
+            }
+            if (p.address() == 0) {
+                trim();
+                try {
+                    p = (MemorySegment) ALIGNED_ALLOC.invokeExact(size >= LARGE ? LARGE : ALIGNMENT, size);
+                } catch (Throwable t) {
+                    throw new IllegalStateException("aligned_alloc failed", t);
+                }
+                if (p.address() == 0) throw new OutOfMemoryError("native allocation of " + bytes + " bytes failed");
+            }
+            if (size >= LARGE && MADVISE != null) {
+                try {
+                    int ignored = (int) MADVISE.invokeExact(p, size, MADV_HUGEPAGE);   // best effort
+                } catch (Throwable t) {
+                    // no huge pages: fine
+                }
+            }
+        }
         long live = LIVE.addAndGet(size);
         PEAK.accumulateAndGet(live, Math::max);
         MemorySegment seg = p.reinterpret(bytes);
@@ -55,17 +102,46 @@ public final class NativeMemory {
     }
 
     public static void free(MemorySegment segment) {
-        long size = Math.max(ALIGNMENT, (segment.byteSize() + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT);
+        long size = rounded(segment.byteSize());
+        LIVE.addAndGet(-size);
+        if (size >= LARGE) {
+            synchronized (POOL) {
+                if (pooled + size <= POOL_CAP) {
+                    POOL.computeIfAbsent(size, k -> new ArrayDeque<>()).push(MemorySegment.ofAddress(segment.address()));
+                    pooled += size;
+                    return;
+                }
+            }
+        }
+        release(segment);
+    }
+
+    private static void release(MemorySegment segment) {
         try {
             FREE.invokeExact(segment);
         } catch (Throwable t) {
             throw new IllegalStateException("free failed", t);
         }
-        LIVE.addAndGet(-size);
     }
 
-    /** Bytes of tensor memory currently allocated. */
+    /** Returns every pooled buffer to the system. */
+    public static void trim() {
+        synchronized (POOL) {
+            for (ArrayDeque<MemorySegment> q : POOL.values()) for (MemorySegment s : q) release(s);
+            POOL.clear();
+            pooled = 0;
+        }
+    }
+
+    /** Bytes of tensor memory currently allocated (in use; pooled buffers not counted). */
     public static long liveBytes() { return LIVE.get(); }
+
+    /** Bytes held in the pool of freed large buffers. */
+    public static long pooledBytes() {
+        synchronized (POOL) {
+            return pooled;
+        }
+    }
 
     /** Highest {@link #liveBytes()} seen since start or the last {@link #resetPeak()}. */
     public static long peakBytes() { return PEAK.get(); }

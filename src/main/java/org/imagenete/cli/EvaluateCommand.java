@@ -5,7 +5,7 @@ import org.imagenete.eval.Classifier;
 import org.imagenete.eval.Datasets;
 import org.imagenete.eval.EvalItem;
 import org.imagenete.eval.Evaluator;
-import org.imagenete.eval.ImageNetClasses;
+import org.imagenete.io.ImageNetClasses;
 import org.imagenete.eval.Metrics;
 import org.imagenete.eval.OnnxClassifier;
 import org.imagenete.eval.Prediction;

@@ -22,8 +22,16 @@ public sealed interface Edit {
     /** Object position: a uniformly random (seeded) placement that keeps the object inside the image. */
     record Position() implements Edit {}
 
-    /** Object direction: rotation by {@code degrees} counter-clockwise about the image centre, or the object's. */
-    record Direction(double degrees, boolean aboutObject) implements Edit {}
+    /**
+     * Object direction: rotation by {@code degrees} counter-clockwise about the image centre, or the object's.
+     * {@code random} draws the angle uniformly from [-45, 45] (the ImageNet-E dataset) from the task's seed.
+     */
+    record Direction(double degrees, boolean aboutObject, boolean random) implements Edit {
+        public Direction(double degrees, boolean aboutObject) { this(degrees, aboutObject, false); }
+
+        /** The angle this task uses: fixed, or drawn from its seed. */
+        public double angle(long seed) { return random ? -45 + 90 * Seeds.uniform(Seeds.derive(seed, "direction"), 0) : degrees; }
+    }
 
     /** The variant name of a combination, e.g. "background+20-adv", "size-0.08", "direction+30", "size-0.05_position". */
     static String name(List<Edit> edits) {
@@ -33,7 +41,7 @@ public sealed interface Edit {
                 case Background b -> "background" + signed(b.lambda) + (b.adversarial ? "-adv" : "");
                 case Size s -> String.format(Locale.ROOT, "size-%.2f", s.ratio);
                 case Position p -> "position";
-                case Direction d -> "direction" + signed(d.degrees) + (d.aboutObject ? "@object" : "");
+                case Direction d -> "direction" + (d.random ? "" : signed(d.degrees)) + (d.aboutObject ? "@object" : "");
             });
         }
         return String.join("_", parts);
@@ -47,7 +55,7 @@ public sealed interface Edit {
     /**
      * Parses one output's edits: a comma list of {@code background=L} (L signed; "-adv" suffix for the
      * adversarial term), {@code size=R}, {@code position}, {@code direction=D} ({@code @object} to rotate
-     * about the object centre). Example: {@code size=0.08,direction=30}.
+     * about the object centre; {@code direction} alone draws the angle from [-45, 45]). Example: {@code size=0.08,direction=30}.
      */
     static List<Edit> parse(String spec) {
         List<Edit> out = new ArrayList<>();
@@ -72,9 +80,10 @@ public sealed interface Edit {
                     yield new Position();
                 }
                 case "direction" -> {
-                    need(key, val);
-                    boolean obj = val.endsWith("@object");
-                    yield new Direction(Double.parseDouble(obj ? val.substring(0, val.length() - 7) : val), obj);
+                    String v = val == null ? "random" : val;
+                    boolean obj = v.endsWith("@object");
+                    String num = obj ? v.substring(0, v.length() - 7) : v;
+                    yield num.equals("random") || num.isEmpty() ? new Direction(0, obj, true) : new Direction(Double.parseDouble(num), obj);
                 }
                 default -> throw new IllegalArgumentException("unknown edit '" + key + "' (background, size, position, direction)");
             };

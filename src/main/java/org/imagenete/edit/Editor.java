@@ -68,6 +68,7 @@ public final class Editor {
     private final Ops ops;
     private final HoleFiller fastFill;
     private final GuidanceClassifier adversarial;
+    private final Map<String, Double> stageSeconds = new LinkedHashMap<>();
 
     /** model may be null (geometric edits with the fast fill only); adversarial may be null (no "-adv" edits). */
     public Editor(Config config, Adm model, Ops ops, HoleFiller fastFill, GuidanceClassifier adversarial) {
@@ -95,16 +96,31 @@ public final class Editor {
         }
     }
 
+    public Config config() { return config; }
+
+    /** Seconds spent per stage over all runs: prepare, fill, diffusion_fill, place, background. */
+    public Map<String, Double> stageSeconds() { return Map.copyOf(stageSeconds); }
+
+    private long stage(String name, long t0) {
+        long now = System.nanoTime();
+        stageSeconds.merge(name, (now - t0) / 1e9, Double::sum);
+        return now;
+    }
+
     public List<Result> run(List<Task> tasks) {
+        long t = System.nanoTime();
         List<Work> work = new ArrayList<>();
-        for (Task t : tasks) work.add(prepare(t));
+        for (Task task : tasks) work.add(prepare(task));
+        t = stage("prepare", t);
         List<Work> diffusionFill = new ArrayList<>();
         for (Work w : work) {
             if (w.unreachable != null || (!w.geometric() && w.background() == null)) continue;
             w.filled = fill(w);
             if (config.fill == Fill.DIFFUSION) diffusionFill.add(w);
         }
+        t = stage("fill", t);
         if (!diffusionFill.isEmpty()) diffusionFill(diffusionFill);
+        t = stage("diffusion_fill", t);
         for (Work w : work) {
             if (w.unreachable != null) continue;
             if (w.geometric()) place(w);
@@ -113,8 +129,10 @@ public final class Editor {
                 w.resultMask = w.mask;
             }
         }
+        t = stage("place", t);
         List<Work> bg = work.stream().filter(w -> w.unreachable == null && w.background() != null).toList();
         if (!bg.isEmpty()) backgroundEdits(bg);
+        stage("background", t);
         List<Result> out = new ArrayList<>();
         for (Work w : work) {
             if (w.unreachable == null) {
@@ -232,7 +250,7 @@ public final class Editor {
             }
         }
         w.values.put("scale", scale);
-        if (dir != null) w.values.put("angle", dir.degrees());
+        if (dir != null) w.values.put("angle", dir.angle(w.task.seed));
         w.values.put("offset_x", p.dx);
         w.values.put("offset_y", p.dy);
         w.values.put("transform", p.map.coefficients());
@@ -247,7 +265,7 @@ public final class Editor {
         Affine m = Affine.scaleAbout(scale, cx, cy);
         if (dir != null) {
             double[] c = dir.aboutObject() ? m.apply(cx, cy) : new double[]{(n - 1) / 2.0, (n - 1) / 2.0};
-            m = Affine.rotateAbout(dir.degrees(), c[0], c[1]).after(m);
+            m = Affine.rotateAbout(dir.angle(w.task.seed), c[0], c[1]).after(m);
         }
         double[] bb = transformedBox(w.mask, m);           // x0, y0, x1, y1 (pixel edges)
         double bw = bb[2] - bb[0], bh = bb[3] - bb[1];

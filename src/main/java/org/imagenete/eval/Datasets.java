@@ -1,7 +1,9 @@
 package org.imagenete.eval;
 
+import org.imagenete.io.ImageNetClasses;
+import org.imagenete.io.Manifest;
+
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -21,41 +23,40 @@ import java.util.stream.Stream;
  */
 public final class Datasets {
     static final Set<String> IMAGE_EXT = Set.of("jpg", "jpeg", "png", "webp", "JPG", "JPEG", "PNG", "WEBP");
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     private Datasets() {}
 
     public static List<EvalItem> load(Path data, Path labels) {
         if (labels != null) return labelsFile(labels);
         if (!Files.isDirectory(data)) throw new IllegalArgumentException(data + ": not a folder");
-        if (Files.isRegularFile(data.resolve("manifest.jsonl"))) return benchmark(data);
+        try (Stream<Path> s = Files.list(data)) {
+            if (s.anyMatch(p -> p.getFileName().toString().matches("manifest(-\\d+-of-\\d+)?\\.jsonl"))) return benchmark(data);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
         return imageFolder(data);
     }
 
-    /** Rows of an imagenet-e benchmark manifest: file, image, label, variant, attribute, value. */
+    /**
+     * Rows of an imagenet-e benchmark's manifests (every shard's): file, image, label, variant, attribute,
+     * value. Rows without a file (edits recorded as unreachable) are not images.
+     */
     public static List<EvalItem> benchmark(Path dir) {
         List<EvalItem> out = new ArrayList<>();
-        Path manifest = dir.resolve("manifest.jsonl");
+        List<com.fasterxml.jackson.databind.node.ObjectNode> rows;
         try {
-            int line = 0;
-            for (String row : Files.readAllLines(manifest)) {
-                line++;
-                if (row.isBlank()) continue;
-                JsonNode n;
-                try {
-                    n = JSON.readTree(row);
-                } catch (IOException e) {
-                    throw new IllegalArgumentException(manifest + " line " + line + ": not JSON: " + e.getMessage());
-                }
-                for (String k : List.of("file", "image", "label", "variant"))
-                    if (!n.hasNonNull(k)) throw new IllegalArgumentException(manifest + " line " + line + ": missing '" + k + "'");
-                JsonNode v = n.path("value");
-                out.add(new EvalItem(dir.resolve(n.get("file").asText()), n.get("image").asText(), n.get("variant").asText(),
-                        n.hasNonNull("attribute") ? n.get("attribute").asText() : null, v.isNumber() ? v.asDouble() : Double.NaN,
-                        n.get("label").asInt()));
-            }
+            rows = Manifest.readAll(dir);
         } catch (IOException e) {
-            throw new UncheckedIOException(manifest + ": " + e.getMessage(), e);
+            throw new UncheckedIOException(dir + ": " + e.getMessage(), e);
+        }
+        for (JsonNode n : rows) {
+            if (!n.hasNonNull("file")) continue;
+            for (String k : List.of("image", "label", "variant"))
+                if (!n.hasNonNull(k)) throw new IllegalArgumentException(dir + ": a manifest row has no '" + k + "': " + n);
+            JsonNode v = n.path("value");
+            out.add(new EvalItem(dir.resolve(n.get("file").asText()), n.get("image").asText(), n.get("variant").asText(),
+                    n.hasNonNull("attribute") ? n.get("attribute").asText() : null, v.isNumber() ? v.asDouble() : Double.NaN,
+                    n.get("label").asInt()));
         }
         return out;
     }

@@ -1,5 +1,7 @@
 package org.imagenete.eval;
 
+import org.imagenete.io.ImageNetClasses;
+
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;

@@ -1,4 +1,4 @@
-package org.imagenete.eval;
+package org.imagenete.io;
 
 import java.io.BufferedReader;
 import java.io.IOException;

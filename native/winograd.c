@@ -200,9 +200,18 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
                      int B, int Cin, int H, int W, int Cout)
 {
     const int th = (H + 3) / 4, tw = (W + 3) / 4, twp = (tw + 15) & ~15;
-    int nty = WINO_NT_TARGET / twp;
+    /* tiles per block: more for bigger weights (each U[xi] is streamed once per block), but at
+     * least two blocks per thread */
+    long ntarget = WINO_NT_TARGET * ((long)Cin * Cout / 65536);
+    if (ntarget < WINO_NT_TARGET) ntarget = WINO_NT_TARGET;
+    if (ntarget > 4 * WINO_NT_TARGET) ntarget = 4 * WINO_NT_TARGET;
+    int nty = (int)(ntarget / twp);
     if (nty < 1) nty = 1;
-    if (nty > th) nty = th;
+    int nb = (th + nty - 1) / nty;                   /* blocks per image */
+    const int T = ie_get_num_threads();
+    if ((long)B * nb < T) nb = (T + B - 1) / B;      /* at least one block per thread */
+    if (nb > th) nb = th;
+    nty = (th + nb - 1) / nb;                        /* balanced */
     const int nrb = (th + nty - 1) / nty;            /* tile-row blocks per image */
     const long nblocks = (long)B * nrb;
     const int NR = ie_gemm_nr();

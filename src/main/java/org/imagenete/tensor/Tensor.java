@@ -2,11 +2,17 @@ package org.imagenete.tensor;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.ref.Cleaner;
 
 /**
  * A dense row-major tensor over off-heap memory. Owning tensors free their memory on {@link #close()};
  * views (of a memory-mapped checkpoint, or a reshape or batch slice of another tensor) never free.
  * Compute happens in F32; F16 and BF16 are storage formats converted with {@link #toF32()}.
+ *
+ * <p>A backend may attach a {@link Mirror}, a copy of the contents in device memory, shared by the tensor and
+ * its {@link #view}s. While the mirror is the only up-to-date copy, the first {@link #data()} downloads it; any
+ * {@link #data()} then drops the mirror, because the caller may write to the host memory. So host code never
+ * needs to know where a tensor lives.
  */
 public final class Tensor implements AutoCloseable {
     static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
@@ -19,9 +25,47 @@ public final class Tensor implements AutoCloseable {
     private final DType dtype;
     private final MemorySegment data;
     private final boolean owned;
+    /** Mirror state, shared with views made by {@link #view}; released when the tensor that created it closes. */
+    private final Residence residence;
+    private final boolean isView;
     private boolean closed;
 
+    /**
+     * A copy of a tensor's contents held elsewhere (device memory). {@link #close()} may be called from a
+     * {@link Cleaner} thread when the tensor became unreachable without being closed.
+     */
+    public interface Mirror {
+        /** Copies the contents into {@code host} (all of it), synchronously. */
+        void download(MemorySegment host);
+
+        /** Releases the mirrored memory. */
+        void close();
+    }
+
+    private static final class Residence {
+        Mirror mirror;
+        /** The mirror is newer than the host memory. */
+        boolean hostStale;
+        Cleaner.Cleanable cleanable;
+
+        void release() {
+            Cleaner.Cleanable c = cleanable;
+            mirror = null;
+            hostStale = false;
+            cleanable = null;
+            if (c != null) c.clean();   // closes the mirror once
+        }
+    }
+
+    private static final class Cleaning {
+        static final Cleaner CLEANER = Cleaner.create();
+    }
+
     private Tensor(Shape shape, DType dtype, MemorySegment data, boolean owned) {
+        this(shape, dtype, data, owned, new Residence(), false);
+    }
+
+    private Tensor(Shape shape, DType dtype, MemorySegment data, boolean owned, Residence residence, boolean isView) {
         long need = shape.numel() * dtype.bytes();
         if (data.byteSize() < need)
             throw new IllegalArgumentException("segment of " + data.byteSize() + " bytes is too small for "
@@ -30,6 +74,8 @@ public final class Tensor implements AutoCloseable {
         this.dtype = dtype;
         this.data = data.byteSize() == need ? data : data.asSlice(0, need);
         this.owned = owned;
+        this.residence = residence;
+        this.isView = isView;
     }
 
     /** New owning tensor with uninitialised contents. */
@@ -72,10 +118,42 @@ public final class Tensor implements AutoCloseable {
 
     public long byteSize() { return data.byteSize(); }
 
-    /** The memory; only valid until {@link #close()} of the tensor that owns it. */
+    /** The memory; only valid until {@link #close()} of the tensor that owns it. Downloads a newer mirror first. */
     public MemorySegment data() {
-        if (closed) throw new IllegalStateException("tensor " + dtype + shape + " used after close");
+        checkOpen();
+        Residence r = residence;
+        if (r.mirror != null) {
+            try {
+                if (r.hostStale) r.mirror.download(data);
+            } finally {
+                r.release();
+            }
+        }
         return data;
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("tensor " + dtype + shape + " used after close");
+    }
+
+    /** The attached mirror, or null; does not download. */
+    public Mirror mirror() {
+        checkOpen();
+        return residence.mirror;
+    }
+
+    /**
+     * Attaches {@code m} (replacing and closing another mirror). {@code hostStale}: the mirror holds the only
+     * up-to-date contents (a backend's output), else host memory and mirror are equal (a cached upload). The
+     * mirror is closed when the tensor that created this storage closes, or becomes unreachable.
+     */
+    public void attachMirror(Mirror m, boolean hostStale) {
+        checkOpen();
+        Residence r = residence;
+        if (r.mirror != null && r.mirror != m) r.release();
+        if (r.mirror == null) r.cleanable = Cleaning.CLEANER.register(r, m::close);
+        r.mirror = m;
+        r.hostStale = hostStale;
     }
 
     public boolean isOwner() { return owned; }
@@ -84,7 +162,8 @@ public final class Tensor implements AutoCloseable {
     public Tensor view(int... dims) {
         Shape s = Shape.of(dims);
         if (s.numel() != shape.numel()) throw new IllegalArgumentException("cannot view " + shape + " as " + s);
-        return new Tensor(s, dtype, data(), false);
+        checkOpen();
+        return new Tensor(s, dtype, data, false, residence, true);   // shares the mirror: no download
     }
 
     /** A view of {@code count} entries of the first dimension starting at {@code start}. */
@@ -196,6 +275,7 @@ public final class Tensor implements AutoCloseable {
     @Override public void close() {
         if (closed) return;
         closed = true;
+        if (!isView) residence.release();
         if (owned) NativeMemory.free(data);
     }
 

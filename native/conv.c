@@ -119,9 +119,7 @@ static void im2col_pack(const void* vctx, int k0, int kc, int n0, int nc, float*
     const int NR = ie_gemm_nr();
     const int KK = p->KH * p->KW;
     const long HW = (long)p->H * p->W;
-#ifndef EXP_NOPF
     im2col_prefetch(p, k0 + kc, kc, n0, nc);
-#endif
 #ifdef __AVX512F__
     if (p->masks) {
         const int NV = NR / 16;

@@ -160,6 +160,39 @@ static inline void input_tiles(const in_ctx* c, int ci, int ty, int tx0, __m512 
     }
 }
 
+/* Same for 16 arbitrary tiles (narrow images, tiles numbered compactly): lane j is tile
+ * (tyv[j], txv[j]); lanes off in lanes are zero. Gathers instead of row loads. */
+static inline void input_tiles_gather(const in_ctx* c, int ci, __m512i tyv, __m512i txv, __mmask16 lanes,
+                                      __m512 out[36])
+{
+    __m512 tmp[6][6];
+    const float* img = c->x + (long)ci * c->H * c->W;
+    const __m512i Wv = _mm512_set1_epi32(c->W), Hv = _mm512_set1_epi32(c->H);
+    const __m512i iy0 = _mm512_sub_epi32(_mm512_slli_epi32(tyv, 2), _mm512_set1_epi32(1));
+    const __m512i ix0 = _mm512_sub_epi32(_mm512_slli_epi32(txv, 2), _mm512_set1_epi32(1));
+    const __m512i base = _mm512_add_epi32(_mm512_mullo_epi32(iy0, Wv), ix0);
+    __mmask16 cm[6];
+    for (int k = 0; k < 6; k++) {
+        __m512i ix = _mm512_add_epi32(ix0, _mm512_set1_epi32(k));
+        cm[k] = _mm512_cmplt_epu32_mask(ix, Wv);        /* 0 <= ix < W (unsigned compare) */
+    }
+    for (int i = 0; i < 6; i++) {
+        __m512i iy = _mm512_add_epi32(iy0, _mm512_set1_epi32(i));
+        __mmask16 rm = _mm512_cmplt_epu32_mask(iy, Hv) & lanes;
+        __m512i rowb = _mm512_add_epi32(base, _mm512_set1_epi32(i * c->W));
+        __m512 v[6];
+        for (int k = 0; k < 6; k++)
+            v[k] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), rm & cm[k],
+                                            _mm512_add_epi32(rowb, _mm512_set1_epi32(k)), img, 4);
+        BT6(v[0], v[1], v[2], v[3], v[4], v[5], tmp[i]);
+    }
+    for (int j = 0; j < 6; j++) {
+        __m512 o[6];
+        BT6(tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j], tmp[4][j], tmp[5][j], o);
+        for (int k = 0; k < 6; k++) out[k * 6 + j] = o[k];
+    }
+}
+
 /* Interleave 4 vectors: out[4j + c] = v[c][j] (64 floats in o[0..3]). */
 static inline void interleave4(__m512 a, __m512 b, __m512 c, __m512 d, __m512 o[4])
 {
@@ -200,28 +233,34 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
                      int B, int Cin, int H, int W, int Cout)
 {
     const int th = (H + 3) / 4, tw = (W + 3) / 4, twp = (tw + 15) & ~15;
+    /* Tile numbering inside a block of tile rows: "padded" (row r, column tx -> r*twp + tx, 16
+     * adjacent tiles per vector, loaded as image rows) unless that wastes > 25% of the lanes, then
+     * "compact" (r*tw + tx, gathers). */
+    const int padded = (twp - tw) * 4 <= twp;
+    const int rowt = padded ? twp : tw;              /* tile slots per tile row */
     /* tiles per block: more for bigger weights (each U[xi] is streamed once per block), but at
-     * least two blocks per thread */
+     * least one block per thread, and balanced */
     long ntarget = WINO_NT_TARGET * ((long)Cin * Cout / 65536);
     if (ntarget < WINO_NT_TARGET) ntarget = WINO_NT_TARGET;
     if (ntarget > 4 * WINO_NT_TARGET) ntarget = 4 * WINO_NT_TARGET;
-    int nty = (int)(ntarget / twp);
+    int nty = (int)(ntarget / rowt);
     if (nty < 1) nty = 1;
     int nb = (th + nty - 1) / nty;                   /* blocks per image */
     const int T = ie_get_num_threads();
-    if ((long)B * nb < T) nb = (T + B - 1) / B;      /* at least one block per thread */
+    if ((long)B * nb < T) nb = (T + B - 1) / B;
     if (nb > th) nb = th;
-    nty = (th + nb - 1) / nb;                        /* balanced */
+    nty = (th + nb - 1) / nb;
     const int nrb = (th + nty - 1) / nty;            /* tile-row blocks per image */
     const long nblocks = (long)B * nrb;
     const int NR = ie_gemm_nr();
-    const long ntmax = (long)nty * twp, ntp = (ntmax + NR - 1) / NR * NR;
-    /* planes padded by a cache line (+ a bit): the transforms touch all 36 planes at the same
-     * offset, and power-of-two plane sizes would map them onto the same cache sets */
+    const long ntmax = (long)nty * rowt, ntp = (ntmax + NR - 1) / NR * NR;
+    /* planes padded by a few cache lines: the transforms touch all 36 planes at the same offset,
+     * and power-of-two plane sizes would map them onto the same cache sets */
     const long vplane = (long)Cin * ntp + 48, mplane = (long)Cout * ntp + 48;
     const long HW = (long)H * W;
-    int nt_threads = ie_get_num_threads();
+    int nt_threads = T;
     if (nt_threads > nblocks) nt_threads = (int)nblocks;
+    const __m512i lane_id = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
 
 #pragma omp parallel num_threads(nt_threads)
     {
@@ -231,36 +270,46 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
         for (long blk = 0; blk < nblocks; blk++) {
             const int b = (int)(blk / nrb), rb = (int)(blk % nrb);
             const int ty0 = rb * nty, nr = th - ty0 < nty ? th - ty0 : nty;
-            const int nt = nr * twp;
+            const int nt = nr * rowt;
             in_ctx ic = { x + (long)b * Cin * HW, Cin, H, W, tw, twp };
-            /* input transform -> V[xi][panel][ci][NR] */
-#ifndef EXP_NO_IN
+            /* ---- input transform -> V[xi][panel][ci][NR] */
             int iy_lo = 4 * ty0 - 1, iy_hi = 4 * (ty0 + nr) + 1; /* input rows of the block */
             if (iy_lo < 0) iy_lo = 0;
             if (iy_hi > H - 1) iy_hi = H - 1;
             for (int ci = 0; ci < Cin; ci++) {
                 /* image channels are far apart and their rows short: prefetch a few channels ahead */
                 if (ci + WINO_PF_DIST < Cin) {
-                    const char* a = (const char*)(ic.x + (long)(ci + WINO_PF_DIST) * HW + (long)iy_lo * W);
+                    const char* p = (const char*)(ic.x + (long)(ci + WINO_PF_DIST) * HW + (long)iy_lo * W);
                     const char* e = (const char*)(ic.x + (long)(ci + WINO_PF_DIST) * HW + (long)(iy_hi + 1) * W);
-                    for (; a < e; a += 64) _mm_prefetch(a, WINO_PF_HINT);
+                    for (; p < e; p += 64) _mm_prefetch(p, WINO_PF_HINT);
                 }
                 for (long t0 = 0; t0 < ntp; t0 += 16) {
                     float* dst = V + (t0 / NR) * (long)Cin * NR + (long)ci * NR + t0 % NR;
-                    if (t0 >= nt || (t0 % twp) >= tw) {
+                    __m512 o[36];
+                    if (t0 >= nt || (padded && (t0 % twp) >= tw)) {
                         for (int xi = 0; xi < 36; xi++) _mm512_store_ps(dst + xi * vplane, _mm512_setzero_ps());
                         continue;
                     }
-                    __m512 o[36];
-                    input_tiles(&ic, ci, ty0 + (int)(t0 / twp), (int)(t0 % twp), o);
-#ifdef EXP_NO_VSTORE
-                    dst = V + (t0 % 64);
-#endif
+                    if (padded) {
+                        input_tiles(&ic, ci, ty0 + (int)(t0 / twp), (int)(t0 % twp), o);
+                    } else {
+                        __m512i t = _mm512_add_epi32(_mm512_set1_epi32((int)t0), lane_id);
+                        __mmask16 lanes = _mm512_cmplt_epi32_mask(t, _mm512_set1_epi32(nt));
+                        __m512i tyv = _mm512_setzero_si512(), txv = _mm512_setzero_si512();
+                        int tyl[16], txl[16];
+                        for (int j = 0; j < 16; j++) {
+                            int tt = (int)t0 + j;
+                            tyl[j] = ty0 + tt / tw;
+                            txl[j] = tt % tw;
+                        }
+                        tyv = _mm512_loadu_si512(tyl);
+                        txv = _mm512_loadu_si512(txl);
+                        input_tiles_gather(&ic, ci, tyv, txv, lanes, o);
+                    }
                     for (int xi = 0; xi < 36; xi++) _mm512_store_ps(dst + xi * vplane, o[xi]);
                 }
             }
-#endif
-            /* 36 GEMMs: M[xi] (Cout x nt, ld ntp) = U[xi] @ V[xi] */
+            /* ---- 36 GEMMs: M[xi] (Cout x nt, ld ntp) = U[xi] @ V[xi] */
             for (int xi = 0; xi < 36; xi++) {
                 ie_gemm_job jb;
                 memset(&jb, 0, sizeof jb);
@@ -271,18 +320,15 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
                 jb.alpha = 1.0f; jb.beta = 0.0f;
                 ie_gemm_serial(&jb);
             }
-            /* output transform (+bias, +add) -> y */
+            /* ---- output transform (+bias, +add) -> y */
             float* yb = y + (long)b * Cout * HW;
             const float* ab = add ? add + (long)b * Cout * HW : NULL;
-#ifdef EXP_NO_OUT
-            if (0)
-#endif
             for (int co = 0; co < Cout; co++) {
                 const __m512 bv = _mm512_set1_ps(bias ? bias[co] : 0.0f);
+                float* yc = yb + (long)co * HW;
+                const float* ac = ab ? ab + (long)co * HW : NULL;
                 for (int t0 = 0; t0 < nt; t0 += 16) {
-                    const int r = t0 / twp, tx0 = t0 % twp;
-                    if (tx0 >= tw) continue;
-                    const int ty = ty0 + r;
+                    if (padded && t0 % twp >= tw) continue;
                     const float* m = Mb + (long)co * ntp + t0;
                     __m512 tmp[4][6];
                     for (int j = 0; j < 6; j++) {
@@ -292,24 +338,45 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
                             _mm512_load_ps(m + (4 * 6 + j) * mplane), _mm512_load_ps(m + (5 * 6 + j) * mplane), o);
                         for (int k = 0; k < 4; k++) tmp[k][j] = o[k];
                     }
-                    const int ox0 = 4 * tx0;
-                    __mmask16 sm[4];
-                    for (int q = 0; q < 4; q++) {
-                        int n = W - ox0 - 16 * q;
-                        sm[q] = n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
-                    }
-                    for (int k = 0; k < 4; k++) {
-                        const int oy = 4 * ty + k;
-                        if (oy >= H) break;
-                        __m512 o[4], q[4];
-                        AT6(tmp[k][0], tmp[k][1], tmp[k][2], tmp[k][3], tmp[k][4], tmp[k][5], o);
-                        interleave4(o[0], o[1], o[2], o[3], q);
-                        float* yr = yb + (long)co * HW + (long)oy * W + ox0;
-                        const float* ar = ab ? ab + (long)co * HW + (long)oy * W + ox0 : NULL;
-                        for (int qq = 0; qq < 4; qq++) {
-                            __m512 val = _mm512_add_ps(q[qq], bv);
-                            if (ar) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(sm[qq], ar + 16 * qq));
-                            _mm512_mask_storeu_ps(yr + 16 * qq, sm[qq], val);
+                    if (padded) {
+                        const int ty = ty0 + t0 / twp, ox0 = 4 * (t0 % twp);
+                        __mmask16 sm[4];
+                        for (int q = 0; q < 4; q++) {
+                            int n = W - ox0 - 16 * q;
+                            sm[q] = n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+                        }
+                        for (int k = 0; k < 4; k++) {
+                            const int oy = 4 * ty + k;
+                            if (oy >= H) break;
+                            __m512 o[4], q[4];
+                            AT6(tmp[k][0], tmp[k][1], tmp[k][2], tmp[k][3], tmp[k][4], tmp[k][5], o);
+                            interleave4(o[0], o[1], o[2], o[3], q);
+                            float* yr = yc + (long)oy * W + ox0;
+                            const float* ar = ac ? ac + (long)oy * W + ox0 : NULL;
+                            for (int qq = 0; qq < 4; qq++) {
+                                __m512 val = _mm512_add_ps(q[qq], bv);
+                                if (ar) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(sm[qq], ar + 16 * qq));
+                                _mm512_mask_storeu_ps(yr + 16 * qq, sm[qq], val);
+                            }
+                        }
+                    } else {
+                        /* compact: lane j is tile t0+j; its 4 outputs of row k are out[4j..4j+4) */
+                        const int nl = nt - t0 < 16 ? nt - t0 : 16;
+                        for (int k = 0; k < 4; k++) {
+                            __m512 o[4], q[4];
+                            float ob[64];
+                            AT6(tmp[k][0], tmp[k][1], tmp[k][2], tmp[k][3], tmp[k][4], tmp[k][5], o);
+                            interleave4(o[0], o[1], o[2], o[3], q);
+                            for (int qq = 0; qq < 4; qq++) _mm512_storeu_ps(ob + 16 * qq, _mm512_add_ps(q[qq], bv));
+                            for (int j = 0; j < nl; j++) {
+                                const int tt = t0 + j, oy = 4 * (ty0 + tt / tw) + k, ox = 4 * (tt % tw);
+                                if (oy >= H) continue;
+                                const int n = W - ox < 4 ? W - ox : 4;
+                                const __mmask8 mk = (__mmask8)((1u << n) - 1);
+                                __m128 val = _mm_loadu_ps(ob + 4 * j);
+                                if (ac) val = _mm_add_ps(val, _mm_maskz_loadu_ps(mk, ac + (long)oy * W + ox));
+                                _mm_mask_storeu_ps(yc + (long)oy * W + ox, mk, val);
+                            }
                         }
                     }
                 }

@@ -312,6 +312,9 @@ static void test_wino(void)
         test_conv_one(wino_pre_as_conv, "wino", wt, 3, 5, 5, 7, 7, 3, 3, 1, 1, mode, 1, 1);
         test_conv_one(wino_call_as_conv, "wino-call", wt, 1, 16, 66, 70, 20, 3, 3, 1, 1, mode, 1, 1);
         test_conv_one(wino_pre_as_conv, "wino-pre", wt, 2, 16, 35, 33, 20, 3, 3, 1, 1, mode, 1, 1);
+        /* padded-row tile layout (tw a multiple of 16, or >= 48): */
+        test_conv_one(wino_pre_as_conv, "wino-pre", wt, 1, 9, 61, 64, 17, 3, 3, 1, 1, mode, 1, 1);
+        test_conv_one(wino_pre_as_conv, "wino-pre", wt, 2, 5, 10, 200, 7, 3, 3, 1, 1, mode, 1, 1);
     }
     for (int i = 0; i < NADM; i++) {
         const adm_shape* a = &adm[i];

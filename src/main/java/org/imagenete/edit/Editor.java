@@ -113,9 +113,10 @@ public final class Editor {
         for (Task task : tasks) work.add(prepare(task));
         t = stage("prepare", t);
         List<Work> diffusionFill = new ArrayList<>();
+        Map<Source, RgbImage> fastFills = new java.util.IdentityHashMap<>();   // one fill per source image, shared by its edits
         for (Work w : work) {
             if (w.unreachable != null || (!w.geometric() && w.background() == null)) continue;
-            w.filled = fill(w);
+            w.filled = fastFills.computeIfAbsent(w.task.source, s -> fill(w));
             if (config.fill == Fill.DIFFUSION) diffusionFill.add(w);
         }
         t = stage("fill", t);
@@ -269,11 +270,16 @@ public final class Editor {
         }
         double[] bb = transformedBox(w.mask, m);           // x0, y0, x1, y1 (pixel edges)
         double bw = bb[2] - bb[0], bh = bb[3] - bb[1];
-        if (bw > n + 1e-6 || bh > n + 1e-6)
+        // a rotation alone may turn part of a large object out of the frame, as ImageNet-E's rotations do (the
+        // share that stays visible is recorded); a placement or a size must keep the whole object inside
+        boolean mustFit = position || scale != 1;
+        if (mustFit && (bw > n + 1e-6 || bh > n + 1e-6))
             return new Placement(null, null, m, 0, 0, String.format(Locale.ROOT,
                     "the transformed object (%.0fx%.0f px) does not fit in the %dx%d image", bw, bh, n, n));
         double dx = 0, dy = 0;
-        if (position) {
+        if (!mustFit) {
+            // rotation only: no shift
+        } else if (position) {
             long s = Seeds.derive(w.task.seed, "position");
             double nx = Math.floor(Seeds.uniform(s, 0) * (n - bw + 1)), ny = Math.floor(Seeds.uniform(s, 1) * (n - bh + 1));
             dx = nx - bb[0];

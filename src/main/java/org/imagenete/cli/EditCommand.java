@@ -70,7 +70,8 @@ public final class EditCommand implements Callable<Integer> {
     @Option(names = "--label", paramLabel = "CLASS", description = "the image's ImageNet class (index or wnid), for '-adv' edits and provenance")
     String label;
 
-    @Option(names = "--fill", defaultValue = "fast", paramLabel = "MODE", description = "fast | diffusion | a background image file")
+    @Option(names = "--fill", defaultValue = "fast", paramLabel = "MODE",
+            description = "fast (= patch) | patch | telea | pushpull | diffusion | a background image file")
     String fill;
 
     @Option(names = "--seed", defaultValue = "0") long seed;
@@ -101,11 +102,8 @@ public final class EditCommand implements Callable<Integer> {
             }
         } else m = Masks.readFor(mask, maskSource(maskFormat), img, resizeMask);
         int labelIndex = parseLabel(label);
-        Editor.Fill fillMode = switch (fill) {
-            case "fast" -> Editor.Fill.FAST;
-            case "diffusion" -> Editor.Fill.DIFFUSION;
-            default -> Editor.Fill.IMAGE;
-        };
+        Editor.Fill fillMode = fill.equals("diffusion") ? Editor.Fill.DIFFUSION
+                : fill.equals("fast") || Fills.NAMES.contains(fill) ? Editor.Fill.FAST : Editor.Fill.IMAGE;
         RgbImage userBg = fillMode == Editor.Fill.IMAGE ? Images.read(Path.of(fill)) : null;
         boolean needsModel = fillMode == Editor.Fill.DIFFUSION || requests.stream().flatMap(List::stream).anyMatch(e -> e instanceof Edit.Background);
         boolean needsClassifier = requests.stream().flatMap(List::stream).anyMatch(e -> e instanceof Edit.Background b && b.adversarial());
@@ -124,7 +122,8 @@ public final class EditCommand implements Callable<Integer> {
         }
         long t0 = System.nanoTime();
         try (Adm model = needsModel ? Adm.open(weights, flags) : null; ResNet cls = needsClassifier ? ResNet.open(classifier) : null) {
-            Editor editor = new Editor(cfg, model, ops, Fills.fast(), cls == null ? null : new ClassifierGuidance(cls));
+            Editor editor = new Editor(cfg, model, ops, Fills.NAMES.contains(fill) ? Fills.named(fill) : Fills.fast(),
+                    cls == null ? null : new ClassifierGuidance(cls));
             Editor.Source src = new Editor.Source(stem, img, m, labelIndex, userBg);
             List<Editor.Task> tasks = new ArrayList<>();
             for (List<Edit> r : requests) tasks.add(new Editor.Task(src, r, Seeds.derive(seed, stem, Edit.name(r))));
@@ -173,7 +172,7 @@ public final class EditCommand implements Callable<Integer> {
         o.put("seed", seed);
         o.put("derived_seed", r.task().seed());
         o.put("size", size);
-        o.put("fill", fillMode == Editor.Fill.IMAGE ? fill : fillMode.name().toLowerCase(Locale.ROOT));
+        o.put("fill", fillMode == Editor.Fill.FAST && fill.equals("fast") ? "patch" : fill);
         o.put("backend", ops.name());
         if (modelSha != null) {
             o.put("model", weights.toString());

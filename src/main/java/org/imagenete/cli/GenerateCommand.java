@@ -48,7 +48,8 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--classifier", paramLabel = "RESNET", description = "torchvision ResNet for the '-adv' variants") Path classifier;
 
-    @Option(names = "--fill", defaultValue = "auto", paramLabel = "MODE", description = "diffusion | fast (default: diffusion with weights, else fast)")
+    @Option(names = "--fill", defaultValue = "auto", paramLabel = "MODE",
+            description = "diffusion | fast (= patch) | patch | telea | pushpull (default: diffusion with weights, else patch)")
     String fill;
 
     @Option(names = "--seed", defaultValue = "0") long seed;
@@ -91,8 +92,12 @@ public final class GenerateCommand implements Callable<Integer> {
             case "auto" -> adm != null ? Editor.Fill.DIFFUSION : Editor.Fill.FAST;
             case "diffusion" -> Editor.Fill.DIFFUSION;
             case "fast" -> Editor.Fill.FAST;
-            default -> throw new IllegalArgumentException("--fill diffusion | fast");
+            default -> {
+                if (!Fills.NAMES.contains(fill)) throw new IllegalArgumentException("--fill diffusion | fast | " + String.join(" | ", Fills.NAMES));
+                yield Editor.Fill.FAST;
+            }
         };
+        String classical = Fills.NAMES.contains(fill) ? fill : "patch";
         if (fillMode == Editor.Fill.DIFFUSION && adm == null) throw new IllegalArgumentException("--fill diffusion needs --weights");
         List<Inputs.Item> items = Inputs.scan(images, masks);
         Ops ops = backend.ops();
@@ -112,8 +117,8 @@ public final class GenerateCommand implements Callable<Integer> {
         }
         try (Adm model = useModel ? Adm.open(adm, flags) : null; ResNet cls = needsClassifier ? ResNet.open(classifier) : null;
              IsNetMasker isnet = autoMasks ? IsNetMasker.open() : null) {
-            Editor editor = new Editor(cfg, model, ops, Fills.fast(), cls == null ? null : new ClassifierGuidance(cls));
-            Generator.Provenance prov = new Generator.Provenance(ops.name(), fillMode.name().toLowerCase(Locale.ROOT),
+            Editor editor = new Editor(cfg, model, ops, Fills.named(classical), cls == null ? null : new ClassifierGuidance(cls));
+            Generator.Provenance prov = new Generator.Provenance(ops.name(), fillMode == Editor.Fill.DIFFUSION ? "diffusion" : classical,
                     useModel ? Checksums.sha256(adm) : null, needsClassifier ? Checksums.sha256(classifier) : null);
             Generator g = new Generator(editor, new Generator.Options(vs, seed, si, sn, Math.max(1, batch)), out, prov,
                     isnet == null ? null : isnet::mask);

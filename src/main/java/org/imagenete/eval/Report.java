@@ -51,6 +51,26 @@ public final class Report {
         AtomicFiles.write(dir.resolve("report.html"), html(in).getBytes(StandardCharsets.UTF_8));
     }
 
+    /**
+     * A report without a classifier: the edits themselves (the original and every variant of each image, with
+     * the achieved values as captions) and the run's information.
+     */
+    public static void writeGallery(Path dir, String title, List<Picture> pictures, Map<String, String> info) throws IOException {
+        Files.createDirectories(dir);
+        StringBuilder h = new StringBuilder();
+        h.append("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>").append(esc(title))
+                .append("</title><style>body{font-family:system-ui,sans-serif;margin:24px;color:#222}table{border-collapse:collapse}"
+                        + "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f2f2f2}"
+                        + ".grid{display:flex;flex-wrap:wrap;gap:6px}.cell{width:168px;font-size:11px;text-align:center}"
+                        + ".cell img{width:160px;height:160px;object-fit:cover;border:1px solid #bbb}.row{margin:10px 0}</style></head><body>");
+        h.append("<h1>").append(esc(title)).append("</h1><table id=\"info\">");
+        info.forEach((k, v) -> h.append("<tr><th>").append(esc(k)).append("</th><td>").append(esc(v)).append("</td></tr>"));
+        h.append("</table>");
+        pictures(h, "The original and its edits", "grid", pictures);
+        h.append("</body></html>\n");
+        AtomicFiles.write(dir.resolve("report.html"), h.toString().getBytes(StandardCharsets.UTF_8));
+    }
+
     static String json(Input in) throws IOException {
         ObjectMapper m = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
         ObjectNode root = m.createObjectNode();

@@ -1,0 +1,95 @@
+package org.imagenete;
+
+import org.imagenete.dataset.Generator;
+import org.imagenete.dataset.Inputs;
+import org.imagenete.dataset.Variants;
+import org.imagenete.edit.ClassifierGuidance;
+import org.imagenete.edit.Edit;
+import org.imagenete.edit.Editor;
+import org.imagenete.edit.Fills;
+import org.imagenete.edit.Seeds;
+import org.imagenete.eval.Classifier;
+import org.imagenete.eval.Datasets;
+import org.imagenete.eval.EvalItem;
+import org.imagenete.eval.Evaluator;
+import org.imagenete.eval.Metrics;
+import org.imagenete.eval.OnnxClassifier;
+import org.imagenete.eval.ResNetClassifier;
+import org.imagenete.image.Images;
+import org.imagenete.image.Mask;
+import org.imagenete.image.MaskSource;
+import org.imagenete.image.Masks;
+import org.imagenete.image.RgbImage;
+import org.imagenete.io.Checksums;
+import org.imagenete.nn.Adm;
+import org.imagenete.nn.ResNet;
+import org.imagenete.ops.Backends;
+import org.imagenete.ops.Ops;
+import org.imagenete.tensor.Tensor;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The small public API for embedding imagenet-e in other tools: edit one image, generate a benchmark,
+ * evaluate a classifier, run the ADM UNet. Everything here is a thin layer over the packages it imports;
+ * use those directly for finer control. Models are {@link AutoCloseable}: close them (their native memory
+ * and file mappings are not garbage collected).
+ */
+public final class ImagenetE {
+    private ImagenetE() {}
+
+    /** A compute backend by name: "cpu", "reference", "cuda", "cuda-emulated", or null for the fastest available. */
+    public static Ops backend(String name) { return Backends.get(name); }
+
+    /** An ADM diffusion UNet from a guided-diffusion checkpoint (.pt or .safetensors), configuration read off its keys. */
+    public static Adm loadAdm(Path weights) { return Adm.open(weights, Map.of()); }
+
+    /** The UNet's output [B,out,H,W] for x [B,3,H,W] in [-1,1] and float timesteps t [B] (0..999). */
+    public static Tensor unet(Adm model, Ops ops, Tensor x, Tensor t) { return model.forward(ops, x, t, null, null); }
+
+    /**
+     * Edits one image. {@code edits} uses the syntax of {@code imagenet-e edit --set}, e.g. "size=0.08,direction=30"
+     * or "background=20" (background edits need {@code adm}; "-adv" ones also {@code classifier}). The mask is a
+     * PNG (non-zero = object) of the image's size. Returns the edited image and mask at the working size (256).
+     */
+    public static Editor.Result edit(Path image, Path mask, String edits, long seed, Adm adm, ResNet classifier, Ops ops) {
+        RgbImage img = Images.read(image);
+        Mask m = Masks.readFor(mask, new MaskSource.Binary(), img, false);
+        String id = image.getFileName().toString();
+        List<Edit> e = Edit.parse(edits);
+        Editor editor = new Editor(Editor.Config.defaults(), adm, ops, Fills.fast(), classifier == null ? null : new ClassifierGuidance(classifier));
+        return editor.run(List.of(new Editor.Task(new Editor.Source(id, img, m, -1, null), e, Seeds.derive(seed, id, Edit.name(e))))).getFirst();
+    }
+
+    /**
+     * Builds a benchmark from {@code images/<wnid>/<image>} and {@code masks/<wnid>/<stem>.png} into {@code out}
+     * ({@code variants}: comma list of variant names or a spec file; null for the paper's set that the given models
+     * allow). Resumable: call again to finish an interrupted run.
+     */
+    public static Generator.Summary generate(Path images, Path masks, Path out, String variants, long seed, Adm adm,
+                                             ResNet classifier, Ops ops) throws IOException {
+        Editor.Config cfg = Editor.Config.defaults().withFill(adm != null ? Editor.Fill.DIFFUSION : Editor.Fill.FAST);
+        Editor editor = new Editor(cfg, adm, ops, Fills.fast(), classifier == null ? null : new ClassifierGuidance(classifier));
+        var vs = variants != null ? Variants.parse(variants) : Variants.paper(adm != null, classifier != null);
+        Generator g = new Generator(editor, new Generator.Options(vs, seed, 0, 1, cfg.batch()), out,
+                new Generator.Provenance(ops.name(), adm != null ? "diffusion" : "patch", null, null), null);
+        return g.run(Inputs.scan(images, masks), null);
+    }
+
+    /**
+     * Evaluates a classifier (torchvision ResNet weights, run natively on {@code ops}, or an .onnx model) on a
+     * benchmark folder, an ImageFolder or (with {@code data} a CSV file) a labels file; returns per-variant figures.
+     */
+    public static Metrics.Summary evaluate(Path data, Path model, Ops ops) {
+        List<EvalItem> items = data.toString().endsWith(".csv") ? Datasets.labelsFile(data) : Datasets.load(data, null);
+        try (Classifier c = model.toString().endsWith(".onnx") ? new OnnxClassifier(model, 0, false) : ResNetClassifier.open(model, ops)) {
+            return Metrics.compute(Evaluator.run(c, items, Evaluator.Options.defaults(), null).predictions());
+        }
+    }
+
+    /** SHA-256 of a file (cached by path, size and time), for provenance. */
+    public static String sha256(Path file) throws IOException { return Checksums.sha256(file); }
+}

@@ -254,7 +254,7 @@ public final class Editor {
         if (dir != null) w.values.put("angle", dir.angle(w.task.seed));
         w.values.put("offset_x", p.dx);
         w.values.put("offset_y", p.dy);
-        w.values.put("transform", p.map.coefficients());
+        w.values.put("transform", List.of(p.map.a(), p.map.b(), p.map.c(), p.map.d(), p.map.e(), p.map.f()));
         w.result = p.image;
         w.resultMask = p.mask;
     }

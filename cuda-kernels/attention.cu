@@ -9,8 +9,8 @@
 //                                   keys and values stream through shared memory ATTN_BKEY at a time, and the
 //                                   running max is updated once per ATTN_SUB keys. Heads of up to ATTN_MAX_CH
 //                                   channels (ADM: 64).
-//   attention_softmax_f32_v1        row softmax in place, one block per row: P = softmax(S) (the materialised path)
-//   attention_softmax_grad_f32_v1   dS = P o (dP - rowsum(dP o P)) * scale in place of dP, one block per row
+//   attention_softmax_f32_v1        row softmax in place, one warp per row: P = softmax(S) (the materialised path)
+//   attention_softmax_grad_f32_v1   dS = P o (dP - rowsum(dP o P)) * scale in place of dP, one warp per row
 // The input-gradient and heads wider than ATTN_MAX_CH use the materialised path: S = Q^T K via
 // gemm_batched_f32_v1, then these row kernels, then the products for dV, dQ, dK (see CudaOps.attentionGrad).
 // Default: v1.
@@ -20,11 +20,11 @@ constexpr int ATTN_BQ = 64;
 constexpr int ATTN_BKEY = 64;
 constexpr int ATTN_SUB = 16;
 constexpr int ATTN_MAX_CH = 64;
-constexpr int ATTN_ROW_THREADS = 256;
+constexpr int ATTN_ROW_WARPS = 8;          // rows per block of the row kernels (one warp each)
 static_assert(ATTN_BQ == ATTN_BKEY, "attention_f32_v1 loads one key column per thread");
 IE_CONSTANT_EXPORT(ATTN_BQ)
 IE_CONSTANT_EXPORT(ATTN_MAX_CH)
-IE_CONSTANT_EXPORT(ATTN_ROW_THREADS)
+IE_CONSTANT_EXPORT(ATTN_ROW_WARPS)
 
 /** qkv [B, 3 heads ch, T] -> out [B, heads ch, T]; ch <= ATTN_MAX_CH. Grid (ceil(T / ATTN_BQ), heads, B). */
 extern "C" __global__ void __launch_bounds__(ATTN_BQ)
@@ -87,42 +87,39 @@ attention_f32_v1(const float* __restrict__ qkv, float* __restrict__ out, int hea
         if (c < ch) o[(long long) c * T] = acc[c] * inv;
 }
 
-/** S [rows, T] -> softmax of each row, in place. Grid (rows). */
-extern "C" __global__ void __launch_bounds__(ATTN_ROW_THREADS)
-attention_softmax_f32_v1(float* __restrict__ s, int T) {
-    __shared__ float scratch[32];
-    float* r = s + (long long) blockIdx.x * T;
+/** S [rows, T] -> softmax of each row, in place. One warp per row, ATTN_ROW_WARPS rows per block. */
+extern "C" __global__ void __launch_bounds__(ATTN_ROW_WARPS * 32)
+attention_softmax_f32_v1(float* __restrict__ s, long long rows, int T) {
+    const long long row = (long long) blockIdx.x * ATTN_ROW_WARPS + (threadIdx.x >> 5);
+    const int lane = threadIdx.x & 31;
+    if (row >= rows) return;   // whole warps leave together
+    float* r = s + row * T;
     float mx = -INFINITY;
-    for (int j = threadIdx.x; j < T; j += ATTN_ROW_THREADS) mx = fmaxf(mx, r[j]);
-    // max over the block: shuffles, then the warps' maxima through shared memory
+    for (int j = lane; j < T; j += 32) mx = fmaxf(mx, r[j]);
 #pragma unroll
     for (int o = 16; o > 0; o >>= 1) mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, o));
-    if ((threadIdx.x & 31) == 0) scratch[threadIdx.x >> 5] = mx;
-    __syncthreads();
-    mx = scratch[0];
-    for (int w = 1; w < ATTN_ROW_THREADS / 32; w++) mx = fmaxf(mx, scratch[w]);
-    __syncthreads();
     float z = 0.f;
-    for (int j = threadIdx.x; j < T; j += ATTN_ROW_THREADS) {
+    for (int j = lane; j < T; j += 32) {
         float e = expf(r[j] - mx);
         r[j] = e;
         z += e;
     }
-    z = ie_block_sum(z, scratch);
-    const float inv = 1.f / z;
-    for (int j = threadIdx.x; j < T; j += ATTN_ROW_THREADS) r[j] *= inv;
+    const float inv = 1.f / ie_warp_sum(z);
+    for (int j = lane; j < T; j += 32) r[j] *= inv;
 }
 
-/** dP [rows, T] -> dS = P o (dP - sum_j dP P) * scale, in place. Grid (rows). */
-extern "C" __global__ void __launch_bounds__(ATTN_ROW_THREADS)
-attention_softmax_grad_f32_v1(const float* __restrict__ p, float* __restrict__ dp, int T, float scale) {
-    __shared__ float scratch[32];
-    const float* pr = p + (long long) blockIdx.x * T;
-    float* dr = dp + (long long) blockIdx.x * T;
+/** dP [rows, T] -> dS = P o (dP - sum_j dP P) * scale, in place. One warp per row, ATTN_ROW_WARPS rows per block. */
+extern "C" __global__ void __launch_bounds__(ATTN_ROW_WARPS * 32)
+attention_softmax_grad_f32_v1(const float* __restrict__ p, float* __restrict__ dp, long long rows, int T, float scale) {
+    const long long row = (long long) blockIdx.x * ATTN_ROW_WARPS + (threadIdx.x >> 5);
+    const int lane = threadIdx.x & 31;
+    if (row >= rows) return;
+    const float* pr = p + row * T;
+    float* dr = dp + row * T;
     float acc = 0.f;
-    for (int j = threadIdx.x; j < T; j += ATTN_ROW_THREADS) acc += pr[j] * dr[j];
-    const float rs = ie_block_sum(acc, scratch);
-    for (int j = threadIdx.x; j < T; j += ATTN_ROW_THREADS) dr[j] = pr[j] * (dr[j] - rs) * scale;
+    for (int j = lane; j < T; j += 32) acc += pr[j] * dr[j];
+    const float rs = ie_warp_sum(acc);
+    for (int j = lane; j < T; j += 32) dr[j] = pr[j] * (dr[j] - rs) * scale;
 }
 
 IE_KERNEL_EXPORT(attention_f32_v1)

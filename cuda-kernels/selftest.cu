@@ -48,6 +48,24 @@ extern "C" __global__ void selftest_convert_v1(const float* x, float* out, int n
     }
 }
 
+/**
+ * Emulator-only (undefined behaviour on a GPU, never launched there): half of each warp waits at a warp barrier,
+ * the other half at the block barrier, so neither can complete. The emulator must report a deadlock, not hang.
+ */
+extern "C" __global__ void selftest_deadlock_v1(int* out) {
+    if ((threadIdx.x & 31) < 16) __syncwarp();
+    else __syncthreads();
+    out[threadIdx.x] = 1;
+}
+
+/** Emulator-only (it would kill the GPU context): __trap() in block `which`; every other thread writes 1. */
+extern "C" __global__ void selftest_trap_v1(int* out, int which) {
+    if ((int) blockIdx.x == which && threadIdx.x == 0) __trap();
+    out[blockIdx.x * blockDim.x + threadIdx.x] = 1;
+}
+
 IE_KERNEL_EXPORT(selftest_sync_v1)
+IE_KERNEL_EXPORT(selftest_deadlock_v1)
+IE_KERNEL_EXPORT(selftest_trap_v1)
 IE_KERNEL_EXPORT(selftest_atomic_v1)
 IE_KERNEL_EXPORT(selftest_convert_v1)

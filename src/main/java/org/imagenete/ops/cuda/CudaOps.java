@@ -468,8 +468,7 @@ public final class CudaOps implements Ops {
                 long cT = (long) ch * t, c3T = (long) c3 * t, tt = (long) t * t, z = (long) b * heads;
                 long p = c.scratch(4 * z * tt);
                 gemm(c3T, 3 * cT, pq, 1, t, c3T, 3 * cT, pq + 4 * cT, t, 1, heads * tt, tt, p, t, 1, t, t, ch, b, heads, scale);
-                dev.launch("attention_softmax_f32_v1", Dim3.of((int) (z * t)), Dim3.of(Kernels.ATTN_ROW_THREADS),
-                        KernelArgs.of().ptr(p).i32(t));
+                softmaxRows("attention_softmax_f32_v1", z * t, KernelArgs.of().ptr(p).i64(z * t).i32(t));
                 gemm(c3T, 3 * cT, pq + 8 * cT, t, 1, heads * tt, tt, p, 1, t, (long) heads * cT, cT, c.ptr(y), t, 1, ch, t, t, b, heads, 1f);
             }
             return c.done(y);
@@ -487,6 +486,11 @@ public final class CudaOps implements Ops {
                 Dim3.of(Kernels.GEMM_THREADS), KernelArgs.of().ptr(a).ptr(bb).ptr(cc).i32(m).i32(n).i32(k).i32(ziN)
                         .i64(sAo).i64(sAi).i64(sAm).i64(sAk).i64(sBo).i64(sBi).i64(sBk).i64(sBn).i64(sCo).i64(sCi).i64(sCm).i64(sCn)
                         .f32(alpha));
+    }
+
+    /** A row kernel of attention.cu: one warp per row. */
+    private void softmaxRows(String kernel, long rows, KernelArgs a) {
+        dev.launch(kernel, Dim3.of(Dim3.blocks(rows, Kernels.ATTN_ROW_WARPS)), Dim3.of(Kernels.ATTN_ROW_WARPS * 32), a);
     }
 
     /** Scratch for attention's materialised T x T matrices is kept under this many bytes by splitting the batch. */
@@ -512,15 +516,14 @@ public final class CudaOps implements Ops {
                 long sP = heads * tt;
                 // S = scale Q^T K  -> P = softmax(S)                  [t, s]
                 gemm(c3T, 3 * cT, q, 1, t, c3T, 3 * cT, k, t, 1, sP, tt, p, t, 1, t, t, ch, nb, heads, scale);
-                dev.launch("attention_softmax_f32_v1", Dim3.of((int) ((long) nb * heads * t)), Dim3.of(Kernels.ATTN_ROW_THREADS),
-                        KernelArgs.of().ptr(p).i32(t));
+                long rows = (long) nb * heads * t;
+                softmaxRows("attention_softmax_f32_v1", rows, KernelArgs.of().ptr(p).i64(rows).i32(t));
                 // dP = dY^T V                                          [t, s]
                 gemm(cTall, cT, d, 1, t, c3T, 3 * cT, v, t, 1, sP, tt, dp, t, 1, t, t, ch, nb, heads, 1f);
                 // dV = dY P                                            [c, s]
                 gemm(cTall, cT, d, t, 1, sP, tt, p, t, 1, c3T, 3 * cT, g + 8 * cT, t, 1, ch, t, t, nb, heads, 1f);
                 // dS = P o (dP - rowsum(dP o P)) scale, in place of dP
-                dev.launch("attention_softmax_grad_f32_v1", Dim3.of((int) ((long) nb * heads * t)), Dim3.of(Kernels.ATTN_ROW_THREADS),
-                        KernelArgs.of().ptr(p).ptr(dp).i32(t).f32(scale));
+                softmaxRows("attention_softmax_grad_f32_v1", rows, KernelArgs.of().ptr(p).ptr(dp).i64(rows).i32(t).f32(scale));
                 // dQ = K dS^T                                          [c, t]
                 gemm(c3T, 3 * cT, k, t, 1, sP, tt, dp, 1, t, c3T, 3 * cT, g, t, 1, ch, t, t, nb, heads, 1f);
                 // dK = Q dS                                            [c, s]

@@ -22,7 +22,7 @@ final class Kernels {
     // norm.cu
     static final int GN_THREADS = 256, GN_APPLY_PER_BLOCK = 1024, GN_MAX_CHUNKS = 64, GN_CHUNK_MIN = 4096;
     // attention.cu
-    static final int ATTN_BQ = 64, ATTN_MAX_CH = 64, ATTN_ROW_THREADS = 256;
+    static final int ATTN_BQ = 64, ATTN_MAX_CH = 64, ATTN_ROW_WARPS = 8;
     // pool.cu
     static final int GAP_THREADS = 256;
     // fft.cu
@@ -50,7 +50,7 @@ final class Kernels {
         m.put("GN_CHUNK_MIN", (long) GN_CHUNK_MIN);
         m.put("ATTN_BQ", (long) ATTN_BQ);
         m.put("ATTN_MAX_CH", (long) ATTN_MAX_CH);
-        m.put("ATTN_ROW_THREADS", (long) ATTN_ROW_THREADS);
+        m.put("ATTN_ROW_WARPS", (long) ATTN_ROW_WARPS);
         m.put("GAP_THREADS", (long) GAP_THREADS);
         m.put("FFT_THREADS", (long) FFT_THREADS);
         return m;

@@ -25,6 +25,9 @@
 #include <immintrin.h>
 #endif
 
+#ifndef WINO_PAD_WASTE
+#define WINO_PAD_WASTE 4
+#endif
 #ifndef WINO_PF_HINT
 #define WINO_PF_HINT _MM_HINT_T0
 #endif
@@ -236,7 +239,7 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
     /* Tile numbering inside a block of tile rows: "padded" (row r, column tx -> r*twp + tx, 16
      * adjacent tiles per vector, loaded as image rows) unless that wastes > 25% of the lanes, then
      * "compact" (r*tw + tx, gathers). */
-    const int padded = (twp - tw) * 4 <= twp;
+    const int padded = (twp - tw) * WINO_PAD_WASTE <= twp;
     const int rowt = padded ? twp : tw;              /* tile slots per tile row */
     /* tiles per block: more for bigger weights (each U[xi] is streamed once per block), but at
      * least one block per thread, and balanced */

@@ -62,6 +62,9 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--fill-steps", paramLabel = "S", description = "diffusion steps of the hole fill (default 50 of 100)") Integer fillSteps;
 
+    @Option(names = "--fill-resample", defaultValue = "1", paramLabel = "R",
+            description = "RePaint-style resampling of the diffusion fill: each step done R times (default 1: off)") int fillResample;
+
     @Option(names = "--num-head-channels", paramLabel = "N") Integer numHeadChannels;
 
     @Option(names = "--size", defaultValue = "256", description = "output resolution (the diffusion model's)") int size;
@@ -110,10 +113,11 @@ public final class GenerateCommand implements Callable<Integer> {
             cfg = new Editor.Config(cfg.size(), cfg.fill(), cfg.holeDilation(), new org.imagenete.diffusion.BlendedSampler.Options(b.respacing(), steps,
                     b.rangeLambda(), b.perSample(), b.ddim(), b.eta(), null, b.adversarialScale(), null), cfg.fillOptions(), cfg.batch());
         }
-        if (fillSteps != null) {
+        if (fillSteps != null || fillResample != 1) {
             var f = cfg.fillOptions();
             cfg = new Editor.Config(cfg.size(), cfg.fill(), cfg.holeDilation(), cfg.background(), new org.imagenete.diffusion.BlendedSampler.Options(
-                    f.respacing(), fillSteps, f.rangeLambda(), f.perSample(), f.ddim(), f.eta(), null, 0f, null), cfg.batch());
+                    f.respacing(), fillSteps != null ? fillSteps : f.skip(), f.rangeLambda(), f.perSample(), f.ddim(), f.eta(), null, 0f, null)
+                    .withResample(fillResample), cfg.batch());
         }
         try (Adm model = useModel ? Adm.open(adm, flags) : null; ResNet cls = needsClassifier ? ResNet.open(classifier) : null;
              IsNetMasker isnet = autoMasks ? IsNetMasker.open() : null) {

@@ -18,7 +18,9 @@ import static org.imagenete.diffusion.GaussianDiffusion.F;
  * object is noised to the current level i, as in the original); the result is
  * clamp(x_obj m + pred_x0_last (1 - m), -1, 1). A batch may mix images, masks, lambdas and seeds; every
  * random draw comes from Philox keyed by the sample's own seed, so a sample's result does not depend on
- * what it is batched with (with per-sample complexity normalisation, the default).
+ * what it is batched with (with per-sample complexity normalisation, the default). Optional RePaint-style
+ * resampling repeats each step, diffusing back one step in between, so the regenerated part harmonises with the
+ * kept one (for inpainting).
  */
 public final class BlendedSampler {
     /** One edit: images [3,H,W] in [-1,1] at the model resolution, mask [1,H,W] (1 = object). */
@@ -31,11 +33,25 @@ public final class BlendedSampler {
      * @param ddim       DDIM steps with {@code eta} (guidance in score form) instead of DDPM
      */
     public record Options(String respacing, int skip, float rangeLambda, boolean perSample, boolean ddim, float eta,
-                          GuidanceClassifier classifier, float adversarialScale, StepListener listener) {
+                          GuidanceClassifier classifier, float adversarialScale, StepListener listener, int resample) {
+        public Options {
+            if (resample < 1) throw new IllegalArgumentException("resample must be >= 1, got " + resample);
+        }
+
+        public Options(String respacing, int skip, float rangeLambda, boolean perSample, boolean ddim, float eta,
+                       GuidanceClassifier classifier, float adversarialScale, StepListener listener) {
+            this(respacing, skip, rangeLambda, perSample, ddim, eta, classifier, adversarialScale, listener, 1);
+        }
+
         public static Options imagenetE() { return new Options("100", 10, 50f, true, false, 0f, null, 0f, null); }
 
         public Options withListener(StepListener l) {
-            return new Options(respacing, skip, rangeLambda, perSample, ddim, eta, classifier, adversarialScale, l);
+            return new Options(respacing, skip, rangeLambda, perSample, ddim, eta, classifier, adversarialScale, l, resample);
+        }
+
+        /** RePaint-style resampling (Lugmayr et al. 2022): each step is redone r times, diffusing back one step in between. */
+        public Options withResample(int r) {
+            return new Options(respacing, skip, rangeLambda, perSample, ddim, eta, classifier, adversarialScale, listener, r);
         }
     }
 
@@ -78,21 +94,34 @@ public final class BlendedSampler {
             Tensor lastX0 = null;
             try {
                 for (int i = o.skip - 1; i >= 0; i--) {
-                    java.util.Arrays.fill(idx, i);
-                    try (GuidedStep.Result r = GuidedStep.run(model, ops, d, x, idx, terms)) {
-                        Tensor next;
-                        try (Tensor z = noise(jobs, Philox.Purpose.SAMPLE, i, x.shape().dims())) {
-                            next = o.ddim ? ddim(d, x, r, idx, o.eta, z) : ddpm(d, r, idx, z);
+                    for (int u = 0; u < o.resample; u++) {
+                        long stream = i + ((long) u << 20);   // repetition u > 0 draws fresh numbers
+                        java.util.Arrays.fill(idx, i);
+                        try (GuidedStep.Result r = GuidedStep.run(model, ops, d, x, idx, terms)) {
+                            Tensor next;
+                            try (Tensor z = noise(jobs, Philox.Purpose.SAMPLE, stream, x.shape().dims())) {
+                                next = o.ddim ? ddim(d, x, r, idx, o.eta, z) : ddpm(d, r, idx, z);
+                            }
+                            try (next; Tensor zo = noise(jobs, Philox.Purpose.OBJECT, stream, x.shape().dims());
+                                 Tensor qObj = d.qSample(obj, idx, zo)) {
+                                x.close();
+                                x = blend(next, qObj, m);
+                            }
+                            GuidedStep.checkFinite("x after step", x, idx);
+                            if (lastX0 != null) lastX0.close();
+                            lastX0 = r.pmv().predX0().copy();
+                            if (o.listener != null && u == o.resample - 1) o.listener.step(i, o.skip - i, o.skip, r.complexity());
                         }
-                        try (next; Tensor zo = noise(jobs, Philox.Purpose.OBJECT, i, x.shape().dims());
-                             Tensor qObj = d.qSample(obj, idx, zo)) {
-                            x.close();
-                            x = blend(next, qObj, m);
+                        if (u < o.resample - 1 && i > 0) {
+                            // back to the noise level of index i: x_i = sqrt(1 - beta'_i) x_{i-1} + sqrt(beta'_i) z
+                            try (Tensor z = noise(jobs, Philox.Purpose.RESAMPLE, stream, x.shape().dims())) {
+                                Tensor back = d.diffuseOneStep(x, idx, z);
+                                x.close();
+                                x = back;
+                            }
+                        } else if (u < o.resample - 1) {
+                            break;   // the last step has no noisier level to return to
                         }
-                        GuidedStep.checkFinite("x after step", x, idx);
-                        if (lastX0 != null) lastX0.close();
-                        lastX0 = r.pmv().predX0().copy();
-                        if (o.listener != null) o.listener.step(i, o.skip - i, o.skip, r.complexity());
                     }
                 }
                 try (Tensor fin = blend(obj, lastX0, m, true)) {
@@ -173,7 +202,7 @@ public final class BlendedSampler {
     }
 
     /** Per-sample Philox noise for a step and purpose, [B, ...] like {@code dims}. */
-    static Tensor noise(List<Job> jobs, Philox.Purpose purpose, int step, int[] dims) {
+    static Tensor noise(List<Job> jobs, Philox.Purpose purpose, long step, int[] dims) {
         Tensor z = Tensor.allocate(DType.F32, dims);
         int per = (int) (z.numel() / dims[0]);
         float[] buf = new float[per];

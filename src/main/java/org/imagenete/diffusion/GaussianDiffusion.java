@@ -137,4 +137,19 @@ public final class GaussianDiffusion {
         }
         return y;
     }
+
+    /** One forward diffusion step from index i-1 to i: sqrt(1 - beta_i) x + sqrt(beta_i) z (RePaint's "jump back"). */
+    public Tensor diffuseOneStep(Tensor x, int[] idx, Tensor z) {
+        Checks.same("diffuse", x, z);
+        Tensor y = Tensor.allocate(DType.F32, x.shape());
+        int b = x.dim(0);
+        long per = x.numel() / b;
+        MemorySegment xs = x.data(), zs = z.data(), ys = y.data();
+        for (int s = 0; s < b; s++) {
+            double beta = schedule.betas[idx[s]];
+            float a = (float) Math.sqrt(1 - beta), sg = (float) Math.sqrt(beta);
+            for (long k = s * per; k < (s + 1) * per; k++) ys.setAtIndex(F, k, a * xs.getAtIndex(F, k) + sg * zs.getAtIndex(F, k));
+        }
+        return y;
+    }
 }

@@ -53,8 +53,8 @@ public final class Philox {
     }
 
     /** Stream id of a sampling step's noise: distinct per (step, purpose) so no two draws share numbers. */
-    public static long stream(int step, Purpose purpose) { return ((long) step << 8) | purpose.ordinal(); }
+    public static long stream(long step, Purpose purpose) { return (step << 8) | purpose.ordinal(); }
 
-    /** What a draw is for. */
-    public enum Purpose { START, SAMPLE, OBJECT, FILL, POSITION }
+    /** What a draw is for (append only: the ordinal is part of the stream id). */
+    public enum Purpose { START, SAMPLE, OBJECT, FILL, POSITION, RESAMPLE }
 }

@@ -148,4 +148,21 @@ class BlendedSamplerTest {
         a.forEach(Tensor::close);
         b.forEach(Tensor::close);
     }
+
+    /** RePaint resampling: deterministic, and it changes the result (each step is redone after diffusing back). */
+    @Test
+    void repaintResamplingRuns() {
+        BlendedSampler.Options o1 = new BlendedSampler.Options("100", 3, 0f, true, false, 0f, null, 0f, null);
+        List<Tensor> a = BlendedSampler.sample(model, ops, List.of(job(6, 0f, 16)), o1.withResample(3));
+        List<Tensor> b = BlendedSampler.sample(model, ops, List.of(job(6, 0f, 16)), o1.withResample(3));
+        List<Tensor> c = BlendedSampler.sample(model, ops, List.of(job(6, 0f, 16)), o1);
+        try {
+            assertEquals(-1L, a.get(0).data().mismatch(b.get(0).data()));
+            assertNotEquals(-1L, a.get(0).data().mismatch(c.get(0).data()));
+        } finally {
+            a.forEach(Tensor::close);
+            b.forEach(Tensor::close);
+            c.forEach(Tensor::close);
+        }
+    }
 }

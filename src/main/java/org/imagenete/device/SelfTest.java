@@ -1,12 +1,70 @@
 package org.imagenete.device;
 
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.SplittableRandom;
+
 /**
  * What the self-test kernels of cuda-kernels/selftest.cu must compute, written out in Java from CUDA's
- * documented semantics (shuffle segments, ballot bit order, exited lanes). The emulator is checked against it in
- * CI and a GPU against it (and against the emulator) when one is lent.
+ * documented semantics (shuffle segments, ballot bit order, block-wide barriers), and a runner. The emulator is
+ * checked against it in CI (EmulatedDeviceTest) and a GPU by {@link #run} from GpuCheck, so that the emulation
+ * and the hardware are known to agree on the execution model the kernels rely on.
  */
-public final class SelfTestModel {
-    private SelfTestModel() {}
+public final class SelfTest {
+    private SelfTest() {}
+
+    /** Runs the portable self-test kernels on {@code dev}; returns what differed from the model (empty: all agree). */
+    public static List<String> run(Device dev) {
+        List<String> bad = new ArrayList<>();
+        try (Arena arena = Arena.ofConfined()) {
+            for (Dim3 block : new Dim3[]{Dim3.of(32, 8), Dim3.of(96), Dim3.of(1024)}) {
+                int nt = block.x() * block.y(), blocks = 7, n = blocks * nt - 13;
+                SplittableRandom r = new SplittableRandom(nt);
+                int[] in = new int[n];
+                for (int i = 0; i < n; i++) in[i] = r.nextInt(-1000, 1000);
+                int[] got = runInts(dev, arena, "selftest_sync_v1", Dim3.of(blocks), block, in, n);
+                int[] want = sync(in, n, blocks, nt);
+                int diff = 0;
+                for (int i = 0; i < n; i++) if (got[i] != want[i]) diff++;
+                if (diff > 0) bad.add("selftest_sync_v1 block " + block + ": " + diff + " of " + n + " outputs differ from CUDA's semantics");
+            }
+            float[] x = conversionInputs();
+            long px = dev.malloc(4L * x.length), po = dev.malloc(16L * x.length);
+            try {
+                dev.upload(px, arena.allocateFrom(ValueLayout.JAVA_FLOAT, x));
+                dev.launch("selftest_convert_v1", Dim3.of(16), Dim3.of(256), KernelArgs.of().ptr(px).ptr(po).i32(x.length));
+                MemorySegment h = arena.allocate(16L * x.length);
+                dev.download(h, po);
+                float[] got = h.toArray(ValueLayout.JAVA_FLOAT), want = convert(x);
+                int diff = 0;
+                for (int i = 0; i < got.length; i++)
+                    if (Float.floatToIntBits(got[i]) != Float.floatToIntBits(want[i]) && !(Float.isNaN(got[i]) && Float.isNaN(want[i])) && !Float.isNaN(x[i / 4]))
+                        diff++;
+                if (diff > 0) bad.add("selftest_convert_v1: " + diff + " bf16/f16 conversions differ from round-to-nearest-even");
+            } finally {
+                dev.free(px);
+                dev.free(po);
+            }
+        }
+        return bad;
+    }
+
+    private static int[] runInts(Device dev, Arena arena, String kernel, Dim3 grid, Dim3 block, int[] in, int n) {
+        long pin = dev.malloc(4L * n), pout = dev.malloc(4L * n);
+        try {
+            dev.upload(pin, arena.allocateFrom(ValueLayout.JAVA_INT, in));
+            dev.launch(kernel, grid, block, KernelArgs.of().ptr(pin).ptr(pout).i32(n));
+            MemorySegment h = arena.allocate(4L * n);
+            dev.download(h, pout);
+            return h.toArray(ValueLayout.JAVA_INT);
+        } finally {
+            dev.free(pin);
+            dev.free(pout);
+        }
+    }
 
     /** selftest_sync_v1 over blocks of nt threads (a multiple of 32). */
     public static int[] sync(int[] in, int n, int blocks, int nt) {

@@ -69,10 +69,15 @@ class EmulatedDeviceTest {
             for (int i = 0; i < n; i++) in[i] = r.nextInt(-1000, 1000);
             long pin = upload(in), pout = dev.malloc(4L * n);
             dev.launch("selftest_sync_v1", Dim3.of(blocks), block, KernelArgs.of().ptr(pin).ptr(pout).i32(n));
-            assertArrayEquals(SelfTestModel.sync(in, n, blocks, nt), ints(pout, n), "block " + block);
+            assertArrayEquals(SelfTest.sync(in, n, blocks, nt), ints(pout, n), "block " + block);
             dev.free(pin);
             dev.free(pout);
         }
+    }
+
+    @Test
+    void selfTestRunnerFindsNoDifference() {
+        assertEquals(java.util.List.of(), SelfTest.run(dev));
     }
 
     @Test
@@ -95,10 +100,10 @@ class EmulatedDeviceTest {
 
     @Test
     void sixteenBitConversionsRoundToNearestEven() {
-        float[] x = SelfTestModel.conversionInputs();
+        float[] x = SelfTest.conversionInputs();
         long px = upload(x), po = dev.malloc(16L * x.length);
         dev.launch("selftest_convert_v1", Dim3.of(16), Dim3.of(256), KernelArgs.of().ptr(px).ptr(po).i32(x.length));
-        float[] got = floats(po, 4 * x.length), want = SelfTestModel.convert(x);
+        float[] got = floats(po, 4 * x.length), want = SelfTest.convert(x);
         for (int i = 0; i < x.length; i++)
             for (int k = 0; k < 4; k++) {
                 float g = got[4 * i + k], w = want[4 * i + k];
@@ -159,7 +164,7 @@ class EmulatedDeviceTest {
         DeviceGraph g = dev.endCapture();
         assertEquals(2, g.nodes());
         assertArrayEquals(new int[n], ints(pout, n), "captured work must not run at capture time");
-        int[] once = SelfTestModel.sync(in, n, 1, 256), twice = SelfTestModel.sync(once, n, 1, 256);
+        int[] once = SelfTest.sync(in, n, 1, 256), twice = SelfTest.sync(once, n, 1, 256);
         g.launch();
         assertArrayEquals(once, ints(pout, n));
         g.launch();

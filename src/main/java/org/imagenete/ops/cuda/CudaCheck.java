@@ -45,16 +45,19 @@ public final class CudaCheck {
         void run(Checker c);
     }
 
-    /** Runs comparisons of {@code cuda} against {@code ref}, collecting results. */
+    /**
+     * Runs comparisons of CUDA backends against {@code ref}, collecting results. The reference runs once per
+     * comparison; the 16-bit backends are compared only on the ops their precision changes (the convolutions),
+     * every other op runs the same fp32 kernels in all of them.
+     */
     public static final class Checker {
-        final Ops ref, cuda;
-        final CudaOps.Precision precision;
+        final Ops ref;
+        final List<CudaOps> cudas;
         final List<Result> results = new ArrayList<>();
 
-        public Checker(Ops ref, Ops cuda, CudaOps.Precision precision) {
+        public Checker(Ops ref, List<CudaOps> cudas) {
             this.ref = ref;
-            this.cuda = cuda;
-            this.precision = precision;
+            this.cudas = List.copyOf(cudas);
         }
 
         public List<Result> results() { return results; }
@@ -63,12 +66,27 @@ public final class CudaCheck {
 
         /** Compares f(cuda) with f(ref); atol is multiplied by atolScale (the FFT's sqrt(HW)). */
         void agree(Op op, String what, double atolScale, Function<Ops, Tensor> f) {
-            Tol tol = CudaTolerances.of(op, precision);
-            String name = cuda.name() + " " + op.name().toLowerCase(Locale.ROOT) + " " + what;
-            try (Tensor r = f.apply(ref); Tensor a = f.apply(cuda)) {
-                results.add(compare(name, op, a, r, tol.atol() * atolScale, tol.rtol(), CudaTolerances.relL2(op, precision)));
+            List<CudaOps> todo = cudas.stream().filter(c -> c.precision() == CudaOps.Precision.FP32 || CudaTolerances.BF16.containsKey(op)).toList();
+            if (todo.isEmpty()) return;
+            String opName = op.name().toLowerCase(Locale.ROOT) + " " + what;
+            Tensor r;
+            try {
+                r = f.apply(ref);
             } catch (RuntimeException e) {
-                results.add(new Result(name, op, Double.NaN, Double.NaN, Double.NaN, Double.POSITIVE_INFINITY, 0, false, e.toString()));
+                results.add(new Result(ref.name() + " " + opName, op, Double.NaN, Double.NaN, Double.NaN, Double.POSITIVE_INFINITY, 0, false,
+                        "the reference failed: " + e));
+                return;
+            }
+            try (r) {
+                for (CudaOps c : todo) {
+                    Tol tol = CudaTolerances.of(op, c.precision());
+                    String name = c.name() + " " + opName;
+                    try (Tensor a = f.apply(c)) {
+                        results.add(compare(name, op, a, r, tol.atol() * atolScale, tol.rtol(), CudaTolerances.relL2(op, c.precision())));
+                    } catch (RuntimeException e) {
+                        results.add(new Result(name, op, Double.NaN, Double.NaN, Double.NaN, Double.POSITIVE_INFINITY, 0, false, e.toString()));
+                    }
+                }
             }
         }
     }

@@ -56,22 +56,16 @@ class CudaEmulatedOpsTest {
         assertEquals("cuda-emulated-bf16", Backends.get("cuda-emulated-bf16").name());
     }
 
+    /** Every case in fp32; the convolution cases also in bf16 and f16 (tensor-core kernels, emulated mma). */
     @TestFactory
-    Stream<DynamicTest> fp32() { return tests(CudaOps.Precision.FP32); }
+    Stream<DynamicTest> everyOpAgainstTheReference() {
+        return tests(List.of(new CudaOps(ctx, CudaOps.Precision.FP32), new CudaOps(ctx, CudaOps.Precision.BF16),
+                new CudaOps(ctx, CudaOps.Precision.FP16)));
+    }
 
-    @TestFactory
-    Stream<DynamicTest> bf16TensorCoreConvolutions() { return tests(CudaOps.Precision.BF16); }
-
-    @TestFactory
-    Stream<DynamicTest> fp16TensorCoreConvolutions() { return tests(CudaOps.Precision.FP16); }
-
-    private static Stream<DynamicTest> tests(CudaOps.Precision p) {
-        List<CudaCheck.Case> cases = CudaCheck.cases(false);
-        if (p != CudaOps.Precision.FP32)
-            cases = cases.stream().filter(c -> c.ops().contains(Op.CONV2D) || c.ops().contains(Op.CONV2D_GRAD)).toList();
-        CudaOps cuda = new CudaOps(ctx, p);
-        return cases.stream().map(c -> DynamicTest.dynamicTest(c.name(), () -> {
-            CudaCheck.Checker k = new CudaCheck.Checker(REF, cuda, p);
+    private static Stream<DynamicTest> tests(List<CudaOps> cudas) {
+        return CudaCheck.cases(false).stream().map(c -> DynamicTest.dynamicTest(c.name(), () -> {
+            CudaCheck.Checker k = new CudaCheck.Checker(REF, cudas);
             c.body().run(k);
             assertTrue(!k.results().isEmpty(), "nothing compared");
             StringBuilder bad = new StringBuilder();

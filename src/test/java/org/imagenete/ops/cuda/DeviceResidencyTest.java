@@ -19,7 +19,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * weights upload once per storage and are freed with it, also when it is garbage-collected without close.
  */
 class DeviceResidencyTest {
-    final CudaContext ctx = CudaContext.emulated();
+    /** A context of its own: its allocator's byte counts see only this test's buffers. */
+    final CudaContext ctx = new CudaContext(org.imagenete.device.Devices.emulated());
     final CudaOps ops = new CudaOps(ctx, CudaOps.Precision.FP32);
 
     @Test

@@ -40,6 +40,11 @@ public final class GuidedStep {
     }
 
     public static Result run(Adm model, Ops ops, GaussianDiffusion diffusion, Tensor x, int[] idx, Guidance.Terms terms) {
+        if (!model.config().learnSigma())
+            throw new UnsupportedOperationException("the sampler needs a learned-sigma ADM (" + 2 * model.config().inChannels()
+                    + " output channels: eps and the variance interpolation); this checkpoint has " + model.config().outChannels());
+        if (model.config().numClasses() > 0)
+            throw new UnsupportedOperationException("class-conditional ADM checkpoints are not supported by the sampler (ImageNet-E uses the unconditional model)");
         checkFinite("x_t", x, idx);
         boolean guided = terms != null && terms.active();
         List<Tensor> owned = new ArrayList<>();

@@ -84,4 +84,18 @@ class AdmLoadTest {
             Compare.assertClose("fp16 weights out", out, io.get("out"), 1e-2, 0);
         }
     }
+
+    /** A checkpoint without learned sigma (3 output channels) loads, runs the UNet, and the sampler says why it cannot use it. */
+    @Test
+    void samplerRefusesAModelWithoutLearnedSigma() {
+        AdmConfig c = AdmGolden.tinyConfig().withFlags(Map.of("learn_sigma", "false"));
+        var sd = FormulaWeights.stateDict(c.parameterShapes(), 3);
+        try (Adm m = Adm.load(c, sd, null, () -> sd.values().forEach(Tensor::close));
+             Tensor x = org.imagenete.testutil.Rand.uniform(1, 1, 3, 32, 32)) {
+            var d = new org.imagenete.diffusion.GaussianDiffusion(org.imagenete.diffusion.Schedule.respaced(1000, "100"));
+            var e = assertThrows(UnsupportedOperationException.class, () -> org.imagenete.diffusion.GuidedStep.run(m, Backends.get("cpu"), d, x,
+                    new int[]{5}, org.imagenete.diffusion.Guidance.Terms.complexity(new float[]{20}, 50, true)));
+            assertTrue(e.getMessage().contains("learned-sigma") && e.getMessage().contains("has 3"), e.getMessage());
+        }
+    }
 }

@@ -153,4 +153,18 @@ class ResNetTest {
             fake.values().forEach(Tensor::close);
         }
     }
+
+    /** The ONNX export runs on ONNX Runtime and gives the native logits (the same folded weights). */
+    @Test
+    void onnxExportMatchesNativeLogits(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        java.nio.file.Path onnx = dir.resolve("resnet18.onnx");
+        try (ResNet net = formula(18); Tensor x = Rand.uniform(11, 1.7f, 2, 3, 64, 64)) {
+            java.nio.file.Files.write(onnx, net.toOnnx());
+            try (org.imagenete.eval.OnnxClassifier ort = new org.imagenete.eval.OnnxClassifier(onnx, 2, false);
+                 Tensor a = ort.logits(x); Tensor b = net.forward(Backends.get("cpu"), x, null, null)) {
+                assertEquals(1000, ort.numClasses());
+                Compare.assertClose("resnet18 onnxruntime vs native", a, b, 1e-4, 1e-4);
+            }
+        }
+    }
 }

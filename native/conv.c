@@ -4,6 +4,11 @@
  * the GEMM driver asks for one KC x NC block at a time, packed straight from the image into its
  * NR-wide micro-panels (padding becomes zeros there). A 1x1 stride-1 unpadded conv is a plain GEMM
  * on the image itself.
+ * Packing, stride 1 with Wo == W ("same" convs, AVX-512): the panel row of tap (ci,ky,kx) for output
+ * positions p..p+63 is the contiguous run x[ci] + p + (ky-pad)*W + (kx-pad), with the lanes that
+ * fall into the padding zeroed by precomputed per-panel masks: 4 loads + 4 stores per 64 values.
+ * Other strides/paddings go through output-row segments (scalar for stride > 1).
+ * The image block for the next K block is prefetched while packing the current one.
  */
 #include "imagenete.h"
 

@@ -1,6 +1,7 @@
 package org.imagenete.nn;
 
 import org.imagenete.io.CheckpointException;
+import org.imagenete.io.OnnxWriter;
 import org.imagenete.io.Checkpoints;
 import org.imagenete.io.StateDict;
 import org.imagenete.ops.Checks;
@@ -319,81 +320,40 @@ public final class ResNet implements AutoCloseable {
      * exactly these weights on ONNX Runtime (the benchmarks' kernel 0), and as an export for other tools.
      */
     public byte[] toOnnx() {
-        org.imagenete.io.Protobuf graph = new org.imagenete.io.Protobuf();
-        graph.string(2, "resnet" + arch.depth);
-        int[] counter = {0};
-        java.util.function.BiFunction<String, Tensor, String> init = (name, t) -> {
-            org.imagenete.io.Protobuf tp = new org.imagenete.io.Protobuf();
-            for (int d : t.shape().dims()) tp.int64(1, d);
-            tp.int64(2, 1);                                           // FLOAT
-            tp.string(8, name);
-            tp.bytes(9, t.data().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
-            graph.message(5, tp);
-            return name;
-        };
-        java.util.function.Function<Object[], String> node = a -> {   // {op, output, inputs[], attrs Protobuf[]}
-            org.imagenete.io.Protobuf n = new org.imagenete.io.Protobuf();
-            for (String in : (String[]) a[2]) n.string(1, in);
-            n.string(2, (String) a[1]);
-            n.string(3, a[0] + "_" + counter[0]++);
-            n.string(4, (String) a[0]);
-            for (org.imagenete.io.Protobuf at : (org.imagenete.io.Protobuf[]) a[3]) n.message(5, at);
-            graph.message(1, n);
-            return (String) a[1];
-        };
-        java.util.function.BiFunction<String, long[], org.imagenete.io.Protobuf> ints = (name, v) -> {
-            org.imagenete.io.Protobuf at = new org.imagenete.io.Protobuf().string(1, name);
-            for (long x : v) at.int64(8, x);
-            return at.int64(20, 7);                                   // INTS
-        };
-        java.util.function.BiFunction<String, Long, org.imagenete.io.Protobuf> int1 = (name, v) ->
-                new org.imagenete.io.Protobuf().string(1, name).int64(3, v).int64(20, 2);   // INT
-        java.util.function.Function<Object[], String> conv = a -> {   // {name, input, stride, pad}
-            Tensor[] c = convs.get((String) a[0]);
-            long k = c[0].dim(2), st = (int) a[2], pd = (int) a[3];
-            return node.apply(new Object[]{"Conv", a[0] + ".out", new String[]{(String) a[1], init.apply(a[0] + ".weight", c[0]),
-                    init.apply(a[0] + ".bias", c[1])}, new org.imagenete.io.Protobuf[]{ints.apply("kernel_shape", new long[]{k, k}),
-                    ints.apply("strides", new long[]{st, st}), ints.apply("pads", new long[]{pd, pd, pd, pd})}});
-        };
-        java.util.function.Function<String, String> relu = in -> node.apply(new Object[]{"Relu", in + ".relu", new String[]{in},
-                new org.imagenete.io.Protobuf[0]});
-        String h = relu.apply(conv.apply(new Object[]{"conv1", "x", 2, 3}));
-        h = node.apply(new Object[]{"MaxPool", "maxpool", new String[]{h}, new org.imagenete.io.Protobuf[]{ints.apply("kernel_shape", new long[]{3, 3}),
-                ints.apply("strides", new long[]{2, 2}), ints.apply("pads", new long[]{1, 1, 1, 1})}});
+        OnnxWriter g = new OnnxWriter("resnet" + arch.depth);
+        String h = relu(g, conv(g, "conv1", "x", 2, 3));
+        h = g.node("MaxPool", "maxpool", new String[]{h}, OnnxWriter.ints("kernel_shape", 3, 3), OnnxWriter.ints("strides", 2, 2),
+                OnnxWriter.ints("pads", 1, 1, 1, 1));
         for (int st = 0; st < 4; st++)
             for (int b = 0; b < arch.blocks[st]; b++) {
                 String n = "layer" + (st + 1) + "." + b;
                 int stride = b == 0 && st > 0 ? 2 : 1;
-                String id = convs.containsKey(n + ".downsample.0") ? conv.apply(new Object[]{n + ".downsample.0", h, stride, 0}) : h;
+                String id = convs.containsKey(n + ".downsample.0") ? conv(g, n + ".downsample.0", h, stride, 0) : h;
                 String y;
                 if (arch.bottleneck) {
-                    y = relu.apply(conv.apply(new Object[]{n + ".conv1", h, 1, 0}));
-                    y = relu.apply(conv.apply(new Object[]{n + ".conv2", y, stride, 1}));
-                    y = conv.apply(new Object[]{n + ".conv3", y, 1, 0});
+                    y = relu(g, conv(g, n + ".conv1", h, 1, 0));
+                    y = relu(g, conv(g, n + ".conv2", y, stride, 1));
+                    y = conv(g, n + ".conv3", y, 1, 0);
                 } else {
-                    y = relu.apply(conv.apply(new Object[]{n + ".conv1", h, stride, 1}));
-                    y = conv.apply(new Object[]{n + ".conv2", y, 1, 1});
+                    y = relu(g, conv(g, n + ".conv1", h, stride, 1));
+                    y = conv(g, n + ".conv2", y, 1, 1);
                 }
-                h = relu.apply(node.apply(new Object[]{"Add", n + ".sum", new String[]{y, id}, new org.imagenete.io.Protobuf[0]}));
+                h = relu(g, g.node("Add", n + ".sum", new String[]{y, id}));
             }
-        h = node.apply(new Object[]{"GlobalAveragePool", "avgpool", new String[]{h}, new org.imagenete.io.Protobuf[0]});
-        h = node.apply(new Object[]{"Flatten", "flatten", new String[]{h}, new org.imagenete.io.Protobuf[]{int1.apply("axis", 1L)}});
-        node.apply(new Object[]{"Gemm", "logits", new String[]{h, init.apply("fc.weight", fcW), init.apply("fc.bias", fcB)},
-                new org.imagenete.io.Protobuf[]{int1.apply("transB", 1L)}});
-        graph.message(11, valueInfo("x", new Object[]{"batch", 3L, "height", "width"}));
-        graph.message(12, valueInfo("logits", new Object[]{"batch", (long) arch.numClasses}));
-        return new org.imagenete.io.Protobuf().int64(1, 8).string(2, "imagenet-e").message(7, graph)
-                .message(8, new org.imagenete.io.Protobuf().string(1, "").int64(2, 13)).toByteArray();
+        h = g.node("GlobalAveragePool", "avgpool", new String[]{h});
+        h = g.node("Flatten", "flatten", new String[]{h}, OnnxWriter.integer("axis", 1));
+        g.node("Gemm", "logits", new String[]{h, g.initializer("fc.weight", fcW), g.initializer("fc.bias", fcB)}, OnnxWriter.integer("transB", 1));
+        return g.input("x", "batch", 3L, "height", "width").output("logits", "batch", (long) arch.numClasses).toByteArray();
     }
 
-    /** ValueInfoProto of a float tensor; dims are Long (fixed) or String (named, dynamic). */
-    private static org.imagenete.io.Protobuf valueInfo(String name, Object[] dims) {
-        org.imagenete.io.Protobuf shape = new org.imagenete.io.Protobuf();
-        for (Object d : dims)
-            shape.message(1, d instanceof Long l ? new org.imagenete.io.Protobuf().int64(1, l) : new org.imagenete.io.Protobuf().string(2, (String) d));
-        org.imagenete.io.Protobuf tensorType = new org.imagenete.io.Protobuf().int64(1, 1).message(2, shape);
-        return new org.imagenete.io.Protobuf().string(1, name).message(2, new org.imagenete.io.Protobuf().message(1, tensorType));
+    private String conv(OnnxWriter g, String name, String in, int stride, int pad) {
+        Tensor[] c = convs.get(name);
+        long k = c[0].dim(2);
+        return g.node("Conv", name + ".out", new String[]{in, g.initializer(name + ".weight", c[0]), g.initializer(name + ".bias", c[1])},
+                OnnxWriter.ints("kernel_shape", k, k), OnnxWriter.ints("strides", stride, stride), OnnxWriter.ints("pads", pad, pad, pad, pad));
     }
+
+    private static String relu(OnnxWriter g, String in) { return g.node("Relu", in + ".relu", new String[]{in}); }
 
     /** fc weights [classes, C], for class activation maps. */
     public Tensor fcWeight() { return fcW; }

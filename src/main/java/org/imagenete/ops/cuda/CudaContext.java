@@ -108,8 +108,9 @@ public final class CudaContext implements AutoCloseable {
         return tmp.ptr;
     }
 
-    /** Device address of a weight: uploaded on first use and kept attached to the tensor. */
-    DeviceBuffer weight(Tensor t) {
+    /** Device address of a weight: uploaded on first use and kept attached to the tensor (one upload even when
+     *  several threads share a model). */
+    synchronized DeviceBuffer weight(Tensor t) {
         DeviceBuffer b = resident(t);
         if (b != null) return b;
         b = allocate(t.byteSize());
@@ -126,7 +127,7 @@ public final class CudaContext implements AutoCloseable {
     long weightPtr(Tensor t) { return t == null ? 0 : weight(t).ptr; }
 
     /** The weight rounded to 16 bits (bf16 or f16) on the device, cached with the fp32 copy. */
-    long weight16(Tensor t, CudaOps.Precision p) {
+    synchronized long weight16(Tensor t, CudaOps.Precision p) {
         DeviceBuffer w = weight(t);
         DeviceBuffer h = w.lowp(p);
         if (h == null) {

@@ -78,7 +78,7 @@ public final class DemoCommand implements Callable<Integer> {
     }
 
     /** Copies the bundled photos, masks and licences (listed in files.txt) to dir. */
-    static void extract(Path dir) throws IOException {
+    public static void extract(Path dir) throws IOException {
         String base = "/org/imagenete/demo/";
         List<String> files;
         try (InputStream in = DemoCommand.class.getResourceAsStream(base + "files.txt")) {

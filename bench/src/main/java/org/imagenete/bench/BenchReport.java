@@ -50,7 +50,10 @@ public final class BenchReport {
                 double med = s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
                 Work w = work(shortName, params);
                 String rate, share;
-                if (w.flop > 0) {
+                if (w.flop == 0 && w.bytes == 0) {
+                    rate = "-";
+                    share = "-";
+                } else if (w.flop > 0) {
                     double g = w.flop / med / 1e9;
                     rate = String.format(Locale.ROOT, "%.0f GFLOP/s", g);
                     share = String.format(Locale.ROOT, "%.0f%%", 100 * g / peakFlops);
@@ -89,6 +92,16 @@ public final class BenchReport {
             }
             case "AdmForwardBench.forward" -> {
                 return new Work(ADM256_FLOP * params.get("batch").asInt(), 0);
+            }
+            case "ResNetBench.logits" -> {
+                return new Work(8.18e9 * params.get("batch").asInt(), 0);
+            }
+            case "CompositeBench.affineComposite" -> {   // bg (3 ch) + layer (4 ch) read, 4 ch written, once each
+                double px = (double) params.get("batch").asInt() * params.get("size").asInt() * params.get("size").asInt();
+                return new Work(0, px * (3 + 4 + 4) * 4);
+            }
+            case "FillBench.fill" -> {
+                return new Work(0, 0);
             }
             case "GuidedStepBench.step" -> {   // forward (+ an equal-FLOP backward when guided)
                 return new Work(ADM256_FLOP * (params.get("guided").asBoolean() ? 2 : 1), 0);

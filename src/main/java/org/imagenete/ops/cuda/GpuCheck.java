@@ -171,8 +171,9 @@ public final class GpuCheck {
     /**
      * The tensor-core kernels against their emulated twin (the warp-cooperative mma of the emulation build) on the
      * same inputs: same 16-bit rounding of the operands, fp32 accumulation in both; only the order of accumulation
-     * inside mma.sync differs, by a few fp32 ulps of the partial sums. Relative L2 1e-5 allows that and nothing
-     * like a wrong fragment layout (off by ~100%). This is what makes the emulated CI runs of those kernels count.
+     * inside mma.sync differs (the hardware may also truncate its internal sums), by fp32 ulps of the partial sums
+     * over ~50 mma steps. Relative L2 1e-4 allows that and nothing like a wrong fragment layout (off by ~100%). This
+     * is what makes the emulated CI runs of those kernels count.
      */
     private String twin() {
         if (!org.imagenete.device.EmulatedDevice.available()) return "emulation library missing: " + org.imagenete.device.EmulatedDevice.error();
@@ -185,7 +186,7 @@ public final class GpuCheck {
                  Tensor a = onGpu.conv2d(x, w, null, 1, 1); Tensor b = emulated.conv2d(x, w, null, 1, 1);
                  Tensor da = onGpu.conv2dGrad(dy, w, 1, 1, 20, 18); Tensor db = emulated.conv2dGrad(dy, w, 1, 1, 20, 18)) {
                 for (Tensor[] pair : new Tensor[][]{{a, b}, {da, db}}) {
-                    CudaCheck.Result r = CudaCheck.compare(p + " mma.sync vs emulated twin", Op.CONV2D, pair[0], pair[1], 1e-4, 1e-4, 1e-5);
+                    CudaCheck.Result r = CudaCheck.compare(p + " mma.sync vs emulated twin", Op.CONV2D, pair[0], pair[1], 1e-3, 1e-3, 1e-4);
                     System.out.println(r.line());
                     if (!r.pass()) bad.add(r.what() + ": " + r.detail());
                 }

@@ -14,7 +14,8 @@ mvn -B -q -DskipTests install
 mvn -B -q -f bench/pom.xml package
 [ -f "$res/peak.json" ] || bench/peak/run.sh "$res/peak.json"
 flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED)
-java "${flags[@]}" -jar bench/target/benchmarks.jar -rf json -rff "$res/jmh.json" "$@"
+gpu_filter=(); command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 || gpu_filter=(-e "org.imagenete.bench.gpu")
+java "${flags[@]}" -jar bench/target/benchmarks.jar -rf json -rff "$res/jmh.json" "${gpu_filter[@]}" "$@"
 java "${flags[@]}" -cp bench/target/benchmarks.jar org.imagenete.bench.BenchReport "$res/peak.json" "$res/jmh.json" > "$res/table.md"
 cat "$res/table.md"
 # Replace the README section between the markers with the new table.

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.file.Path;
 import java.util.Map;
 
-import static org.imagenete.cli.UnetCommandTest.run;
+import static org.imagenete.testutil.Cli.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 class ClassifyCommandTest {

@@ -2,6 +2,7 @@ package org.imagenete.cli;
 
 import org.imagenete.io.SafeTensors;
 import org.imagenete.tensor.Tensor;
+import org.imagenete.testutil.Cli;
 import org.imagenete.testutil.Compare;
 import org.imagenete.testutil.Golden;
 import org.imagenete.testutil.Rand;
@@ -10,14 +11,12 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
+import static org.imagenete.testutil.Cli.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -26,27 +25,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class UnetCommandTest {
     @TempDir Path dir;
 
-    record Run(int code, String err) {}
 
-    static Run run(String... args) {
-        PrintStream old = System.err;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
-        try {
-            return new Run(Main.run(args), buf.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setErr(old);
-        }
-    }
 
     @ParameterizedTest
     @CsvSource({"weights.pt, reference", "weights.safetensors, cpu"})
     void matchesGoldenOutput(String weights, String backend) {
         Path out = dir.resolve("out.safetensors");
-        Run r = run("unet", "--weights", Golden.golden("adm-tiny/" + weights).toString(),
+        Cli.Run r = run("unet", "--weights", Golden.golden("adm-tiny/" + weights).toString(),
                 "--input", Golden.golden("adm-tiny/io.safetensors").toString(), "--output", out.toString(),
                 "--num-head-channels", "8", "--backend", backend);
-        assertEquals(0, r.code, r.err);
+        assertEquals(0, r.code(), r.err());
         try (SafeTensors got = SafeTensors.open(out); SafeTensors ref = SafeTensors.open(Golden.golden("adm-tiny/io.safetensors"))) {
             Compare.assertClose("unet cli " + backend + " out", got.get("out"), ref.get("out"),
                     Golden.suggestedAtol("adm-tiny/io.safetensors", "out"), 0);
@@ -57,10 +45,10 @@ class UnetCommandTest {
     @Test
     void vjpMatchesGoldenInputGradient() {
         Path out = dir.resolve("vjp.safetensors");
-        Run r = run("unet", "--vjp", "--weights", Golden.golden("adm-tiny/weights.pt").toString(),
+        Cli.Run r = run("unet", "--vjp", "--weights", Golden.golden("adm-tiny/weights.pt").toString(),
                 "--input", Golden.golden("adm-tiny/io.safetensors").toString(), "--output", out.toString(),
                 "--num-head-channels", "8");
-        assertEquals(0, r.code, r.err);
+        assertEquals(0, r.code(), r.err());
         try (SafeTensors got = SafeTensors.open(out); SafeTensors ref = SafeTensors.open(Golden.golden("adm-tiny/io.safetensors"))) {
             Compare.assertClose("unet --vjp dx", got.get("dx"), ref.get("dx"), Golden.suggestedAtol("adm-tiny/io.safetensors", "dx"), 0);
             Compare.assertClose("unet --vjp out", got.get("out"), ref.get("out"), Golden.suggestedAtol("adm-tiny/io.safetensors", "out"), 0);
@@ -74,15 +62,15 @@ class UnetCommandTest {
         return p;
     }
 
-    private Run runTiny(Path in) {
+    private Cli.Run runTiny(Path in) {
         return run("unet", "--weights", Golden.golden("adm-tiny/weights.safetensors").toString(), "--input", in.toString(),
                 "--output", dir.resolve("o.safetensors").toString(), "--num-head-channels", "8");
     }
 
-    private static void oneLine(Run r, String... fragments) {
-        assertEquals(1, r.code, r.err);
-        assertEquals(1, r.err.strip().lines().filter(l -> !l.contains("INFO") && !l.contains("org.imagenete")).count(), r.err);
-        for (String f : fragments) assertTrue(r.err.contains(f), "'" + f + "' not in: " + r.err);
+    private static void oneLine(Cli.Run r, String... fragments) {
+        assertEquals(1, r.code(), r.err());
+        assertEquals(1, r.err().strip().lines().filter(l -> !l.contains("INFO") && !l.contains("org.imagenete")).count(), r.err());
+        for (String f : fragments) assertTrue(r.err().contains(f), "'" + f + "' not in: " + r.err());
     }
 
     @Test
@@ -96,13 +84,13 @@ class UnetCommandTest {
         Path corrupt = dir.resolve("corrupt.pt");
         byte[] all = Files.readAllBytes(Golden.golden("adm-tiny/weights.pt"));
         Files.write(corrupt, java.util.Arrays.copyOf(all, all.length - 1000));
-        Run r = run("unet", "--weights", corrupt.toString(), "--input", Golden.golden("adm-tiny/io.safetensors").toString(),
+        Cli.Run r = run("unet", "--weights", corrupt.toString(), "--input", Golden.golden("adm-tiny/io.safetensors").toString(),
                 "--output", dir.resolve("o2.safetensors").toString());
         oneLine(r, corrupt.toString());
         assertFalse(Files.exists(dir.resolve("o2.safetensors")), "no output after a failure");
-        Run missing = run("unet", "--weights", dir.resolve("nope.pt").toString(), "--input", "x", "--output", "y");
-        assertEquals(1, missing.code);
-        Run usage = run("unet", "--weights");
-        assertEquals(2, usage.code, usage.err);
+        Cli.Run missing = run("unet", "--weights", dir.resolve("nope.pt").toString(), "--input", "x", "--output", "y");
+        assertEquals(1, missing.code());
+        Cli.Run usage = run("unet", "--weights");
+        assertEquals(2, usage.code(), usage.err());
     }
 }

@@ -3,6 +3,7 @@ package org.imagenete.dataset;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.imagenete.cli.Main;
 import org.imagenete.io.Manifest;
+import org.imagenete.testutil.Cli;
 import org.imagenete.testutil.Golden;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -30,18 +31,6 @@ class GenerateTest {
     static Path images, masks;
     static final String VARIANTS = "size-0.05,position,direction,size-0.08_direction+30";
 
-    record Run(int code, String err) {}
-
-    static Run cli(String... args) {
-        PrintStream old = System.err;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
-        try {
-            return new Run(Main.run(args), buf.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setErr(old);
-        }
-    }
 
     /** An ImageFolder of all 14 animal photos and mirrored masks. */
     @BeforeAll
@@ -60,7 +49,9 @@ class GenerateTest {
         }
     }
 
-    static Run generate(Path out, String... extra) {
+    static Cli.Run cli(String... args) { return Cli.run(args); }
+
+    static Cli.Run generate(Path out, String... extra) {
         List<String> a = new ArrayList<>(List.of("generate", "--images", images.toString(), "--masks", masks.toString(),
                 "--out", out.toString(), "--variants", VARIANTS, "--seed", "7", "--quiet"));
         a.addAll(List.of(extra));
@@ -86,7 +77,7 @@ class GenerateTest {
     static synchronized Map<String, String> fullRun() throws IOException {
         if (full == null) {
             Path out = dir.resolve("full");
-            Run r = generate(out);
+            Cli.Run r = generate(out);
             assertEquals(0, r.code(), r.err());
             full = snapshot(out);
         }
@@ -102,7 +93,7 @@ class GenerateTest {
         long unreachable = Manifest.readAll(dir.resolve("full")).stream().filter(r -> r.path("status").asText().equals("unreachable")).count();
         assertEquals(2 * (14 * 5 - unreachable), pngs, "an image and a mask per row that has a file");
         assertTrue(unreachable <= 2, "at most the biggest objects fail to fit when shrunk and turned: " + unreachable);
-        Run v = cli("verify", dir.resolve("full").toString());
+        Cli.Run v = cli("verify", dir.resolve("full").toString());
         assertEquals(0, v.code(), v.err());
     }
 
@@ -134,7 +125,7 @@ class GenerateTest {
         p.waitFor();
         int before = Files.readAllLines(manifest).size();
         assertTrue(before < 70, "killed mid-run: " + before + " rows");
-        Run r = generate(out);
+        Cli.Run r = generate(out);
         assertEquals(0, r.code(), r.err());
         assertTrue(r.err().contains("already done"), r.err());
         assertEquals(fullRun(), snapshot(out));
@@ -147,7 +138,7 @@ class GenerateTest {
         Files.copy(images.resolve("n01514859/hen_1.jpg"), imgs.resolve("n01514859/hen_1.jpg"));
         Files.write(imgs.resolve("n01514859/broken.jpg"), new byte[]{(byte) 0xFF, (byte) 0xD8, (byte) 0xFF, 0, 1, 2});
         Files.copy(masks.resolve("n01514859/hen_1.png"), masks.resolve("n01514859/broken.png"));
-        Run r = cli("generate", "--images", imgs.toString(), "--masks", masks.toString(), "--out", out.toString(),
+        Cli.Run r = cli("generate", "--images", imgs.toString(), "--masks", masks.toString(), "--out", out.toString(),
                 "--variants", "size-0.05", "--quiet");
         Files.delete(masks.resolve("n01514859/broken.png"));
         assertEquals(0, r.code(), r.err());
@@ -169,7 +160,7 @@ class GenerateTest {
         PrintStream old = System.out;
         ByteArrayOutputStream buf = new ByteArrayOutputStream();
         System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
-        Run v;
+        Cli.Run v;
         try {
             v = cli("verify", out.toString());
         } finally {
@@ -190,7 +181,7 @@ class GenerateTest {
             Files.createDirectories(imgs.resolve(f).getParent());
             Files.copy(images.resolve(f), imgs.resolve(f));
         }
-        Run r = cli("generate", "--images", imgs.toString(), "--masks", masks.toString(), "--out", out.toString(),
+        Cli.Run r = cli("generate", "--images", imgs.toString(), "--masks", masks.toString(), "--out", out.toString(),
                 "--variants", "background+20,background-20,size-0.10", "--weights", Golden.golden("adm-tiny/weights.pt").toString(),
                 "--num-head-channels", "8", "--size", "64", "--steps", "3", "--fill-steps", "4", "--quiet", "--batch", "4");
         assertEquals(0, r.code(), r.err());

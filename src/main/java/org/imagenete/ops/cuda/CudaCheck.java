@@ -4,6 +4,7 @@ import org.imagenete.ops.Op;
 import org.imagenete.ops.Ops;
 import org.imagenete.ops.cuda.CudaTolerances.Tol;
 import org.imagenete.tensor.DType;
+import org.imagenete.tensor.SeededRandom;
 import org.imagenete.tensor.Tensor;
 
 import java.util.ArrayList;
@@ -11,7 +12,6 @@ import java.util.EnumSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
-import java.util.SplittableRandom;
 import java.util.function.Function;
 
 /**
@@ -127,14 +127,7 @@ public final class CudaCheck {
 
     // ---------------------------------------------------------------------------------------------- inputs
     /** Seeded uniform [-scale, scale) floats (the same stream as the tests' Rand). */
-    public static Tensor uniform(long seed, float scale, int... dims) {
-        SplittableRandom r = new SplittableRandom(seed);
-        long n = 1;
-        for (int d : dims) n *= d;
-        float[] v = new float[Math.toIntExact(n)];
-        for (int i = 0; i < v.length; i++) v[i] = (float) ((r.nextDouble() * 2 - 1) * scale);
-        return Tensor.of(v, dims);
-    }
+    public static Tensor uniform(long seed, float scale, int... dims) { return SeededRandom.uniform(seed, scale, dims); }
 
     static Tensor affine(Tensor x, float scale, float off) {
         Tensor y = Tensor.allocate(DType.F32, x.shape());

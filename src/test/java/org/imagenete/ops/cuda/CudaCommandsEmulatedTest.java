@@ -1,23 +1,21 @@
 package org.imagenete.ops.cuda;
 
-import org.imagenete.cli.Main;
 import org.imagenete.io.SafeTensors;
 import org.imagenete.nn.FormulaWeights;
 import org.imagenete.nn.ResNet;
 import org.imagenete.ops.Backends;
 import org.imagenete.ops.cpu.CpuOps;
 import org.imagenete.tensor.Tensor;
+import org.imagenete.testutil.Cli;
 import org.imagenete.testutil.Compare;
 import org.imagenete.testutil.Golden;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Map;
 
+import static org.imagenete.testutil.Cli.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -30,28 +28,17 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code cuda} without a GPU fails with the reason.
  */
 class CudaCommandsEmulatedTest {
+
     @TempDir Path dir;
 
-    record Run(int code, String err) {}
-
-    static Run run(String... args) {
-        PrintStream old = System.err;
-        ByteArrayOutputStream buf = new ByteArrayOutputStream();
-        System.setErr(new PrintStream(buf, true, StandardCharsets.UTF_8));
-        try {
-            return new Run(Main.run(args), buf.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setErr(old);
-        }
-    }
 
     @Test
     void unetForwardAndVjpMatchTheGolden() {
         Path out = dir.resolve("out.safetensors");
-        Run r = run("unet", "--vjp", "--weights", Golden.golden("adm-tiny/weights.pt").toString(), "--input",
+        Cli.Run r = run("unet", "--vjp", "--weights", Golden.golden("adm-tiny/weights.pt").toString(), "--input",
                 Golden.golden("adm-tiny/io.safetensors").toString(), "--output", out.toString(), "--num-head-channels", "8",
                 "--backend", "cuda-emulated");
-        assertEquals(0, r.code, r.err);
+        assertEquals(0, r.code(), r.err());
         try (SafeTensors got = SafeTensors.open(out); SafeTensors ref = SafeTensors.open(Golden.golden("adm-tiny/io.safetensors"))) {
             assertEquals("cuda-emulated", got.metadata().get("backend"));
             Compare.assertClose("unet cli cuda-emulated out", got.get("out"), ref.get("out"), Golden.suggestedAtol("adm-tiny/io.safetensors", "out"), 0);
@@ -62,10 +49,10 @@ class CudaCommandsEmulatedTest {
     @Test
     void guidedStepMatchesTheGolden() {
         Path out = dir.resolve("step.safetensors");
-        Run r = run("step", "--weights", Golden.golden("adm-tiny/weights.pt").toString(), "--input",
+        Cli.Run r = run("step", "--weights", Golden.golden("adm-tiny/weights.pt").toString(), "--input",
                 Golden.golden("guidance.safetensors").toString(), "--output", out.toString(), "--num-head-channels", "8",
                 "--lambda", "20", "--range-lambda", "50", "--respacing", "100", "--backend", "cuda-emulated");
-        assertEquals(0, r.code, r.err);
+        assertEquals(0, r.code(), r.err());
         int compared = 0;
         try (SafeTensors got = SafeTensors.open(out); SafeTensors ref = SafeTensors.open(Golden.golden("guidance.safetensors"))) {
             for (String name : ref.tensors().keySet()) {
@@ -89,9 +76,9 @@ class CudaCommandsEmulatedTest {
         }
         Path out = dir.resolve("logits.safetensors");
         long t0 = System.nanoTime();
-        Run r = run("classify", "--weights", w.toString(), "--input", Golden.golden("resnet50/io.safetensors").toString(),
+        Cli.Run r = run("classify", "--weights", w.toString(), "--input", Golden.golden("resnet50/io.safetensors").toString(),
                 "--output", out.toString(), "--backend", "cuda-emulated");
-        assertEquals(0, r.code, r.err);
+        assertEquals(0, r.code(), r.err());
         System.out.printf(java.util.Locale.ROOT, "classify resnet50 (batch 2, 224x224) on cuda-emulated: %.1f s%n", (System.nanoTime() - t0) / 1e9);
         try (SafeTensors got = SafeTensors.open(out); SafeTensors ref = SafeTensors.open(Golden.golden("resnet50/io.safetensors"))) {
             Compare.assertClose("classify cuda-emulated resnet50 logits", got.get("logits"), ref.get("logits"),

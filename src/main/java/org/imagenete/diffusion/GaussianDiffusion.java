@@ -79,14 +79,20 @@ public final class GaussianDiffusion {
 
     /** q_sample(x0, i, z) = sqrt(abar_i) x0 + sqrt(1 - abar_i) z, per sample index. */
     public Tensor qSample(Tensor x0, int[] idx, Tensor z) {
-        Checks.same("q_sample", x0, z);
-        Tensor y = Tensor.allocate(DType.F32, x0.shape());
-        int b = x0.dim(0);
-        long per = x0.numel() / b;
-        MemorySegment xs = x0.data(), zs = z.data(), ys = y.data();
-        for (int s = 0; s < b; s++) {
-            float a = (float) schedule.sqrtAlphasCumprod[idx[s]], sg = (float) schedule.sqrtOneMinusAlphasCumprod[idx[s]];
-            for (long k = s * per; k < (s + 1) * per; k++) ys.setAtIndex(F, k, a * xs.getAtIndex(F, k) + sg * zs.getAtIndex(F, k));
+        return combine(x0, z, idx, i -> schedule.sqrtAlphasCumprod[i], i -> schedule.sqrtOneMinusAlphasCumprod[i]);
+    }
+
+    /** a(i_s) x + b(i_s) z for every sample s, with the coefficients rounded to float as the reference does. */
+    private static Tensor combine(Tensor x, Tensor z, int[] idx, java.util.function.IntToDoubleFunction a,
+                                  java.util.function.IntToDoubleFunction b) {
+        Checks.same("diffusion", x, z);
+        Tensor y = Tensor.allocate(DType.F32, x.shape());
+        int n = x.dim(0);
+        long per = x.numel() / n;
+        MemorySegment xs = x.data(), zs = z.data(), ys = y.data();
+        for (int s = 0; s < n; s++) {
+            float ca = (float) a.applyAsDouble(idx[s]), cb = (float) b.applyAsDouble(idx[s]);
+            for (long k = s * per; k < (s + 1) * per; k++) ys.setAtIndex(F, k, ca * xs.getAtIndex(F, k) + cb * zs.getAtIndex(F, k));
         }
         return y;
     }
@@ -140,16 +146,6 @@ public final class GaussianDiffusion {
 
     /** One forward diffusion step from index i-1 to i: sqrt(1 - beta_i) x + sqrt(beta_i) z (RePaint's "jump back"). */
     public Tensor diffuseOneStep(Tensor x, int[] idx, Tensor z) {
-        Checks.same("diffuse", x, z);
-        Tensor y = Tensor.allocate(DType.F32, x.shape());
-        int b = x.dim(0);
-        long per = x.numel() / b;
-        MemorySegment xs = x.data(), zs = z.data(), ys = y.data();
-        for (int s = 0; s < b; s++) {
-            double beta = schedule.betas[idx[s]];
-            float a = (float) Math.sqrt(1 - beta), sg = (float) Math.sqrt(beta);
-            for (long k = s * per; k < (s + 1) * per; k++) ys.setAtIndex(F, k, a * xs.getAtIndex(F, k) + sg * zs.getAtIndex(F, k));
-        }
-        return y;
+        return combine(x, z, idx, i -> Math.sqrt(1 - schedule.betas[i]), i -> Math.sqrt(schedule.betas[i]));
     }
 }

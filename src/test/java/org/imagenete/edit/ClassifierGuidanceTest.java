@@ -22,15 +22,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The ResNet as the adversarial guidance term: its log-probability gradient, and the "-adv" sampler path. */
 class ClassifierGuidanceTest {
-    static ResNet resnet18() {
-        ResNet.Arch a = ResNet.Arch.of(18, 1000);
-        Map<String, Tensor> sd = FormulaWeights.stateDict(a.parameterShapes(), 0);
-        try {
-            return ResNet.load(a, sd, null);
-        } finally {
-            sd.values().forEach(Tensor::close);
-        }
-    }
+    static ResNet resnet18() { return org.imagenete.nn.ResNetTest.formula(18); }
 
     /** Statistical finite-difference check (ReLU kinks; see ResNetTest) of d log p(y|x)/dx through the normalisation. */
     @Test

@@ -23,9 +23,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** torchvision ResNet with BatchNorm folded: golden ResNet-50 logits, reference agreement, input-gradient. */
-class ResNetTest {
+public class ResNetTest {
 
-    static ResNet formula(int depth) {
+    /** torchvision ResNet of this depth with the golden formula weights (salt 0), BatchNorm folded. */
+    public static ResNet formula(int depth) {
         ResNet.Arch a = ResNet.Arch.of(depth, 1000);
         Map<String, Tensor> sd = FormulaWeights.stateDict(a.parameterShapes(), 0);
         try {

@@ -73,7 +73,7 @@ int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
                 float* dst = wt + ((long) ci * Cout + co) * KK;
                 for (long t = 0; t < KK; t++) dst[t] = src[KK - 1 - t];
             }
-        ie_conv2d_f32(dy, wt, NULL, NULL, dx, B, Cout, Ho, Wo, Cin, KH, KW, 1, KH - 1 - pad);
+        ie_conv2d_auto_f32(dy, wt, NULL, NULL, dx, B, Cout, Ho, Wo, Cin, KH, KW, 1, KH - 1 - pad);
         free(wt);
         return 0;
     }

@@ -7,6 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+int ie_winograd_enabled = 1;
+
+void ie_set_winograd(int on) { ie_winograd_enabled = on; }
+
+void ie_conv2d_auto_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
+                        int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad) {
+    if (ie_winograd_enabled && KH == 3 && KW == 3 && stride == 1 && pad == 1
+            && ie_conv3x3_winograd_pays(B, Cin, H, W, Cout, 0))
+        ie_conv3x3_winograd_f32(x, w, bias, add, y, B, Cin, H, W, Cout);
+    else
+        ie_conv2d_f32(x, w, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad);
+}
+
 void ie_group_norm_f32(const float* x, const float* gamma, const float* beta, const float* ss, float* y,
                        int B, int C, long HW, int G, float eps, int silu) {
     const int cg = C / G;

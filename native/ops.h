@@ -5,6 +5,13 @@
 
 #include "imagenete.h"
 
+/* The convolution the backend runs: Winograd F(4x4,3x3) for 3x3 stride-1 pad-1 convolutions where it pays
+ * (ie_conv3x3_winograd_pays: enough 4x4 tiles and channels), the direct implicit GEMM otherwise. Same
+ * semantics as ie_conv2d_f32. ie_set_winograd(0) forces the direct path (for accuracy comparisons). */
+void ie_conv2d_auto_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
+                        int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad);
+void ie_set_winograd(int on);
+
 /* GroupNorm: per (b, g) mean/var over (C/G channels x HW), biased variance, float64 statistics;
  * y = (x - mean) / sqrt(var + eps) * gamma[c] + beta[c]; then, if ss != NULL ([B, 2C]),
  * y = y * (1 + ss[b, c]) + ss[b, C + c]; then SiLU if silu != 0. y may alias x. */

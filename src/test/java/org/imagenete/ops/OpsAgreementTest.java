@@ -111,6 +111,10 @@ class OpsAgreementTest {
             "65, 33, 6, 7, 1, 2, 0, 3, true, false",
             "17, 31, 33, 35, 3, 1, 1, 1, true, true",
             "128, 64, 66, 66, 3, 1, 1, 1, true, false",
+            // shapes where the backend takes Winograd F(4x4,3x3) (>= 256 tiles of 4x4, >= 8 tiles across, >= 8 channels)
+            "128, 128, 64, 64, 3, 1, 1, 1, true, true",
+            "96, 200, 67, 45, 3, 1, 1, 1, true, false",
+            "8, 8, 64, 36, 3, 1, 1, 2, false, true",
     })
     void conv2d(int cin, int cout, int h, int w, int k, int stride, int pad, int b, boolean bias, boolean add) {
         long seed = 31L * cin + 7L * cout + h * 3L + w + k + stride + b;

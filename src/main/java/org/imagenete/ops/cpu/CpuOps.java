@@ -27,7 +27,7 @@ import static org.imagenete.ops.cpu.NativeLib.voidFn;
  * kernels that need scratch memory return -1 when malloc fails.
  */
 public final class CpuOps implements Ops {
-    private static final MethodHandle CONV = NativeLib.handle("ie_conv2d_f32", voidFn(ADDRESS, ADDRESS, ADDRESS,
+    private static final MethodHandle CONV = NativeLib.handle("ie_conv2d_auto_f32", voidFn(ADDRESS, ADDRESS, ADDRESS,
             ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle LINEAR = NativeLib.handle("ie_linear_f32", voidFn(ADDRESS, ADDRESS, ADDRESS,
             ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT));
@@ -55,9 +55,22 @@ public final class CpuOps implements Ops {
     private static final MethodHandle AFFINE_COMPOSITE = NativeLib.handle("ie_affine_composite_f32", voidFn(ADDRESS, ADDRESS,
             ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle SET_THREADS = NativeLib.handle("ie_set_num_threads", voidFn(JAVA_INT));
+    private static final MethodHandle SET_WINOGRAD = NativeLib.handle("ie_set_winograd", voidFn(JAVA_INT));
 
-    /** Uses {@code -Dimagenete.threads} threads if set, else all cores. */
+    /**
+     * Uses {@code -Dimagenete.threads} threads if set, else all cores; {@code -Dimagenete.winograd=false} keeps every
+     * convolution on the direct implicit GEMM.
+     */
     public CpuOps() { this(Integer.getInteger("imagenete.threads", 0)); }
+
+    /** Winograd F(4x4,3x3) for the 3x3 convolutions where it pays (the default), or the direct path only. */
+    public static void setWinograd(boolean on) {
+        run(null, () -> { SET_WINOGRAD.invokeExact(on ? 1 : 0); });
+    }
+
+    static {
+        if (!Boolean.parseBoolean(System.getProperty("imagenete.winograd", "true"))) setWinograd(false);
+    }
 
     /** Pins the number of threads every kernel uses ({@code <= 0}: leave as is, all cores by default). */
     public CpuOps(int threads) {

@@ -62,8 +62,11 @@ int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
     if (B <= 0 || Cin <= 0) return 0;
     const int Ho = (H + 2 * pad - KH) / stride + 1, Wo = (W + 2 * pad - KW) / stride + 1;
     const long KK = (long) KH * KW, HW = (long) H * W, HoWo = (long) Ho * Wo;
-    if (stride == 1 && KH == KW && pad <= KH - 1) {
-        /* the transposed convolution of a stride-1 conv is a stride-1 conv: w'[ci,co] = flip(w[co,ci]) */
+    /* Large images: the transposed convolution of a stride-1 conv is a stride-1 conv, w'[ci,co] = flip(w[co,ci]),
+     * run by the fast forward path (Winograd where it pays); the flipped copy of the weights (up to 75 MB) costs
+     * a pass over them, small next to the convolution. Small images (the 8x8 and 16x16 levels, with the largest
+     * weights): one GEMM with the weights read transposed in place, then col2im. */
+    if (stride == 1 && KH == KW && pad <= KH - 1 && (long) B * HoWo > 1024) {
         float* wt = malloc((size_t) Cout * Cin * KK * sizeof(float));
         if (!wt) return -1;
         #pragma omp parallel for schedule(static)
@@ -80,6 +83,7 @@ int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
     const long M = (long) Cin * KK;
     long nt = COL_TILE_FLOATS / M;
     nt = nt < 64 ? 64 : nt / 64 * 64;
+    if (HoWo <= 1024) nt = HoWo;      /* one tile: the weights are packed once */
     if (nt > HoWo) nt = HoWo;
     float* cols = malloc((size_t) M * nt * sizeof(float));
     if (!cols) return -1;

@@ -8,7 +8,8 @@
  * positions p..p+63 is the contiguous run x[ci] + p + (ky-pad)*W + (kx-pad), with the lanes that
  * fall into the padding zeroed by precomputed per-panel masks: 4 loads + 4 stores per 64 values.
  * Other strides/paddings go through output-row segments (scalar for stride > 1).
- * The image block for the next K block is prefetched while packing the current one.
+ * The rows a few channels ahead are prefetched while packing (spread over the loop: bursts of
+ * prefetches at the start of a block were measured useless).
  */
 #include "imagenete.h"
 
@@ -89,42 +90,15 @@ static inline void pack_segment(float* restrict d, const float* restrict row, in
     }
 }
 
-/* Prefetch the image region that the packing of k rows [k0, k0+kc) x positions [n0, n0+nc)
- * will read (called one K block ahead: the loads of the packing are otherwise DRAM misses). */
-#ifndef PFHINT
-#define PFHINT _MM_HINT_T1
+#ifndef PACK_PF_CH
+#define PACK_PF_CH 3
 #endif
-static void im2col_prefetch(const im2col_ctx* p, int k0, int kc, int n0, int nc)
-{
-    const int KK = p->KH * p->KW;
-    const long HW = (long)p->H * p->W;
-    const int K = p->Cin * KK;
-    if (k0 >= K) { /* next column chunk */
-        k0 = 0;
-        n0 += nc;
-        if ((long)n0 >= (long)p->Ho * p->Wo) return;
-    }
-    if (k0 + kc > K) kc = K - k0;
-    int ci0 = k0 / KK, ci1 = (k0 + kc - 1) / KK;
-    long oy0 = n0 / p->Wo, oy1 = (n0 + nc - 1) / p->Wo;
-    long iy0 = oy0 * p->stride - p->pad, iy1 = oy1 * p->stride - p->pad + p->KH - 1;
-    if (iy0 < 0) iy0 = 0;
-    if (iy1 > p->H - 1) iy1 = p->H - 1;
-    if (iy1 < iy0) return;
-    for (int ci = ci0; ci <= ci1; ci++) {
-        const char* a = (const char*)(p->x + ci * HW + iy0 * p->W);
-        const char* b = (const char*)(p->x + ci * HW + (iy1 + 1) * p->W);
-        for (; a < b; a += 64) _mm_prefetch(a, PFHINT);
-    }
-}
-
 static void im2col_pack(const void* vctx, int k0, int kc, int n0, int nc, float* dst)
 {
     const im2col_ctx* p = vctx;
     const int NR = ie_gemm_nr();
     const int KK = p->KH * p->KW;
     const long HW = (long)p->H * p->W;
-    im2col_prefetch(p, k0 + kc, kc, n0, nc);
 #ifdef __AVX512F__
     if (p->masks) {
         const int NV = NR / 16;
@@ -140,6 +114,12 @@ static void im2col_pack(const void* vctx, int k0, int kc, int n0, int nc, float*
                 const char* src = (const char*)p->x +
                     ((long)ci * HW + n0 + j0 + (long)(ky - p->pad) * p->W + (kx - p->pad)) * (long)sizeof(float);
                 const unsigned short* m = mk + (ky * p->KW + kx) * NV;
+                if (kx == 0 && ci + PACK_PF_CH < p->Cin) {
+                    /* spread prefetch of the same rows PACK_PF_CH channels ahead (channels are far
+                     * apart and their runs short: the hardware prefetchers miss them) */
+                    const char* pf = src + PACK_PF_CH * HW * (long)sizeof(float);
+                    for (int v = 0; v <= NV; v++) _mm_prefetch(pf + 64 * v, _MM_HINT_T0);
+                }
                 {
                     const float* sv = (const float*)src;
                     if (src >= xb && src + NR * sizeof(float) <= xe) {
@@ -206,6 +186,25 @@ void ie_conv2d_f32(const float* x, const float* w, const float* bias, const floa
 #ifdef __AVX512F__
     if (!plain && stride == 1 && Wo == W && KH * KW <= FAST_MAX_KK)
         masks = make_masks(H, W, Ho, Wo, KH, KW, pad, ie_gemm_nr());
+#endif
+#ifdef __AVX512F__
+    if (masks && Cout <= ie_gemm_mr() && K > 0) {
+        /* few output channels: read B straight from the image (packing would dominate) */
+        const int KK = KH * KW;
+        long* off = malloc(sizeof(long) * (size_t)K);
+        int* slot = malloc(sizeof(int) * (size_t)K);
+        for (int k = 0; k < K; k++) {
+            int ci = k / KK, r = k % KK, ky = r / KW, kx = r % KW;
+            off[k] = (long)ci * H * W + (long)(ky - pad) * W + (kx - pad);
+            slot[k] = r;
+        }
+        for (int b = 0; b < B; b++)
+            ie_gemm_smallm_direct(Cout, (int)HoWo, K, w, K, x + (long)b * Cin * H * W, off, slot, masks, KK,
+                                  y + (long)b * Cout * HoWo, HoWo, bias,
+                                  add ? add + (long)b * Cout * HoWo : NULL, HoWo);
+        free(off); free(slot); free((void*)masks);
+        return;
+    }
 #endif
     ie_gemm_job* jobs = malloc(sizeof(ie_gemm_job) * (size_t)B);
     im2col_ctx* ic = malloc(sizeof(im2col_ctx) * (size_t)B);

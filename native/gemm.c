@@ -74,6 +74,7 @@ int ie_get_num_threads(void)
 }
 
 int ie_gemm_nr(void) { return IE_NR; }
+int ie_gemm_mr(void) { return IE_MR; }
 
 /* Per-thread scratch, grown on demand and kept (OpenMP pool threads are long-lived). */
 static _Thread_local float* tl_buf = NULL;
@@ -254,6 +255,53 @@ static void kernel_colA(int kc, const float* restrict a, long csa, const float* 
     kernel_store(acc, c, ldc, mr, nr, e);
 }
 
+#ifndef SMALLM_PF
+#define SMALLM_PF 27
+#endif
+/* Few output rows (M <= MR, e.g. a conv to RGB): packing B would cost more than the FMAs, so B
+ * is read straight from the image. Row k of the B panel at column p: zero-masked load of
+ * x[off[k] + p .. +64) with masks[(p/NR)*KK*NV + slot[k]*NV + v]. One panel per kernel pass,
+ * panels split over threads. */
+void ie_gemm_smallm_direct(int M, int N, int K, const float* A, long lda, const float* x, const long* off,
+                           const int* slot, const unsigned short* masks, int KK, float* C, long ldc,
+                           const float* bias, const float* add, long ldadd)
+{
+    const long npan = (N + IE_NR - 1) / IE_NR;
+    int nt = ie_get_num_threads();
+    if (nt > npan) nt = (int)npan;
+#pragma omp parallel for schedule(dynamic, 4) num_threads(nt)
+    for (long pan = 0; pan < npan; pan++) {
+        const long p0 = pan * IE_NR;
+        const int nr = N - p0 < IE_NR ? (int)(N - p0) : IE_NR;
+        const unsigned short* mp = masks + pan * KK * NV;
+        __m512 acc[MR][NV];
+        const float* ap[MR];
+        for (int i = 0; i < MR; i++) {
+            ap[i] = A + (i < M ? i : M - 1) * lda;
+            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
+        }
+        for (int k = 0; k < K; k++) {
+            const char* src = (const char*)x + (off[k] + p0) * (long)sizeof(float);
+            const unsigned short* m = mp + slot[k] * NV;
+            if (k + SMALLM_PF < K) { /* image rows of a few channels ahead: far apart, short runs */
+                const char* pf = (const char*)x + (off[k + SMALLM_PF] + p0) * (long)sizeof(float);
+                for (int v = 0; v <= NV; v++) _mm_prefetch(pf + 64 * v, _MM_HINT_T0);
+            }
+            __m512 bv[NV];
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; v++) bv[v] = _mm512_maskz_loadu_ps(m[v], (const float*)src + 16 * v);
+#pragma GCC unroll 16
+            for (int i = 0; i < MR; i++) {
+                __m512 ai = _mm512_set1_ps(ap[i][k]);
+#pragma GCC unroll 8
+                for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+            }
+        }
+        epi_t e = { 1.0f, 0.0f, bias, add ? add + p0 : NULL, ldadd, 1, NULL, NULL, 0 };
+        kernel_store(acc, C + p0, ldc, M, nr, &e);
+    }
+}
+
 #undef NV
 #undef MR
 
@@ -351,23 +399,26 @@ static inline __attribute__((always_inline)) void transpose16(__m512 r[16])
 
 /* ---------------------------------------------------------------- B packing (plain matrix) */
 
+#ifndef PLAIN_PF_ROWS
+#define PLAIN_PF_ROWS 4
+#endif
 void ie_packb_plain_fn(const void* ctx, int k0, int kc, int n0, int nc, float* dst)
 {
     const ie_packb_plain* p = ctx;
     const long ldb = p->ldb;
-    if (!p->trans) { /* prefetch the next K block (one block ahead) */
-        for (int k = k0 + kc; k < k0 + 2 * kc; k++) {
-            const char* a = (const char*)(p->B + (long)k * ldb + n0);
-            for (long o = 0; o < (long)nc * 4; o += 64) _mm_prefetch(a + o, _MM_HINT_T1);
-        }
-    }
     for (int j0 = 0; j0 < nc; j0 += IE_NR) {
         int nr = nc - j0 < IE_NR ? nc - j0 : IE_NR;
         float* d = dst + (long)(j0 / IE_NR) * kc * IE_NR;
         if (!p->trans) {
             const float* s = p->B + (long)k0 * ldb + n0 + j0;
             if (nr == IE_NR) {
-                for (int k = 0; k < kc; k++, s += ldb, d += IE_NR) memcpy(d, s, IE_NR * sizeof(float));
+                /* rows of B (image channels for a 1x1 conv) are far apart: prefetch a few ahead
+                 * (a prefetch past the end of B is harmless) */
+                for (int k = 0; k < kc; k++, s += ldb, d += IE_NR) {
+                    const char* pf = (const char*)s + PLAIN_PF_ROWS * ldb * (long)sizeof(float);
+                    for (int v = 0; v <= IE_NR / 16; v++) _mm_prefetch(pf + 64 * v, _MM_HINT_T0);
+                    memcpy(d, s, IE_NR * sizeof(float));
+                }
             } else {
                 for (int k = 0; k < kc; k++, s += ldb, d += IE_NR) {
                     memcpy(d, s, nr * sizeof(float));

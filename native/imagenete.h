@@ -79,6 +79,12 @@ IE_HIDDEN void ie_gemm_run(const ie_gemm_job* jobs, int njobs);
 /* Runs one job on the calling thread only (for callers that parallelise themselves). */
 IE_HIDDEN void ie_gemm_serial(const ie_gemm_job* job);
 IE_HIDDEN int ie_gemm_nr(void);
+/* C[M,N] (M <= ie_gemm_mr()) = A @ B with B read from an image, no packing (AVX-512 only):
+ * B(k, p) = lanes of x[off[k] + p] enabled in masks[(p/NR)*KK*NV + slot[k]*NV + (p%NR)/16]. */
+IE_HIDDEN void ie_gemm_smallm_direct(int M, int N, int K, const float* A, long lda, const float* x,
+                                     const long* off, const int* slot, const unsigned short* masks, int KK,
+                                     float* C, long ldc, const float* bias, const float* add, long ldadd);
+IE_HIDDEN int ie_gemm_mr(void);
 /* Packer for a plain row-major B (ctx = ie_packb_plain*). */
 typedef struct { const float* B; long ldb; int trans; } ie_packb_plain;
 IE_HIDDEN void ie_packb_plain_fn(const void* ctx, int k0, int kc, int n0, int nc, float* dst);

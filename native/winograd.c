@@ -276,16 +276,7 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
             const int nt = nr * rowt;
             in_ctx ic = { x + (long)b * Cin * HW, Cin, H, W, tw, twp };
             /* ---- input transform -> V[xi][panel][ci][NR] */
-            int iy_lo = 4 * ty0 - 1, iy_hi = 4 * (ty0 + nr) + 1; /* input rows of the block */
-            if (iy_lo < 0) iy_lo = 0;
-            if (iy_hi > H - 1) iy_hi = H - 1;
             for (int ci = 0; ci < Cin; ci++) {
-                /* image channels are far apart and their rows short: prefetch a few channels ahead */
-                if (ci + WINO_PF_DIST < Cin) {
-                    const char* p = (const char*)(ic.x + (long)(ci + WINO_PF_DIST) * HW + (long)iy_lo * W);
-                    const char* e = (const char*)(ic.x + (long)(ci + WINO_PF_DIST) * HW + (long)(iy_hi + 1) * W);
-                    for (; p < e; p += 64) _mm_prefetch(p, WINO_PF_HINT);
-                }
                 for (long t0 = 0; t0 < ntp; t0 += 16) {
                     float* dst = V + (t0 / NR) * (long)Cin * NR + (long)ci * NR + t0 % NR;
                     __m512 o[36];
@@ -294,7 +285,17 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
                         continue;
                     }
                     if (padded) {
-                        input_tiles(&ic, ci, ty0 + (int)(t0 / twp), (int)(t0 % twp), o);
+                        const int ty = ty0 + (int)(t0 / twp), tx0 = (int)(t0 % twp);
+                        /* image channels are far apart and their row runs short (the hardware
+                         * prefetchers miss them): prefetch this group's rows a few channels ahead */
+                        if (ci + WINO_PF_DIST < Cin)
+                            for (int i = 0; i < 6; i++) {
+                                int iy = 4 * ty - 1 + i;
+                                if ((unsigned)iy >= (unsigned)H) continue;
+                                const char* p = (const char*)(ic.x + (long)(ci + WINO_PF_DIST) * HW + (long)iy * W + 4 * tx0 - 1);
+                                for (int l = 0; l < 6; l++) _mm_prefetch(p + 64 * l, WINO_PF_HINT);
+                            }
+                        input_tiles(&ic, ci, ty, tx0, o);
                     } else {
                         __m512i t = _mm512_add_epi32(_mm512_set1_epi32((int)t0), lane_id);
                         __mmask16 lanes = _mm512_cmplt_epi32_mask(t, _mm512_set1_epi32(nt));

@@ -202,26 +202,30 @@ static void kernel_rowA(int kc, const float* restrict a, long rsa, const float* 
     __m512 acc[MR][NV];
     const float* ap[MR];
     prefetch_c(c, ldc, mr, e);
-    if (e->pfa)
-        for (int i = 0; i < MR; i++)
-            for (int k = 0; k < kc; k += 16) _mm_prefetch((const char*)(e->pfa + i * rsa + k), _MM_HINT_T0);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
         ap[i] = a + (i < mr ? i : mr - 1) * rsa;
 #pragma GCC unroll 8
         for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
     }
-    for (int k = 0; k < kc; k++) {
-        __m512 bv[NV];
+    const float* pfa = e->pfa;
+    for (int k0 = 0; k0 < kc; k0 += 16) {
+        /* next A micro-panel, one cache line per row every 16 k (spread: bursts get dropped) */
+        if (pfa)
+            for (int i = 0; i < MR; i++) _mm_prefetch((const char*)(pfa + i * rsa + k0), _MM_HINT_T0);
+        const int k1 = k0 + 16 < kc ? k0 + 16 : kc;
+        for (int k = k0; k < k1; k++) {
+            __m512 bv[NV];
 #pragma GCC unroll 8
-        for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + 16 * v);
+            for (int v = 0; v < NV; v++) bv[v] = _mm512_load_ps(b + 16 * v);
 #pragma GCC unroll 16
-        for (int i = 0; i < MR; i++) {
-            __m512 ai = _mm512_set1_ps(ap[i][k]);
+            for (int i = 0; i < MR; i++) {
+                __m512 ai = _mm512_set1_ps(ap[i][k]);
 #pragma GCC unroll 8
-            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+                for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
+            }
+            b += IE_NR;
         }
-        b += IE_NR;
     }
     kernel_store(acc, c, ldc, mr, nr, e);
 }

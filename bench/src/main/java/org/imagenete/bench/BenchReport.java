@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 
@@ -80,7 +79,7 @@ public final class BenchReport {
     }
 
     static int[] ints(JsonNode params, String key) {
-        return Arrays.stream(params.get(key).asText().split(",")).mapToInt(x -> Integer.parseInt(x.trim())).toArray();
+        return AdmShapes.parse(params.get(key).asText());
     }
 
     /** FLOP (compute-bound) or bytes read + written once (memory-bound) of one call. */

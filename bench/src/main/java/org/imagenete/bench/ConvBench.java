@@ -20,7 +20,7 @@ import org.openjdk.jmh.infra.Blackhole;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The ADM-256 convolutions, one shape per run: "Cin,Cout,H,k" (H = W, stride 1, pad k/2, batch 1).
+ * The ADM-256 convolutions, one shape per run: "CinxCoutxHxk" (H = W, stride 1, pad k/2, batch 1).
  * FLOP = 2 Cout Cin k^2 H^2; the report turns the time into GFLOP/s and a share of the measured peak.
  * The shapes are the ones that dominate the forward (the whole forward is {@link AdmForwardBench}).
  */
@@ -31,8 +31,8 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 2)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx4g"})
 public class ConvBench {
-    @Param({"256,256,256,3", "512,256,256,3", "512,256,256,1", "256,256,128,3", "512,512,64,3", "512,512,32,3",
-            "1024,1024,16,3", "1024,1024,8,3", "2048,1024,8,3", "3,256,256,3", "256,6,256,3"})
+    @Param({"256x256x256x3", "512x256x256x3", "512x256x256x1", "256x256x128x3", "512x512x64x3", "512x512x32x3",
+            "1024x1024x16x3", "1024x1024x8x3", "2048x1024x8x3", "3x256x256x3", "256x6x256x3"})
     public String shape;
 
     @Param({"cpu"})

@@ -31,7 +31,7 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 2)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx4g"})
 public class OpsBench {
-    @Param({"256,256"})
+    @Param({"256x256"})
     public String shape;
 
     @Param({"cpu"})

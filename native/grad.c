@@ -66,7 +66,7 @@ int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
      * run by the fast forward path (Winograd where it pays); the flipped copy of the weights (up to 75 MB) costs
      * a pass over them, small next to the convolution. Small images (the 8x8 and 16x16 levels, with the largest
      * weights): one GEMM with the weights read transposed in place, then col2im. */
-    if (stride == 1 && KH == KW && pad <= KH - 1 && (long) B * HoWo > 1024) {
+    if (stride == 1 && KH == KW && pad <= KH - 1 && (long) B * HoWo >= 1024) {
         float* wt = malloc((size_t) Cout * Cin * KK * sizeof(float));
         if (!wt) return -1;
         #pragma omp parallel for schedule(static)
@@ -125,17 +125,8 @@ void ie_group_norm_grad_f32(const float* dy, const float* x, const float* gamma,
         const float* dys = dy + off;
         float* dxs = dx + off;
         /* statistics exactly as the forward (ops.c) computes them */
-        double s = 0, q = 0;
-        #pragma omp simd reduction(+:s, q)
-        for (long i = 0; i < n; i++) {
-            double v = xs[i];
-            s += v;
-            q += v * v;
-        }
-        const double mean = s / n;
-        double var = q / n - mean * mean;
-        if (var < 0) var = 0;
-        const double inv = 1.0 / sqrt(var + eps);
+        double mean, inv;
+        ie_group_stats(xs, n, eps, &mean, &inv);
         const float invf = (float) inv, xb = (float) (-mean * inv);    /* xhat = x * invf + xb */
         /* pass 1: dxhat (kept in dx) and its two group means */
         double m1 = 0, m2 = 0;
@@ -152,24 +143,31 @@ void ie_group_norm_grad_f32(const float* dy, const float* x, const float* gamma,
             const float* dyc = dys + cc * HW;
             float* dxc = dxs + cc * HW;
             double c1 = 0, c2 = 0;
-            if (silu) {
-                #pragma omp simd reduction(+:c1, c2)
-                for (long i = 0; i < HW; i++) {
-                    const float z = xc[i] * af + of;
-                    const float sg = 1.0f / (1.0f + ie_expf(-z));
-                    const float d = dyc[i] * (sg * (1.0f + z * (1.0f - sg))) * gf;
-                    dxc[i] = d;
-                    c1 += d;
-                    c2 += d * (xc[i] * invf + xb);
+            /* fp32 partial sums over blocks of IE_SUM_BLOCK, accumulated in float64 */
+            for (long i0 = 0; i0 < HW; i0 += IE_SUM_BLOCK) {
+                const long i1 = i0 + IE_SUM_BLOCK < HW ? i0 + IE_SUM_BLOCK : HW;
+                float f1 = 0, f2 = 0;
+                if (silu) {
+                    #pragma omp simd reduction(+:f1, f2)
+                    for (long i = i0; i < i1; i++) {
+                        const float z = xc[i] * af + of;
+                        const float sg = 1.0f / (1.0f + ie_expf(-z));
+                        const float d = dyc[i] * (sg * (1.0f + z * (1.0f - sg))) * gf;
+                        dxc[i] = d;
+                        f1 += d;
+                        f2 += d * (xc[i] * invf + xb);
+                    }
+                } else {
+                    #pragma omp simd reduction(+:f1, f2)
+                    for (long i = i0; i < i1; i++) {
+                        const float d = dyc[i] * gf;
+                        dxc[i] = d;
+                        f1 += d;
+                        f2 += d * (xc[i] * invf + xb);
+                    }
                 }
-            } else {
-                #pragma omp simd reduction(+:c1, c2)
-                for (long i = 0; i < HW; i++) {
-                    const float d = dyc[i] * gf;
-                    dxc[i] = d;
-                    c1 += d;
-                    c2 += d * (xc[i] * invf + xb);
-                }
+                c1 += f1;
+                c2 += f2;
             }
             m1 += c1;
             m2 += c2;

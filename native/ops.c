@@ -20,6 +20,26 @@ void ie_conv2d_auto_f32(const float* x, const float* w, const float* bias, const
         ie_conv2d_f32(x, w, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad);
 }
 
+void ie_group_stats(const float* x, long n, float eps, double* mean, double* inv) {
+    double s = 0, q = 0;
+    for (long i0 = 0; i0 < n; i0 += IE_SUM_BLOCK) {
+        const long i1 = i0 + IE_SUM_BLOCK < n ? i0 + IE_SUM_BLOCK : n;
+        float fs = 0, fq = 0;
+        #pragma omp simd reduction(+:fs, fq)
+        for (long i = i0; i < i1; i++) {
+            fs += x[i];
+            fq += x[i] * x[i];
+        }
+        s += fs;
+        q += fq;
+    }
+    const double m = s / n;
+    double var = q / n - m * m;
+    if (var < 0) var = 0;
+    *mean = m;
+    *inv = 1.0 / sqrt(var + eps);
+}
+
 void ie_group_norm_f32(const float* x, const float* gamma, const float* beta, const float* ss, float* y,
                        int B, int C, long HW, int G, float eps, int silu) {
     const int cg = C / G;
@@ -29,18 +49,8 @@ void ie_group_norm_f32(const float* x, const float* gamma, const float* beta, co
         const int b = bg / G, g = bg % G;
         const float* xs = x + ((long) b * C + (long) g * cg) * HW;
         float* ys = y + ((long) b * C + (long) g * cg) * HW;
-        /* float64 sums in 8 lanes: exact enough for 2^20 elements of O(10) values */
-        double s = 0, q = 0;
-        #pragma omp simd reduction(+:s, q)
-        for (long i = 0; i < n; i++) {
-            double v = xs[i];
-            s += v;
-            q += v * v;
-        }
-        const double mean = s / n;
-        double var = q / n - mean * mean;
-        if (var < 0) var = 0;
-        const double inv = 1.0 / sqrt(var + eps);
+        double mean, inv;
+        ie_group_stats(xs, n, eps, &mean, &inv);
         for (int cc = 0; cc < cg; cc++) {
             const int c = g * cg + cc;
             double a = inv * gamma[c];

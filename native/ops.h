@@ -12,7 +12,15 @@ void ie_conv2d_auto_f32(const float* x, const float* w, const float* bias, const
                         int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad);
 void ie_set_winograd(int on);
 
-/* GroupNorm: per (b, g) mean/var over (C/G channels x HW), biased variance, float64 statistics;
+/* Sums run in fp32 over blocks of this many elements (vectorised), the block sums in float64: a block's
+ * rounding error stays ~1e-7 relative, and the float64 total does not grow with the group size. */
+#define IE_SUM_BLOCK 1024L
+
+/* Mean and 1/sqrt(biased variance + eps) of n floats: the GroupNorm statistics, shared by the forward and
+ * its gradient so that both see identical values. */
+IE_HIDDEN void ie_group_stats(const float* x, long n, float eps, double* mean, double* inv);
+
+/* GroupNorm: per (b, g) mean/var over (C/G channels x HW), biased variance (ie_group_stats);
  * y = (x - mean) / sqrt(var + eps) * gamma[c] + beta[c]; then, if ss != NULL ([B, 2C]),
  * y = y * (1 + ss[b, c]) + ss[b, C + c]; then SiLU if silu != 0. y may alias x. */
 void ie_group_norm_f32(const float* x, const float* gamma, const float* beta, const float* ss, float* y,

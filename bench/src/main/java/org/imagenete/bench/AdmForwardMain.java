@@ -46,11 +46,17 @@ public final class AdmForwardMain {
                     return out.getFloat(0);
                 }
             });
+            if (prof != null) prof.reset();   // profile the guided runs only (the forward runs warmed up the JIT and the memory pool)
             double guided = mode.equals("forward") ? Double.NaN : time("guided step", runs, batch, base, () -> {
                 try (GuidedStep.Result r = GuidedStep.run(model, ops, d, x, idx, Guidance.Terms.complexity(lambda, 50f, true))) {
                     return r.g().getFloat(0);
                 }
             });
+            if (prof != null) {
+                System.out.printf(Locale.ROOT, "profile of %d guided steps:%n", runs);
+                System.out.print(prof.report());
+                prof.reset();
+            }
             if (mode.equals("guided") || mode.equals("both")) {
                 try (Tensor t = d.modelTimesteps(idx); Adm.Tape tape = new Adm.Tape(); Tensor out = model.forward(ops, x, t, null, null, tape)) {
                     System.out.printf(Locale.ROOT, "saved activations (tape) of one guided step at batch %d: %.2f GiB%n", batch,
@@ -58,7 +64,7 @@ public final class AdmForwardMain {
                 }
             }
             if (mode.equals("both")) System.out.printf(Locale.ROOT, "guided step / forward = %.2f%n", guided / fwd);
-            if (prof != null) System.out.print(prof.report());
+
         }
     }
 

@@ -8,20 +8,22 @@ import java.lang.invoke.MethodHandle;
 import java.util.ArrayDeque;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Uninitialised, 64-byte aligned native memory from libc, freed explicitly. Arena allocation would zero
+ * Uninitialised, 64-byte aligned native memory from libc (posix_memalign), freed explicitly. Arena allocation would zero
  * every buffer, which costs a full memory pass per activation; every op writes all of its output, so the
  * zeroing buys nothing. Live and peak byte counts are kept for memory reports.
  * <p>
  * Large buffers (>= 2 MiB, the activations) are 2 MiB aligned and advised as transparent huge pages, and kept
- * in a pool by exact size when freed: a model reallocates the same shapes every pass, and fresh pages from the
- * kernel cost a page fault and a zeroing each (~20 ms per 64 MB activation). The pool holds at most
+ * in a pool when freed: a model reallocates the same shapes every pass, and fresh pages from the kernel cost a
+ * page fault and a zeroing each (~20 ms per 64 MB activation). A request takes the smallest pooled buffer that
+ * holds it, if at most twice its size, so the pool stays near the peak of live memory. The pool holds at most
  * {@code -Dimagenete.pool.mib} (default 4096) MiB; {@link #trim()} returns it to the system.
  */
 public final class NativeMemory {
-    private static final MethodHandle ALIGNED_ALLOC;
+    private static final MethodHandle POSIX_MEMALIGN;
     private static final MethodHandle FREE;
     private static final MethodHandle MADVISE;
     private static final AtomicLong LIVE = new AtomicLong();
@@ -29,14 +31,18 @@ public final class NativeMemory {
     private static final long LARGE = 2L << 20;
     private static final int MADV_HUGEPAGE = 14;
     private static final long POOL_CAP = Long.getLong("imagenete.pool.mib", 4096) << 20;
-    private static final Map<Long, ArrayDeque<MemorySegment>> POOL = new HashMap<>();
+    /** Free large buffers by capacity; a request takes the smallest that fits within 2x its size. */
+    private static final TreeMap<Long, ArrayDeque<MemorySegment>> POOL = new TreeMap<>();
+    /** Capacity of every large buffer handed out, by address (a pooled buffer may serve a smaller request). */
+    private static final Map<Long, Long> CAPACITY = new HashMap<>();
     private static long pooled;
 
     static {
         Linker linker = Linker.nativeLinker();
         var libc = linker.defaultLookup();
-        ALIGNED_ALLOC = linker.downcallHandle(libc.find("aligned_alloc").orElseThrow(),
-                FunctionDescriptor.of(ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
+        // posix_memalign rather than aligned_alloc: no size-is-a-multiple-of-the-alignment rule
+        POSIX_MEMALIGN = linker.downcallHandle(libc.find("posix_memalign").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
         FREE = linker.downcallHandle(libc.find("free").orElseThrow(),
                 FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
         MADVISE = libc.find("madvise").map(a -> linker.downcallHandle(a,
@@ -53,8 +59,8 @@ public final class NativeMemory {
 
     public static final long ALIGNMENT = 64;
 
+    /** Sizes are kept to 64-byte multiples (large buffers are 2 MiB aligned, not rounded to 2 MiB: weights are). */
     private static long rounded(long bytes) {
-        if (bytes >= LARGE) return (bytes + LARGE - 1) / LARGE * LARGE;
         return Math.max(ALIGNMENT, (bytes + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT);
     }
 
@@ -62,29 +68,24 @@ public final class NativeMemory {
     public static MemorySegment allocate(long bytes) {
         long size = rounded(bytes);
         MemorySegment p = null;
+        long capacity = size;
         if (size >= LARGE) {
             synchronized (POOL) {
-                ArrayDeque<MemorySegment> q = POOL.get(size);
-                if (q != null && !q.isEmpty()) {
-                    p = q.pop();
-                    pooled -= size;
+                Map.Entry<Long, ArrayDeque<MemorySegment>> e = POOL.ceilingEntry(size);
+                if (e != null && e.getKey() <= 2 * size) {
+                    p = e.getValue().pop();
+                    if (e.getValue().isEmpty()) POOL.remove(e.getKey());
+                    capacity = e.getKey();
+                    pooled -= capacity;
                 }
             }
         }
         if (p == null) {
-            try {
-                p = (MemorySegment) ALIGNED_ALLOC.invokeExact(size >= LARGE ? LARGE : ALIGNMENT, size);
-            } catch (Throwable t) {
-                throw new IllegalStateException("aligned_alloc failed", t);
-            }
-            if (p.address() == 0) {
+            p = memalign(size >= LARGE ? LARGE : ALIGNMENT, size);
+            if (p == null) {
                 trim();
-                try {
-                    p = (MemorySegment) ALIGNED_ALLOC.invokeExact(size >= LARGE ? LARGE : ALIGNMENT, size);
-                } catch (Throwable t) {
-                    throw new IllegalStateException("aligned_alloc failed", t);
-                }
-                if (p.address() == 0) throw new OutOfMemoryError("native allocation of " + bytes + " bytes failed");
+                p = memalign(size >= LARGE ? LARGE : ALIGNMENT, size);
+                if (p == null) throw new OutOfMemoryError("native allocation of " + bytes + " bytes failed");
             }
             if (size >= LARGE && MADVISE != null) {
                 try {
@@ -94,6 +95,11 @@ public final class NativeMemory {
                 }
             }
         }
+        if (size >= LARGE) {
+            synchronized (POOL) {
+                CAPACITY.put(p.address(), capacity);
+            }
+        }
         long live = LIVE.addAndGet(size);
         PEAK.accumulateAndGet(live, Math::max);
         MemorySegment seg = p.reinterpret(bytes);
@@ -101,14 +107,26 @@ public final class NativeMemory {
         return seg;
     }
 
+    private static MemorySegment memalign(long alignment, long size) {
+        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
+            int rc = (int) POSIX_MEMALIGN.invokeExact(out, alignment, size);
+            return rc == 0 ? out.get(ValueLayout.ADDRESS, 0) : null;
+        } catch (Throwable t) {
+            throw new IllegalStateException("posix_memalign failed", t);
+        }
+    }
+
     public static void free(MemorySegment segment) {
         long size = rounded(segment.byteSize());
         LIVE.addAndGet(-size);
         if (size >= LARGE) {
             synchronized (POOL) {
-                if (pooled + size <= POOL_CAP) {
-                    POOL.computeIfAbsent(size, k -> new ArrayDeque<>()).push(MemorySegment.ofAddress(segment.address()));
-                    pooled += size;
+                Long cap = CAPACITY.remove(segment.address());
+                long capacity = cap == null ? size : cap;
+                if (pooled + capacity <= POOL_CAP) {
+                    POOL.computeIfAbsent(capacity, k -> new ArrayDeque<>()).push(MemorySegment.ofAddress(segment.address()));
+                    pooled += capacity;
                     return;
                 }
             }

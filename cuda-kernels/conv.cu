@@ -10,6 +10,8 @@
 //     B[k][n] = dy[b][co][oy][ox] where iy = oy*s+ky-p, ix = ox*s+kx-p: oy = (iy+p-ky)/s when that divides
 //               exactly and lands inside [0, Ho) (same for x), else 0; n = (b, iy, ix)
 // Both views share one kernel template: only the gathers differ (ConvFwd / ConvGrad below).
+// Epilogue (forward): + bias[m], + add (the fused residual), then max(0, .) when relu != 0 (conv-BN-ReLU with BN
+// folded; the gradient kernels never apply it).
 //
 // Versions:
 //   conv2d_f32_v1, conv2d_grad_f32_v1    fp32 FMA. Block tile 64 (M) x 64 (N), K step 16, 256 threads with a
@@ -115,15 +117,17 @@ struct ConvGrad {
     }
 };
 
-/** out[b][m][pix] = acc + bias[m] + add[b][m][pix] for column n (n < N, m < M checked by the caller). */
+/** out[b][m][pix] = acc + bias[m] + add[b][m][pix], then max(0, .) if relu, for column n (n < N, m < M checked by
+ *  the caller). */
 template <class Map>
 static __device__ __forceinline__ void conv_store(const ConvArgs& a, float* out, const float* bias, const float* add,
-                                                  int m, int n, float acc) {
+                                                  int relu, int m, int n, float acc) {
     int P_ = Map::P(a), b = n / P_, pix = n - b * P_;
     long long o = ((long long) b * Map::M(a) + m) * P_ + pix;
     float v = acc;
     if (bias) v += bias[m];
     if (add) v += add[o];
+    if (relu && !(v > 0.f)) v = 0.f;   // NaN -> 0 as the reference's x > 0 ? x : 0
     out[o] = v;
 }
 
@@ -131,7 +135,7 @@ static __device__ __forceinline__ void conv_store(const ConvArgs& a, float* out,
 template <class Map>
 static __device__ __forceinline__ void conv_f32_body(const float* __restrict__ x, const float* __restrict__ w,
                                                      const float* __restrict__ bias, const float* __restrict__ add,
-                                                     float* __restrict__ out, const ConvArgs& a) {
+                                                     float* __restrict__ out, const ConvArgs& a, int relu) {
     constexpr int BM = CONV_F32_BM, BN = CONV_F32_BN, BK = CONV_F32_BK, T = CONV_F32_THREADS;
     __shared__ __align__(16) float As[BK][BM + 4];
     __shared__ __align__(16) float Bs[BK][BN + 4];
@@ -177,17 +181,18 @@ static __device__ __forceinline__ void conv_f32_body(const float* __restrict__ x
 #pragma unroll
         for (int j = 0; j < 4; j++) {
             int n = n0 + tx * 4 + j;
-            if (n < N) conv_store<Map>(a, out, bias, add, m, n, acc[i][j]);
+            if (n < N) conv_store<Map>(a, out, bias, add, relu, m, n, acc[i][j]);
         }
     }
 }
 
-/** x [B,Cin,H,W], w [Cout,Cin,KH,KW], bias [Cout] or null, add [B,Cout,Ho,Wo] or null -> y [B,Cout,Ho,Wo]. */
+/** x [B,Cin,H,W], w [Cout,Cin,KH,KW], bias [Cout] or null, add [B,Cout,Ho,Wo] or null -> y [B,Cout,Ho,Wo];
+ *  relu != 0: y = max(0, .). */
 extern "C" __global__ void __launch_bounds__(CONV_F32_THREADS)
 conv2d_f32_v1(const float* x, const float* w, const float* bias, const float* add, float* y, int B, int Cin, int H,
-              int W, int Cout, int KH, int KW, int stride, int pad, int Ho, int Wo) {
+              int W, int Cout, int KH, int KW, int stride, int pad, int Ho, int Wo, int relu) {
     ConvArgs a{B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo};
-    conv_f32_body<ConvFwd>(x, w, bias, add, y, a);
+    conv_f32_body<ConvFwd>(x, w, bias, add, y, a, relu);
 }
 
 /** dy [B,Cout,Ho,Wo], w [Cout,Cin,KH,KW] -> dx [B,Cin,H,W]. */
@@ -195,7 +200,7 @@ extern "C" __global__ void __launch_bounds__(CONV_F32_THREADS)
 conv2d_grad_f32_v1(const float* dy, const float* w, float* dx, int B, int Cin, int H, int W, int Cout, int KH, int KW,
                    int stride, int pad, int Ho, int Wo) {
     ConvArgs a{B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo};
-    conv_f32_body<ConvGrad>(dy, w, nullptr, nullptr, dx, a);
+    conv_f32_body<ConvGrad>(dy, w, nullptr, nullptr, dx, a, 0);
 }
 
 // ------------------------------------------------------------------------------------------ v2: tensor cores
@@ -258,7 +263,7 @@ static __device__ __forceinline__ void ie_mma_16816(float c[4], const unsigned a
 template <class Map, class T16>
 static __device__ __forceinline__ void conv_mma_body(const float* __restrict__ x, const unsigned short* __restrict__ w16,
                                                      const float* __restrict__ bias, const float* __restrict__ add,
-                                                     float* __restrict__ out, const ConvArgs& a) {
+                                                     float* __restrict__ out, const ConvArgs& a, int relu) {
     constexpr int BM = CONV_MMA_BM, BN = CONV_MMA_BN, BK = CONV_MMA_BK, T = CONV_MMA_THREADS;
     constexpr int LD = BK + 8;   // row stride in 16-bit elements: 20 words, so the fragment loads of a warp hit
                                  // 32 different banks
@@ -316,38 +321,38 @@ static __device__ __forceinline__ void conv_mma_body(const float* __restrict__ x
             for (int i = 0; i < 4; i++) {
                 int m = m0 + wm + mi * 16 + g + (i >= 2 ? 8 : 0);
                 int n = n0 + wn + ni * 8 + 2 * t + (i & 1);
-                if (m < M && n < N) conv_store<Map>(a, out, bias, add, m, n, acc[mi][ni][i]);
+                if (m < M && n < N) conv_store<Map>(a, out, bias, add, relu, m, n, acc[mi][ni][i]);
             }
 }
 
-/** As conv2d_f32_v1 with w16 the weights rounded to bf16 (convert_f32_bf16_v1); fp32 accumulation. */
+/** As conv2d_f32_v1 (relu included) with w16 the weights rounded to bf16 (convert_f32_bf16_v1); fp32 accumulation. */
 extern "C" __global__ void __launch_bounds__(CONV_MMA_THREADS)
 conv2d_bf16_v2(const float* x, const unsigned short* w16, const float* bias, const float* add, float* y, int B, int Cin,
-               int H, int W, int Cout, int KH, int KW, int stride, int pad, int Ho, int Wo) {
+               int H, int W, int Cout, int KH, int KW, int stride, int pad, int Ho, int Wo, int relu) {
     ConvArgs a{B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo};
-    conv_mma_body<ConvFwd, Bf16>(x, w16, bias, add, y, a);
+    conv_mma_body<ConvFwd, Bf16>(x, w16, bias, add, y, a, relu);
 }
 
 extern "C" __global__ void __launch_bounds__(CONV_MMA_THREADS)
 conv2d_grad_bf16_v2(const float* dy, const unsigned short* w16, float* dx, int B, int Cin, int H, int W, int Cout, int KH,
                     int KW, int stride, int pad, int Ho, int Wo) {
     ConvArgs a{B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo};
-    conv_mma_body<ConvGrad, Bf16>(dy, w16, nullptr, nullptr, dx, a);
+    conv_mma_body<ConvGrad, Bf16>(dy, w16, nullptr, nullptr, dx, a, 0);
 }
 
 /** As conv2d_bf16_v2 with IEEE half operands (convert_f32_f16_v1). */
 extern "C" __global__ void __launch_bounds__(CONV_MMA_THREADS)
 conv2d_f16_v2(const float* x, const unsigned short* w16, const float* bias, const float* add, float* y, int B, int Cin,
-              int H, int W, int Cout, int KH, int KW, int stride, int pad, int Ho, int Wo) {
+              int H, int W, int Cout, int KH, int KW, int stride, int pad, int Ho, int Wo, int relu) {
     ConvArgs a{B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo};
-    conv_mma_body<ConvFwd, F16>(x, w16, bias, add, y, a);
+    conv_mma_body<ConvFwd, F16>(x, w16, bias, add, y, a, relu);
 }
 
 extern "C" __global__ void __launch_bounds__(CONV_MMA_THREADS)
 conv2d_grad_f16_v2(const float* dy, const unsigned short* w16, float* dx, int B, int Cin, int H, int W, int Cout, int KH,
                    int KW, int stride, int pad, int Ho, int Wo) {
     ConvArgs a{B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo};
-    conv_mma_body<ConvGrad, F16>(dy, w16, nullptr, nullptr, dx, a);
+    conv_mma_body<ConvGrad, F16>(dy, w16, nullptr, nullptr, dx, a, 0);
 }
 
 IE_KERNEL_EXPORT(conv2d_f32_v1)

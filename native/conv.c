@@ -7,18 +7,25 @@
  * Packing, stride 1 with Wo == W ("same" convs, AVX-512): the panel row of tap (ci,ky,kx) for output
  * positions p..p+63 is the contiguous run x[ci] + p + (ky-pad)*W + (kx-pad), with the lanes that
  * fall into the padding zeroed by precomputed per-panel masks: 4 loads + 4 stores per 64 values.
- * Other strides/paddings go through output-row segments (scalar for stride > 1).
+ * Other strides/paddings go through output-row segments (vector loads; stride 2 takes the even lanes of
+ * two vectors, larger strides are scalar).
+ * Small images (Ho*Wo not a multiple of the 64-wide micro-panel, e.g. 14x14 = 196 or 7x7 = 49 positions)
+ * run as ONE GEMM over the batch, N = B*Ho*Wo, so that the panels are full (per image, 196 columns take
+ * 4 panels of 64 and 49 take one: 77% of the lanes); the GEMM writes such a tile to the images it spans
+ * (ie_gemm_job.img_cols).
  * The rows a few channels ahead are prefetched while packing (spread over the loop: bursts of
  * prefetches at the start of a block were measured useless).
  */
 #include "imagenete.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <immintrin.h>
 
 typedef struct {
-    const float* x;          /* one image [Cin, H, W] */
+    const float* x;          /* image 0 [Cin, H, W]; GEMM column n is position n % (Ho*Wo) of image */
+    long img_stride;         /* n / (Ho*Wo), at x + (n / (Ho*Wo)) * img_stride */
     int Cin, H, W, KH, KW, stride, pad, Ho, Wo;
     /* fast path (stride 1, Wo == W, AVX-512): the panel row for (ci,ky,kx) starting at output
      * position p is x[ci] + p + (ky-pad)*W + (kx-pad), contiguous, with the lanes that fall into
@@ -84,6 +91,26 @@ static inline void pack_segment(float* restrict d, const float* restrict row, in
 #endif
         return;
     }
+#ifdef __AVX512F__
+    if (s == 2) {
+        /* 16 outputs from 32 consecutive inputs (zero-masked outside [0, W)), even lanes */
+        const __m512i even = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+        for (int c = 0; c < len; c += 16) {
+            const int n = len - c < 16 ? len - c : 16;
+            const int base = (ox0 + c) * 2 + kx - pad;          /* ix of lane 0 */
+            int a = -base, b = W - base;                        /* valid input lanes [a, b) of 32 */
+            if (a < 0) a = 0;
+            if (b > 2 * n - 1) b = 2 * n - 1;                   /* the last odd lane is never used */
+            uint32_t m = 0;
+            if (b > a) m = (uint32_t)((((uint64_t)1 << b) - 1) & ~(((uint64_t)1 << a) - 1));
+            const float* src = (const float*)((const char*)row + (long)base * (long)sizeof(float));
+            __m512 lo = _mm512_maskz_loadu_ps((__mmask16)(m & 0xFFFF), src);
+            __m512 hi = _mm512_maskz_loadu_ps((__mmask16)(m >> 16), src + 16);
+            _mm512_mask_storeu_ps(d + c, (__mmask16)((1u << n) - 1), _mm512_permutex2var_ps(lo, even, hi));
+        }
+        return;
+    }
+#endif
     for (int c = 0; c < len; c++) {
         int ix = (ox0 + c) * s + kx - pad;
         d[c] = (unsigned)ix < (unsigned)W ? row[ix] : 0.0f;
@@ -143,25 +170,46 @@ static void im2col_pack(const void* vctx, int k0, int kc, int n0, int nc, float*
     for (int j0 = 0; j0 < nc; j0 += NR) {
         int nr = nc - j0 < NR ? nc - j0 : NR;
         float* d = dst + (long)(j0 / NR) * kc * NR;
-        /* output-row segments of this panel */
+        /* output-row segments of this panel (each within one row of one image) */
         int seg_oy[64 + 2], seg_ox[64 + 2], seg_c[64 + 2], seg_len[64 + 2], nseg = 0;
+        long seg_img[64 + 2];
         {
-            int pidx = n0 + j0, c = 0;
+            const long HoWo = (long)p->Ho * p->Wo;
+            long pidx = n0 + j0;
+            int c = 0;
             while (c < nr) {
-                int oy = pidx / p->Wo, ox = pidx % p->Wo;
+                long b = pidx / HoWo;
+                int q = (int)(pidx - b * HoWo), oy = q / p->Wo, ox = q % p->Wo;
                 int len = p->Wo - ox < nr - c ? p->Wo - ox : nr - c;
                 if (nseg == 64 + 2) break; /* cannot happen: NR <= 64 */
+                seg_img[nseg] = b * p->img_stride;
                 seg_oy[nseg] = oy; seg_ox[nseg] = ox; seg_c[nseg] = c; seg_len[nseg] = len; nseg++;
                 c += len; pidx += len;
             }
         }
         int ci = k0 / KK, r = k0 % KK, ky = r / p->KW, kx = r % p->KW;
+        /* prefetch distance in tap rows: PACK_PF_CH channels, or a few rows of the same channel when
+         * there are few channels (the stem: 3) */
+        const int pf_rows = p->Cin > PACK_PF_CH ? PACK_PF_CH * p->KH : 3;
         for (int k = 0; k < kc; k++, d += NR) {
             const float* img = p->x + ci * HW;
+            if (kx == 0 && ci * p->KH + ky + pf_rows < p->Cin * p->KH) {
+                /* the input rows of each segment pf_rows tap rows (ci, ky) ahead (see above) */
+                const int t = ci * p->KH + ky + pf_rows, pci = t / p->KH, pky = t % p->KH;
+                for (int sg = 0; sg < nseg; sg++) {
+                    int iy = seg_oy[sg] * p->stride + pky - p->pad;
+                    if ((unsigned)iy >= (unsigned)p->H) continue;
+                    int ix = seg_ox[sg] * p->stride - p->pad;
+                    if (ix < 0) ix = 0;
+                    const char* pf = (const char*)(p->x + seg_img[sg] + pci * HW + (long)iy * p->W + ix);
+                    const int bytes = (seg_len[sg] * p->stride + p->KW) * (int)sizeof(float);
+                    for (int o = 0; o < bytes + 64; o += 64) _mm_prefetch(pf + o, _MM_HINT_T0);
+                }
+            }
             for (int sg = 0; sg < nseg; sg++) {
                 int iy = seg_oy[sg] * p->stride + ky - p->pad;
                 int valid = (unsigned)iy < (unsigned)p->H;
-                pack_segment(d + seg_c[sg], img + (long)(valid ? iy : 0) * p->W, valid, p->W,
+                pack_segment(d + seg_c[sg], img + seg_img[sg] + (long)(valid ? iy : 0) * p->W, valid, p->W,
                              seg_ox[sg], seg_len[sg], kx, p->stride, p->pad);
             }
             if (nr < NR) memset(d + nr, 0, (size_t)(NR - nr) * sizeof(float));
@@ -173,19 +221,77 @@ static void im2col_pack(const void* vctx, int k0, int kc, int n0, int nc, float*
     }
 }
 
-void ie_conv2d_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
-                   int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad)
+#ifndef PLAIN_PF_ROWS
+#define PLAIN_PF_ROWS 4
+#endif
+/* 1x1 stride-1 convolution over the batch: B(k, n) = x[(n / HW) * img_stride + k * HW + n % HW]
+ * (ctx: im2col_ctx). Per panel, the runs of columns within one image are copied row by
+ * row; a panel inside one image (the common case) is 4 plain loads and stores per row. */
+static void packb_images(const void* vctx, int k0, int kc, int n0, int nc, float* dst)
+{
+    const im2col_ctx* p = vctx;
+    const int NR = ie_gemm_nr();
+    const long HW = (long)p->Ho * p->Wo;       /* = H*W: 1x1, stride 1, no padding */
+    for (int j0 = 0; j0 < nc; j0 += NR) {
+        const int nr = nc - j0 < NR ? nc - j0 : NR;
+        float* d = dst + (long)(j0 / NR) * kc * NR;
+        long soff[64 + 2];
+        int sc[64 + 2], slen[64 + 2], nseg = 0;
+        for (long n = n0 + j0, c = 0; c < nr; nseg++) {
+            const long b = n / HW, q = n - b * HW;
+            const int len = (int)(HW - q < nr - c ? HW - q : nr - c);
+            soff[nseg] = b * p->img_stride + q + (long)k0 * HW;
+            sc[nseg] = (int)c;
+            slen[nseg] = len;
+            c += len; n += len;
+        }
+#ifdef __AVX512F__
+        if (nseg == 1 && nr == NR) {
+            const float* s = p->x + soff[0];
+            for (int k = 0; k < kc; k++, s += HW, d += NR) {
+                const char* pf = (const char*)(s + PLAIN_PF_ROWS * HW);
+                for (int v = 0; v <= NR / 16; v++) _mm_prefetch(pf + 64 * v, _MM_HINT_T0);
+                for (int v = 0; v < NR / 16; v++) _mm512_store_ps(d + 16 * v, _mm512_loadu_ps(s + 16 * v));
+            }
+            continue;
+        }
+        for (int k = 0; k < kc; k++, d += NR) {
+            for (int sg = 0; sg < nseg; sg++) {
+                const float* s = p->x + soff[sg] + (long)k * HW;
+                const char* pf = (const char*)(s + PLAIN_PF_ROWS * HW);
+                for (int o = 0; o < slen[sg] * 4 + 64; o += 64) _mm_prefetch(pf + o, _MM_HINT_T0);
+                for (int c = 0; c < slen[sg]; c += 16) {
+                    const int n = slen[sg] - c < 16 ? slen[sg] - c : 16;
+                    const __mmask16 m = (__mmask16)((1u << n) - 1);
+                    _mm512_mask_storeu_ps(d + sc[sg] + c, m, _mm512_maskz_loadu_ps(m, s + c));
+                }
+            }
+            if (nr < NR) memset(d + nr, 0, (size_t)(NR - nr) * sizeof(float));
+        }
+#else
+        for (int k = 0; k < kc; k++, d += NR) {
+            for (int sg = 0; sg < nseg; sg++)
+                memcpy(d + sc[sg], p->x + soff[sg] + (long)k * HW, (size_t)slen[sg] * sizeof(float));
+            if (nr < NR) memset(d + nr, 0, (size_t)(NR - nr) * sizeof(float));
+        }
+#endif
+    }
+}
+
+/* One convolution (see the header comment); relu: max(0, .) after bias and residual. */
+static void conv_impl(const float* x, const float* w, const float* bias, const float* add, float* y,
+                      int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu)
 {
     if (B <= 0 || Cout <= 0) return;
     const int Ho = (H + 2 * pad - KH) / stride + 1, Wo = (W + 2 * pad - KW) / stride + 1;
     if (Ho <= 0 || Wo <= 0) return;
-    const long HoWo = (long)Ho * Wo;
-    const int K = Cin * KH * KW;
+    const long HoWo = (long)Ho * Wo, CHW = (long)Cin * H * W;
+    const int K = Cin * KH * KW, NR = ie_gemm_nr();
     const int plain = KH == 1 && KW == 1 && stride == 1 && pad == 0;
     const unsigned short* masks = NULL;
 #ifdef __AVX512F__
     if (!plain && stride == 1 && Wo == W && KH * KW <= FAST_MAX_KK)
-        masks = make_masks(H, W, Ho, Wo, KH, KW, pad, ie_gemm_nr());
+        masks = make_masks(H, W, Ho, Wo, KH, KW, pad, NR);
 #endif
 #ifdef __AVX512F__
     if (masks && Cout <= ie_gemm_mr() && K > 0) {
@@ -199,18 +305,40 @@ void ie_conv2d_f32(const float* x, const float* w, const float* bias, const floa
             slot[k] = r;
         }
         for (int b = 0; b < B; b++)
-            ie_gemm_smallm_direct(Cout, (int)HoWo, K, w, K, x + (long)b * Cin * H * W, off, slot, masks, KK,
+            ie_gemm_smallm_direct(Cout, (int)HoWo, K, w, K, x + (long)b * CHW, off, slot, masks, KK,
                                   y + (long)b * Cout * HoWo, HoWo, bias,
-                                  add ? add + (long)b * Cout * HoWo : NULL, HoWo);
+                                  add ? add + (long)b * Cout * HoWo : NULL, HoWo, relu);
         free(off); free(slot); free((void*)masks);
         return;
     }
 #endif
+    /* batched columns where per-image panels would leave > 10% of the lanes idle (14x14: 23%, 7x7: 23%;
+     * not 28x28: 6%, where the mapped epilogue costs about what it saves), and not for the masked
+     * stride-1 packer (per image) */
+    const long panels = (HoWo + NR - 1) / NR;
+    const int batched = B > 1 && !masks && HoWo >= 16 && (panels * NR - HoWo) * 10 > panels * NR &&
+                        (long)B * HoWo <= 0x7FFFFFFFL;
+    if (batched) {
+        im2col_ctx ic = { x, CHW, Cin, H, W, KH, KW, stride, pad, Ho, Wo, NULL };
+        ie_gemm_job jb;
+        memset(&jb, 0, sizeof jb);
+        jb.M = Cout; jb.N = (int)(B * HoWo); jb.K = K;
+        jb.A = w; jb.rsa = K; jb.csa = 1;
+        jb.packb = plain ? packb_images : im2col_pack; jb.bctx = &ic;
+        jb.C = y; jb.ldc = HoWo;
+        jb.alpha = 1.0f; jb.beta = 0.0f;
+        jb.bias = bias;
+        jb.add = add; jb.ldadd = HoWo;
+        jb.relu = relu;
+        jb.img_cols = (int)HoWo; jb.img_stride = (long)Cout * HoWo;
+        ie_gemm_run(&jb, 1);
+        return;
+    }
     ie_gemm_job* jobs = malloc(sizeof(ie_gemm_job) * (size_t)B);
     im2col_ctx* ic = malloc(sizeof(im2col_ctx) * (size_t)B);
     ie_packb_plain* pc = malloc(sizeof(ie_packb_plain) * (size_t)B);
     for (int b = 0; b < B; b++) {
-        const float* xb = x + (long)b * Cin * H * W;
+        const float* xb = x + (long)b * CHW;
         ie_gemm_job* jb = &jobs[b];
         memset(jb, 0, sizeof *jb);
         jb->M = Cout; jb->N = (int)HoWo; jb->K = K;
@@ -219,15 +347,28 @@ void ie_conv2d_f32(const float* x, const float* w, const float* bias, const floa
             pc[b] = (ie_packb_plain){ xb, (long)H * W, 0 };
             jb->packb = ie_packb_plain_fn; jb->bctx = &pc[b];
         } else {
-            ic[b] = (im2col_ctx){ xb, Cin, H, W, KH, KW, stride, pad, Ho, Wo, masks };
+            ic[b] = (im2col_ctx){ xb, CHW, Cin, H, W, KH, KW, stride, pad, Ho, Wo, masks };
             jb->packb = im2col_pack; jb->bctx = &ic[b];
         }
         jb->C = y + (long)b * Cout * HoWo; jb->ldc = HoWo;
         jb->alpha = 1.0f; jb->beta = 0.0f;
         jb->bias = bias;
         jb->add = add ? add + (long)b * Cout * HoWo : NULL; jb->ldadd = HoWo;
+        jb->relu = relu;
     }
     ie_gemm_run(jobs, B);
     free(jobs); free(ic); free(pc);
     free((void*)masks);
+}
+
+void ie_conv2d_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
+                   int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad)
+{
+    conv_impl(x, w, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad, 0);
+}
+
+void ie_conv2d_ex_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
+                      int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu)
+{
+    conv_impl(x, w, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad, relu);
 }

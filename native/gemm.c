@@ -13,7 +13,10 @@
  * The B micro-panel (KC*NR floats = 32 KB) stays in L1 across the ir loop, the A block (MC x KC)
  * in L2. With several K blocks the partial C tiles live in a contiguous per-thread buffer (C rows
  * of a convolution are H*W floats apart, a power of two that makes a C block thrash the caches)
- * and the epilogue (alpha, beta, bias, residual add) runs once, on the last K block.
+ * and the epilogue (alpha, beta, bias, residual add, ReLU) runs once, on the last K block.
+ * Batched columns (ie_gemm_job.img_cols, the small-image convolutions): the GEMM's columns are the
+ * positions of several images side by side; a tile's vectors are stored with two masked stores where
+ * they cross from one image's output to the next.
  *
  * Block sizes (Zen 5: 48 KB L1D, 1 MB L2 per core; measured, see native/test/run.sh bench):
  *   MR x NR = 6 x 64: 24 zmm accumulators + 4 B vectors; per k 4 loads + 6 broadcasts for 24
@@ -102,6 +105,11 @@ typedef struct {
     const float* pfa;      /* row-major A: next micro-panel to prefetch (first pass over an A block), or NULL */
     float* cb;             /* contiguous MR x NR accumulation tile used across K blocks, or NULL */
     int cbmode;            /* CB_FIRST: cb = acc; CB_MID: cb += acc; CB_LAST: C = epilogue(acc + cb) */
+    int relu;              /* max(0, .) once the sum is complete (last K block) */
+    int last;              /* this is the last K block */
+    int img_cols;          /* batched columns (see ie_gemm_job): c and add point at row i of image 0, */
+    long img_stride;       /* the tile's first column is col0 */
+    long col0;
 } epi_t;
 enum { CB_FIRST = 1, CB_MID = 2, CB_LAST = 3 };
 
@@ -141,6 +149,51 @@ kernel_store(__m512 acc[MR][NV], float* restrict c, long ldc, int mr, int nr, co
     }
     const __m512 va = _mm512_set1_ps(e->alpha);
     const int scale = e->alpha != 1.0f;
+    const int relu = e->relu && e->last;
+    const __m512 zero = _mm512_setzero_ps();
+    if (e->img_cols) {
+        /* batched columns: lanes of vector v lie in image b (mask m0[v], offset o0[v]) and, past the
+         * image's last column, in image b+1 (m1[v], o1[v]); img_cols >= 16 so there are at most two */
+        __mmask16 m0[NV], m1[NV];
+        long o0[NV], o1[NV];
+        for (int v = 0; v < NV; v++) {
+            const long col = e->col0 + 16 * v, b = col / e->img_cols, r = col - b * e->img_cols;
+            const long len = e->img_cols - r;
+            const __mmask16 lo = len >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << len) - 1);
+            m0[v] = mk[v] & lo;
+            m1[v] = mk[v] & (__mmask16)~lo;
+            o0[v] = b * e->img_stride + r;
+            o1[v] = (b + 1) * e->img_stride - len;
+        }
+#pragma GCC unroll 16
+        for (int i = 0; i < MR; i++) {
+            if (i >= mr) break;
+            float* cr = c + i * ldc;
+            const float* ar = e->first && e->add ? e->add + i * e->ldadd : NULL;
+            __m512 bi = _mm512_set1_ps(e->first && e->bias ? e->bias[i] : 0.0f);
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; v++) {
+                __m512 r = acc[i][v];
+                if (scale) r = _mm512_mul_ps(r, va);
+                if (!e->first) {
+                    __m512 old = _mm512_maskz_loadu_ps(m0[v], cr + o0[v]);
+                    if (m1[v]) old = _mm512_mask_loadu_ps(old, m1[v], cr + o1[v]);
+                    r = _mm512_add_ps(r, old);
+                } else {
+                    if (e->bias) r = _mm512_add_ps(r, bi);
+                    if (ar) {
+                        __m512 a = _mm512_maskz_loadu_ps(m0[v], ar + o0[v]);
+                        if (m1[v]) a = _mm512_mask_loadu_ps(a, m1[v], ar + o1[v]);
+                        r = _mm512_add_ps(r, a);
+                    }
+                }
+                if (relu) r = _mm512_max_ps(r, zero);
+                _mm512_mask_storeu_ps(cr + o0[v], m0[v], r);
+                if (m1[v]) _mm512_mask_storeu_ps(cr + o1[v], m1[v], r);
+            }
+        }
+        return;
+    }
     if (!e->first) {
 #pragma GCC unroll 16
         for (int i = 0; i < MR; i++) {
@@ -151,6 +204,7 @@ kernel_store(__m512 acc[MR][NV], float* restrict c, long ldc, int mr, int nr, co
                 __m512 r = acc[i][v];
                 __m512 old = _mm512_maskz_loadu_ps(mk[v], cr + 16 * v);
                 r = scale ? _mm512_fmadd_ps(r, va, old) : _mm512_add_ps(r, old);
+                if (relu) r = _mm512_max_ps(r, zero);
                 _mm512_mask_storeu_ps(cr + 16 * v, mk[v], r);
             }
         }
@@ -170,6 +224,7 @@ kernel_store(__m512 acc[MR][NV], float* restrict c, long ldc, int mr, int nr, co
             if (e->beta != 0.0f) r = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mk[v], cr + 16 * v), vb, r);
             if (e->bias) r = _mm512_add_ps(r, bi);
             if (ar) r = _mm512_add_ps(r, _mm512_maskz_loadu_ps(mk[v], ar + 16 * v));
+            if (relu) r = _mm512_max_ps(r, zero);
             _mm512_mask_storeu_ps(cr + 16 * v, mk[v], r);
         }
     }
@@ -184,13 +239,19 @@ prefetch_c(const float* c, long ldc, int mr, const epi_t* e)
         for (int i = 0; i < MR * NV; i++) _mm_prefetch((const char*)(e->cb + 16 * i), _MM_HINT_T0);
         if (e->cbmode != CB_LAST) return;
     }
+    const float* add = e->add;
+    if (e->img_cols) { /* the tile's first image */
+        const long b = e->col0 / e->img_cols, o = b * e->img_stride + e->col0 - b * e->img_cols;
+        c += o;
+        if (add) add += o;
+    }
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++) {
         if (i >= mr) break;
 #pragma GCC unroll 8
         for (int v = 0; v < NV; v++) {
             _mm_prefetch((const char*)(c + i * ldc + 16 * v), _MM_HINT_T0);
-            if (e->add) _mm_prefetch((const char*)(e->add + i * e->ldadd + 16 * v), _MM_HINT_T0);
+            if (add) _mm_prefetch((const char*)(add + i * e->ldadd + 16 * v), _MM_HINT_T0);
         }
     }
 }
@@ -268,7 +329,7 @@ static void kernel_colA(int kc, const float* restrict a, long csa, const float* 
  * panels split over threads. */
 void ie_gemm_smallm_direct(int M, int N, int K, const float* A, long lda, const float* x, const long* off,
                            const int* slot, const unsigned short* masks, int KK, float* C, long ldc,
-                           const float* bias, const float* add, long ldadd)
+                           const float* bias, const float* add, long ldadd, int relu)
 {
     const long npan = (N + IE_NR - 1) / IE_NR;
     int nt = ie_get_num_threads();
@@ -301,7 +362,7 @@ void ie_gemm_smallm_direct(int M, int N, int K, const float* A, long lda, const 
                 for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
             }
         }
-        epi_t e = { 1.0f, 0.0f, bias, add ? add + p0 : NULL, ldadd, 1, NULL, NULL, 0 };
+        epi_t e = { 1.0f, 0.0f, bias, add ? add + p0 : NULL, ldadd, 1, NULL, NULL, 0, relu, 1, 0, 0, 0 };
         kernel_store(acc, C + p0, ldc, M, nr, &e);
     }
 }
@@ -341,14 +402,20 @@ kernel_generic(int kc, const float* restrict a, long rsa, long csa, const float*
         float bi = e->bias ? e->bias[i] : 0.0f;
         const float* ar = e->add ? e->add + i * e->ldadd : NULL;
         for (int j = 0; j < nr; j++) {
-            float r = e->alpha * t[j];
-            if (!e->first) r += cr[j];
-            else {
-                if (e->beta != 0.0f) r += e->beta * cr[j];
-                r += bi;
-                if (ar) r += ar[j];
+            long o = j;   /* batched columns: offset of column col0 + j from image 0 */
+            if (e->img_cols) {
+                const long col = e->col0 + j, b = col / e->img_cols;
+                o = b * e->img_stride + col - b * e->img_cols;
             }
-            cr[j] = r;
+            float r = e->alpha * t[j];
+            if (!e->first) r += cr[o];
+            else {
+                if (e->beta != 0.0f) r += e->beta * cr[o];
+                r += bi;
+                if (ar) r += ar[o];
+            }
+            if (e->relu && e->last && !(r > 0.0f)) r = 0.0f;
+            cr[o] = r;
         }
     }
 }
@@ -462,7 +529,8 @@ static void run_unit(const ie_gemm_job* jb, int m0, int m1, int n0, int n1, floa
 {
     const int K = jb->K;
     const int nkb = (K + IE_KC - 1) / IE_KC;       /* K blocks of balanced size <= KC */
-    epi_t e = { jb->alpha, jb->beta, NULL, NULL, jb->ldadd, 1, NULL, NULL, 0 };
+    epi_t e = { jb->alpha, jb->beta, NULL, NULL, jb->ldadd, 1, NULL, NULL, 0, jb->relu, 0, jb->img_cols,
+                jb->img_stride, 0 };
     const int rowA = jb->csa == 1;
     const int mtiles = (m1 - m0 + IE_MR - 1) / IE_MR;
     const int nmb = (m1 - m0 + IE_MC - 1) / IE_MC;  /* row blocks of balanced size <= MC */
@@ -484,6 +552,7 @@ static void run_unit(const ie_gemm_job* jb, int m0, int m1, int n0, int n1, floa
                     jb->packb(jb->bctx, pc, kc, jc, nc, bp);
                 }
                 e.first = kb == 0;
+                e.last = kb == nkb - 1;
                 /* several K blocks: accumulate in the contiguous tile buffer (C rows can be a large
                  * power of two apart, which makes a C block thrash the caches) */
                 const int usecb = cbuf && nkb > 1;
@@ -495,10 +564,13 @@ static void run_unit(const ie_gemm_job* jb, int m0, int m1, int n0, int n1, floa
                     for (int ir = 0; ir < mc; ir += IE_MR) {
                         const int i = ic + ir;
                         const int mr = mc - ir < IE_MR ? mc - ir : IE_MR;
-                        float* c = jb->C + (long)i * jb->ldc + jc + jr;
+                        /* batched columns: row i of image 0, the kernel finds the column */
+                        const long cofs = jb->img_cols ? 0 : jc + jr;
+                        float* c = jb->C + (long)i * jb->ldc + cofs;
+                        e.col0 = jc + jr;
                         e.cb = usecb ? cbuf + ((long)(ir / IE_MR) * npan + jr / IE_NR) * (IE_MR * IE_NR) : NULL;
                         e.bias = e.first && jb->bias ? jb->bias + i : NULL;
-                        e.add = e.first && jb->add ? jb->add + (long)i * jb->ldadd + jc + jr : NULL;
+                        e.add = e.first && jb->add ? jb->add + (long)i * jb->ldadd + cofs : NULL;
                         e.pfa = rowA && jr == 0 && ir + IE_MR < mc ? jb->A + (long)(i + IE_MR) * jb->rsa + pc : NULL;
                         if (rowA)
                             kernel_rowA(kc, jb->A + (long)i * jb->rsa + pc, jb->rsa, b, c, jb->ldc, mr, nr, &e);
@@ -516,11 +588,15 @@ static void run_k0(const ie_gemm_job* jb)
 {
     for (int i = 0; i < jb->M; i++) {
         float* c = jb->C + (long)i * jb->ldc;
+        const float* a = jb->add ? jb->add + (long)i * jb->ldadd : NULL;
         for (int j = 0; j < jb->N; j++) {
-            float r = jb->beta != 0.0f ? jb->beta * c[j] : 0.0f;
+            long o = j;
+            if (jb->img_cols) o = (long)(j / jb->img_cols) * jb->img_stride + j % jb->img_cols;
+            float r = jb->beta != 0.0f ? jb->beta * c[o] : 0.0f;
             if (jb->bias) r += jb->bias[i];
-            if (jb->add) r += jb->add[(long)i * jb->ldadd + j];
-            c[j] = r;
+            if (a) r += a[o];
+            if (jb->relu && !(r > 0.0f)) r = 0.0f;
+            c[o] = r;
         }
     }
 }
@@ -563,6 +639,9 @@ void ie_gemm_run(const ie_gemm_job* jobs, int njobs)
         int nchunks = (jb->N + IE_NC - 1) / IE_NC;
         long npanels = (jb->N + IE_NR - 1) / IE_NR;
         long nparts = (long)nchunks * nsplit;
+        /* a single job in a few chunks (a batched small-image conv: 13 chunks on 2 threads): whole
+         * rounds of T equal parts instead of a last round with idle threads */
+        if (njobs == 1 && T > 1 && nunits_n >= 4L * T && nparts < 16L * T) nparts = (nparts + T - 1) / T * T;
         if (nparts > npanels) nparts = npanels;
         long mtiles = (jb->M + IE_MR - 1) / IE_MR;
         long mparts = msplit < mtiles ? msplit : mtiles;

@@ -36,11 +36,19 @@ void ie_sgemm(int transA, int transB, int M, int N, int K, float alpha,
 void ie_conv2d_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
                    int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad);
 
+/* The same with a fused ReLU when relu != 0: y = max(0, conv + bias + add). */
+void ie_conv2d_ex_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
+                      int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu);
+
 /* Winograd F(4x4,3x3) convolution, 3x3, stride 1, pad 1 (same semantics as ie_conv2d_f32 with
  * KH=KW=3, stride=1, pad=1). Transforms the weights on every call and uses the direct path where
  * that does not pay (small images). Rounding error ~10x the direct conv's (relative L2 ~2e-6). */
 void ie_conv3x3_winograd_f32(const float* x, const float* w, const float* bias, const float* add,
                              float* y, int B, int Cin, int H, int W, int Cout);
+
+/* The same with a fused ReLU when relu != 0 (see ie_conv2d_ex_f32). */
+void ie_conv3x3_winograd_ex_f32(const float* x, const float* w, const float* bias, const float* add,
+                                float* y, int B, int Cin, int H, int W, int Cout, int relu);
 
 /* Same with weights transformed once (load time): ie_winograd_weights_size() floats in wt
  * (36*Cout*Cin, 4x the weights), filled by ie_winograd_transform_weights(w [Cout,Cin,3,3]).
@@ -72,6 +80,11 @@ typedef struct {
     float alpha, beta;               /* C = alpha*A@B + beta*C (beta == 0: C not read) */
     const float* bias;               /* + bias[i] per row, or NULL */
     const float* add; long ldadd;    /* + add[i*ldadd + j], or NULL; may alias C */
+    int relu;                        /* then max(0, .) (after bias and add) */
+    /* Columns of several images side by side (img_cols >= 16, beta == 0): column j of C is column
+     * j % img_cols of image j / img_cols, C(i,j) = C[(j/img_cols)*img_stride + i*ldc + j%img_cols];
+     * add likewise with ldadd and the same img_stride. 0: plain C[i*ldc + j]. */
+    int img_cols; long img_stride;
 } ie_gemm_job;
 
 /* Runs jobs[0..njobs) (independent outputs) on all threads. */
@@ -83,7 +96,8 @@ IE_HIDDEN int ie_gemm_nr(void);
  * B(k, p) = lanes of x[off[k] + p] enabled in masks[(p/NR)*KK*NV + slot[k]*NV + (p%NR)/16]. */
 IE_HIDDEN void ie_gemm_smallm_direct(int M, int N, int K, const float* A, long lda, const float* x,
                                      const long* off, const int* slot, const unsigned short* masks, int KK,
-                                     float* C, long ldc, const float* bias, const float* add, long ldadd);
+                                     float* C, long ldc, const float* bias, const float* add, long ldadd,
+                                     int relu);
 IE_HIDDEN int ie_gemm_mr(void);
 /* Packer for a plain row-major B (ctx = ie_packb_plain*). */
 typedef struct { const float* B; long ldb; int trans; } ie_packb_plain;

@@ -10,6 +10,9 @@
  * semantics as ie_conv2d_f32. ie_set_winograd(0) forces the direct path (for accuracy comparisons). */
 void ie_conv2d_auto_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
                         int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad);
+/* The same followed by ReLU when relu != 0 (fused into the epilogue: y = max(0, conv + bias + add)). */
+void ie_conv2d_auto_ex_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
+                           int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu);
 void ie_set_winograd(int on);
 
 /* Sums run in fp32 over blocks of this many elements (vectorised), the block sums in float64: a block's

@@ -16,11 +16,13 @@
  * see ie_conv3x3_winograd_pays). Without AVX-512 (the AVX2 build) all entry points use the direct
  * convolution and the "transformed" weights are a plain copy of w.
  */
+#define _DEFAULT_SOURCE /* madvise */
 #include "imagenete.h"
 
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
@@ -164,16 +166,17 @@ static inline void input_tiles(const in_ctx* c, int ci, int ty, int tx0, __m512 
 }
 
 /* Same for 16 arbitrary tiles (narrow images, tiles numbered compactly): lane j is tile
- * (tyv[j], txv[j]); lanes off in lanes are zero. Gathers instead of row loads. */
-static inline void input_tiles_gather(const in_ctx* c, int ci, __m512i tyv, __m512i txv, __mmask16 lanes,
-                                      __m512 out[36])
+ * (tyv[j], txv[j]) of the image imgv[j] floats after c->x; lanes off in lanes are zero. Gathers
+ * instead of row loads. */
+static inline void input_tiles_gather(const in_ctx* c, int ci, __m512i imgv, __m512i tyv, __m512i txv,
+                                      __mmask16 lanes, __m512 out[36])
 {
     __m512 tmp[6][6];
     const float* img = c->x + (long)ci * c->H * c->W;
     const __m512i Wv = _mm512_set1_epi32(c->W), Hv = _mm512_set1_epi32(c->H);
     const __m512i iy0 = _mm512_sub_epi32(_mm512_slli_epi32(tyv, 2), _mm512_set1_epi32(1));
     const __m512i ix0 = _mm512_sub_epi32(_mm512_slli_epi32(txv, 2), _mm512_set1_epi32(1));
-    const __m512i base = _mm512_add_epi32(_mm512_mullo_epi32(iy0, Wv), ix0);
+    const __m512i base = _mm512_add_epi32(_mm512_add_epi32(_mm512_mullo_epi32(iy0, Wv), ix0), imgv);
     __mmask16 cm[6];
     for (int k = 0; k < 6; k++) {
         __m512i ix = _mm512_add_epi32(ix0, _mm512_set1_epi32(k));
@@ -233,34 +236,59 @@ static float* wbuf(size_t nfloats)
 }
 
 static void wino_run(const float* x, const float* U, const float* bias, const float* add, float* y,
-                     int B, int Cin, int H, int W, int Cout)
+                     int B, int Cin, int H, int W, int Cout, int relu)
 {
     const int th = (H + 3) / 4, tw = (W + 3) / 4, twp = (tw + 15) & ~15;
-    /* Tile numbering inside a block of tile rows: "padded" (row r, column tx -> r*twp + tx, 16
+    /* Tile numbering: "padded" (per image, block of tile rows; row r, column tx -> r*twp + tx, 16
      * adjacent tiles per vector, loaded as image rows) unless that wastes > 25% of the lanes, then
-     * "compact" (r*tw + tx, gathers). */
+     * "compact": tiles numbered across the whole batch, g = (b*th + ty)*tw + tx, and a block is a
+     * range of them (gathers). Small images (28x28 has 7x7 tiles, 14x14 4x4) thus fill whole GEMM
+     * panels with the tiles of several images. */
     const int padded = (twp - tw) * WINO_PAD_WASTE <= twp;
-    const int rowt = padded ? twp : tw;              /* tile slots per tile row */
+    const long HW = (long)H * W, CHW = (long)Cin * HW, tpi = (long)th * tw;
     /* tiles per block: more for bigger weights (each U[xi] is streamed once per block), but at
      * least one block per thread, and balanced */
     long ntarget = WINO_NT_TARGET * ((long)Cin * Cout / 65536);
     if (ntarget < WINO_NT_TARGET) ntarget = WINO_NT_TARGET;
     if (ntarget > 4 * WINO_NT_TARGET) ntarget = 4 * WINO_NT_TARGET;
-    int nty = (int)(ntarget / rowt);
-    if (nty < 1) nty = 1;
-    int nb = (th + nty - 1) / nty;                   /* blocks per image */
     const int T = ie_get_num_threads();
-    if ((long)B * nb < T) nb = (T + B - 1) / B;
-    if (nb > th) nb = th;
-    nty = (th + nb - 1) / nb;
-    const int nrb = (th + nty - 1) / nty;            /* tile-row blocks per image */
-    const long nblocks = (long)B * nrb;
     const int NR = ie_gemm_nr();
-    const long ntmax = (long)nty * rowt, ntp = (ntmax + NR - 1) / NR * NR;
+    int nty = 0, nrb = 0;                            /* padded: tile rows per block, blocks per image */
+    long ntb = 0, nbpi = 0;                          /* compact: tiles per block; blocks per image or 0 */
+    long nblocks, ntmax;
+    if (padded) {
+        nty = (int)(ntarget / twp);
+        if (nty < 1) nty = 1;
+        int nb = (th + nty - 1) / nty;               /* blocks per image */
+        if ((long)B * nb < T) nb = (T + B - 1) / B;
+        if (nb > th) nb = th;
+        nty = (th + nb - 1) / nb;
+        nrb = (th + nty - 1) / nty;
+        nblocks = (long)B * nrb;
+        ntmax = (long)nty * twp;
+    } else {
+        const long total = (long)B * tpi;
+        ntb = ntarget;
+        if ((total + ntb - 1) / ntb < T) ntb = (total + T - 1) / T;
+        ntb = (ntb + 15) & ~15L;
+        /* balanced blocks of whole vectors */
+        long nbk = (total + ntb - 1) / ntb;
+        ntb = ((total + nbk - 1) / nbk + 15) & ~15L;
+        /* lane offsets are int32 floats from the block's first image: blocks stay within an image
+         * when the images they would span exceed that */
+        if ((ntb / tpi + 2) * CHW > 0x7FFFFFFFL) {
+            if (ntb > tpi) ntb = (tpi + 15) & ~15L;
+            nbpi = (tpi + ntb - 1) / ntb;
+            nblocks = (long)B * nbpi;
+        } else {
+            nblocks = (total + ntb - 1) / ntb;
+        }
+        ntmax = ntb;
+    }
+    const long ntp = (ntmax + NR - 1) / NR * NR;
     /* planes padded by a few cache lines: the transforms touch all 36 planes at the same offset,
      * and power-of-two plane sizes would map them onto the same cache sets */
     const long vplane = (long)Cin * ntp + 48, mplane = (long)Cout * ntp + 48;
-    const long HW = (long)H * W;
     int nt_threads = T;
     if (nt_threads > nblocks) nt_threads = (int)nblocks;
     const __m512i lane_id = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
@@ -271,10 +299,36 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
         float* Mb = V + 36 * vplane;
 #pragma omp for schedule(dynamic, 1)
         for (long blk = 0; blk < nblocks; blk++) {
-            const int b = (int)(blk / nrb), rb = (int)(blk % nrb);
-            const int ty0 = rb * nty, nr = th - ty0 < nty ? th - ty0 : nty;
-            const int nt = nr * rowt;
-            in_ctx ic = { x + (long)b * Cin * HW, Cin, H, W, tw, twp };
+            int b = 0, ty0 = 0, nt;
+            long g0 = 0;                             /* compact: first tile of the block */
+            if (padded) {
+                b = (int)(blk / nrb);
+                const int rb = (int)(blk % nrb);
+                ty0 = rb * nty;
+                nt = (th - ty0 < nty ? th - ty0 : nty) * twp;
+            } else {
+                long g1;
+                if (nbpi) {
+                    const long bi = blk / nbpi, q = blk % nbpi;
+                    g0 = bi * tpi + q * ntb;
+                    g1 = g0 + ntb < (bi + 1) * tpi ? g0 + ntb : (bi + 1) * tpi;
+                } else {
+                    g0 = blk * ntb;
+                    g1 = g0 + ntb < (long)B * tpi ? g0 + ntb : (long)B * tpi;
+                }
+                nt = (int)(g1 - g0);
+                b = (int)(g0 / tpi);                 /* the block's first image */
+            }
+            in_ctx ic = { x + (long)b * CHW, Cin, H, W, tw, twp };
+            /* compact: image (relative to b), tile row and column of each tile of the block */
+            int tb[4 * WINO_NT_TARGET + 16], tyl[4 * WINO_NT_TARGET + 16], txl[4 * WINO_NT_TARGET + 16];
+            if (!padded)
+                for (int t = 0; t < nt; t++) {
+                    const long g = g0 + t, bb = g / tpi, r = g - bb * tpi;
+                    tb[t] = (int)(bb - b);
+                    tyl[t] = (int)(r / tw);
+                    txl[t] = (int)(r % tw);
+                }
             /* ---- input transform -> V[xi][panel][ci][NR] */
             for (int ci = 0; ci < Cin; ci++) {
                 for (long t0 = 0; t0 < ntp; t0 += 16) {
@@ -299,16 +353,10 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
                     } else {
                         __m512i t = _mm512_add_epi32(_mm512_set1_epi32((int)t0), lane_id);
                         __mmask16 lanes = _mm512_cmplt_epi32_mask(t, _mm512_set1_epi32(nt));
-                        __m512i tyv = _mm512_setzero_si512(), txv = _mm512_setzero_si512();
-                        int tyl[16], txl[16];
-                        for (int j = 0; j < 16; j++) {
-                            int tt = (int)t0 + j;
-                            tyl[j] = ty0 + tt / tw;
-                            txl[j] = tt % tw;
-                        }
-                        tyv = _mm512_loadu_si512(tyl);
-                        txv = _mm512_loadu_si512(txl);
-                        input_tiles_gather(&ic, ci, tyv, txv, lanes, o);
+                        __m512i imgv = _mm512_mullo_epi32(_mm512_maskz_loadu_epi32(lanes, tb + t0), _mm512_set1_epi32((int)CHW));
+                        __m512i tyv = _mm512_maskz_loadu_epi32(lanes, tyl + t0);
+                        __m512i txv = _mm512_maskz_loadu_epi32(lanes, txl + t0);
+                        input_tiles_gather(&ic, ci, imgv, tyv, txv, lanes, o);
                     }
                     for (int xi = 0; xi < 36; xi++) _mm512_store_ps(dst + xi * vplane, o[xi]);
                 }
@@ -324,9 +372,10 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
                 jb.alpha = 1.0f; jb.beta = 0.0f;
                 ie_gemm_serial(&jb);
             }
-            /* ---- output transform (+bias, +add) -> y */
+            /* ---- output transform (+bias, +add, ReLU) -> y */
             float* yb = y + (long)b * Cout * HW;
             const float* ab = add ? add + (long)b * Cout * HW : NULL;
+            const __m512 zero = _mm512_setzero_ps();
             for (int co = 0; co < Cout; co++) {
                 const __m512 bv = _mm512_set1_ps(bias ? bias[co] : 0.0f);
                 float* yc = yb + (long)co * HW;
@@ -360,6 +409,7 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
                             for (int qq = 0; qq < 4; qq++) {
                                 __m512 val = _mm512_add_ps(q[qq], bv);
                                 if (ar) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(sm[qq], ar + 16 * qq));
+                                if (relu) val = _mm512_max_ps(val, zero);
                                 _mm512_mask_storeu_ps(yr + 16 * qq, sm[qq], val);
                             }
                         }
@@ -373,13 +423,15 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
                             interleave4(o[0], o[1], o[2], o[3], q);
                             for (int qq = 0; qq < 4; qq++) _mm512_storeu_ps(ob + 16 * qq, _mm512_add_ps(q[qq], bv));
                             for (int j = 0; j < nl; j++) {
-                                const int tt = t0 + j, oy = 4 * (ty0 + tt / tw) + k, ox = 4 * (tt % tw);
+                                const int tt = t0 + j, oy = 4 * tyl[tt] + k, ox = 4 * txl[tt];
                                 if (oy >= H) continue;
+                                const long io = (long)tb[tt] * Cout * HW + (long)oy * W + ox;
                                 const int n = W - ox < 4 ? W - ox : 4;
                                 const __mmask8 mk = (__mmask8)((1u << n) - 1);
                                 __m128 val = _mm_loadu_ps(ob + 4 * j);
-                                if (ac) val = _mm_add_ps(val, _mm_maskz_loadu_ps(mk, ac + (long)oy * W + ox));
-                                _mm_mask_storeu_ps(yc + (long)oy * W + ox, mk, val);
+                                if (ac) val = _mm_add_ps(val, _mm_maskz_loadu_ps(mk, ac + io));
+                                if (relu) val = _mm_max_ps(val, _mm512_castps512_ps128(zero));
+                                _mm_mask_storeu_ps(yc + io, mk, val);
                             }
                         }
                     }
@@ -392,10 +444,11 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
 int ie_conv3x3_winograd_pays(int B, int Cin, int H, int W, int Cout, int pretransformed)
 {
     const long th = (H + 3) / 4, tw = (W + 3) / 4;
-    /* 16 horizontally adjacent tiles per vector: narrow images waste lanes */
-    if (tw < 8 || Cin < 8 || Cout < 8) return 0;
+    if (Cin < 8 || Cout < 8) return 0;
+    /* tiles overhanging the image: 16 th tw outputs computed for H W of them (14x14 and 7x7: 1.31) */
+    if (16 * th * tw * 2 > 3L * H * W) return 0;
     /* per-call weight transform (36*Cin*Cout floats) needs enough tiles to amortise */
-    return (long)B * th * tw >= (pretransformed ? 64 : 256);
+    return (long)B * th * tw >= (pretransformed ? 64 : 128);
 }
 
 void ie_conv3x3_winograd_pretransformed_f32(const float* x, const float* wt, const float* bias,
@@ -403,23 +456,61 @@ void ie_conv3x3_winograd_pretransformed_f32(const float* x, const float* wt, con
                                             int B, int Cin, int H, int W, int Cout)
 {
     if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return;
-    wino_run(x, wt, bias, add, y, B, Cin, H, W, Cout);
+    wino_run(x, wt, bias, add, y, B, Cin, H, W, Cout, 0);
+}
+
+/* The transformed weights of the per-call entry go to a buffer kept between calls: fresh 10-40 MB
+ * allocations are mmap'ed by malloc, and faulting their pages in cost as much as the transform (ResNet-50
+ * layer4: 38 MB per call). One buffer is parked globally (the largest seen); concurrent callers take it
+ * or allocate their own. Huge pages where the kernel grants them (the GEMMs stream it). */
+typedef struct { float* p; size_t cap; } ubuf_t;
+static ubuf_t parked = { NULL, 0 };
+static int parked_lock = 0;
+
+static ubuf_t ubuf_take(size_t nfloats)
+{
+    ubuf_t b = { NULL, 0 };
+    while (__atomic_exchange_n(&parked_lock, 1, __ATOMIC_ACQUIRE)) {}
+    if (parked.cap >= nfloats) { b = parked; parked = (ubuf_t){ NULL, 0 }; }
+    __atomic_store_n(&parked_lock, 0, __ATOMIC_RELEASE);
+    if (b.p) return b;
+    const size_t align = (size_t)2 << 20, bytes = (nfloats * sizeof(float) + align - 1) & ~(align - 1);
+    b.p = aligned_alloc(align, bytes);
+    if (!b.p) return b;
+#ifdef MADV_HUGEPAGE
+    madvise(b.p, bytes, MADV_HUGEPAGE);
+#endif
+    b.cap = bytes / sizeof(float);
+    return b;
+}
+
+static void ubuf_park(ubuf_t b)
+{
+    while (__atomic_exchange_n(&parked_lock, 1, __ATOMIC_ACQUIRE)) {}
+    if (b.cap > parked.cap) { ubuf_t t = parked; parked = b; b = t; }
+    __atomic_store_n(&parked_lock, 0, __ATOMIC_RELEASE);
+    free(b.p);
+}
+
+void ie_conv3x3_winograd_ex_f32(const float* x, const float* w, const float* bias, const float* add,
+                                float* y, int B, int Cin, int H, int W, int Cout, int relu)
+{
+    if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return;
+    ubuf_t U = { NULL, 0 };
+    if (ie_conv3x3_winograd_pays(B, Cin, H, W, Cout, 0)) U = ubuf_take(ie_winograd_weights_size(Cin, Cout));
+    if (!U.p) { /* small image (or out of memory): direct convolution */
+        ie_conv2d_ex_f32(x, w, bias, add, y, B, Cin, H, W, Cout, 3, 3, 1, 1, relu);
+        return;
+    }
+    ie_winograd_transform_weights(w, U.p, Cin, Cout);
+    wino_run(x, U.p, bias, add, y, B, Cin, H, W, Cout, relu);
+    ubuf_park(U);
 }
 
 void ie_conv3x3_winograd_f32(const float* x, const float* w, const float* bias, const float* add,
                              float* y, int B, int Cin, int H, int W, int Cout)
 {
-    if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return;
-    float* U = NULL;
-    if (ie_conv3x3_winograd_pays(B, Cin, H, W, Cout, 0))
-        U = aligned_alloc(64, (ie_winograd_weights_size(Cin, Cout) * sizeof(float) + 63) & ~(size_t)63);
-    if (!U) { /* small image (or out of memory): direct convolution */
-        ie_conv2d_f32(x, w, bias, add, y, B, Cin, H, W, Cout, 3, 3, 1, 1);
-        return;
-    }
-    ie_winograd_transform_weights(w, U, Cin, Cout);
-    wino_run(x, U, bias, add, y, B, Cin, H, W, Cout);
-    free(U);
+    ie_conv3x3_winograd_ex_f32(x, w, bias, add, y, B, Cin, H, W, Cout, 0);
 }
 
 #else /* no AVX-512: direct convolution */
@@ -444,6 +535,12 @@ void ie_conv3x3_winograd_f32(const float* x, const float* w, const float* bias, 
                              float* y, int B, int Cin, int H, int W, int Cout)
 {
     ie_conv2d_f32(x, w, bias, add, y, B, Cin, H, W, Cout, 3, 3, 1, 1);
+}
+
+void ie_conv3x3_winograd_ex_f32(const float* x, const float* w, const float* bias, const float* add,
+                                float* y, int B, int Cin, int H, int W, int Cout, int relu)
+{
+    ie_conv2d_ex_f32(x, w, bias, add, y, B, Cin, H, W, Cout, 3, 3, 1, 1, relu);
 }
 
 #endif

@@ -209,6 +209,22 @@ static void wino_pre_as_conv(const float* x, const float* w, const float* bias, 
     free(wt);
 }
 
+/* fused ReLU (ie_conv2d_ex_f32 / ie_conv3x3_winograd_ex_f32) */
+static void conv_relu(const float* x, const float* w, const float* bias, const float* add, float* y,
+                      int B, int Cin, int H, int W, int Cout, int KH, int KW, int s, int pad)
+{
+    ie_conv2d_ex_f32(x, w, bias, add, y, B, Cin, H, W, Cout, KH, KW, s, pad, 1);
+}
+
+static void wino_relu(const float* x, const float* w, const float* bias, const float* add, float* y,
+                      int B, int Cin, int H, int W, int Cout, int KH, int KW, int s, int pad)
+{
+    ie_conv3x3_winograd_ex_f32(x, w, bias, add, y, B, Cin, H, W, Cout, 1);
+}
+
+/* set while testing the ReLU entries: the reference is clamped at 0 */
+static int ref_relu = 0;
+
 /* mode: 0 none, 1 bias, 2 add, 3 bias+add, 4 bias+add with y aliasing add */
 static err_t test_conv_one(conv_fn fn, const char* name, double tol_scale, int B, int Cin, int H, int W,
                            int Cout, int KH, int KW, int s, int pad, int mode, double wscale, int quiet)
@@ -221,6 +237,8 @@ static err_t test_conv_one(conv_fn fn, const char* name, double tol_scale, int B
     float* add = (mode >= 2) ? frand(ny, 1.0) : NULL;
     double* ref = malloc(sizeof(double) * ny);
     ref_conv(x, w, bias, add, ref, B, Cin, H, W, Cout, KH, KW, s, pad);
+    if (ref_relu)
+        for (size_t i = 0; i < ny; i++) ref[i] = ref[i] > 0 ? ref[i] : 0.0;
     float* y;
     if (mode == 4) y = add;
     else { y = falloc(ny); poison(y, ny); }
@@ -228,8 +246,9 @@ static err_t test_conv_one(conv_fn fn, const char* name, double tol_scale, int B
     int K = Cin * KH * KW;
     double tol = tol_scale * 1e-5 * (1 + sqrt((double)K)) * (wscale > 0 ? wscale : 1);
     char what[200];
-    snprintf(what, sizeof what, "%s B=%d %d->%d %dx%d k%dx%d s%d p%d %s", name, B, Cin, Cout, H, W, KH, KW, s,
-             pad, (const char*[]){ "", "+bias", "+add", "+bias+add", "+bias+add(y=add)" }[mode]);
+    snprintf(what, sizeof what, "%s B=%d %d->%d %dx%d k%dx%d s%d p%d %s%s", name, B, Cin, Cout, H, W, KH, KW, s,
+             pad, (const char*[]){ "", "+bias", "+add", "+bias+add", "+bias+add(y=add)" }[mode],
+             ref_relu ? " relu" : "");
     err_t e = compare(y, ref, ny, tol, what);
     checks++;
     if (e.bad) {
@@ -323,6 +342,61 @@ static void test_wino(void)
         test_conv_one(wino_pre_as_conv, "wino", wt, 1, a->cin, res, res, a->cout, 3, 3, 1, 1, i % 4, 1, 1);
     }
     printf("winograd: %d checks, %d failures\n", checks - c0, failures - f0);
+}
+
+/* Paths added for small images and ResNet: GEMM columns across the batch (Ho*Wo not a multiple of
+ * 64, >= 16), vectorised stride-2 packing, Winograd tiles across images, the fused ReLU. */
+static void test_batched(void)
+{
+    seed(4);
+    int f0 = failures, c0 = checks;
+    for (int relu = 0; relu < 2; relu++) {
+        ref_relu = relu;
+        conv_fn f = relu ? conv_relu : ie_conv2d_f32;
+        const char* n = relu ? "conv-relu" : "conv";
+        for (int mode = 0; mode < 5; mode++) {
+            /* ResNet small-image shapes (channels reduced), batch 3 */
+            test_conv_one(f, n, 1, 3, 24, 14, 14, 40, 1, 1, 1, 0, mode, 1, 1);    /* 1x1 @14: 196 columns */
+            test_conv_one(f, n, 1, 3, 40, 7, 7, 70, 1, 1, 1, 0, mode, 1, 1);      /* 1x1 @7: 49 */
+            test_conv_one(f, n, 1, 3, 24, 28, 28, 13, 1, 1, 2, 0, mode, 1, 1);    /* 1x1 s2 28->14 */
+            test_conv_one(f, n, 1, 3, 16, 14, 14, 20, 3, 3, 2, 1, mode, 1, 1);    /* 3x3 s2 14->7 */
+            test_conv_one(f, n, 1, 2, 3, 30, 30, 10, 7, 7, 2, 3, mode, 1, 1);     /* stem-like, 15x15 out */
+            test_conv_one(f, n, 1, 4, 5, 9, 8, 7, 3, 3, 1, 0, mode, 1, 1);        /* valid conv, 7x6 = 42 */
+            test_conv_one(f, n, 1, 3, 200, 5, 4, 9, 1, 1, 1, 0, mode, 1, 1);      /* K > KC, 20 columns */
+            test_conv_one(f, n, 1, 5, 6, 4, 4, 7, 1, 1, 1, 0, mode, 1, 1);        /* 16 columns exactly */
+            test_conv_one(f, n, 1, 3, 6, 5, 3, 7, 1, 1, 1, 0, mode, 1, 1);        /* 15 columns: per image */
+            test_conv_one(f, n, 1, 3, 7, 17, 13, 13, 3, 3, 1, 1, mode, 1, 1);     /* masked stride-1 path */
+            test_conv_one(f, n, 1, 2, 8, 15, 15, 3, 3, 3, 1, 1, mode, 1, 1);      /* Cout <= MR direct */
+            /* stride 2 at odd sizes and every pad: the vectorised even-lane packing */
+            test_conv_one(f, n, 1, 2, 4, 37, 41, 9, 3, 3, 2, 1, mode, 1, 1);
+            test_conv_one(f, n, 1, 1, 4, 36, 70, 9, 5, 5, 2, 2, mode, 1, 1);
+            test_conv_one(f, n, 1, 3, 5, 11, 9, 6, 2, 2, 2, 0, mode, 1, 1);
+            test_conv_one(f, n, 1, 2, 3, 64, 67, 8, 7, 7, 2, 3, mode, 1, 1);
+        }
+        /* ResNet-50 channel counts, batch 2 (columns across images at every small size) */
+        test_conv_one(f, n, 1, 2, 256, 14, 14, 1024, 1, 1, 1, 0, 3, 1, 1);
+        test_conv_one(f, n, 1, 2, 2048, 7, 7, 512, 1, 1, 1, 0, 1, 1, 1);
+        test_conv_one(f, n, 1, 2, 512, 28, 28, 1024, 1, 1, 2, 0, 1, 1, 1);
+        test_conv_one(f, n, 1, 2, 512, 14, 14, 512, 3, 3, 2, 1, 1, 1, 1);
+        test_conv_one(f, n, 1, 2, 3, 224, 224, 64, 7, 7, 2, 3, 1, 1, 1);
+        /* Winograd across images (per-call entry: where it pays), every epilogue */
+        conv_fn wf = relu ? wino_relu : wino_call_as_conv;
+        const char* wn = relu ? "wino-relu" : "wino-call";
+        const double wt = 30;
+        for (int mode = 0; mode < 5; mode++) {
+            test_conv_one(wf, wn, wt, 9, 16, 14, 14, 20, 3, 3, 1, 1, mode, 1, 1);   /* 16 tiles per image */
+            test_conv_one(wf, wn, wt, 33, 8, 7, 7, 9, 3, 3, 1, 1, mode, 1, 1);      /* 4 */
+            test_conv_one(wf, wn, wt, 3, 12, 28, 28, 10, 3, 3, 1, 1, mode, 1, 1);   /* 49 */
+            test_conv_one(wf, wn, wt, 11, 9, 13, 11, 8, 3, 3, 1, 1, mode, 1, 1);    /* partial tiles */
+            test_conv_one(wf, wn, wt, 1, 16, 66, 70, 20, 3, 3, 1, 1, mode, 1, 1);   /* padded layout */
+        }
+        test_conv_one(wf, wn, wt, 8, 256, 14, 14, 256, 3, 3, 1, 1, 1, 1, 1);       /* ResNet-50 layer3 */
+        test_conv_one(wf, wn, wt, 4, 512, 7, 7, 512, 3, 3, 1, 1, 1, 1, 1);        /* 16 tiles: direct */
+        test_conv_one(wf, wn, wt, 32, 128, 7, 7, 128, 3, 3, 1, 1, 3, 1, 1);       /* layer4 (channels / 4) */
+        test_conv_one(wf, wn, wt, 3, 128, 28, 28, 128, 3, 3, 1, 1, 3, 1, 1);      /* layer2 */
+    }
+    ref_relu = 0;
+    printf("batched/relu: %d checks, %d failures\n", checks - c0, failures - f0);
 }
 
 /* ------------------------------------------------------------------ error report */
@@ -434,6 +508,72 @@ static double bench_conv(algo_t algo, int B, int cin, int cout, int res, int k, 
     return sec;
 }
 
+/* ResNet-50 convolutions at 224x224: input resolution, Cin, Cout, kernel, stride, count per forward,
+ * residual (the conv3 of a bottleneck adds the identity). All run with bias and the fused ReLU except
+ * the downsample convs. */
+typedef struct { int res, cin, cout, k, s, count, add, relu; } rn_shape;
+static const rn_shape rn50[] = {
+    { 224, 3, 64, 7, 2, 1, 0, 1 },
+    { 56, 64, 64, 1, 1, 1, 0, 1 }, { 56, 64, 64, 3, 1, 3, 0, 1 }, { 56, 64, 256, 1, 1, 3, 1, 1 },
+    { 56, 64, 256, 1, 1, 1, 0, 0 }, { 56, 256, 64, 1, 1, 2, 0, 1 },
+    { 56, 256, 128, 1, 1, 1, 0, 1 }, { 56, 128, 128, 3, 2, 1, 0, 1 }, { 28, 128, 512, 1, 1, 4, 1, 1 },
+    { 56, 256, 512, 1, 2, 1, 0, 0 }, { 28, 512, 128, 1, 1, 3, 0, 1 }, { 28, 128, 128, 3, 1, 3, 0, 1 },
+    { 28, 512, 256, 1, 1, 1, 0, 1 }, { 28, 256, 256, 3, 2, 1, 0, 1 }, { 14, 256, 1024, 1, 1, 6, 1, 1 },
+    { 28, 512, 1024, 1, 2, 1, 0, 0 }, { 14, 1024, 256, 1, 1, 5, 0, 1 }, { 14, 256, 256, 3, 1, 5, 0, 1 },
+    { 14, 1024, 512, 1, 1, 1, 0, 1 }, { 14, 512, 512, 3, 2, 1, 0, 1 }, { 7, 512, 2048, 1, 1, 3, 1, 1 },
+    { 14, 1024, 2048, 1, 2, 1, 0, 0 }, { 7, 2048, 512, 1, 1, 2, 0, 1 }, { 7, 512, 512, 3, 1, 2, 0, 1 },
+};
+#define NRN ((int)(sizeof rn50 / sizeof *rn50))
+
+/* ms per call of one ResNet conv at batch B; algo DIRECT (ie_conv2d_ex_f32) or BEST (winograd_ex
+ * where it pays, per-call weight transform included: what the backend runs) */
+static double bench_rn(algo_t algo, int B, const rn_shape* r)
+{
+    const int pad = r->k / 2, ho = (r->res + 2 * pad - r->k) / r->s + 1;
+    size_t nx = (size_t)B * r->cin * r->res * r->res, ny = (size_t)B * r->cout * ho * ho;
+    float* x = frand(nx, 1), *w = frand((size_t)r->cout * r->cin * r->k * r->k, sqrt(3.0 / (r->cin * r->k * r->k)));
+    float* bias = frand(r->cout, 0.1), *y = falloc(ny), *add = r->add ? frand(ny, 1) : NULL;
+    const int wino = algo == BEST && r->k == 3 && r->s == 1 && ie_conv3x3_winograd_pays(B, r->cin, r->res, r->res, r->cout, 0);
+    int R = reps();
+    double t[64];
+    wait_idle();
+    for (int q = -1; q < R; q++) {
+        int inner = 0;
+        double t0 = now(), t1;
+        do {
+            if (wino) ie_conv3x3_winograd_ex_f32(x, w, bias, add, y, B, r->cin, r->res, r->res, r->cout, r->relu);
+            else ie_conv2d_ex_f32(x, w, bias, add, y, B, r->cin, r->res, r->res, r->cout, r->k, r->k, r->s, pad, r->relu);
+            inner++;
+            t1 = now();
+        } while (t1 - t0 < 0.05);
+        if (q >= 0) t[q] = (t1 - t0) / inner;
+    }
+    double sec = median(t, R);
+    double g = 2.0 * B * r->cout * r->cin * r->k * r->k * ho * ho / sec * 1e-9;
+    printf("  %3d %4d->%-4d %dx%d s%d x%d%s : %8.3f ms  %7.1f GFLOP/s  %5.1f%%%s\n", r->res, r->cin, r->cout, r->k, r->k,
+           r->s, r->count, r->add ? " +add" : "     ", sec * 1e3, g, 100 * g / PEAK_GFLOPS, wino ? "  (winograd)" : "");
+    free(x); free(w); free(bias); free(y); free(add);
+    return sec;
+}
+
+static void bench_resnet(algo_t algo, const char* only)
+{
+    const char* bs = getenv("IE_BATCH");
+    const int B = bs ? atoi(bs) : 32;
+    printf("ResNet-50 convolutions, batch %d, %s, %d threads:\n", B, algo == BEST ? "as the backend runs them" : "direct",
+           ie_get_num_threads());
+    double tt = 0, tf = 0;
+    for (int i = 0; i < NRN; i++) {
+        const rn_shape* r = &rn50[i];
+        if (only && atoi(only) != i) continue;
+        double sec = bench_rn(algo, B, r);
+        const int ho = (r->res + 2 * (r->k / 2) - r->k) / r->s + 1;
+        tt += sec * r->count;
+        tf += 2.0 * B * r->cout * r->cin * r->k * r->k * ho * ho * r->count;
+    }
+    printf("total %.1f ms per forward's convolutions, %.1f GFLOP/s\n", tt * 1e3, tf / tt * 1e-9);
+}
+
 static void bench_adm(algo_t algo, const char* name)
 {
     printf("ADM-256 conv list, %s, %d threads (GFLOP/s counts direct-conv FLOPs):\n", name, ie_get_num_threads());
@@ -458,6 +598,7 @@ int main(int argc, char** argv)
         test_sgemm();
         test_conv();
         if (!getenv("IE_NO_WINO") || !*getenv("IE_NO_WINO")) test_wino();
+        test_batched();
         printf("%d passed, %d failed\n", checks - failures, failures);
         return failures ? 1 : 0;
     }
@@ -491,6 +632,7 @@ int main(int argc, char** argv)
         if (busy_waits) printf("(waited for other processes to finish before %d measurements)\n", busy_waits);
         if (!strcmp(what, "gemm") && argc >= 8)   /* bench gemm TA TB M N K */
             bench_sgemm(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[7]));
+        if (!strcmp(what, "resnet")) bench_resnet(argc > 3 && argv[3][0] == 'd' ? DIRECT : BEST, argc > 4 ? argv[4] : NULL);
         if (!strcmp(what, "conv") && argc >= 8) {
             /* bench conv CIN COUT RES K ALGO(d|w|p) */
             algo_t al = argv[7][0] == 'w' ? WINO : argv[7][0] == 'p' ? WINO_PRE : argv[7][0] == 'b' ? BEST : DIRECT;
@@ -498,7 +640,7 @@ int main(int argc, char** argv)
         }
         return 0;
     }
-    fprintf(stderr, "usage: %s test | error | bench [sgemm|adm|wino|winopre|all|conv CIN COUT RES K d|w|p]\n",
+    fprintf(stderr, "usage: %s test | error | bench [sgemm|adm|wino|winopre|all|conv CIN COUT RES K d|w|p|resnet [d|b [i]]]\n",
             argv[0]);
     return 2;
 }

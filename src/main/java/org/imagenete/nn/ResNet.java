@@ -174,8 +174,9 @@ public final class ResNet implements AutoCloseable {
         out.put(conv, new Tensor[]{wf, bf});
     }
 
-    public static final Set<Op> FORWARD_OPS = EnumSet.of(Op.CONV2D, Op.RELU, Op.MAX_POOL, Op.GLOBAL_AVG_POOL, Op.LINEAR, Op.ADD);
-    public static final Set<Op> GRADIENT_OPS = EnumSet.of(Op.CONV2D, Op.RELU, Op.MAX_POOL, Op.GLOBAL_AVG_POOL, Op.LINEAR, Op.ADD,
+    /** ReLU and the residual add are fused into the convolutions in the forward; ADD sums the gradient's branches. */
+    public static final Set<Op> FORWARD_OPS = EnumSet.of(Op.CONV2D, Op.MAX_POOL, Op.GLOBAL_AVG_POOL, Op.LINEAR);
+    public static final Set<Op> GRADIENT_OPS = EnumSet.of(Op.CONV2D, Op.MAX_POOL, Op.GLOBAL_AVG_POOL, Op.LINEAR, Op.ADD,
             Op.CONV2D_GRAD, Op.RELU_GRAD, Op.MAX_POOL_GRAD, Op.GLOBAL_AVG_POOL_GRAD, Op.LINEAR_GRAD);
 
     /** Saved activations for the input-gradient. */
@@ -213,12 +214,13 @@ public final class ResNet implements AutoCloseable {
         if (tape != null) tape.inputShape = x.shape().dims();
         Tensor h;
         Tensor[] c1 = convs.get("conv1");
-        try (Tensor a = ops.conv2d(x, c1[0], c1[1], 2, 3)) {                         // conv1 + bn1: [B, 64, H/2, W/2]
-            Tensor r = ops.relu(a);
+        Tensor r = ops.conv2d(x, c1[0], c1[1], 2, 3, null, true);                   // conv1 + bn1, relu: [B, 64, H/2, W/2]
+        try {
             h = ops.maxPool2d(r, 3, 2, 1);                                               // [B, 64, H/4, W/4]
-            if (tape != null) tape.recs.add(new StemRec(tape.keep(r), null, x.dim(2), x.dim(3)));
-            else r.close();
+        } finally {
+            if (tape == null) r.close();
         }
+        if (tape != null) tape.recs.add(new StemRec(tape.keep(r), null, x.dim(2), x.dim(3)));
         if (tape != null) tape.keep(h);
         if (sink != null) sink.accept("maxpool", h);
         for (int s = 0; s < 4; s++) {
@@ -240,17 +242,21 @@ public final class ResNet implements AutoCloseable {
     private Tensor block(Ops ops, String n, int stride, Tensor x, Tape tape) {
         Tensor[] c1 = convs.get(n + ".conv1"), c2 = convs.get(n + ".conv2"), c3 = convs.get(n + ".conv3"), ds = convs.get(n + ".downsample.0");
         Tensor identity = ds == null ? x : ops.conv2d(x, ds[0], ds[1], stride, 0);    // downsample: [B, out, H/s, W/s]
-        Tensor r1, r2, out;
+        // ReLU fused into each convolution (Ops.conv2d's relu flag); the ReLU outputs are what the tape keeps
+        Tensor r1 = null, r2 = null, out;
         try {
             if (arch.bottleneck) {
-                try (Tensor a1 = ops.conv2d(x, c1[0], c1[1], 1, 0)) { r1 = ops.relu(a1); }            // conv1 bn1 relu
-                try (Tensor a2 = ops.conv2d(r1, c2[0], c2[1], stride, 1)) { r2 = ops.relu(a2); }       // conv2 bn2 relu
-                try (Tensor a3 = ops.conv2d(r2, c3[0], c3[1], 1, 0, identity)) { out = ops.relu(a3); } // conv3 bn3 + identity, relu
+                r1 = ops.conv2d(x, c1[0], c1[1], 1, 0, null, true);                      // conv1 bn1 relu: [B, planes, H, W]
+                r2 = ops.conv2d(r1, c2[0], c2[1], stride, 1, null, true);                // conv2 bn2 relu: [B, planes, H/s, W/s]
+                out = ops.conv2d(r2, c3[0], c3[1], 1, 0, identity, true);                // conv3 bn3 + identity, relu: [B, 4 planes, H/s, W/s]
             } else {
-                try (Tensor a1 = ops.conv2d(x, c1[0], c1[1], stride, 1)) { r1 = ops.relu(a1); }
-                r2 = null;
-                try (Tensor a2 = ops.conv2d(r1, c2[0], c2[1], 1, 1, identity)) { out = ops.relu(a2); }
+                r1 = ops.conv2d(x, c1[0], c1[1], stride, 1, null, true);                 // conv1 bn1 relu
+                out = ops.conv2d(r1, c2[0], c2[1], 1, 1, identity, true);                // conv2 bn2 + identity, relu
             }
+        } catch (RuntimeException | Error e) {
+            if (r1 != null) r1.close();
+            if (r2 != null) r2.close();
+            throw e;
         } finally {
             if (identity != x) identity.close();
         }

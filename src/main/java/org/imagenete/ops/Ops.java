@@ -18,14 +18,19 @@ public interface Ops {
     Set<Op> supports();
 
     /**
-     * 2-D cross-correlation with zero padding, optionally adding {@code add} (a fused residual).
+     * 2-D cross-correlation with zero padding, optionally adding {@code add} (a fused residual), then, when
+     * {@code relu}, max(0, .) (a fused activation: ResNet's conv-BN-ReLU, BN folded into w and bias).
      * x [B,Cin,H,W], w [Cout,Cin,KH,KW], bias [Cout] or null, add [B,Cout,Ho,Wo] or null
      * -> [B,Cout,Ho,Wo] with Ho = (H + 2 pad - KH) / stride + 1.
      */
-    Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add);
+    Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add, boolean relu);
+
+    default Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add) {
+        return conv2d(x, w, bias, stride, pad, add, false);
+    }
 
     default Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad) {
-        return conv2d(x, w, bias, stride, pad, null);
+        return conv2d(x, w, bias, stride, pad, null, false);
     }
 
     /** x [N,in], w [out,in], bias [out] or null -> [N,out]. */

@@ -48,8 +48,9 @@ public final class ProfilingOps implements Ops {
 
     @Override public Set<Op> supports() { return inner.supports(); }
 
-    @Override public Tensor conv2d(Tensor x, Tensor w, Tensor b, int s, int p, Tensor add) {
-        return time("conv2d k" + w.dim(2) + " s" + s + " ->" + w.dim(0), x, () -> inner.conv2d(x, w, b, s, p, add));
+    @Override public Tensor conv2d(Tensor x, Tensor w, Tensor b, int s, int p, Tensor add, boolean relu) {
+        return time("conv2d k" + w.dim(2) + " s" + s + " ->" + w.dim(0) + (add != null ? " +add" : "") + (relu ? " +relu" : ""), x,
+                () -> inner.conv2d(x, w, b, s, p, add, relu));
     }
 
     @Override public Tensor linear(Tensor x, Tensor w, Tensor b) { return time("linear", x, () -> inner.linear(x, w, b)); }

@@ -81,6 +81,35 @@ public class ResNetTest {
         }
     }
 
+    /**
+     * The golden input repeated to batch 32, the benchmark's batch: there the CPU backend takes the batch-wide paths
+     * (Winograd with tiles of several images at 28x28, 14x14 and 7x7; one GEMM over the batch for the 14x14 and 7x7
+     * 1x1 convolutions) that batch 2 does not reach. Every copy must meet the golden tolerances.
+     */
+    @Test
+    void resnet50MatchesGoldenLogitsAtBatch32() {
+        String file = "resnet50/io.safetensors";
+        try (ResNet net = formula(50); SafeTensors io = SafeTensors.open(Golden.golden(file))) {
+            Map<String, Tensor> acts = new HashMap<>();
+            try (Tensor x = repeat(io.get("x"), 16); Tensor l4 = repeat(io.get("layer4"), 16); Tensor gl = repeat(io.get("logits"), 16);
+                 Tensor logits = net.forward(Backends.get("cpu"), x, (n, t) -> { if (n.equals("layer4")) acts.put(n, t.copy()); }, null)) {
+                Compare.assertClose("resnet50 batch 32 layer4", acts.get("layer4"), l4, Golden.suggestedAtol(file, "layer4"), 0);
+                Compare.assertClose("resnet50 batch 32 logits", logits, gl, Golden.suggestedAtol(file, "logits"), 0);
+            } finally {
+                acts.values().forEach(Tensor::close);
+            }
+        }
+    }
+
+    /** t [B, ...] repeated r times along the batch: [r B, ...]. */
+    private static Tensor repeat(Tensor t, int r) {
+        float[] v = t.toFloatArray(), out = new float[v.length * r];
+        for (int i = 0; i < r; i++) System.arraycopy(v, 0, out, i * v.length, v.length);
+        int[] d = t.shape().dims();
+        d[0] *= r;
+        return Tensor.of(out, d);
+    }
+
     @Test
     void fastBackendAgreesWithReferenceOnResNet18() {
         try (ResNet net = formula(18); Tensor x = Rand.uniform(3, 1.7f, 2, 3, 64, 48);

@@ -27,8 +27,8 @@ import static org.imagenete.ops.cpu.NativeLib.voidFn;
  * kernels that need scratch memory return -1 when malloc fails.
  */
 public final class CpuOps implements Ops {
-    private static final MethodHandle CONV = NativeLib.handle("ie_conv2d_auto_f32", voidFn(ADDRESS, ADDRESS, ADDRESS,
-            ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle CONV = NativeLib.handle("ie_conv2d_auto_ex_f32", voidFn(ADDRESS, ADDRESS, ADDRESS,
+            ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle LINEAR = NativeLib.handle("ie_linear_f32", voidFn(ADDRESS, ADDRESS, ADDRESS,
             ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle GROUP_NORM = NativeLib.handle("ie_group_norm_f32", voidFn(ADDRESS, ADDRESS,
@@ -118,11 +118,11 @@ public final class CpuOps implements Ops {
     private static Tensor f32(int... dims) { return Tensor.allocate(DType.F32, dims); }
 
     @Override
-    public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add) {
+    public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add, boolean relu) {
         int[] o = Checks.conv2d(x, w, bias, stride, pad, add);
         Tensor y = f32(o);
         return run(y, () -> { CONV.invokeExact(seg(x), seg(w), seg(bias), seg(add), seg(y), x.dim(0), x.dim(1), x.dim(2),
-                x.dim(3), w.dim(0), w.dim(2), w.dim(3), stride, pad); });
+                x.dim(3), w.dim(0), w.dim(2), w.dim(3), stride, pad, relu ? 1 : 0); });
     }
 
     @Override

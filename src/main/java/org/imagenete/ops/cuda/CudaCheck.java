@@ -173,6 +173,8 @@ public final class CudaCheck {
                      Tensor at = add ? uniform(seed + 3, 1, b, cout, ho, wo) : null;
                      Tensor dy = uniform(seed + 4, 1, b, cout, ho, wo)) {
                     c.agree(Op.CONV2D, name.substring(5), ops -> ops.conv2d(x, wt, bt, st, p, at));
+                    // the fused ReLU (ResNet's conv-BN-ReLU) on the cases with a bias
+                    if (bias) c.agree(Op.CONV2D, name.substring(5) + " relu", ops -> ops.conv2d(x, wt, bt, st, p, at, true));
                     c.agree(Op.CONV2D_GRAD, name.substring(5), ops -> ops.conv2dGrad(dy, wt, st, p, h, w));
                 }
             }));

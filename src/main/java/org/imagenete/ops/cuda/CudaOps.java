@@ -161,7 +161,7 @@ public final class CudaOps implements Ops {
 
     // ------------------------------------------------------------------------------------------------ conv
     @Override
-    public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add) {
+    public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add, boolean relu) {
         int[] o = Checks.conv2d(x, w, bias, stride, pad, add);
         try (Call c = new Call()) {
             long px = c.in(x), pw = precision == Precision.FP32 ? c.weight(w) : ctx.weight16(w, precision);
@@ -169,6 +169,7 @@ public final class CudaOps implements Ops {
             Tensor y = c.out(o);
             KernelArgs a = KernelArgs.of().ptr(px).ptr(pw).ptr(pb).ptr(pa).ptr(c.ptr(y));
             convShape(a, x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3), stride, pad, o[2], o[3]);
+            a.i32(relu ? 1 : 0);
             long n = (long) o[0] * o[2] * o[3];
             launchConv(precision == Precision.FP32 ? "conv2d_f32_v1" : precision == Precision.BF16 ? "conv2d_bf16_v2" : "conv2d_f16_v2",
                     w.dim(0), n, a);

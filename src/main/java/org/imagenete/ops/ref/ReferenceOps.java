@@ -22,7 +22,7 @@ public final class ReferenceOps implements Ops {
     private static Tensor out(float[] v, int... dims) { return Tensor.of(v, dims); }
 
     @Override
-    public Tensor conv2d(Tensor xt, Tensor wt, Tensor bt, int stride, int pad, Tensor addt) {
+    public Tensor conv2d(Tensor xt, Tensor wt, Tensor bt, int stride, int pad, Tensor addt, boolean relu) {
         int[] o = Checks.conv2d(xt, wt, bt, stride, pad, addt);
         int bn = xt.dim(0), cin = xt.dim(1), h = xt.dim(2), w = xt.dim(3);
         int cout = o[1], ho = o[2], wo = o[3], kh = wt.dim(2), kw = wt.dim(3);
@@ -47,7 +47,8 @@ public final class ReferenceOps implements Ops {
                                 }
                             }
                         int i = ((b * cout + co) * ho + oy) * wo + ox;
-                        y[i] = (float) (add == null ? acc : acc + add[i]);
+                        double v = add == null ? acc : acc + add[i];
+                        y[i] = (float) (relu && !(v > 0) ? 0 : v);
                     }
         return out(y, o);
     }

@@ -62,22 +62,28 @@ int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
     if (B <= 0 || Cin <= 0) return 0;
     const int Ho = (H + 2 * pad - KH) / stride + 1, Wo = (W + 2 * pad - KW) / stride + 1;
     const long KK = (long) KH * KW, HW = (long) H * W, HoWo = (long) Ho * Wo;
-    /* Large images: the transposed convolution of a stride-1 conv is a stride-1 conv, w'[ci,co] = flip(w[co,ci]),
-     * run by the fast forward path (Winograd where it pays); the flipped copy of the weights (up to 75 MB) costs
-     * a pass over them, small next to the convolution. Small images (the 8x8 and 16x16 levels, with the largest
-     * weights): one GEMM with the weights read transposed in place, then col2im. */
+    /* Large images: the transposed convolution of a stride-1 conv is a stride-1 conv, w'[ci,co] = flip(w[co,ci]).
+     * 3x3 where Winograd pays: Winograd with its weight transform reading w transposed and rotated in place.
+     * Otherwise the fast forward path on a flipped copy of the weights. Small images (the 8x8 and 16x16 levels,
+     * with the largest weights): one GEMM with the weights read transposed in place, then col2im. */
+    if (ie_winograd_enabled && stride == 1 && KH == 3 && KW == 3 && pad == 1
+            && ie_conv3x3_winograd_pays(B, Cout, Ho, Wo, Cin, 0))
+        return ie_conv3x3_winograd_transposed_f32(dy, w, dx, B, Cout, Ho, Wo, Cin);
     if (stride == 1 && KH == KW && pad <= KH - 1 && (long) B * HoWo >= 1024) {
-        float* wt = malloc((size_t) Cout * Cin * KK * sizeof(float));
-        if (!wt) return -1;
+        ie_scratch wt = ie_scratch_take((size_t) Cout * Cin * KK);
+        if (!wt.p) return -1;
+        /* wt[ci, co] = flip(w[co, ci]) in blocks of 32x32 kernels: both sides move in runs of 32 kernels */
         #pragma omp parallel for schedule(static)
-        for (int ci = 0; ci < Cin; ci++)
-            for (int co = 0; co < Cout; co++) {
-                const float* src = w + ((long) co * Cin + ci) * KK;
-                float* dst = wt + ((long) ci * Cout + co) * KK;
-                for (long t = 0; t < KK; t++) dst[t] = src[KK - 1 - t];
-            }
-        ie_conv2d_auto_f32(dy, wt, NULL, NULL, dx, B, Cout, Ho, Wo, Cin, KH, KW, 1, KH - 1 - pad);
-        free(wt);
+        for (int ci0 = 0; ci0 < Cin; ci0 += 32)
+            for (int co0 = 0; co0 < Cout; co0 += 32)
+                for (int co = co0; co < co0 + 32 && co < Cout; co++)
+                    for (int ci = ci0; ci < ci0 + 32 && ci < Cin; ci++) {
+                        const float* src = w + ((long) co * Cin + ci) * KK;
+                        float* dst = wt.p + ((long) ci * Cout + co) * KK;
+                        for (long t = 0; t < KK; t++) dst[t] = src[KK - 1 - t];
+                    }
+        ie_conv2d_auto_f32(dy, wt.p, NULL, NULL, dx, B, Cout, Ho, Wo, Cin, KH, KW, 1, KH - 1 - pad);
+        ie_scratch_park(wt);
         return 0;
     }
     const long M = (long) Cin * KK;

@@ -14,6 +14,7 @@ void ie_conv2d_auto_f32(const float* x, const float* w, const float* bias, const
 void ie_conv2d_auto_ex_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
                            int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu);
 void ie_set_winograd(int on);
+extern int ie_winograd_enabled;   /* set by ie_set_winograd */
 
 /* Sums run in fp32 over blocks of this many elements (vectorised), the block sums in float64: a block's
  * rounding error stays ~1e-7 relative, and the float64 total does not grow with the group size. */

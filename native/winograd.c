@@ -40,13 +40,46 @@
 #define WINO_NT_TARGET 64
 #endif
 
+/* Scratch buffers kept between calls (per-call Winograd weights, conv2d_grad's flipped weights): fresh 10-40 MB
+ * allocations are mmap'ed by malloc, and faulting their pages in cost as much as the transform (ResNet-50
+ * layer4: 38 MB per call). One buffer is parked globally (the largest seen); concurrent callers take it
+ * or allocate their own. Huge pages where the kernel grants them (the GEMMs stream it). */
+static ie_scratch parked = { NULL, 0 };
+static int parked_lock = 0;
+
+ie_scratch ie_scratch_take(size_t nfloats)
+{
+    ie_scratch b = { NULL, 0 };
+    while (__atomic_exchange_n(&parked_lock, 1, __ATOMIC_ACQUIRE)) {}
+    if (parked.cap >= nfloats) { b = parked; parked = (ie_scratch){ NULL, 0 }; }
+    __atomic_store_n(&parked_lock, 0, __ATOMIC_RELEASE);
+    if (b.p) return b;
+    const size_t align = (size_t)2 << 20, bytes = (nfloats * sizeof(float) + align - 1) & ~(align - 1);
+    b.p = aligned_alloc(align, bytes);
+    if (!b.p) return b;
+#ifdef MADV_HUGEPAGE
+    madvise(b.p, bytes, MADV_HUGEPAGE);
+#endif
+    b.cap = bytes / sizeof(float);
+    return b;
+}
+
+void ie_scratch_park(ie_scratch b)
+{
+    while (__atomic_exchange_n(&parked_lock, 1, __ATOMIC_ACQUIRE)) {}
+    if (b.cap > parked.cap) { ie_scratch t = parked; parked = b; b = t; }
+    __atomic_store_n(&parked_lock, 0, __ATOMIC_RELEASE);
+    free(b.p);
+}
+
 #ifdef __AVX512F__
 
 size_t ie_winograd_weights_size(int Cin, int Cout) { return (size_t)36 * Cout * Cin; }
 
-void ie_winograd_transform_weights(const float* w, float* wt, int Cin, int Cout)
+/* U = G g G^T for 16 input channels at once: lane l's 3x3 kernel g_l[k] = g[idx_l + k] (k = ky*3+kx), or
+ * g[idx_l + 8 - k] rotated by 180 degrees; U[xi] goes to dst + xi*plane. */
+static inline void transform16(const float* g, __m512i idx, __mmask16 m, int rot180, float* dst, long plane)
 {
-    /* U = G g G^T, 16 input channels per vector */
     static const float G[6][3] = {
         { 1.0f / 4, 0, 0 },
         { -1.0f / 6, -1.0f / 6, -1.0f / 6 },
@@ -55,31 +88,52 @@ void ie_winograd_transform_weights(const float* w, float* wt, int Cin, int Cout)
         { 1.0f / 24, -1.0f / 12, 1.0f / 6 },
         { 0, 0, 1 },
     };
+    __m512 gv[9], t[6][3];
+    for (int k = 0; k < 9; k++)
+        gv[k] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, g + (rot180 ? 8 - k : k), 4);
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 3; j++)
+            t[i][j] = _mm512_fmadd_ps(_mm512_set1_ps(G[i][0]), gv[j],
+                      _mm512_fmadd_ps(_mm512_set1_ps(G[i][1]), gv[3 + j],
+                                      _mm512_mul_ps(_mm512_set1_ps(G[i][2]), gv[6 + j])));
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 6; j++) {
+            __m512 u = _mm512_fmadd_ps(t[i][0], _mm512_set1_ps(G[j][0]),
+                       _mm512_fmadd_ps(t[i][1], _mm512_set1_ps(G[j][1]),
+                                       _mm512_mul_ps(t[i][2], _mm512_set1_ps(G[j][2]))));
+            _mm512_mask_storeu_ps(dst + (i * 6 + j) * plane, m, u);
+        }
+}
+
+static __m512i lane_stride(int s)
+{
+    return _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(s));
+}
+
+void ie_winograd_transform_weights(const float* w, float* wt, int Cin, int Cout)
+{
     const long plane = (long)Cout * Cin;
-    const __m512i idx = _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-                                           _mm512_set1_epi32(9));
+    const __m512i idx = lane_stride(9);   /* lanes: consecutive input channels of one output channel */
 #pragma omp parallel for schedule(static) num_threads(ie_get_num_threads())
     for (int co = 0; co < Cout; co++)
         for (int ci0 = 0; ci0 < Cin; ci0 += 16) {
             const int n = Cin - ci0 < 16 ? Cin - ci0 : 16;
-            const __mmask16 m = (__mmask16)((1u << n) - 1);
-            const float* g = w + ((long)co * Cin + ci0) * 9;
-            __m512 gv[9], t[6][3];
-            for (int k = 0; k < 9; k++) gv[k] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, g + k, 4);
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 3; j++)
-                    t[i][j] = _mm512_fmadd_ps(_mm512_set1_ps(G[i][0]), gv[j],
-                              _mm512_fmadd_ps(_mm512_set1_ps(G[i][1]), gv[3 + j],
-                                              _mm512_mul_ps(_mm512_set1_ps(G[i][2]), gv[6 + j])));
-            float* dst = wt + (long)co * Cin + ci0;
-            for (int i = 0; i < 6; i++)
-                for (int j = 0; j < 6; j++) {
-                    __m512 u = _mm512_fmadd_ps(t[i][0], _mm512_set1_ps(G[j][0]),
-                               _mm512_fmadd_ps(t[i][1], _mm512_set1_ps(G[j][1]),
-                                               _mm512_mul_ps(t[i][2], _mm512_set1_ps(G[j][2]))));
-                    _mm512_mask_storeu_ps(dst + (i * 6 + j) * plane, m, u);
-                }
+            transform16(w + ((long)co * Cin + ci0) * 9, idx, (__mmask16)((1u << n) - 1), 0, wt + (long)co * Cin + ci0, plane);
         }
+}
+
+void ie_winograd_transform_weights_transposed(const float* w, float* wt, int Cin, int Cout)
+{
+    /* w [Cin, Cout, 3, 3]: the conv's kernel [co, ci] is w[ci, co] rotated by 180 degrees. Blocks of 16 input
+     * channels outermost, so that each lane walks one row of w in order (rows are Cout*36 bytes apart). */
+    const long plane = (long)Cout * Cin;
+    const __m512i idx = lane_stride(Cout * 9);
+#pragma omp parallel for schedule(static) num_threads(ie_get_num_threads())
+    for (int ci0 = 0; ci0 < Cin; ci0 += 16) {
+        const int n = Cin - ci0 < 16 ? Cin - ci0 : 16;
+        for (int co = 0; co < Cout; co++)
+            transform16(w + ((long)ci0 * Cout + co) * 9, idx, (__mmask16)((1u << n) - 1), 1, wt + (long)co * Cin + ci0, plane);
+    }
 }
 
 /* 1-D input transform B^T d on 6 vectors */
@@ -459,58 +513,36 @@ void ie_conv3x3_winograd_pretransformed_f32(const float* x, const float* wt, con
     wino_run(x, wt, bias, add, y, B, Cin, H, W, Cout, 0);
 }
 
-/* The transformed weights of the per-call entry go to a buffer kept between calls: fresh 10-40 MB
- * allocations are mmap'ed by malloc, and faulting their pages in cost as much as the transform (ResNet-50
- * layer4: 38 MB per call). One buffer is parked globally (the largest seen); concurrent callers take it
- * or allocate their own. Huge pages where the kernel grants them (the GEMMs stream it). */
-typedef struct { float* p; size_t cap; } ubuf_t;
-static ubuf_t parked = { NULL, 0 };
-static int parked_lock = 0;
-
-static ubuf_t ubuf_take(size_t nfloats)
-{
-    ubuf_t b = { NULL, 0 };
-    while (__atomic_exchange_n(&parked_lock, 1, __ATOMIC_ACQUIRE)) {}
-    if (parked.cap >= nfloats) { b = parked; parked = (ubuf_t){ NULL, 0 }; }
-    __atomic_store_n(&parked_lock, 0, __ATOMIC_RELEASE);
-    if (b.p) return b;
-    const size_t align = (size_t)2 << 20, bytes = (nfloats * sizeof(float) + align - 1) & ~(align - 1);
-    b.p = aligned_alloc(align, bytes);
-    if (!b.p) return b;
-#ifdef MADV_HUGEPAGE
-    madvise(b.p, bytes, MADV_HUGEPAGE);
-#endif
-    b.cap = bytes / sizeof(float);
-    return b;
-}
-
-static void ubuf_park(ubuf_t b)
-{
-    while (__atomic_exchange_n(&parked_lock, 1, __ATOMIC_ACQUIRE)) {}
-    if (b.cap > parked.cap) { ubuf_t t = parked; parked = b; b = t; }
-    __atomic_store_n(&parked_lock, 0, __ATOMIC_RELEASE);
-    free(b.p);
-}
-
 void ie_conv3x3_winograd_ex_f32(const float* x, const float* w, const float* bias, const float* add,
                                 float* y, int B, int Cin, int H, int W, int Cout, int relu)
 {
     if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return;
-    ubuf_t U = { NULL, 0 };
-    if (ie_conv3x3_winograd_pays(B, Cin, H, W, Cout, 0)) U = ubuf_take(ie_winograd_weights_size(Cin, Cout));
+    ie_scratch U = { NULL, 0 };
+    if (ie_conv3x3_winograd_pays(B, Cin, H, W, Cout, 0)) U = ie_scratch_take(ie_winograd_weights_size(Cin, Cout));
     if (!U.p) { /* small image (or out of memory): direct convolution */
         ie_conv2d_ex_f32(x, w, bias, add, y, B, Cin, H, W, Cout, 3, 3, 1, 1, relu);
         return;
     }
     ie_winograd_transform_weights(w, U.p, Cin, Cout);
     wino_run(x, U.p, bias, add, y, B, Cin, H, W, Cout, relu);
-    ubuf_park(U);
+    ie_scratch_park(U);
 }
 
 void ie_conv3x3_winograd_f32(const float* x, const float* w, const float* bias, const float* add,
                              float* y, int B, int Cin, int H, int W, int Cout)
 {
     ie_conv3x3_winograd_ex_f32(x, w, bias, add, y, B, Cin, H, W, Cout, 0);
+}
+
+int ie_conv3x3_winograd_transposed_f32(const float* x, const float* w, float* y, int B, int Cin, int H, int W, int Cout)
+{
+    if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return 0;
+    ie_scratch U = ie_scratch_take(ie_winograd_weights_size(Cin, Cout));
+    if (!U.p) return -1;
+    ie_winograd_transform_weights_transposed(w, U.p, Cin, Cout);
+    wino_run(x, U.p, NULL, NULL, y, B, Cin, H, W, Cout, 0);
+    ie_scratch_park(U);
+    return 0;
 }
 
 #else /* no AVX-512: direct convolution */
@@ -541,6 +573,11 @@ void ie_conv3x3_winograd_ex_f32(const float* x, const float* w, const float* bia
                                 float* y, int B, int Cin, int H, int W, int Cout, int relu)
 {
     ie_conv2d_ex_f32(x, w, bias, add, y, B, Cin, H, W, Cout, 3, 3, 1, 1, relu);
+}
+
+int ie_conv3x3_winograd_transposed_f32(const float* x, const float* w, float* y, int B, int Cin, int H, int W, int Cout)
+{
+    return -1;   /* never asked: ie_conv3x3_winograd_pays() is 0 */
 }
 
 #endif

@@ -1,5 +1,6 @@
 package org.imagenete.tensor;
 
+import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
@@ -12,30 +13,37 @@ import java.util.TreeMap;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * Uninitialised, 64-byte aligned native memory from libc (posix_memalign), freed explicitly. Arena allocation would zero
- * every buffer, which costs a full memory pass per activation; every op writes all of its output, so the
- * zeroing buys nothing. Live and peak byte counts are kept for memory reports.
+ * Uninitialised, 64-byte aligned native memory, freed explicitly. Arena allocation would zero every buffer, which
+ * costs a full memory pass per activation; every op writes all of its output, so the zeroing buys nothing. Live
+ * and peak byte counts are kept for memory reports.
  * <p>
- * Large buffers (>= 2 MiB, the activations) are 2 MiB aligned and advised as transparent huge pages, and kept
- * in a pool when freed: a model reallocates the same shapes every pass, and fresh pages from the kernel cost a
- * page fault and a zeroing each (~20 ms per 64 MB activation). A request takes the smallest pooled buffer that
- * holds it, if at most twice its size, so the pool stays near the peak of live memory. The pool holds at most
+ * Small buffers come from libc (posix_memalign). Large ones (>= 2 MiB, the activations) are private anonymous
+ * mappings of their own, 2 MiB aligned and advised as transparent huge pages, so that releasing one always
+ * returns its pages to the system (libc keeps freed chunks below its mmap threshold, up to 32 MiB, in its heap).
+ * Freed large buffers are kept in a pool: a model reallocates the same shapes every pass, and fresh pages from
+ * the kernel cost a page fault and a zeroing each (~20 ms per 64 MB activation). A request takes the smallest
+ * pooled buffer that holds it, if at most twice its size; on a miss, pooled buffers smaller than the request are
+ * released first (up to its size), so that the pool does not grow beside buffers it can no longer use: a UNet's
+ * small low-resolution buffers are returned when the full-resolution ones come back. The pool holds at most
  * {@code -Dimagenete.pool.mib} (default 4096) MiB; {@link #trim()} returns it to the system.
  */
 public final class NativeMemory {
-    private static final MethodHandle POSIX_MEMALIGN;
-    private static final MethodHandle FREE;
-    private static final MethodHandle MADVISE;
+    public static final long ALIGNMENT = 64;
+    private static final long LARGE = 2L << 20;
+    private static final long PAGE = 4096;
+    private static final int PROT_READ = 1, PROT_WRITE = 2, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MADV_HUGEPAGE = 14;
+    private static final long POOL_CAP = Long.getLong("imagenete.pool.mib", 4096) << 20;
+
+    private static final MethodHandle POSIX_MEMALIGN, FREE, MMAP, MUNMAP, MADVISE;
     private static final AtomicLong LIVE = new AtomicLong();
     private static final AtomicLong PEAK = new AtomicLong();
-    private static final long LARGE = 2L << 20;
-    private static final int MADV_HUGEPAGE = 14;
-    private static final long POOL_CAP = Long.getLong("imagenete.pool.mib", 4096) << 20;
-    /** Free large buffers by capacity; a request takes the smallest that fits within 2x its size. */
+    /** Free large buffers by capacity. Guarded by itself, with CAPACITY and pooled. */
     private static final TreeMap<Long, ArrayDeque<MemorySegment>> POOL = new TreeMap<>();
     /** Capacity of every large buffer handed out, by address (a pooled buffer may serve a smaller request). */
     private static final Map<Long, Long> CAPACITY = new HashMap<>();
     private static long pooled;
+    /** Capacity of the large buffers handed out now, and its highest value so far. */
+    private static long inUse, peakInUse;
 
     static {
         Linker linker = Linker.nativeLinker();
@@ -43,10 +51,13 @@ public final class NativeMemory {
         // posix_memalign rather than aligned_alloc: no size-is-a-multiple-of-the-alignment rule
         POSIX_MEMALIGN = linker.downcallHandle(libc.find("posix_memalign").orElseThrow(),
                 FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG));
-        FREE = linker.downcallHandle(libc.find("free").orElseThrow(),
-                FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
-        MADVISE = libc.find("madvise").map(a -> linker.downcallHandle(a,
-                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT))).orElse(null);
+        FREE = linker.downcallHandle(libc.find("free").orElseThrow(), FunctionDescriptor.ofVoid(ValueLayout.ADDRESS));
+        MMAP = linker.downcallHandle(libc.find("mmap").orElseThrow(), FunctionDescriptor.of(ValueLayout.ADDRESS,
+                ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG));
+        MUNMAP = linker.downcallHandle(libc.find("munmap").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG));
+        MADVISE = linker.downcallHandle(libc.find("madvise").orElseThrow(),
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT));
     }
 
     /** Test aid: when set, new allocations are filled with 0xFF bytes (NaN floats), so that an op which
@@ -57,9 +68,7 @@ public final class NativeMemory {
 
     public static void setPoison(boolean on) { poison = on; }
 
-    public static final long ALIGNMENT = 64;
-
-    /** Sizes are kept to 64-byte multiples (large buffers are 2 MiB aligned, not rounded to 2 MiB: weights are). */
+    /** Sizes are kept to 64-byte multiples. */
     private static long rounded(long bytes) {
         return Math.max(ALIGNMENT, (bytes + ALIGNMENT - 1) / ALIGNMENT * ALIGNMENT);
     }
@@ -67,37 +76,34 @@ public final class NativeMemory {
     /** Allocates {@code bytes} (rounded up to the alignment); never returns a null segment. */
     public static MemorySegment allocate(long bytes) {
         long size = rounded(bytes);
+        boolean large = size >= LARGE;
         MemorySegment p = null;
         long capacity = size;
-        if (size >= LARGE) {
+        if (large) {
             synchronized (POOL) {
                 Map.Entry<Long, ArrayDeque<MemorySegment>> e = POOL.ceilingEntry(size);
                 if (e != null && e.getKey() <= 2 * size) {
-                    p = e.getValue().pop();
-                    if (e.getValue().isEmpty()) POOL.remove(e.getKey());
+                    p = take(e);
                     capacity = e.getKey();
-                    pooled -= capacity;
+                } else {
+                    long peak = Math.max(peakInUse, inUse + size);
+                    releaseOver(peak + peak / 8 - inUse - size, size);
                 }
             }
         }
         if (p == null) {
-            p = memalign(size >= LARGE ? LARGE : ALIGNMENT, size);
+            p = large ? map(size) : memalign(size);
             if (p == null) {
                 trim();
-                p = memalign(size >= LARGE ? LARGE : ALIGNMENT, size);
+                p = large ? map(size) : memalign(size);
                 if (p == null) throw new OutOfMemoryError("native allocation of " + bytes + " bytes failed");
             }
-            if (size >= LARGE && MADVISE != null) {
-                try {
-                    int ignored = (int) MADVISE.invokeExact(p, size, MADV_HUGEPAGE);   // best effort
-                } catch (Throwable t) {
-                    // no huge pages: fine
-                }
-            }
         }
-        if (size >= LARGE) {
+        if (large) {
             synchronized (POOL) {
                 CAPACITY.put(p.address(), capacity);
+                inUse += capacity;
+                peakInUse = Math.max(peakInUse, inUse);
             }
         }
         long live = LIVE.addAndGet(size);
@@ -107,47 +113,39 @@ public final class NativeMemory {
         return seg;
     }
 
-    private static MemorySegment memalign(long alignment, long size) {
-        try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
-            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            int rc = (int) POSIX_MEMALIGN.invokeExact(out, alignment, size);
-            return rc == 0 ? out.get(ValueLayout.ADDRESS, 0) : null;
-        } catch (Throwable t) {
-            throw new IllegalStateException("posix_memalign failed", t);
-        }
-    }
-
     public static void free(MemorySegment segment) {
         long size = rounded(segment.byteSize());
         LIVE.addAndGet(-size);
-        if (size >= LARGE) {
-            synchronized (POOL) {
-                Long cap = CAPACITY.remove(segment.address());
-                long capacity = cap == null ? size : cap;
-                if (pooled + capacity <= POOL_CAP) {
-                    POOL.computeIfAbsent(capacity, k -> new ArrayDeque<>()).push(MemorySegment.ofAddress(segment.address()));
-                    pooled += capacity;
-                    return;
-                }
+        if (size < LARGE) {
+            try {
+                FREE.invokeExact(segment);
+            } catch (Throwable t) {
+                throw new IllegalStateException("free failed", t);
+            }
+            return;
+        }
+        long capacity;
+        synchronized (POOL) {
+            Long cap = CAPACITY.remove(segment.address());
+            if (cap == null) throw new IllegalStateException("free of an unknown buffer at 0x" + Long.toHexString(segment.address()));
+            capacity = cap;
+            inUse -= capacity;
+            if (pooled + capacity <= POOL_CAP) {
+                POOL.computeIfAbsent(capacity, k -> new ArrayDeque<>()).push(MemorySegment.ofAddress(segment.address()));
+                pooled += capacity;
+                return;
             }
         }
-        release(segment);
-    }
-
-    private static void release(MemorySegment segment) {
-        try {
-            FREE.invokeExact(segment);
-        } catch (Throwable t) {
-            throw new IllegalStateException("free failed", t);
-        }
+        unmap(segment.address(), pages(capacity));
     }
 
     /** Returns every pooled buffer to the system. */
     public static void trim() {
         synchronized (POOL) {
-            for (ArrayDeque<MemorySegment> q : POOL.values()) for (MemorySegment s : q) release(s);
-            POOL.clear();
-            pooled = 0;
+            while (!POOL.isEmpty()) {
+                Map.Entry<Long, ArrayDeque<MemorySegment>> e = POOL.firstEntry();
+                unmap(take(e).address(), pages(e.getKey()));
+            }
         }
     }
 
@@ -165,4 +163,69 @@ public final class NativeMemory {
     public static long peakBytes() { return PEAK.get(); }
 
     public static void resetPeak() { PEAK.set(LIVE.get()); }
+
+    /** Removes one buffer of the entry's capacity from the pool (caller holds the POOL lock). */
+    private static MemorySegment take(Map.Entry<Long, ArrayDeque<MemorySegment>> e) {
+        MemorySegment p = e.getValue().pop();
+        if (e.getValue().isEmpty()) POOL.remove(e.getKey());
+        pooled -= e.getKey();
+        return p;
+    }
+
+    /** On a miss for {@code size}: releases pooled buffers until at most {@code budget} bytes stay pooled; first those
+     *  smaller than the request (largest first), then the largest (caller holds the POOL lock). */
+    private static void releaseOver(long budget, long size) {
+        while (pooled > budget && !POOL.isEmpty()) {
+            Map.Entry<Long, ArrayDeque<MemorySegment>> e = POOL.lowerEntry(size);
+            if (e == null) e = POOL.lastEntry();
+            unmap(take(e).address(), pages(e.getKey()));
+        }
+    }
+
+    private static MemorySegment memalign(long size) {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment out = a.allocate(ValueLayout.ADDRESS);
+            int rc = (int) POSIX_MEMALIGN.invokeExact(out, ALIGNMENT, size);
+            return rc == 0 ? out.get(ValueLayout.ADDRESS, 0) : null;
+        } catch (Throwable t) {
+            throw new IllegalStateException("posix_memalign failed", t);
+        }
+    }
+
+    private static long pages(long size) { return (size + PAGE - 1) / PAGE * PAGE; }
+
+    /** A 2 MiB aligned mapping of {@code size} bytes (over-mapped by 2 MiB, the unaligned ends unmapped), advised
+     *  as transparent huge pages; null when the kernel refuses. */
+    private static MemorySegment map(long size) {
+        long len = pages(size);
+        long base;
+        try {
+            base = ((MemorySegment) MMAP.invokeExact(MemorySegment.NULL, len + LARGE, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0L)).address();
+        } catch (Throwable t) {
+            throw new IllegalStateException("mmap failed", t);
+        }
+        if (base == -1L) return null;   // MAP_FAILED
+        long aligned = (base + LARGE - 1) & -LARGE;
+        if (aligned > base) unmap(base, aligned - base);
+        long end = base + len + LARGE;
+        if (end > aligned + len) unmap(aligned + len, end - aligned - len);
+        MemorySegment p = MemorySegment.ofAddress(aligned);
+        try {
+            int ignored = (int) MADVISE.invokeExact(p, len, MADV_HUGEPAGE);   // best effort: no huge pages is fine
+        } catch (Throwable t) {
+            throw new IllegalStateException("madvise failed", t);
+        }
+        return p;
+    }
+
+    private static void unmap(long address, long len) {
+        int rc;
+        try {
+            rc = (int) MUNMAP.invokeExact(MemorySegment.ofAddress(address), len);
+        } catch (Throwable t) {
+            throw new IllegalStateException("munmap failed", t);
+        }
+        if (rc != 0) throw new IllegalStateException("munmap of " + len + " bytes at 0x" + Long.toHexString(address) + " failed");
+    }
 }

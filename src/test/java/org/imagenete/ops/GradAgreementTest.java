@@ -41,9 +41,12 @@ class GradAgreementTest {
 
     /** Compares with the op's tolerance, atol multiplied by {@code atolScale} (1 except for the FFT). */
     private static void agree(Op op, String what, double atolScale, Function<Ops, Tensor> f) {
-        Tol tol = OpsAgreementTest.TOLERANCE.get(op);
+        agree(OpsAgreementTest.TOLERANCE.get(op), op + " " + what, atolScale, f);
+    }
+
+    private static void agree(Tol tol, String what, double atolScale, Function<Ops, Tensor> f) {
         try (Tensor r = f.apply(REF); Tensor a = f.apply(fast)) {
-            Compare.assertClose(op + " " + what, a, r, tol.atol() * atolScale, tol.rtol());
+            Compare.assertClose(what, a, r, tol.atol() * atolScale, tol.rtol());
         }
     }
 
@@ -89,6 +92,18 @@ class GradAgreementTest {
              Tensor wt = Rand.uniform(seed + 1, (float) Math.sqrt(3.0 / (cin * k * k)), cout, cin, k, k)) {
             agree(Op.CONV2D_GRAD, cin + "->" + cout + " k" + k + "s" + stride + "p" + pad + " @" + h + "x" + w + " b" + b,
                     ops -> ops.conv2dGrad(dy, wt, stride, pad, h, w));
+        }
+    }
+
+    /** Where the CPU backend takes Winograd (>= 128 4x4 tiles): its weight transform reads w transposed and rotated
+     *  in place. Channel counts and sizes off the 16-lane and 4x4-tile grids too. Tolerance as Winograd's forward. */
+    @ParameterizedTest(name = "conv_grad winograd {0}->{1} @ {2}x{3} b{4}")
+    @CsvSource({"128, 256, 48, 48, 1", "256, 128, 64, 64, 1", "20, 37, 45, 47, 2", "16, 17, 13, 11, 11"})
+    void conv2dGradWinograd(int cin, int cout, int h, int w, int b) {
+        try (Tensor dy = Rand.uniform(5L * cin + cout + h, b, cout, h, w);
+             Tensor wt = Rand.uniform(7L * cout + w, (float) Math.sqrt(3.0 / (cin * 9)), cout, cin, 3, 3)) {
+            agree(OpsAgreementTest.CONV2D_WINOGRAD, "CONV2D_GRAD (winograd) " + cin + "->" + cout + " @" + h + "x" + w + " b" + b, 1,
+                    ops -> ops.conv2dGrad(dy, wt, 1, 1, h, w));
         }
     }
 

@@ -32,6 +32,27 @@ template <class T> static __device__ __forceinline__ T ie_warp_sum(T v) {
 }
 
 /**
+ * The FMA GEMM tiles' inner product (conv.cu, gemm.cu): acc[i][j] += sum over kk of As[kk][ty*4+i] Bs[kk][tx*4+j],
+ * a 4x4 register tile per thread from the shared K-slices As [BK][>= BM] and Bs [BK][>= BN].
+ */
+template <int BK, int LDA, int LDB>
+static __device__ __forceinline__ void ie_tile_fma_4x4(const float (&As)[BK][LDA], const float (&Bs)[BK][LDB], int ty, int tx,
+                                                       float (&acc)[4][4]) {
+#pragma unroll
+    for (int kk = 0; kk < BK; kk++) {
+        float av[4], bv[4];
+#pragma unroll
+        for (int i = 0; i < 4; i++) av[i] = As[kk][ty * 4 + i];
+#pragma unroll
+        for (int j = 0; j < 4; j++) bv[j] = Bs[kk][tx * 4 + j];
+#pragma unroll
+        for (int i = 0; i < 4; i++)
+#pragma unroll
+            for (int j = 0; j < 4; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+    }
+}
+
+/**
  * Sum over the block (its size a multiple of 32, at most 1024); every thread gets it. `scratch` holds 32 values
  * of shared memory; the trailing barrier lets the caller reuse it at once.
  */

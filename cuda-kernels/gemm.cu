@@ -85,18 +85,7 @@ gemm_batched_f32_v1(const float* __restrict__ A, const float* __restrict__ Bm, f
             Bs[kk][nn] = (n < N && k < K) ? b[k * sBk + n * sBn] : 0.f;
         }
         __syncthreads();
-#pragma unroll
-        for (int kk = 0; kk < BK; kk++) {
-            float av[4], bv[4];
-#pragma unroll
-            for (int i = 0; i < 4; i++) av[i] = As[kk][ty * 4 + i];
-#pragma unroll
-            for (int j = 0; j < 4; j++) bv[j] = Bs[kk][tx * 4 + j];
-#pragma unroll
-            for (int i = 0; i < 4; i++)
-#pragma unroll
-                for (int j = 0; j < 4; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
-        }
+        ie_tile_fma_4x4(As, Bs, ty, tx, acc);
         __syncthreads();
     }
 #pragma unroll

@@ -1,8 +1,9 @@
 /* Affine compositing of a premultiplied RGBA layer over a background (the edits' object placement).
- * The AVX-512 path handles 16 output pixels per step: coordinates in float64 (as the definition), taps
- * gathered with masks for the ones outside the layer, and the colour taps skipped where the sampled alpha is 0
- * (a premultiplied layer's colour is 0 there: most of an object layer); the scalar path is the definition
- * and the tail. */
+ * The AVX-512 path handles 16 output pixels per step: coordinates in float64 (as the definition); taps from
+ * two masked row loads when the 16 share their rows (no rotation), else gathered (two taps per 8-byte lane
+ * where possible), zero outside the layer; the colour taps skipped where the sampled alpha is 0 (a premultiplied
+ * layer's colour is 0 there: most of an object layer). All three give the same sums in the same order. The
+ * scalar path is the definition and the tail. */
 #include "imagenete.h"
 
 #include <math.h>
@@ -82,6 +83,35 @@ static inline __m512 bilinear_taps(const float* s, __m512i i00, __mmask16 k00, _
     return _mm512_fmadd_ps(w11, _mm512_mask_i32gather_ps(z, k11, i11, s, 4), v);
 }
 
+/* Lanes j of a 16-float load starting at layer column x that are inside the row [0, Ws). */
+static inline __mmask16 row_mask(int x, int Ws)
+{
+    const int a = x < 0 ? -x : 0, b = Ws - x < 16 ? Ws - x : 16;
+    return b <= a ? 0 : (__mmask16) (((1u << b) - 1) & ~((1u << a) - 1));
+}
+
+/* Pixels whose taps all lie in one pair of layer rows (no rotation) and within 32 columns from xlo: each row is two
+ * masked loads (zero outside the layer, as the gathers' masks), the taps picked by permutes. No gathers. */
+typedef struct {
+    long off0;              /* layer offset of (row y0, column xlo) */
+    int v0, v1;             /* rows y0, y0+1 inside the layer */
+    __mmask16 mlo, mhi;     /* columns xlo .. xlo+15, xlo+16 .. xlo+31 inside the row */
+    __m512i il;             /* x0 - xlo per pixel */
+} row_window;
+
+static inline __m512 bilinear_window(const float* s, const row_window* r, int Ws, __m512 w00, __m512 w01, __m512 w10, __m512 w11)
+{
+    const __m512i ir = _mm512_add_epi32(r->il, _mm512_set1_epi32(1));
+    const __m512 z = _mm512_setzero_ps();
+    const float* p0 = s + r->off0, *p1 = p0 + Ws;
+    const __m512 a0 = r->v0 ? _mm512_maskz_loadu_ps(r->mlo, p0) : z, b0 = r->v0 ? _mm512_maskz_loadu_ps(r->mhi, p0 + 16) : z;
+    const __m512 a1 = r->v1 ? _mm512_maskz_loadu_ps(r->mlo, p1) : z, b1 = r->v1 ? _mm512_maskz_loadu_ps(r->mhi, p1 + 16) : z;
+    __m512 v = _mm512_mul_ps(w00, _mm512_permutex2var_ps(a0, r->il, b0));
+    v = _mm512_fmadd_ps(w01, _mm512_permutex2var_ps(a0, ir, b0), v);
+    v = _mm512_fmadd_ps(w10, _mm512_permutex2var_ps(a1, r->il, b1), v);
+    return _mm512_fmadd_ps(w11, _mm512_permutex2var_ps(a1, ir, b1), v);
+}
+
 /* 16 pixels ox0 .. ox0+15 of row oy (all inside the row). Weights in float from float64 fractions. */
 static inline void composite_16(const float* sb, const float* gb, float* yb, const float* m, int C,
                                 int W, int Hs, int Ws, long plane, long splane, int ox0, int oy)
@@ -127,9 +157,22 @@ static inline void composite_16(const float* sb, const float* gb, float* yb, con
         return;
     }
     const __m512i i00 = _mm512_add_epi32(_mm512_mullo_epi32(y0, ws), x0), i10 = _mm512_add_epi32(i00, ws);
-    const int pairs = ((k00 ^ k01) | (k10 ^ k11)) == 0;   /* no pixel with one tap of a row in, one out */
-#define SAMPLE(s) (pairs ? bilinear_pairs(s, i00, i10, k00, k10, w00, w01, w10, w11) \
-                         : bilinear_taps(s, i00, k00, k01, k10, k11, Ws, w00, w01, w10, w11))
+    /* taps: from two row windows when the rows are the same for all 16 (no rotation) and close enough; else
+     * paired gathers where no pixel has one tap of a row in and one out; else one gather per tap */
+    row_window rw;
+    int mode = ((k00 ^ k01) | (k10 ^ k11)) == 0 ? 1 : 2;
+    if (m[3] == 0.0f) {
+        const int xlo = _mm512_reduce_min_epi32(x0), xhi = _mm512_reduce_max_epi32(x0);
+        if (xhi - xlo <= 30) {
+            const int yr = _mm_cvtsi128_si32(_mm512_castsi512_si128(y0));
+            rw = (row_window){ (long) yr * Ws + xlo, (unsigned) yr < (unsigned) Hs, (unsigned) (yr + 1) < (unsigned) Hs,
+                               row_mask(xlo, Ws), row_mask(xlo + 16, Ws), _mm512_sub_epi32(x0, _mm512_set1_epi32(xlo)) };
+            mode = 0;
+        }
+    }
+#define SAMPLE(s) (mode == 0 ? bilinear_window(s, &rw, Ws, w00, w01, w10, w11) \
+                   : mode == 1 ? bilinear_pairs(s, i00, i10, k00, k10, w00, w01, w10, w11) \
+                               : bilinear_taps(s, i00, k00, k01, k10, k11, Ws, w00, w01, w10, w11))
     const __m512 z = _mm512_setzero_ps();
     const __m512 a = SAMPLE(sb + C * splane);   /* alpha first: the colours need (1 - a) */
     if (_mm512_cmpneq_ps_mask(a, z) == 0) {

@@ -21,8 +21,9 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Affine compositing (the edits' object placement) of a batch of 256x256 RGB images: a premultiplied RGBA layer
- * rotated 30 degrees and shrunk 0.7x over a background. Bytes = background read + layer read + output written
- * (each once); the report compares them with the measured memory bandwidth.
+ * shrunk 0.7x (a size or position edit) or also rotated 30 degrees (a direction edit) over a background. Bytes =
+ * background read + layer read + output written (each once); the report compares them with the measured memory
+ * bandwidth.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -40,6 +41,9 @@ public class CompositeBench {
     @Param({"cpu"})
     public String backend;
 
+    @Param({"shrink", "rotate"})
+    public String transform;
+
     Ops ops;
     Tensor bg, layer;
     float[] inv;
@@ -50,7 +54,7 @@ public class CompositeBench {
         bg = Data.uniform(1, 1f, batch, 3, size, size);
         layer = Data.uniform(2, 1f, batch, 4, size, size);
         inv = new float[6 * batch];
-        double a = Math.toRadians(30), s = 1 / 0.7, c = (size - 1) / 2.0;
+        double a = transform.equals("rotate") ? Math.toRadians(30) : 0, s = 1 / 0.7, c = (size - 1) / 2.0;
         for (int b = 0; b < batch; b++) {
             float[] m = {(float) (s * Math.cos(a)), (float) (s * Math.sin(a)), 0, (float) (-s * Math.sin(a)), (float) (s * Math.cos(a)), 0};
             m[2] = (float) (c - m[0] * c - m[1] * c);

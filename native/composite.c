@@ -116,6 +116,24 @@ static inline __m512 bilinear_window(const float* s, const row_window* r, int Ws
     return _mm512_fmadd_ps(w11, _mm512_permutex2var_ps(a1, ir, b1), v);
 }
 
+/* Gathered taps follow the rotated rows diagonally through the layer, where the hardware prefetcher does not
+ * look: prefetch the two tap rows of every 4th pixel of the output row after next, in every channel (rotation
+ * of 64 images at 256x256: 8.2 -> 7.0 ms; every pixel or every 8th: less). Inlined by force: a call costs the gain. */
+static inline __attribute__((always_inline)) void prefetch_taps_ahead(const float* sb, __m512i i00, const float* m, int C, int Ws, long splane)
+{
+    const __m512i ahead = _mm512_add_epi32(i00, _mm512_set1_epi32((int) floor(2.0 * m[4]) * Ws + (int) floor(2.0 * m[1])));
+    int idx[16];
+    _mm512_storeu_si512(idx, ahead);
+    for (int c = 0; c <= C; c++)
+        for (int l = 0; l < 16; l += 4) {
+            const long q = idx[l] + c * splane;
+            if (q >= 0 && q + Ws < (C + 1) * splane) {
+                _mm_prefetch((const char*) (sb + q), _MM_HINT_T0);
+                _mm_prefetch((const char*) (sb + q + Ws), _MM_HINT_T0);
+            }
+        }
+}
+
 /* 16 pixels ox0 .. ox0+15 of row oy (all inside the row). Weights in float from float64 fractions. */
 static inline void composite_16(const float* sb, const float* gb, float* yb, const float* m, int C,
                                 int W, int Hs, int Ws, long plane, long splane, int ox0, int oy)
@@ -163,7 +181,7 @@ static inline void composite_16(const float* sb, const float* gb, float* yb, con
     const __m512i i00 = _mm512_add_epi32(_mm512_mullo_epi32(y0, ws), x0), i10 = _mm512_add_epi32(i00, ws);
     /* taps: from two row windows when the rows are the same for all 16 (no rotation) and close enough; else
      * paired gathers where no pixel has one tap of a row in and one out; else one gather per tap */
-    row_window rw;
+    row_window rw = { 0 };
     int mode = ((k00 ^ k01) | (k10 ^ k11)) == 0 ? 1 : 2;
     if (m[3] == 0.0f) {
         const int xlo = _mm512_reduce_min_epi32(x0), xhi = _mm512_reduce_max_epi32(x0);
@@ -174,6 +192,7 @@ static inline void composite_16(const float* sb, const float* gb, float* yb, con
             mode = 0;
         }
     }
+    if (mode != 0) prefetch_taps_ahead(sb, i00, m, C, Ws, splane);
 #define SAMPLE(s) (mode == 0 ? bilinear_window(s, &rw, Ws, w00, w01, w10, w11) \
                    : mode == 1 ? bilinear_pairs(s, i00, i10, k00, k10, w00, w01, w10, w11) \
                                : bilinear_taps(s, i00, k00, k01, k10, k11, Ws, w00, w01, w10, w11))

@@ -7,6 +7,7 @@
 #include "imagenete.h"
 
 #include <math.h>
+#include <stdint.h>
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
@@ -116,6 +117,14 @@ static inline __m512 bilinear_window(const float* s, const row_window* r, int Ws
     return _mm512_fmadd_ps(w11, _mm512_permutex2var_ps(a1, ir, b1), v);
 }
 
+/* Output stores bypass the cache where aligned (the whole output is written once and read later): no
+ * read-for-ownership of the destination, a quarter of this op's memory traffic. */
+static inline void store_out(float* p, __m512 v)
+{
+    if (((uintptr_t) p & 63) == 0) _mm512_stream_ps(p, v);
+    else _mm512_storeu_ps(p, v);
+}
+
 /* Gathered taps follow the rotated rows diagonally through the layer, where the hardware prefetcher does not
  * look: prefetch the two tap rows of every 4th pixel of the output row after next, in every channel (rotation
  * of 64 images at 256x256: 8.2 -> 7.0 ms; every pixel or every 8th: less). Inlined by force: a call costs the gain. */
@@ -174,8 +183,8 @@ static inline void composite_16(const float* sb, const float* gb, float* yb, con
     const __mmask16 k00 = vx0 & vy0, k01 = vx1 & vy0, k10 = vx0 & vy1, k11 = vx1 & vy1;
     const long o = (long) oy * W + ox0;
     if ((k00 | k01 | k10 | k11) == 0) {                           /* all 16 outside the layer */
-        for (int c = 0; c < C; c++) _mm512_storeu_ps(yb + c * plane + o, _mm512_loadu_ps(gb + c * plane + o));
-        _mm512_storeu_ps(yb + C * plane + o, _mm512_setzero_ps());
+        for (int c = 0; c < C; c++) store_out(yb + c * plane + o, _mm512_loadu_ps(gb + c * plane + o));
+        store_out(yb + C * plane + o, _mm512_setzero_ps());
         return;
     }
     const __m512i i00 = _mm512_add_epi32(_mm512_mullo_epi32(y0, ws), x0), i10 = _mm512_add_epi32(i00, ws);
@@ -200,15 +209,15 @@ static inline void composite_16(const float* sb, const float* gb, float* yb, con
     const __m512 a = SAMPLE(sb + C * splane);   /* alpha first: the colours need (1 - a) */
     if (_mm512_cmpneq_ps_mask(a, z) == 0) {
         /* no coverage: a premultiplied layer is 0 in every channel there, so the output is the background */
-        for (int c = 0; c < C; c++) _mm512_storeu_ps(yb + c * plane + o, _mm512_loadu_ps(gb + c * plane + o));
-        _mm512_storeu_ps(yb + C * plane + o, z);
+        for (int c = 0; c < C; c++) store_out(yb + c * plane + o, _mm512_loadu_ps(gb + c * plane + o));
+        store_out(yb + C * plane + o, z);
         return;
     }
     const __m512 na = _mm512_sub_ps(one, a);
     for (int c = 0; c < C; c++)
-        _mm512_storeu_ps(yb + c * plane + o, _mm512_fmadd_ps(_mm512_loadu_ps(gb + c * plane + o), na, SAMPLE(sb + c * splane)));
+        store_out(yb + c * plane + o, _mm512_fmadd_ps(_mm512_loadu_ps(gb + c * plane + o), na, SAMPLE(sb + c * splane)));
 #undef SAMPLE
-    _mm512_storeu_ps(yb + C * plane + o, a);
+    store_out(yb + C * plane + o, a);
 }
 #endif
 
@@ -218,7 +227,9 @@ static inline void composite_16(const float* sb, const float* gb, float* yb, con
 void ie_affine_composite_f32(const float* bg, const float* src, const float* inv, float* y,
                              int B, int C, int H, int W, int Hs, int Ws) {
     const long plane = (long) H * W, splane = (long) Hs * Ws;
-    #pragma omp parallel for schedule(static) collapse(2)
+    #pragma omp parallel
+    {
+    #pragma omp for schedule(static) collapse(2)
     for (int b = 0; b < B; b++)
         for (int oy = 0; oy < H; oy++) {
             const float* m = inv + 6 * b;
@@ -232,4 +243,8 @@ void ie_affine_composite_f32(const float* bg, const float* src, const float* inv
 #endif
             for (; ox < W; ox++) composite_pixel(sb, gb, yb, m, C, W, Hs, Ws, plane, splane, ox, oy);
         }
+#ifdef __AVX512F__
+    _mm_sfence();   /* the streaming stores are visible before the op returns */
+#endif
+    }
 }

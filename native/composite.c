@@ -52,6 +52,15 @@ static inline void composite_pixel(const float* sb, const float* gb, float* yb, 
 }
 
 #ifdef __AVX512F__
+/* The bilinear sum of the four taps, in the one order that every AVX-512 path below uses. */
+static inline __m512 bilerp(__m512 w00, __m512 w01, __m512 w10, __m512 w11, __m512 t00, __m512 t01, __m512 t10, __m512 t11)
+{
+    __m512 v = _mm512_mul_ps(w00, t00);
+    v = _mm512_fmadd_ps(w01, t01, v);
+    v = _mm512_fmadd_ps(w10, t10, v);
+    return _mm512_fmadd_ps(w11, t11, v);
+}
+
 /* Bilinear sample of one layer plane s at 16 pixels whose taps are either both inside the layer or both outside
  * in each row (k0: row y0, k1: row y0+1): the two taps of a row come from one 8-byte load, so a row takes two
  * 8-lane gathers instead of two 16-lane ones (gathers bound this op). Same products and sums as the 4-tap form. */
@@ -65,10 +74,8 @@ static inline __m512 bilinear_pairs(const float* s, __m512i i00, __m512i i10, __
     const __m512 p0h = _mm512_castpd_ps(_mm512_mask_i32gather_pd(z, (__mmask8) (k0 >> 8), _mm512_extracti32x8_epi32(i00, 1), s, 4));
     const __m512 p1l = _mm512_castpd_ps(_mm512_mask_i32gather_pd(z, (__mmask8) k1, _mm512_castsi512_si256(i10), s, 4));
     const __m512 p1h = _mm512_castpd_ps(_mm512_mask_i32gather_pd(z, (__mmask8) (k1 >> 8), _mm512_extracti32x8_epi32(i10, 1), s, 4));
-    __m512 v = _mm512_mul_ps(w00, _mm512_permutex2var_ps(p0l, even, p0h));
-    v = _mm512_fmadd_ps(w01, _mm512_permutex2var_ps(p0l, odd, p0h), v);
-    v = _mm512_fmadd_ps(w10, _mm512_permutex2var_ps(p1l, even, p1h), v);
-    return _mm512_fmadd_ps(w11, _mm512_permutex2var_ps(p1l, odd, p1h), v);
+    return bilerp(w00, w01, w10, w11, _mm512_permutex2var_ps(p0l, even, p0h), _mm512_permutex2var_ps(p0l, odd, p0h),
+                  _mm512_permutex2var_ps(p1l, even, p1h), _mm512_permutex2var_ps(p1l, odd, p1h));
 }
 
 /* The same with one 16-lane gather per tap, each tap masked on its own (pixels at the layer's edges). */
@@ -78,10 +85,8 @@ static inline __m512 bilinear_taps(const float* s, __m512i i00, __mmask16 k00, _
     const __m512 z = _mm512_setzero_ps();
     const __m512i i01 = _mm512_add_epi32(i00, _mm512_set1_epi32(1));
     const __m512i i10 = _mm512_add_epi32(i00, _mm512_set1_epi32(Ws)), i11 = _mm512_add_epi32(i10, _mm512_set1_epi32(1));
-    __m512 v = _mm512_mul_ps(w00, _mm512_mask_i32gather_ps(z, k00, i00, s, 4));
-    v = _mm512_fmadd_ps(w01, _mm512_mask_i32gather_ps(z, k01, i01, s, 4), v);
-    v = _mm512_fmadd_ps(w10, _mm512_mask_i32gather_ps(z, k10, i10, s, 4), v);
-    return _mm512_fmadd_ps(w11, _mm512_mask_i32gather_ps(z, k11, i11, s, 4), v);
+    return bilerp(w00, w01, w10, w11, _mm512_mask_i32gather_ps(z, k00, i00, s, 4), _mm512_mask_i32gather_ps(z, k01, i01, s, 4),
+                  _mm512_mask_i32gather_ps(z, k10, i10, s, 4), _mm512_mask_i32gather_ps(z, k11, i11, s, 4));
 }
 
 /* Lanes j of a 16-float load starting at layer column x that are inside the row [0, Ws). */
@@ -111,10 +116,8 @@ static inline __m512 bilinear_window(const float* s, const row_window* r, int Ws
     _mm_prefetch((const char*) (p1 + 2 * Ws + 16), _MM_HINT_T0);
     const __m512 a0 = r->v0 ? _mm512_maskz_loadu_ps(r->mlo, p0) : z, b0 = r->v0 ? _mm512_maskz_loadu_ps(r->mhi, p0 + 16) : z;
     const __m512 a1 = r->v1 ? _mm512_maskz_loadu_ps(r->mlo, p1) : z, b1 = r->v1 ? _mm512_maskz_loadu_ps(r->mhi, p1 + 16) : z;
-    __m512 v = _mm512_mul_ps(w00, _mm512_permutex2var_ps(a0, r->il, b0));
-    v = _mm512_fmadd_ps(w01, _mm512_permutex2var_ps(a0, ir, b0), v);
-    v = _mm512_fmadd_ps(w10, _mm512_permutex2var_ps(a1, r->il, b1), v);
-    return _mm512_fmadd_ps(w11, _mm512_permutex2var_ps(a1, ir, b1), v);
+    return bilerp(w00, w01, w10, w11, _mm512_permutex2var_ps(a0, r->il, b0), _mm512_permutex2var_ps(a0, ir, b0),
+                  _mm512_permutex2var_ps(a1, r->il, b1), _mm512_permutex2var_ps(a1, ir, b1));
 }
 
 /* Output stores bypass the cache where aligned (the whole output is written once and read later): no
@@ -123,6 +126,13 @@ static inline void store_out(float* p, __m512 v)
 {
     if (((uintptr_t) p & 63) == 0) _mm512_stream_ps(p, v);
     else _mm512_storeu_ps(p, v);
+}
+
+/* 16 pixels that the layer does not cover: the background, alpha 0. */
+static inline void background_16(const float* gb, float* yb, int C, long plane, long o)
+{
+    for (int c = 0; c < C; c++) store_out(yb + c * plane + o, _mm512_loadu_ps(gb + c * plane + o));
+    store_out(yb + C * plane + o, _mm512_setzero_ps());
 }
 
 /* Gathered taps follow the rotated rows diagonally through the layer, where the hardware prefetcher does not
@@ -183,8 +193,7 @@ static inline void composite_16(const float* sb, const float* gb, float* yb, con
     const __mmask16 k00 = vx0 & vy0, k01 = vx1 & vy0, k10 = vx0 & vy1, k11 = vx1 & vy1;
     const long o = (long) oy * W + ox0;
     if ((k00 | k01 | k10 | k11) == 0) {                           /* all 16 outside the layer */
-        for (int c = 0; c < C; c++) store_out(yb + c * plane + o, _mm512_loadu_ps(gb + c * plane + o));
-        store_out(yb + C * plane + o, _mm512_setzero_ps());
+        background_16(gb, yb, C, plane, o);
         return;
     }
     const __m512i i00 = _mm512_add_epi32(_mm512_mullo_epi32(y0, ws), x0), i10 = _mm512_add_epi32(i00, ws);
@@ -205,12 +214,10 @@ static inline void composite_16(const float* sb, const float* gb, float* yb, con
 #define SAMPLE(s) (mode == 0 ? bilinear_window(s, &rw, Ws, w00, w01, w10, w11) \
                    : mode == 1 ? bilinear_pairs(s, i00, i10, k00, k10, w00, w01, w10, w11) \
                                : bilinear_taps(s, i00, k00, k01, k10, k11, Ws, w00, w01, w10, w11))
-    const __m512 z = _mm512_setzero_ps();
     const __m512 a = SAMPLE(sb + C * splane);   /* alpha first: the colours need (1 - a) */
-    if (_mm512_cmpneq_ps_mask(a, z) == 0) {
+    if (_mm512_cmpneq_ps_mask(a, _mm512_setzero_ps()) == 0) {
         /* no coverage: a premultiplied layer is 0 in every channel there, so the output is the background */
-        for (int c = 0; c < C; c++) store_out(yb + c * plane + o, _mm512_loadu_ps(gb + c * plane + o));
-        store_out(yb + C * plane + o, z);
+        background_16(gb, yb, C, plane, o);
         return;
     }
     const __m512 na = _mm512_sub_ps(one, a);

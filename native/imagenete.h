@@ -64,7 +64,6 @@ void ie_conv3x3_winograd_pretransformed_f32(const float* x, const float* wt, con
  * input-gradient dx of that conv, with x = dy), by Winograd with the weights transformed from w as they are:
  * no transposed copy. Returns -1 when out of memory. Only where ie_conv3x3_winograd_pays(B, Cin, H, W, Cout, 0). */
 int ie_conv3x3_winograd_transposed_f32(const float* x, const float* w, float* y, int B, int Cin, int H, int W, int Cout);
-void ie_winograd_transform_weights_transposed(const float* w, float* wt, int Cin, int Cout);
 /* 1 if Winograd (with weights pretransformed, or transformed per call) is faster than the direct
  * convolution for this shape on this build. */
 int ie_conv3x3_winograd_pays(int B, int Cin, int H, int W, int Cout, int pretransformed);
@@ -93,12 +92,12 @@ typedef struct {
     int img_cols; long img_stride;
 } ie_gemm_job;
 
-/* Runs jobs[0..njobs) (independent outputs) on all threads. */
 /* A scratch buffer of at least nfloats floats, 2 MiB aligned, from the one parked between calls when it is large
  * enough (else fresh; p NULL when out of memory); park it back when done (the larger of the two is kept). */
 typedef struct { float* p; size_t cap; } ie_scratch;
 IE_HIDDEN ie_scratch ie_scratch_take(size_t nfloats);
 IE_HIDDEN void ie_scratch_park(ie_scratch b);
+/* Runs jobs[0..njobs) (independent outputs) on all threads. */
 IE_HIDDEN void ie_gemm_run(const ie_gemm_job* jobs, int njobs);
 /* Runs one job on the calling thread only (for callers that parallelise themselves). */
 IE_HIDDEN void ie_gemm_serial(const ie_gemm_job* job);

@@ -122,7 +122,7 @@ void ie_winograd_transform_weights(const float* w, float* wt, int Cin, int Cout)
         }
 }
 
-void ie_winograd_transform_weights_transposed(const float* w, float* wt, int Cin, int Cout)
+static void winograd_transform_weights_transposed(const float* w, float* wt, int Cin, int Cout)
 {
     /* w [Cin, Cout, 3, 3]: the conv's kernel [co, ci] is w[ci, co] rotated by 180 degrees. Blocks of 16 input
      * channels outermost, so that each lane walks one row of w in order (rows are Cout*36 bytes apart). */
@@ -539,7 +539,7 @@ int ie_conv3x3_winograd_transposed_f32(const float* x, const float* w, float* y,
     if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return 0;
     ie_scratch U = ie_scratch_take(ie_winograd_weights_size(Cin, Cout));
     if (!U.p) return -1;
-    ie_winograd_transform_weights_transposed(w, U.p, Cin, Cout);
+    winograd_transform_weights_transposed(w, U.p, Cin, Cout);
     wino_run(x, U.p, NULL, NULL, y, B, Cin, H, W, Cout, 0);
     ie_scratch_park(U);
     return 0;

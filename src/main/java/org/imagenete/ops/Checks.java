@@ -116,14 +116,20 @@ public final class Checks {
                     + " input (expected " + ho + "x" + wo + ")");
     }
 
-    public static void fft2(Tensor x) {
+    /** Checks an fft2 input [..., H, W]; returns the output's dims [..., H, W, 2]. */
+    public static int[] fft2(Tensor x) {
         f32("fft2 input", x);
         if (x.rank() < 2) throw new IllegalArgumentException("fft2 input needs [..., H, W], got " + x.shape());
+        int[] d = x.shape().dims(), o = java.util.Arrays.copyOf(d, d.length + 1);
+        o[d.length] = 2;
+        return o;
     }
 
-    public static void fft2Grad(Tensor g) {
+    /** Checks an fft2_grad cotangent [..., H, W, 2]; returns the input-gradient's dims [..., H, W]. */
+    public static int[] fft2Grad(Tensor g) {
         f32("fft2_grad cotangent", g);
         if (g.rank() < 3 || g.dim(-1) != 2) throw new IllegalArgumentException("fft2_grad cotangent needs [..., H, W, 2], got " + g.shape());
+        return java.util.Arrays.copyOf(g.shape().dims(), g.rank() - 1);
     }
 
     public static void linearGrad(Tensor dy, Tensor w) {

@@ -11,7 +11,6 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
-import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.Set;
 
@@ -247,20 +246,17 @@ public final class CpuOps implements Ops {
 
     @Override
     public Tensor fft2(Tensor x) {
-        Checks.fft2(x);
+        int[] o = Checks.fft2(x);
         int h = x.dim(-2), w = x.dim(-1);
-        int[] d = x.shape().dims(), o = Arrays.copyOf(d, d.length + 1);
-        o[d.length] = 2;
         Tensor y = f32(o);
         return runAlloc(y, "fft2", () -> (int) FFT2.invokeExact(seg(x), seg(y), x.numel() / ((long) h * w), h, w));
     }
 
     @Override
     public Tensor fft2Grad(Tensor g) {
-        Checks.fft2Grad(g);
+        int[] o = Checks.fft2Grad(g);
         int h = g.dim(-3), w = g.dim(-2);
-        int[] d = g.shape().dims();
-        Tensor y = f32(Arrays.copyOf(d, d.length - 1));
+        Tensor y = f32(o);
         return runAlloc(y, "fft2_grad", () -> (int) FFT2_GRAD.invokeExact(seg(g), seg(y), g.numel() / (2L * h * w), h, w));
     }
 

@@ -9,7 +9,6 @@ import org.imagenete.ops.Ops;
 import org.imagenete.tensor.Tensor;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.Collections;
 import java.util.EnumMap;
 import java.util.EnumSet;
@@ -564,19 +563,14 @@ public final class CudaOps implements Ops {
 
     @Override
     public Tensor fft2(Tensor x) {
-        Checks.fft2(x);
-        int h = x.dim(-2), w = x.dim(-1);
-        int[] d = x.shape().dims(), o = Arrays.copyOf(d, d.length + 1);
-        o[d.length] = 2;
-        return dft2(x, o, false, h, w, -1);
+        int[] o = Checks.fft2(x);
+        return dft2(x, o, false, x.dim(-2), x.dim(-1), -1);
     }
 
     @Override
     public Tensor fft2Grad(Tensor g) {
-        Checks.fft2Grad(g);
-        int h = g.dim(-3), w = g.dim(-2);
-        int[] d = g.shape().dims();
-        return dft2(g, Arrays.copyOf(d, d.length - 1), true, h, w, +1);
+        int[] o = Checks.fft2Grad(g);
+        return dft2(g, o, true, g.dim(-3), g.dim(-2), +1);
     }
 
     /** Separable DFT: rows (W) then columns (H), complex fp64 in between; complexIn/realOut for the adjoint. */

@@ -220,7 +220,7 @@ public final class ReferenceOps implements Ops {
 
     @Override
     public Tensor fft2(Tensor xt) {
-        Checks.fft2(xt);
+        int[] o = Checks.fft2(xt);
         int h = xt.dim(-2), w = xt.dim(-1);
         int planes = (int) (xt.numel() / ((long) h * w));
         float[] x = xt.toFloatArray(), y = new float[x.length * 2];
@@ -236,8 +236,6 @@ public final class ReferenceOps implements Ops {
                 y[2 * (p * h * w + i) + 1] = (float) im[i];
             }
         }
-        int[] d = xt.shape().dims(), o = java.util.Arrays.copyOf(d, d.length + 1);
-        o[d.length] = 2;
         return out(y, o);
     }
 
@@ -272,7 +270,7 @@ public final class ReferenceOps implements Ops {
 
     @Override
     public Tensor fft2Grad(Tensor gt) {
-        Checks.fft2Grad(gt);
+        int[] o = Checks.fft2Grad(gt);
         int h = gt.dim(-3), w = gt.dim(-2);
         int planes = (int) (gt.numel() / (2L * h * w));
         float[] g = gt.toFloatArray(), y = new float[planes * h * w];
@@ -285,8 +283,7 @@ public final class ReferenceOps implements Ops {
             dft2(re, im, h, w, +1);
             for (int i = 0; i < h * w; i++) y[p * h * w + i] = (float) re[i];
         }
-        int[] d = gt.shape().dims();
-        return out(y, java.util.Arrays.copyOf(d, d.length - 1));
+        return out(y, o);
     }
 
     @Override

@@ -1,8 +1,6 @@
 package org.imagenete.cli;
 
 import org.imagenete.io.SafeTensors;
-import org.imagenete.nn.FormulaWeights;
-import org.imagenete.nn.ResNet;
 import org.imagenete.ops.ref.ReferenceOps;
 import org.imagenete.tensor.Tensor;
 import org.imagenete.testutil.Compare;
@@ -22,13 +20,7 @@ class ClassifyCommandTest {
 
     @Test
     void nativeResNet50MatchesGoldenLogits() throws Exception {
-        Path w = dir.resolve("resnet50.safetensors");
-        Map<String, Tensor> sd = FormulaWeights.stateDict(ResNet.Arch.of(50, 1000).parameterShapes(), 0);
-        try {
-            SafeTensors.write(w, sd, Map.of());
-        } finally {
-            sd.values().forEach(Tensor::close);
-        }
+        Path w = Golden.formulaResNet(dir.resolve("resnet50.safetensors"), 50);
         Path out = dir.resolve("logits.safetensors");
         var r = run("classify", "--weights", w.toString(), "--input", Golden.golden("resnet50/io.safetensors").toString(),
                 "--output", out.toString());

@@ -1,10 +1,6 @@
 package org.imagenete.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import org.imagenete.io.SafeTensors;
-import org.imagenete.nn.FormulaWeights;
-import org.imagenete.nn.ResNet;
-import org.imagenete.tensor.Tensor;
 import org.imagenete.testutil.Golden;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -14,7 +10,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 
 import static org.imagenete.testutil.Cli.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -27,13 +22,7 @@ class EvaluateCommandTest {
 
     @BeforeAll
     static void weights() throws IOException {
-        weights = dir.resolve("resnet18.safetensors");
-        Map<String, Tensor> sd = FormulaWeights.stateDict(ResNet.Arch.of(18, 1000).parameterShapes(), 0);
-        try {
-            SafeTensors.write(weights, sd, Map.of());
-        } finally {
-            sd.values().forEach(Tensor::close);
-        }
+        weights = Golden.formulaResNet(dir.resolve("resnet18.safetensors"), 18);
     }
 
     /** <wnid>/<photo>.jpg for every animal photo (labels.csv), plus one truncated JPEG. */

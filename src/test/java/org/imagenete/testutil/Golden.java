@@ -2,11 +2,16 @@ package org.imagenete.testutil;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import org.imagenete.io.SafeTensors;
+import org.imagenete.nn.FormulaWeights;
+import org.imagenete.nn.ResNet;
+import org.imagenete.tensor.Tensor;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 
 /** Paths into {@code ../shared} (golden tensors from the original PyTorch code, sample data). */
 public final class Golden {
@@ -22,6 +27,17 @@ public final class Golden {
     }
 
     public static Path golden(String rel) { return shared().resolve("golden").resolve(rel); }
+
+    /** Writes a torchvision ResNet-{depth} (1000 classes) with the golden files' formula weights to {@code file}. */
+    public static Path formulaResNet(Path file, int depth) throws IOException {
+        Map<String, Tensor> sd = FormulaWeights.stateDict(ResNet.Arch.of(depth, 1000).parameterShapes(), 0);
+        try {
+            SafeTensors.write(file, sd, Map.of());
+        } finally {
+            sd.values().forEach(Tensor::close);
+        }
+        return file;
+    }
 
     public static JsonNode json(Path p) {
         try {

@@ -1,11 +1,8 @@
 package org.imagenete.ops.cuda;
 
 import org.imagenete.io.SafeTensors;
-import org.imagenete.nn.FormulaWeights;
-import org.imagenete.nn.ResNet;
 import org.imagenete.ops.Backends;
 import org.imagenete.ops.cpu.CpuOps;
-import org.imagenete.tensor.Tensor;
 import org.imagenete.testutil.Cli;
 import org.imagenete.testutil.Compare;
 import org.imagenete.testutil.Golden;
@@ -13,7 +10,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
-import java.util.Map;
 
 import static org.imagenete.testutil.Cli.run;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -67,13 +63,7 @@ class CudaCommandsEmulatedTest {
 
     @Test
     void classifyResNet50MatchesTheGoldenLogits() throws Exception {
-        Path w = dir.resolve("resnet50.safetensors");
-        Map<String, Tensor> sd = FormulaWeights.stateDict(ResNet.Arch.of(50, 1000).parameterShapes(), 0);
-        try {
-            SafeTensors.write(w, sd, Map.of());
-        } finally {
-            sd.values().forEach(Tensor::close);
-        }
+        Path w = Golden.formulaResNet(dir.resolve("resnet50.safetensors"), 50);
         Path out = dir.resolve("logits.safetensors");
         long t0 = System.nanoTime();
         Cli.Run r = run("classify", "--weights", w.toString(), "--input", Golden.golden("resnet50/io.safetensors").toString(),

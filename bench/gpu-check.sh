@@ -8,7 +8,7 @@
 #                   builds with Maven (offline if ~/.m2 is filled; nvcc compiles the kernels into the fatbin) and
 #                   collects classes (with the fatbin and the emulation library) and the runtime jars (JCuda with its
 #                   natives, Jackson, ...; not ONNX Runtime) into DIR. Copy DIR, or the whole checkout with it, to
-#                   the GPU node; keep ../shared/golden next to the checkout for the golden checks.
+#                   the GPU node; the golden checks read the checkout's testdata/ folder.
 #   GPU node:       bench/gpu-check.sh [--quick] [--bundle-dir DIR] [--junit] [--jmh]
 #                   runs org.imagenete.ops.cuda.GpuCheck from the bundle: self-test kernels, every op in fp32 and the
 #                   tensor-core convolutions in bf16/f16 against the reference, tensor cores against their emulated
@@ -18,7 +18,7 @@
 #                   bench/results/gpu-check.md. --quick: small shapes, no benchmarks (~1 minute).
 #                   --junit: also `mvn -o test -Dtest=CudaGpuTest` (needs Maven and a filled ~/.m2 on the node).
 #                   --jmh: also the JMH GPU benchmarks from bench/target/benchmarks.jar (built by bench/run.sh).
-# Without a bundle but with Maven on the node, it builds one first (the fatbin then comes from target/classes
+# Without a bundle but with Maven on the node, it builds one first (the fatbin then comes from core/target/classes
 # of an earlier build, or from nvcc if the node has it).
 # Exit status: 0 all checks passed, 1 a check failed, 2 no usable GPU or setup problem, 124 timeout.
 set -uo pipefail
@@ -61,16 +61,16 @@ export PATH="$JAVA_HOME/bin:$PATH"
 make_bundle() {
     command -v mvn >/dev/null || die "no Maven to build with; build the bundle elsewhere (bench/gpu-check.sh --bundle) and copy it to $bundle"
     say "building (mvn -o package -DskipTests; drop -o if ~/.m2 lacks a dependency)"
-    mvn -o -q -B -DskipTests package || die "Maven build failed"
-    [ -f target/classes/cuda/imagenete.fatbin ] \
-        || die "no CUDA kernels: target/classes/cuda/imagenete.fatbin missing (nvcc was not found; see target/cuda-build-report.txt)"
-    [ -f target/classes/native/libimagenete-cuda-emu.so ] || say "warning: no emulation library: the tensor-core twin check will fail"
+    mvn -o -q -B -DskipTests package -pl core -am || die "Maven build failed"
+    [ -f core/target/classes/cuda/imagenete.fatbin ] \
+        || die "no CUDA kernels: core/target/classes/cuda/imagenete.fatbin missing (nvcc was not found; see core/target/cuda-build-report.txt)"
+    [ -f core/target/classes/native/libimagenete-cuda-emu.so ] || say "warning: no emulation library: the tensor-core twin check will fail"
     rm -rf "$bundle"
     mkdir -p "$bundle/lib"
-    cp -r target/classes "$bundle/classes"
-    mvn -o -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$bundle/lib" -DexcludeArtifactIds=onnxruntime \
+    cp -r core/target/classes "$bundle/classes"
+    mvn -o -q -B -pl core dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$bundle/lib" -DexcludeArtifactIds=onnxruntime \
         || die "copying the runtime jars failed"
-    cp target/cuda-build-report.txt "$bundle/" 2>/dev/null || true
+    cp core/target/cuda-build-report.txt "$bundle/" 2>/dev/null || true
     say "bundle $bundle: $(du -sh "$bundle" | cut -f1) ($(ls "$bundle/lib" | wc -l) jars); kernel build report: $bundle/cuda-build-report.txt"
 }
 
@@ -91,13 +91,13 @@ fi
 ldconfig -p 2>/dev/null | grep -q 'libcuda.so.1' || say "warning: libcuda.so.1 not in the linker cache (no NVIDIA driver?)"
 
 mkdir -p bench/results
-shared=${IMAGENETE_SHARED:-$root/../shared}
-[ -d "$shared/golden" ] || say "warning: no golden data at $shared/golden (set IMAGENETE_SHARED): golden checks are skipped"
+testdata=$root/testdata
+[ -d "$testdata/golden" ] || say "warning: no golden data at $testdata/golden: golden checks are skipped"
 cp="$bundle/classes:$bundle/lib/*"
 flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx24g -XX:+UseParallelGC)
 start=$(date +%s)
 say "running GpuCheck ${quick[*]:-} (time limit 450 s)"
-timeout 450 "$java" "${flags[@]}" -cp "$cp" org.imagenete.ops.cuda.GpuCheck "${quick[@]}" --shared "$shared" \
+timeout 450 "$java" "${flags[@]}" -cp "$cp" org.imagenete.ops.cuda.GpuCheck "${quick[@]}" --testdata "$testdata" \
     --out bench/results/gpu-check.md 2>&1 | tee bench/results/gpu-check.log
 status=${PIPESTATUS[0]}
 say "GpuCheck exit status $status after $(( $(date +%s) - start )) s; table in bench/results/gpu-check.md, log in bench/results/gpu-check.log"
@@ -105,7 +105,7 @@ say "GpuCheck exit status $status after $(( $(date +%s) - start )) s; table in b
 if [ "$junit" = 1 ]; then
     if command -v mvn >/dev/null; then
         say "JUnit GPU test (mvn -o test -Dtest=CudaGpuTest)"
-        mvn -o -q -B test -Dtest=CudaGpuTest -Dsurefire.failIfNoSpecifiedTests=false || status=1
+        mvn -o -q -B test -pl core -am -Dtest=CudaGpuTest -Dsurefire.failIfNoSpecifiedTests=false || status=1
     else
         say "--junit: no Maven on this node, skipped (GpuCheck above ran the same checks)"
     fi

@@ -10,8 +10,7 @@ root=$(dirname "$here")
 res=$here/results
 mkdir -p "$res"
 cd "$root"
-mvn -B -q -DskipTests install
-mvn -B -q -f bench/pom.xml package
+mvn -B -q -DskipTests package -pl bench -am
 [ -f "$res/peak.json" ] || bench/peak/run.sh "$res/peak.json"
 flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED)
 gpu_filter=(); command -v nvidia-smi >/dev/null && nvidia-smi -L >/dev/null 2>&1 || gpu_filter=(-e "org.imagenete.bench.gpu")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the ISNet "medium" salient-object model (fp16 ONNX) that org.imagenete.edit.automask.IsNetMasker
 # runs to make object masks for images that have none. The model is never committed: it is fetched from the
-# npm package @imgly/background-removal-data 1.4.5 (the same file that made ../shared/data/animals/masks).
+# npm package @imgly/background-removal-data 1.4.5 (the same file that made testdata/data/animals/masks).
 #
 #   scripts/install-isnet.sh            install into $IMAGENETE_CACHE/isnet (default ~/.cache/imagenete/isnet)
 #   scripts/install-isnet.sh --force    fetch and install again even when a good copy is there

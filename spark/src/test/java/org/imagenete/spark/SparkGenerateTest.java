@@ -23,7 +23,7 @@ class SparkGenerateTest {
 
     @Test
     void shardsAsSparkTasksEqualOnePlainRun() throws IOException {
-        Path shared = Path.of(System.getProperty("imagenete.shared", "../../shared")).resolve("data/animals");
+        Path shared = Path.of(System.getProperty("imagenete.testdata", "../testdata")).resolve("data/animals");
         Path images = dir.resolve("images"), masks = dir.resolve("masks");
         for (String[] a : new String[][]{{"tabby_1", "n02123045"}, {"hen_1", "n01514859"}, {"ox_1", "n02403003"}, {"macaw_1", "n01818515"}}) {
             Files.createDirectories(images.resolve(a[1]));

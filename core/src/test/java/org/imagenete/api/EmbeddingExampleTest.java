@@ -1,0 +1,52 @@
+package org.imagenete.api;
+
+import org.imagenete.ImagenetE;
+import org.imagenete.dataset.Generator;
+import org.imagenete.edit.Editor;
+import org.imagenete.eval.Metrics;
+import org.imagenete.image.Images;
+import org.imagenete.ops.Ops;
+import org.imagenete.testutil.Golden;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The README's embedding example, run as a test so that it keeps compiling and working. */
+class EmbeddingExampleTest {
+    @TempDir Path dir;
+
+    @Test
+    void editOneImageAndBuildABenchmark() throws Exception {
+        Path animals = Golden.animals();
+        Ops ops = ImagenetE.backend(null);
+
+        // edit one image: shrink the object to 5% of the image and turn it by 30 degrees
+        Editor.Result r = ImagenetE.edit(animals.resolve("tabby_1.jpg"), animals.resolve("masks/tabby_1.png"),
+                "size=0.05,direction=30", 42, null, null, ops);
+        Images.writePng(r.image(), dir.resolve("tabby_small.png"));
+        assertTrue(r.ok());
+        assertEquals(0.05, r.mask().areaRatio(), 0.0005);
+
+        // a benchmark from an ImageFolder with masks, then its gallery of variants
+        Path images = dir.resolve("images/n02123045"), masks = dir.resolve("masks/n02123045");
+        Files.createDirectories(images);
+        Files.createDirectories(masks);
+        Files.copy(animals.resolve("tabby_1.jpg"), images.resolve("tabby_1.jpg"));
+        Files.copy(animals.resolve("masks/tabby_1.png"), masks.resolve("tabby_1.png"));
+        Generator.Summary s = ImagenetE.generate(dir.resolve("images"), dir.resolve("masks"), dir.resolve("bench"),
+                "size-0.05,position", 0, null, null, ops);
+        assertEquals(3, s.written());
+
+        // evaluate: a classifier exported to ONNX (here the tiny test model: 10 classes, so an ImageFolder of classes 0..9)
+        Path folder = dir.resolve("folder/0");
+        Files.createDirectories(folder);
+        Files.copy(animals.resolve("hen_1.jpg"), folder.resolve("hen.jpg"));
+        Metrics.Summary m = ImagenetE.evaluate(dir.resolve("folder"), Path.of(getClass().getResource("/onnx/tiny.onnx").toURI()), ops);
+        assertEquals(1, m.variants().getFirst().n());
+    }
+}

@@ -1,0 +1,196 @@
+package org.imagenete.dataset;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.imagenete.cli.Main;
+import org.imagenete.io.Manifest;
+import org.imagenete.testutil.Cli;
+import org.imagenete.testutil.Golden;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** {@code generate} and {@code verify} on the real photos: outputs, shards, a killed run resumed, bad inputs. */
+class GenerateTest {
+    @TempDir static Path dir;
+    static Path images, masks;
+    static final String VARIANTS = "size-0.05,position,direction,size-0.08_direction+30";
+
+
+    /** An ImageFolder of all 14 animal photos and mirrored masks. */
+    @BeforeAll
+    static void inputs() throws IOException {
+        images = dir.resolve("images");
+        masks = dir.resolve("masks");
+        Path animals = Golden.animals();
+        List<String> rows = Files.readAllLines(animals.resolve("labels.csv"));
+        for (String row : rows.subList(1, rows.size())) {
+            String[] f = row.split(",");
+            String stem = f[0].replace(".jpg", "");
+            Files.createDirectories(images.resolve(f[1]));
+            Files.createDirectories(masks.resolve(f[1]));
+            Files.copy(animals.resolve(f[0]), images.resolve(f[1]).resolve(f[0]));
+            Files.copy(animals.resolve("masks").resolve(stem + ".png"), masks.resolve(f[1]).resolve(stem + ".png"));
+        }
+    }
+
+    static Cli.Run cli(String... args) { return Cli.run(args); }
+
+    static Cli.Run generate(Path out, String... extra) {
+        List<String> a = new ArrayList<>(List.of("generate", "--images", images.toString(), "--masks", masks.toString(),
+                "--out", out.toString(), "--variants", VARIANTS, "--seed", "7", "--quiet"));
+        a.addAll(List.of(extra));
+        return cli(a.toArray(String[]::new));
+    }
+
+    /** Every file under a benchmark, relative path -> bytes hash, plus the manifest rows without timings. */
+    static Map<String, String> snapshot(Path out) throws IOException {
+        Map<String, String> m = new TreeMap<>();
+        try (Stream<Path> s = Files.walk(out)) {
+            for (Path p : s.filter(Files::isRegularFile).filter(p -> p.toString().endsWith(".png")).toList())
+                m.put(out.relativize(p).toString(), org.imagenete.io.Checksums.sha256(Files.readAllBytes(p)));
+        }
+        for (ObjectNode r : Manifest.readAll(out)) {
+            r.remove("seconds");
+            m.put("row " + r.get("image").asText() + " " + r.get("variant").asText(), r.toString());
+        }
+        return m;
+    }
+
+    static Map<String, String> full;
+
+    static synchronized Map<String, String> fullRun() throws IOException {
+        if (full == null) {
+            Path out = dir.resolve("full");
+            Cli.Run r = generate(out);
+            assertEquals(0, r.code(), r.err());
+            full = snapshot(out);
+        }
+        return full;
+    }
+
+    @Test
+    void fullRunWritesEveryOutputAndVerifies() throws IOException {
+        Map<String, String> s = fullRun();
+        long pngs = s.keySet().stream().filter(k -> k.endsWith(".png")).count();
+        long rows = s.keySet().stream().filter(k -> k.startsWith("row ")).count();
+        assertEquals(14 * 5, rows, "original + 4 variants for 14 images");
+        long unreachable = Manifest.readAll(dir.resolve("full")).stream().filter(r -> r.path("status").asText().equals("unreachable")).count();
+        assertEquals(2 * (14 * 5 - unreachable), pngs, "an image and a mask per row that has a file");
+        assertTrue(unreachable <= 2, "at most the biggest objects fail to fit when shrunk and turned: " + unreachable);
+        Cli.Run v = cli("verify", dir.resolve("full").toString());
+        assertEquals(0, v.code(), v.err());
+    }
+
+    @Test
+    void unionOfThreeShardsEqualsOneRun() throws IOException {
+        Path out = dir.resolve("sharded");
+        for (int i = 0; i < 3; i++) assertEquals(0, generate(out, "--shard", i + "/3").code());
+        assertEquals(fullRun(), snapshot(out));
+        assertEquals(3, Manifest.readAll(out).stream().map(r -> r.get("image").asText()).distinct().count() > 0 ? 3 : 0);
+    }
+
+    /** A real process killed mid-run (SIGKILL), then resumed: the result equals an uninterrupted run, byte for byte. */
+    @Test
+    void killedRunResumesToIdenticalResult() throws Exception {
+        Path out = dir.resolve("killed");
+        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"),
+                "org.imagenete.cli.Main", "generate", "--images", images.toString(), "--masks", masks.toString(), "--out", out.toString(),
+                "--variants", VARIANTS, "--seed", "7", "--quiet", "--batch", "1"));
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("killed.log").toFile()).start();
+        Path manifest = out.resolve("manifest.jsonl");
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (System.nanoTime() < deadline && p.isAlive()) {
+            if (Files.exists(manifest) && Files.readAllLines(manifest).size() >= 12) break;
+            Thread.sleep(20);
+        }
+        assertTrue(p.isAlive(), "the run finished before it could be killed: " + Files.readString(dir.resolve("killed.log")));
+        p.destroyForcibly();   // SIGKILL
+        p.waitFor();
+        int before = Files.readAllLines(manifest).size();
+        assertTrue(before < 70, "killed mid-run: " + before + " rows");
+        Cli.Run r = generate(out);
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("already done"), r.err());
+        assertEquals(fullRun(), snapshot(out));
+    }
+
+    @Test
+    void corruptImageIsReportedAndTheRestCompletes() throws IOException {
+        Path imgs = dir.resolve("images-bad"), out = dir.resolve("bad");
+        Files.createDirectories(imgs.resolve("n01514859"));
+        Files.copy(images.resolve("n01514859/hen_1.jpg"), imgs.resolve("n01514859/hen_1.jpg"));
+        Files.write(imgs.resolve("n01514859/broken.jpg"), new byte[]{(byte) 0xFF, (byte) 0xD8, (byte) 0xFF, 0, 1, 2});
+        Files.copy(masks.resolve("n01514859/hen_1.png"), masks.resolve("n01514859/broken.png"));
+        Cli.Run r = cli("generate", "--images", imgs.toString(), "--masks", masks.toString(), "--out", out.toString(),
+                "--variants", "size-0.05", "--quiet");
+        Files.delete(masks.resolve("n01514859/broken.png"));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("failed: n01514859/broken") && r.err().contains("broken.jpg"), r.err());
+        assertEquals(2, Manifest.readAll(out).size(), "hen_1: original + size-0.05");
+    }
+
+    @Test
+    void verifyFindsMissingExtraAndCorruptFiles() throws IOException {
+        Path out = dir.resolve("verify");
+        assertEquals(0, cli("generate", "--images", images.toString(), "--masks", masks.toString(), "--out", out.toString(),
+                "--variants", "position", "--quiet").code());
+        Files.delete(out.resolve("position/n01514859/hen_1.png"));
+        Files.write(out.resolve("position/n01514859/stray.png"), new byte[]{1});
+        Path ox = out.resolve("original/n02403003/ox_1.png");
+        byte[] b = Files.readAllBytes(ox);
+        b[b.length / 2] ^= 1;
+        Files.write(ox, b);
+        PrintStream old = System.out;
+        ByteArrayOutputStream buf = new ByteArrayOutputStream();
+        System.setOut(new PrintStream(buf, true, StandardCharsets.UTF_8));
+        Cli.Run v;
+        try {
+            v = cli("verify", out.toString());
+        } finally {
+            System.setOut(old);
+        }
+        String report = buf.toString(StandardCharsets.UTF_8);
+        assertEquals(1, v.code());
+        assertTrue(report.contains("missing: position/n01514859/hen_1.png"), report);
+        assertTrue(report.contains("extra: position/n01514859/stray.png"), report);
+        assertTrue(report.contains("checksum mismatch: original/n02403003/ox_1.png"), report);
+    }
+
+    /** Background variants and the diffusion fill with the tiny formula-weight ADM at 64x64 (the golden tiny checkpoint). */
+    @Test
+    void backgroundVariantsWithTheTinyModel() throws IOException {
+        Path imgs = dir.resolve("images-3"), out = dir.resolve("background");
+        for (String f : List.of("n02123045/tabby_1.jpg", "n01514859/hen_1.jpg", "n02403003/ox_1.jpg")) {
+            Files.createDirectories(imgs.resolve(f).getParent());
+            Files.copy(images.resolve(f), imgs.resolve(f));
+        }
+        Cli.Run r = cli("generate", "--images", imgs.toString(), "--masks", masks.toString(), "--out", out.toString(),
+                "--variants", "background+20,background-20,size-0.10", "--weights", Golden.golden("adm-tiny/weights.pt").toString(),
+                "--num-head-channels", "8", "--size", "64", "--steps", "3", "--fill-steps", "4", "--quiet", "--batch", "4");
+        assertEquals(0, r.code(), r.err());
+        List<ObjectNode> rows = Manifest.readAll(out);
+        assertEquals(3 * 4, rows.size());
+        for (ObjectNode row : rows) {
+            assertEquals("diffusion", row.get("fill").asText());
+            assertTrue(row.has("model_sha256"));
+        }
+        assertEquals(0, cli("verify", out.toString()).code());
+    }
+}

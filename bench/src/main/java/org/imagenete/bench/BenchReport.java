@@ -99,7 +99,7 @@ public final class BenchReport {
                 double px = (double) params.get("batch").asInt() * params.get("size").asInt() * params.get("size").asInt();
                 return new Work(0, px * (3 + 4 + 4) * 4);
             }
-            case "FillBench.fill" -> {
+            case "FillBench.fill", "ResizeBench.resize" -> {   // time only: integer or branchy work
                 return new Work(0, 0);
             }
             case "GuidedStepBench.step" -> {   // forward (+ an equal-FLOP backward when guided)

@@ -1,5 +1,10 @@
 package org.imagenete.image;
 
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
 import org.imagenete.tensor.Tensor;
 
 /**
@@ -31,6 +36,11 @@ public final class Resize {
 
     /** The image resized to {@code width x height}. */
     public static RgbImage resize(RgbImage in, int width, int height, Filter filter) {
+        return resize(in, width, height, filter, VECTOR);
+    }
+
+    /** {@link #resize(RgbImage, int, int, Filter)} with the Vector API passes or their scalar twins. */
+    static RgbImage resize(RgbImage in, int width, int height, Filter filter, boolean vector) {
         checkSize(width, height);
         int iw = in.width(), ih = in.height();
         if (iw == width && ih == height) return new RgbImage(iw, ih, in.toByteArray());
@@ -62,7 +72,15 @@ public final class Resize {
             int rows = last - first;
             byte[] tmp = new byte[3 * width * rows];
             int[] k = horiz.fixedPoint();
-            for (int y = 0; y < rows; y++) {
+            if (vector) {
+                // The horizontal pass as a vertical one on the transposed rows ([x][y][rgb]): each output column is
+                // then one contiguous weighted sum of input columns, which verticalRow vectorises.
+                byte[] t = transpose(src, iw, first, rows), tOut = new byte[3 * width * rows];
+                int col = 3 * rows;
+                for (int x = 0; x < width; x++)
+                    verticalRow(t, horiz.bounds[2 * x] * col, col, k, x * horiz.ksize, horiz.bounds[2 * x + 1], tOut, x * col, col);
+                transposeBack(tOut, width, rows, tmp);
+            } else for (int y = 0; y < rows; y++) {
                 int srow = 3 * (y + first) * iw, drow = 3 * y * width;
                 for (int x = 0; x < width; x++) {
                     int min = horiz.bounds[2 * x], n = horiz.bounds[2 * x + 1], kb = x * horiz.ksize;
@@ -89,22 +107,9 @@ public final class Resize {
             int[] k = vert.fixedPoint();
             int stride = 3 * curW;
             for (int y = 0; y < height; y++) {
-                int min = vert.bounds[2 * y] - rowOffset, n = vert.bounds[2 * y + 1], kb = y * vert.ksize;
-                int drow = 3 * y * width;
-                for (int x = 0; x < width; x++) {
-                    int s0 = 1 << (PRECISION_BITS - 1), s1 = s0, s2 = s0;
-                    int s = min * stride + 3 * x;
-                    for (int j = 0; j < n; j++, s += stride) {
-                        int w = k[kb + j];
-                        s0 += (cur[s] & 0xff) * w;
-                        s1 += (cur[s + 1] & 0xff) * w;
-                        s2 += (cur[s + 2] & 0xff) * w;
-                    }
-                    int d = drow + 3 * x;
-                    out[d] = clip8(s0);
-                    out[d + 1] = clip8(s1);
-                    out[d + 2] = clip8(s2);
-                }
+                int min = vert.bounds[2 * y] - rowOffset;
+                if (vector) verticalRow(cur, min * stride, stride, k, y * vert.ksize, vert.bounds[2 * y + 1], out, 3 * y * width, stride);
+                else verticalRowScalar(cur, min * stride, stride, k, y * vert.ksize, vert.bounds[2 * y + 1], out, 3 * y * width, stride);
             }
             return new RgbImage(width, height, out);
         }
@@ -211,6 +216,69 @@ public final class Resize {
             pos += a;
         }
         return idx;
+    }
+
+    /** {@code -Dimagenete.vector=false} runs the scalar twins instead of the Vector API paths (for comparisons). */
+    static final boolean VECTOR = !"false".equals(System.getProperty("imagenete.vector"));
+
+    /** Lanes of the vertical pass: as many ints as the preferred vector holds, and as many bytes. */
+    private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Byte> BYTES = VectorSpecies.of(byte.class, VectorShape.forBitSize(INTS.length() * 8));
+
+    /**
+     * One output row of the 8-bit vertical pass: {@code out[d + i] = clip8(2^21 + sum_j k[kb + j] * in[s + j * stride + i])}
+     * for {@code i < len}. The row's bytes are contiguous whatever the channel, so the Vector API takes
+     * {@link #INTS} bytes at a time (zero-extended to int, the same integer arithmetic as {@link #verticalRowScalar},
+     * so the result is identical); the tail is scalar.
+     */
+    static void verticalRow(byte[] in, int s, int stride, int[] k, int kb, int n, byte[] out, int d, int len) {
+        int lanes = INTS.length(), i = 0;
+        for (; i + lanes <= len; i += lanes) {
+            IntVector acc = IntVector.broadcast(INTS, 1 << (PRECISION_BITS - 1));
+            for (int j = 0; j < n; j++) {
+                IntVector v = (IntVector) ByteVector.fromArray(BYTES, in, s + j * stride + i)
+                        .convertShape(VectorOperators.ZERO_EXTEND_B2I, INTS, 0);
+                acc = v.mul(k[kb + j]).add(acc);
+            }
+            acc.lanewise(VectorOperators.ASHR, PRECISION_BITS).max(0).min(255)
+                    .convertShape(VectorOperators.I2B, BYTES, 0).reinterpretAsBytes().intoArray(out, d + i);
+        }
+        verticalRowScalar(in, s + i, stride, k, kb, n, out, d + i, len - i);
+    }
+
+    /** The scalar twin of {@link #verticalRow} (the definition; tested against it). */
+    static void verticalRowScalar(byte[] in, int s, int stride, int[] k, int kb, int n, byte[] out, int d, int len) {
+        for (int i = 0; i < len; i++) {
+            int sum = 1 << (PRECISION_BITS - 1);
+            for (int j = 0; j < n; j++) sum += (in[s + j * stride + i] & 0xff) * k[kb + j];
+            out[d + i] = clip8(sum);
+        }
+    }
+
+    /** Rows {@code first .. first + rows} of an RGB image {@code w} wide, transposed: {@code t[(x * rows + y) * 3 + c]}. */
+    private static byte[] transpose(byte[] src, int w, int first, int rows) {
+        byte[] t = new byte[3 * w * rows];
+        for (int y = 0; y < rows; y++) {
+            int s = 3 * (first + y) * w;
+            for (int x = 0, d = 3 * y; x < w; x++, s += 3, d += 3 * rows) {
+                t[d] = src[s];
+                t[d + 1] = src[s + 1];
+                t[d + 2] = src[s + 2];
+            }
+        }
+        return t;
+    }
+
+    /** The inverse of {@link #transpose}: {@code t} is {@code [w][rows][3]}, {@code out} becomes {@code [rows][w][3]}. */
+    private static void transposeBack(byte[] t, int w, int rows, byte[] out) {
+        for (int x = 0; x < w; x++) {
+            int s = 3 * x * rows;
+            for (int y = 0, d = 3 * x; y < rows; y++, s += 3, d += 3 * w) {
+                out[d] = t[s];
+                out[d + 1] = t[s + 1];
+                out[d + 2] = t[s + 2];
+            }
+        }
     }
 
     private static byte clip8(int v) {

@@ -13,6 +13,7 @@ import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.stream.Stream;
@@ -217,6 +218,60 @@ class ResizeTest {
                 assertTrue(max <= 1, f + " " + size[0] + "x" + size[1] + ": " + max);
             }
         }
+    }
+
+    /**
+     * The vertical 8-bit pass (Vector API) against its scalar twin, bit for bit: every filter, shrinking and enlarging,
+     * row lengths below, at and past the vector width (1 to 99 bytes, odd widths), random bytes, outputs poisoned.
+     */
+    @Test
+    void verticalRowVectorEqualsScalarTwin() {
+        Random r = new Random(7);
+        int checked = 0;
+        for (Filter f : Filter.values()) {
+            if (f == Filter.NEAREST) continue;
+            for (int[] io : new int[][] {{37, 11}, {11, 37}, {256, 224}, {5, 3}}) {
+                Resize.Coefficients c = Resize.Coefficients.of(io[0], io[1], f);
+                int[] k = c.fixedPoint();
+                for (int len = 1; len < 100; len += 7) {
+                    int stride = len + r.nextInt(5);
+                    byte[] in = new byte[stride * io[0]];
+                    r.nextBytes(in);
+                    byte[] vec = new byte[len + 3], ref = new byte[len + 3];
+                    Arrays.fill(vec, (byte) 0x5a);
+                    Arrays.fill(ref, (byte) 0xa5);
+                    for (int y = 0; y < io[1]; y++) {
+                        int s = c.bounds[2 * y] * stride, n = c.bounds[2 * y + 1];
+                        Resize.verticalRow(in, s, stride, k, y * c.ksize, n, vec, 1, len);
+                        Resize.verticalRowScalar(in, s, stride, k, y * c.ksize, n, ref, 1, len);
+                        assertArrayEquals(Arrays.copyOfRange(ref, 1, len + 1), Arrays.copyOfRange(vec, 1, len + 1),
+                                f + " " + io[0] + "->" + io[1] + " row " + y + " len " + len);
+                        assertEquals((byte) 0x5a, vec[0], "wrote before the row");
+                        assertEquals((byte) 0x5a, vec[len + 1], "wrote past the row");
+                        checked += len;
+                    }
+                }
+            }
+        }
+        System.out.println("resize vertical pass: Vector API = scalar on " + checked + " bytes");
+        assertTrue(checked > 10_000);
+    }
+
+    /** The whole 8-bit resize with the Vector API passes equals the scalar twins (the Pillow cases above run the former). */
+    @Test
+    void vectorAndScalarResizeAgree() {
+        int cases = 0;
+        for (Filter f : Filter.values())
+            for (int[] sz : new int[][] {{1, 1}, {3, 5}, {17, 9}, {64, 48}, {300, 17}, {41, 203}})
+                for (int[] out : new int[][] {{1, 1}, {7, 3}, {16, 16}, {33, 65}, {257, 129}}) {
+                    RgbImage img = random(sz[0], sz[1], 31L * sz[0] + sz[1]);
+                    assertArrayEquals(Resize.resize(img, out[0], out[1], f, false).data(), Resize.resize(img, out[0], out[1], f, true).data(),
+                            f + " " + sz[0] + "x" + sz[1] + " -> " + out[0] + "x" + out[1]);
+                    cases++;
+                }
+        RgbImage p = photo("tabby_1");
+        assertArrayEquals(Resize.resize(p, 224, 224, Filter.BICUBIC, false).data(), Resize.resize(p, 224, 224, Filter.BICUBIC, true).data());
+        assertEquals(Filter.values().length * 30, cases);
     }
 
     @Test

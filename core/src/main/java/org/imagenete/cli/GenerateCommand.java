@@ -60,6 +60,11 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--steps", paramLabel = "S", description = "diffusion steps of background edits (default 10 of 100, as ImageNet-E)") Integer steps;
 
+    @Option(names = "--harmonize-steps", paramLabel = "S",
+            description = "steps of the harmonising blended-diffusion pass (lambda 0) that size, position and direction variants get with"
+                    + " ADM weights, as the released pipeline runs it for every edit; 0 = off (default: --steps)")
+    Integer harmonizeSteps;
+
     @Option(names = "--fill-steps", paramLabel = "S", description = "diffusion steps of the hole fill (default 50 of 100)") Integer fillSteps;
 
     @Option(names = "--fill-resample", defaultValue = "1", paramLabel = "R",
@@ -106,19 +111,13 @@ public final class GenerateCommand implements Callable<Integer> {
         Ops ops = backend.ops();
         Map<String, String> flags = new LinkedHashMap<>();
         if (numHeadChannels != null) flags.put("num_head_channels", numHeadChannels.toString());
-        boolean useModel = needsModel || fillMode == Editor.Fill.DIFFUSION;
         Editor.Config cfg = Editor.Config.defaults().withFill(fillMode).withBatch(batch).withSize(size);
-        if (steps != null) {
-            var b = cfg.background();
-            cfg = new Editor.Config(cfg.size(), cfg.fill(), cfg.holeDilation(), new org.imagenete.diffusion.BlendedSampler.Options(b.respacing(), steps,
-                    b.rangeLambda(), b.perSample(), b.ddim(), b.eta(), null, b.adversarialScale(), null), cfg.fillOptions(), cfg.batch());
-        }
-        if (fillSteps != null || fillResample != 1) {
-            var f = cfg.fillOptions();
-            cfg = new Editor.Config(cfg.size(), cfg.fill(), cfg.holeDilation(), cfg.background(), new org.imagenete.diffusion.BlendedSampler.Options(
-                    f.respacing(), fillSteps != null ? fillSteps : f.skip(), f.rangeLambda(), f.perSample(), f.ddim(), f.eta(), null, 0f, null)
-                    .withResample(fillResample), cfg.batch());
-        }
+        if (steps != null) cfg = cfg.withBackgroundSteps(steps);
+        cfg = cfg.withHarmonizeSteps(harmonizeSteps != null ? harmonizeSteps : cfg.background().skip());
+        if (fillSteps != null || fillResample != 1) cfg = cfg.withFillSteps(fillSteps != null ? fillSteps : cfg.fillOptions().skip(), fillResample);
+        boolean geometric = vs.stream().flatMap(v -> v.edits().stream()).anyMatch(e -> !(e instanceof org.imagenete.edit.Edit.Background));
+        boolean harmonize = geometric && cfg.harmonizeSteps() > 0;
+        boolean useModel = needsModel || fillMode == Editor.Fill.DIFFUSION || (harmonize && adm != null);
         try (Adm model = useModel ? Adm.open(adm, flags) : null; ResNet cls = needsClassifier ? ResNet.open(classifier) : null;
              IsNetMasker isnet = autoMasks ? IsNetMasker.open() : null) {
             Editor editor = new Editor(cfg, model, ops, Fills.named(classical), cls == null ? null : new ClassifierGuidance(cls));
@@ -126,9 +125,13 @@ public final class GenerateCommand implements Callable<Integer> {
                     useModel ? Checksums.sha256(adm) : null, needsClassifier ? Checksums.sha256(classifier) : null);
             Generator g = new Generator(editor, new Generator.Options(vs, seed, si, sn, Math.max(1, batch)), out, prov,
                     isnet == null ? null : isnet::mask);
-            System.err.printf(Locale.ROOT, "generate: %d images (shard %d/%d of %d), %d variants: %s; fill %s%s%n",
+            System.err.printf(Locale.ROOT, "generate: %d images (shard %d/%d of %d), %d variants: %s; fill %s%s%s%n",
                     Inputs.shard(items, si, sn).size(), si, sn, items.size(), vs.size(), vs.stream().map(Variant::name).toList(),
-                    prov.fill(), adm == null ? " (no ADM weights: geometric edits only; add --weights or " + defaultWeights() + " for background edits)" : "");
+                    prov.fill(), harmonize && adm != null ? "; harmonising pass " + cfg.harmonizeSteps() + " steps" : "",
+                    adm == null ? " (no ADM weights: geometric edits only; add --weights or " + defaultWeights() + " for background edits)" : "");
+            if (editor.harmonizeSkipped() && geometric)
+                System.err.println("generate: no ADM weights: the harmonising diffusion pass of size, position and direction variants is skipped"
+                        + " (the classical fill stays as it is; manifest: harmonize_steps 0)");
             Generator.Summary s = g.run(items, quiet ? null : progress());
             System.err.printf(Locale.ROOT, "generate: %d images, %d outputs written, %d already done, %d failed, %.1f s%n",
                     s.images(), s.written(), s.alreadyDone(), s.failures().size(), s.seconds());

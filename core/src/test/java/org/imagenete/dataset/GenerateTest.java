@@ -187,10 +187,17 @@ class GenerateTest {
         assertEquals(0, r.code(), r.err());
         List<ObjectNode> rows = Manifest.readAll(out);
         assertEquals(3 * 4, rows.size());
+        int harmonised = 0;
         for (ObjectNode row : rows) {
             assertEquals("diffusion", row.get("fill").asText());
             assertTrue(row.has("model_sha256"));
+            // the geometric variant went through the harmonising pass with the background edits' S (--steps 3)
+            if (row.get("variant").asText().equals("size-0.10") && row.get("status").asText().equals("ok")) {
+                assertEquals(3, row.get("values").path("harmonize_steps").asInt(-1), row.toString());
+                harmonised++;
+            }
         }
+        assertTrue(harmonised >= 2, "size-0.10 outputs harmonised: " + harmonised);
         assertEquals(0, cli("verify", out.toString()).code());
     }
 }

@@ -52,7 +52,7 @@ public final class EditCommand implements Callable<Integer> {
     boolean autoMask;
 
     @Option(names = "--mask-format", defaultValue = "binary", paramLabel = "FMT",
-            description = "binary | imagenet-s | imagenet-s:ID | soft[:THRESHOLD]")
+            description = "binary | imagenet-s (every id but 0 and the ignore label 1000, which counts as background) | imagenet-s:ID | soft[:THRESHOLD]")
     String maskFormat;
 
     @Option(names = "--resize-mask", description = "resize a mask of another size to the image (nearest) instead of failing")
@@ -202,12 +202,17 @@ public final class EditCommand implements Callable<Integer> {
         return c.index();
     }
 
+    /** The mask source a {@code --mask-format} names (edit and generate). */
     static MaskSource maskSource(String f) {
-        if (f.equals("binary")) return new MaskSource.Binary();
-        if (f.equals("imagenet-s")) return new MaskSource.ImageNetS();
-        if (f.startsWith("imagenet-s:")) return new MaskSource.ImageNetSId(Integer.parseInt(f.substring(11)));
-        if (f.equals("soft")) return new MaskSource.Soft(0.5);
-        if (f.startsWith("soft:")) return new MaskSource.Soft(Double.parseDouble(f.substring(5)));
+        try {
+            if (f.equals("binary")) return new MaskSource.Binary();
+            if (f.equals("imagenet-s")) return new MaskSource.ImageNetS();
+            if (f.startsWith("imagenet-s:")) return new MaskSource.ImageNetSId(Integer.parseInt(f.substring(11)));
+            if (f.equals("soft")) return new MaskSource.Soft(0.5);
+            if (f.startsWith("soft:")) return new MaskSource.Soft(Double.parseDouble(f.substring(5)));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--mask-format " + f + ": the value after ':' is not a number");
+        }
         throw new IllegalArgumentException("--mask-format " + f + ": binary, imagenet-s, imagenet-s:ID, soft[:THRESHOLD]");
     }
 }

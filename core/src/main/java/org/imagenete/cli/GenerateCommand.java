@@ -9,6 +9,7 @@ import org.imagenete.edit.Editor;
 import org.imagenete.edit.Fills;
 import org.imagenete.edit.automask.IsNetMasker;
 import org.imagenete.eval.Evaluator;
+import org.imagenete.image.MaskSource;
 import org.imagenete.io.Checksums;
 import org.imagenete.nn.Adm;
 import org.imagenete.nn.ResNet;
@@ -33,7 +34,13 @@ import java.util.concurrent.Callable;
 public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--images", required = true, paramLabel = "DIR") Path images;
 
-    @Option(names = "--masks", paramLabel = "DIR", description = "masks mirrored as <wnid>/<stem>.png (non-zero = object)") Path masks;
+    @Option(names = "--masks", paramLabel = "DIR", description = "masks mirrored as <wnid>/<stem>.png (see --mask-format)") Path masks;
+
+    @Option(names = "--mask-format", defaultValue = "binary", paramLabel = "FMT",
+            description = {"binary (non-zero = object) | imagenet-s (ImageNet-S segmentation PNGs, id = R + 256 G: every id but 0 and",
+                    "the ignore label 1000 is object; ignore pixels count as background) | imagenet-s:ID (only that id, for every",
+                    "image) | soft[:THRESHOLD] (grey probability masks)"})
+    String maskFormat;
 
     @Option(names = "--auto-masks", description = "ISNet masks for images without one (scripts/install-isnet.sh)") boolean autoMasks;
 
@@ -87,6 +94,7 @@ public final class GenerateCommand implements Callable<Integer> {
         if (sh.length != 2) throw new IllegalArgumentException("--shard I/N, e.g. 0/4");
         int si = Integer.parseInt(sh[0].trim()), sn = Integer.parseInt(sh[1].trim());
         if (masks == null && !autoMasks) throw new IllegalArgumentException("give --masks DIR or --auto-masks");
+        MaskSource maskSource = EditCommand.maskSource(maskFormat);
         Path adm = weights != null ? weights : Files.isRegularFile(defaultWeights()) ? defaultWeights() : null;
         if (weights != null && !Files.isRegularFile(weights)) throw new IllegalArgumentException(weights + ": no such file");
         List<Variant> vs = variants != null ? Variants.parse(variants) : Variants.paper(adm != null, classifier != null);
@@ -123,7 +131,7 @@ public final class GenerateCommand implements Callable<Integer> {
             Editor editor = new Editor(cfg, model, ops, Fills.named(classical), cls == null ? null : new ClassifierGuidance(cls));
             Generator.Provenance prov = new Generator.Provenance(ops.name(), fillMode == Editor.Fill.DIFFUSION ? "diffusion" : classical,
                     useModel ? Checksums.sha256(adm) : null, needsClassifier ? Checksums.sha256(classifier) : null);
-            Generator g = new Generator(editor, new Generator.Options(vs, seed, si, sn, Math.max(1, batch)), out, prov,
+            Generator g = new Generator(editor, new Generator.Options(vs, seed, si, sn, Math.max(1, batch), maskSource), out, prov,
                     isnet == null ? null : isnet::mask);
             System.err.printf(Locale.ROOT, "generate: %d images (shard %d/%d of %d), %d variants: %s; fill %s%s%s%n",
                     Inputs.shard(items, si, sn).size(), si, sn, items.size(), vs.size(), vs.stream().map(Variant::name).toList(),

@@ -67,6 +67,15 @@ public final class EditCommand implements Callable<Integer> {
     @Option(names = "--classifier", paramLabel = "RESNET", description = "torchvision ResNet weights for '-adv' background edits")
     Path classifier;
 
+    @Option(names = "--adv-scale", defaultValue = "10", paramLabel = "S",
+            description = "scale of the adversarial classifier term of '-adv' edits (the released classifier_scale, default 10)")
+    float advScale;
+
+    @Option(names = "--adv-input", defaultValue = "imagenet", paramLabel = "MODE",
+            description = "what the '-adv' classifier sees: imagenet ((x+1)/2 normalised with the ImageNet mean and std, what torchvision"
+                    + " classifiers are trained on; default) or raw (pred_x0 in [-1, 1], as the released tool feeds its ResNet)")
+    String advInput;
+
     @Option(names = "--label", paramLabel = "CLASS", description = "the image's ImageNet class (index or wnid), for '-adv' edits and provenance")
     String label;
 
@@ -113,7 +122,8 @@ public final class EditCommand implements Callable<Integer> {
         boolean geometric = requests.stream().flatMap(List::stream).anyMatch(e -> !(e instanceof Edit.Background));
         Editor.Config cfg = Editor.Config.defaults().withSize(size).withFill(fillMode);
         if (steps != null) cfg = cfg.withBackgroundSteps(steps);
-        cfg = cfg.withHarmonizeSteps(harmonizeSteps != null ? harmonizeSteps : cfg.background().skip());
+        cfg = cfg.withHarmonizeSteps(harmonizeSteps != null ? harmonizeSteps : cfg.background().skip()).withAdversarialScale(advScale);
+        ClassifierGuidance.Input advMode = ClassifierGuidance.Input.parse(advInput);
         boolean needsModel = fillMode == Editor.Fill.DIFFUSION || requests.stream().flatMap(List::stream).anyMatch(e -> e instanceof Edit.Background);
         boolean needsClassifier = requests.stream().flatMap(List::stream).anyMatch(e -> e instanceof Edit.Background b && b.adversarial());
         if (needsModel && weights == null)
@@ -129,8 +139,11 @@ public final class EditCommand implements Callable<Integer> {
         String stem = image.getFileName().toString().replaceFirst("\\.[^.]+$", "");
         long t0 = System.nanoTime();
         try (Adm model = useModel ? Adm.open(weights, flags) : null; ResNet cls = needsClassifier ? ResNet.open(classifier) : null) {
+            if (cls != null && labelIndex >= cls.arch().numClasses())
+                throw new IllegalArgumentException(classifier + ": the classifier has " + cls.arch().numClasses() + " classes; --label "
+                        + label + " (class " + labelIndex + ") is not one of them");
             Editor editor = new Editor(cfg, model, ops, Fills.NAMES.contains(fill) ? Fills.named(fill) : Fills.fast(),
-                    cls == null ? null : new ClassifierGuidance(cls));
+                    cls == null ? null : new ClassifierGuidance(cls, advMode));
             Editor.Source src = new Editor.Source(stem, img, m, labelIndex, userBg);
             List<Editor.Task> tasks = new ArrayList<>();
             for (List<Edit> r : requests) tasks.add(new Editor.Task(src, r, Seeds.derive(seed, stem, Edit.name(r))));

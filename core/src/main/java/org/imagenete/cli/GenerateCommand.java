@@ -55,6 +55,15 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--classifier", paramLabel = "RESNET", description = "torchvision ResNet for the '-adv' variants") Path classifier;
 
+    @Option(names = "--adv-scale", defaultValue = "10", paramLabel = "S",
+            description = "scale of the adversarial classifier term of '-adv' variants (the released classifier_scale, default 10)")
+    float advScale;
+
+    @Option(names = "--adv-input", defaultValue = "imagenet", paramLabel = "MODE",
+            description = "what the '-adv' classifier sees: imagenet (normalised (x+1)/2, what torchvision classifiers expect; default)"
+                    + " or raw (pred_x0 in [-1, 1], as the released tool)")
+    String advInput;
+
     @Option(names = "--fill", defaultValue = "auto", paramLabel = "MODE",
             description = "diffusion | fast (= patch) | patch | telea | pushpull (default: diffusion with weights, else patch)")
     String fill;
@@ -121,14 +130,20 @@ public final class GenerateCommand implements Callable<Integer> {
         if (numHeadChannels != null) flags.put("num_head_channels", numHeadChannels.toString());
         Editor.Config cfg = Editor.Config.defaults().withFill(fillMode).withBatch(batch).withSize(size);
         if (steps != null) cfg = cfg.withBackgroundSteps(steps);
-        cfg = cfg.withHarmonizeSteps(harmonizeSteps != null ? harmonizeSteps : cfg.background().skip());
+        cfg = cfg.withHarmonizeSteps(harmonizeSteps != null ? harmonizeSteps : cfg.background().skip()).withAdversarialScale(advScale);
+        ClassifierGuidance.Input advMode = ClassifierGuidance.Input.parse(advInput);
         if (fillSteps != null || fillResample != 1) cfg = cfg.withFillSteps(fillSteps != null ? fillSteps : cfg.fillOptions().skip(), fillResample);
         boolean geometric = vs.stream().flatMap(v -> v.edits().stream()).anyMatch(e -> !(e instanceof org.imagenete.edit.Edit.Background));
         boolean harmonize = geometric && cfg.harmonizeSteps() > 0;
         boolean useModel = needsModel || fillMode == Editor.Fill.DIFFUSION || (harmonize && adm != null);
         try (Adm model = useModel ? Adm.open(adm, flags) : null; ResNet cls = needsClassifier ? ResNet.open(classifier) : null;
              IsNetMasker isnet = autoMasks ? IsNetMasker.open() : null) {
-            Editor editor = new Editor(cfg, model, ops, Fills.named(classical), cls == null ? null : new ClassifierGuidance(cls));
+            if (cls != null)
+                for (Inputs.Item it : items)
+                    if (it.label() >= cls.arch().numClasses())
+                        throw new IllegalArgumentException(classifier + ": the classifier has " + cls.arch().numClasses() + " classes; "
+                                + it.id() + " is class " + it.label() + " (" + it.wnid() + "), which it cannot push away from");
+            Editor editor = new Editor(cfg, model, ops, Fills.named(classical), cls == null ? null : new ClassifierGuidance(cls, advMode));
             Generator.Provenance prov = new Generator.Provenance(ops.name(), fillMode == Editor.Fill.DIFFUSION ? "diffusion" : classical,
                     useModel ? Checksums.sha256(adm) : null, needsClassifier ? Checksums.sha256(classifier) : null);
             Generator g = new Generator(editor, new Generator.Options(vs, seed, si, sn, Math.max(1, batch), maskSource), out, prov,

@@ -68,6 +68,13 @@ public final class Editor {
             return new Config(size, fill, holeDilation, skip(background, s), fillOptions, batch, harmonizeSteps);
         }
 
+        /** The scale of the adversarial classifier term of "-adv" edits (the released classifier_scale: 10). */
+        public Config withAdversarialScale(float scale) {
+            BlendedSampler.Options o = background;
+            return new Config(size, fill, holeDilation, new BlendedSampler.Options(o.respacing(), o.skip(), o.rangeLambda(), o.perSample(),
+                    o.ddim(), o.eta(), o.classifier(), scale, o.listener(), o.resample()), fillOptions, batch, harmonizeSteps);
+        }
+
         /** S and RePaint-style resampling of the diffusion hole fill. */
         public Config withFillSteps(int s, int resample) {
             return new Config(size, fill, holeDilation, background, skip(fillOptions, s).withResample(resample), batch, harmonizeSteps);
@@ -213,6 +220,8 @@ public final class Editor {
         if (b != null && model == null) throw new IllegalStateException("background edits need the ADM diffusion model (--weights)");
         if (b != null && b.adversarial() && adversarial == null)
             throw new IllegalStateException("adversarial background edits need a classifier (--classifier resnet50.pth)");
+        if (b != null && b.adversarial() && s.label < 0)
+            throw new IllegalStateException(s.id + ": an adversarial background edit needs the image's class (a label) to push away from");
         if (config.fill == Fill.DIFFUSION && model == null && w.geometric())
             throw new IllegalStateException("diffusion hole filling needs the ADM model (--weights), or use the fast fill");
         w.hole = dilate(w.mask, config.holeDilation);
@@ -431,8 +440,14 @@ public final class Editor {
                 }
             }
             BlendedSampler.Options o = Config.skip(config.background, part.getFirst().steps);
-            if (adv) o = new BlendedSampler.Options(o.respacing(), o.skip(), o.rangeLambda(), o.perSample(), o.ddim(), o.eta(),
-                    adversarial, o.adversarialScale() == 0 ? 1f : o.adversarialScale(), o.listener(), o.resample());
+            if (adv) {
+                o = new BlendedSampler.Options(o.respacing(), o.skip(), o.rangeLambda(), o.perSample(), o.ddim(), o.eta(),
+                        adversarial, o.adversarialScale(), o.listener(), o.resample());
+                for (Work w : part) {
+                    w.values.put("adversarial_scale", o.adversarialScale());
+                    if (adversarial instanceof ClassifierGuidance cg) w.values.put("adversarial_input", cg.input().flag());
+                }
+            }
             List<Tensor> out = BlendedSampler.sample(model, ops, jobs, o);
             for (int k = 0; k < part.size(); k++) {
                 try (Tensor t = out.get(k)) {

@@ -119,4 +119,30 @@ class EditCommandTest {
         assertEquals(0, j.get("values").get("harmonize_steps").asInt());
         assertEquals("no ADM weights", j.get("values").get("harmonize_skipped").asText());
     }
+
+    /** '-adv' without a label, and with a classifier that does not have the image's class: one line naming what is missing or the file. */
+    @Test
+    void adversarialEditsNeedALabelTheClassifierHas() throws Exception {
+        java.util.Map<String, org.imagenete.tensor.Tensor> sd = org.imagenete.nn.FormulaWeights.stateDict(
+                org.imagenete.nn.ResNet.Arch.of(18, 10).parameterShapes(), 0);
+        Path ten = dir.resolve("resnet18-10-classes.safetensors");
+        try {
+            org.imagenete.io.SafeTensors.write(ten, sd, java.util.Map.of());
+        } finally {
+            sd.values().forEach(org.imagenete.tensor.Tensor::close);
+        }
+        String[] base = {"edit", animal("tabby_1.jpg").toString(), "--mask", animal("masks/tabby_1.png").toString(), "--set", "background=20-adv",
+                "--weights", Golden.golden("adm-tiny/weights.pt").toString(), "--num-head-channels", "8", "--size", "32",
+                "--classifier", ten.toString(), "--out", dir.resolve("adv").toString()};
+        var noLabel = run(base);
+        assertEquals(1, noLabel.code());
+        assertTrue(noLabel.err().contains("--label"), noLabel.err());
+        String[] withLabel = java.util.Arrays.copyOf(base, base.length + 2);
+        withLabel[base.length] = "--label";
+        withLabel[base.length + 1] = "n02123045";
+        var outside = run(withLabel);
+        assertEquals(1, outside.code());
+        assertTrue(outside.err().contains("resnet18-10-classes.safetensors") && outside.err().contains("10 classes")
+                && outside.err().contains("281"), outside.err());
+    }
 }

@@ -182,4 +182,30 @@ class EditorTest {
             assertTrue(plus > zero && zero > minus, "lambda +20, 0, -20 give " + plus + ", " + zero + ", " + minus);
         }
     }
+
+    /**
+     * An "-adv" edit with the image's label runs through the editor with the released scale (10) and the default
+     * ImageNet-normalised classifier input, records both, differs from the plain edit, and keeps the object's pixels.
+     */
+    @Test
+    void adversarialEditRecordsItsScaleAndInput() {
+        try (Adm adm = AdmGolden.tinyModel(); org.imagenete.nn.ResNet net = org.imagenete.nn.ResNetTest.formula(18)) {
+            Editor e = new Editor(Editor.Config.defaults().withSize(32).withBackgroundSteps(3), adm, OPS, MAGENTA, new ClassifierGuidance(net));
+            Editor.Source s = new Editor.Source("tabby_1", source("tabby_1").image(), source("tabby_1").mask(), 281, null);
+            List<Editor.Result> rs = e.run(List.of(new Editor.Task(s, Edit.parse("background=20-adv"), 4), new Editor.Task(s, Edit.parse("background=20"), 4)));
+            Editor.Result adv = rs.get(0), plain = rs.get(1);
+            assertTrue(adv.ok(), adv.unreachable());
+            assertEquals(10f, (float) adv.values().get("adversarial_scale"));
+            assertEquals("imagenet", adv.values().get("adversarial_input"));
+            assertTrue(!adv.image().equals(plain.image()), "the adversarial term changes the background");
+            Mask m = s.mask().resizeNearest(32, 32);
+            for (int y = 0; y < 32; y++)
+                for (int x = 0; x < 32; x++)
+                    if (m.get(x, y)) for (int c = 0; c < 3; c++) assertEquals(plain.image().get(x, y, c), adv.image().get(x, y, c));
+            Editor.Source unlabelled = new Editor.Source("tabby_1", s.image(), s.mask(), -1, null);
+            IllegalStateException ex = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                    () -> e.run(List.of(new Editor.Task(unlabelled, Edit.parse("background=20-adv"), 4))));
+            assertTrue(ex.getMessage().contains("label"), ex.getMessage());
+        }
+    }
 }

@@ -67,15 +67,6 @@ public final class EditCommand implements Callable<Integer> {
     @Option(names = "--classifier", paramLabel = "RESNET", description = "torchvision ResNet weights for '-adv' background edits")
     Path classifier;
 
-    @Option(names = "--adv-scale", defaultValue = "10", paramLabel = "S",
-            description = "scale of the adversarial classifier term of '-adv' edits (the released classifier_scale, default 10)")
-    float advScale;
-
-    @Option(names = "--adv-input", defaultValue = "imagenet", paramLabel = "MODE",
-            description = "what the '-adv' classifier sees: imagenet ((x+1)/2 normalised with the ImageNet mean and std, what torchvision"
-                    + " classifiers are trained on; default) or raw (pred_x0 in [-1, 1], as the released tool feeds its ResNet)")
-    String advInput;
-
     @Option(names = "--label", paramLabel = "CLASS", description = "the image's ImageNet class (index or wnid), for '-adv' edits and provenance")
     String label;
 
@@ -98,6 +89,8 @@ public final class EditCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
 
     @Option(names = "--num-head-channels", paramLabel = "N") Integer numHeadChannels;
+
+    @Mixin AdversarialOptions adv;
 
     @Mixin BackendOptions backend;
 
@@ -122,8 +115,8 @@ public final class EditCommand implements Callable<Integer> {
         boolean geometric = requests.stream().flatMap(List::stream).anyMatch(e -> !(e instanceof Edit.Background));
         Editor.Config cfg = Editor.Config.defaults().withSize(size).withFill(fillMode);
         if (steps != null) cfg = cfg.withBackgroundSteps(steps);
-        cfg = cfg.withHarmonizeSteps(harmonizeSteps != null ? harmonizeSteps : cfg.background().skip()).withAdversarialScale(advScale);
-        ClassifierGuidance.Input advMode = ClassifierGuidance.Input.parse(advInput);
+        cfg = cfg.withHarmonizeSteps(harmonizeSteps != null ? harmonizeSteps : cfg.background().skip()).withAdversarialScale(adv.scale);
+        ClassifierGuidance.Input advMode = adv.mode();
         boolean needsModel = fillMode == Editor.Fill.DIFFUSION || requests.stream().flatMap(List::stream).anyMatch(e -> e instanceof Edit.Background);
         boolean needsClassifier = requests.stream().flatMap(List::stream).anyMatch(e -> e instanceof Edit.Background b && b.adversarial());
         if (needsModel && weights == null)

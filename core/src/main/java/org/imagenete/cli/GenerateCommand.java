@@ -55,15 +55,6 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--classifier", paramLabel = "RESNET", description = "torchvision ResNet for the '-adv' variants") Path classifier;
 
-    @Option(names = "--adv-scale", defaultValue = "10", paramLabel = "S",
-            description = "scale of the adversarial classifier term of '-adv' variants (the released classifier_scale, default 10)")
-    float advScale;
-
-    @Option(names = "--adv-input", defaultValue = "imagenet", paramLabel = "MODE",
-            description = "what the '-adv' classifier sees: imagenet (normalised (x+1)/2, what torchvision classifiers expect; default)"
-                    + " or raw (pred_x0 in [-1, 1], as the released tool)")
-    String advInput;
-
     @Option(names = "--fill", defaultValue = "auto", paramLabel = "MODE",
             description = "diffusion | fast (= patch) | patch | telea | pushpull (default: diffusion with weights, else patch)")
     String fill;
@@ -91,6 +82,8 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--size", defaultValue = "256", description = "output resolution (the diffusion model's)") int size;
 
     @Option(names = "--quiet", description = "no progress bar") boolean quiet;
+
+    @Mixin AdversarialOptions adv;
 
     @Mixin BackendOptions backend;
 
@@ -130,8 +123,8 @@ public final class GenerateCommand implements Callable<Integer> {
         if (numHeadChannels != null) flags.put("num_head_channels", numHeadChannels.toString());
         Editor.Config cfg = Editor.Config.defaults().withFill(fillMode).withBatch(batch).withSize(size);
         if (steps != null) cfg = cfg.withBackgroundSteps(steps);
-        cfg = cfg.withHarmonizeSteps(harmonizeSteps != null ? harmonizeSteps : cfg.background().skip()).withAdversarialScale(advScale);
-        ClassifierGuidance.Input advMode = ClassifierGuidance.Input.parse(advInput);
+        cfg = cfg.withHarmonizeSteps(harmonizeSteps != null ? harmonizeSteps : cfg.background().skip()).withAdversarialScale(adv.scale);
+        ClassifierGuidance.Input advMode = adv.mode();
         if (fillSteps != null || fillResample != 1) cfg = cfg.withFillSteps(fillSteps != null ? fillSteps : cfg.fillOptions().skip(), fillResample);
         boolean geometric = vs.stream().flatMap(v -> v.edits().stream()).anyMatch(e -> !(e instanceof org.imagenete.edit.Edit.Background));
         boolean harmonize = geometric && cfg.harmonizeSteps() > 0;

@@ -59,14 +59,10 @@ public final class StepCommand implements Callable<Integer> {
     @Option(names = "--classifier", paramLabel = "FILE", description = "torchvision ResNet (.pth/.safetensors): adds the adversarial term for labels y")
     Path classifier;
 
-    @Option(names = "--adv-scale", defaultValue = "10", paramLabel = "S", description = "adversarial scale (the released classifier_scale, default 10)")
-    float advScale;
-
-    @Option(names = "--adv-input", defaultValue = "imagenet", paramLabel = "MODE", description = "raw (pred_x0 in [-1, 1], the released tool) | imagenet")
-    String advInput;
-
     @Option(names = "--num-head-channels", paramLabel = "N", description = "channels per attention head (default 64)")
     Integer numHeadChannels;
+
+    @Mixin AdversarialOptions adv;
 
     @Mixin BackendOptions backend;
 
@@ -76,7 +72,7 @@ public final class StepCommand implements Callable<Integer> {
         Ops ops = backend.ops();
         Map<String, String> flags = new LinkedHashMap<>();
         if (numHeadChannels != null) flags.put("num_head_channels", numHeadChannels.toString());
-        ClassifierGuidance.Input advMode = ClassifierGuidance.Input.parse(advInput);
+        ClassifierGuidance.Input advMode = adv.mode();
         if (classifier != null && !Files.isRegularFile(classifier)) throw new IllegalArgumentException(classifier + ": no such file");
         List<Tensor> owned = new ArrayList<>();
         try (Adm model = Adm.open(weights, flags); SafeTensors in = SafeTensors.open(input);
@@ -110,7 +106,7 @@ public final class StepCommand implements Callable<Integer> {
             Arrays.fill(lams, lam);
             Guidance.Terms terms = Guidance.Terms.complexity(lams, rl, perSample);
             if (cls != null)
-                terms = new Guidance.Terms(lams, rl, perSample, new ClassifierGuidance(cls, advMode), advScale, labels(in, b, cls.arch().numClasses()));
+                terms = new Guidance.Terms(lams, rl, perSample, new ClassifierGuidance(cls, advMode), adv.scale, labels(in, b, cls.arch().numClasses()));
             long t0 = System.nanoTime();
             Map<String, Tensor> out = new LinkedHashMap<>();
             try (GuidedStep.Result r = GuidedStep.run(model, ops, d, x, idx, terms);
@@ -145,7 +141,7 @@ public final class StepCommand implements Callable<Integer> {
                 Map<String, String> written = new LinkedHashMap<>(Map.of("backend", ops.name(), "respacing", resp, "lambda", Float.toString(lam),
                         "range_lambda", Float.toString(rl), "per_sample", Boolean.toString(perSample)));
                 if (cls != null) {
-                    written.put("adv_scale", Float.toString(advScale));
+                    written.put("adv_scale", Float.toString(adv.scale));
                     written.put("adv_input", advMode.flag());
                 }
                 SafeTensors.write(output, out, written);

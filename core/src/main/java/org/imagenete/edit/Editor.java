@@ -241,26 +241,34 @@ public final class Editor {
 
     /** Diffusion inpainting: the known pixels re-imposed every step, the hole regenerated from the fast fill. */
     private void diffusionFill(List<Work> ws) {
-        for (int i = 0; i < ws.size(); i += config.batch) {
-            List<Work> part = ws.subList(i, Math.min(ws.size(), i + config.batch));
+        for (int i = 0; i < ws.size(); i += config.batch)
+            sample(ws.subList(i, Math.min(ws.size(), i + config.batch)), config.fillOptions,
+                    (w, owned) -> new BlendedSampler.Job(keep(owned, w.filled.toTensor(RgbImage.Range.MINUS_ONE_ONE)),
+                            keep(owned, w.image.toTensor(RgbImage.Range.MINUS_ONE_ONE)), keep(owned, invert(w.hole).toTensor()), 0f,
+                            Seeds.derive(w.task.seed, "fill"), -1),
+                    (w, img) -> w.filled = img);
+    }
+
+    /** A sampler job for one task; the tensors it makes go to {@code owned}, closed after the batch. */
+    @FunctionalInterface
+    private interface JobOf {
+        BlendedSampler.Job make(Work w, List<Tensor> owned);
+    }
+
+    /** One sampler batch: a job per task, each resulting image handed to {@code result}. */
+    private void sample(List<Work> part, BlendedSampler.Options o, JobOf job, java.util.function.BiConsumer<Work, RgbImage> result) {
+        List<Tensor> owned = new ArrayList<>();
+        try {
             List<BlendedSampler.Job> jobs = new ArrayList<>();
-            List<Tensor> owned = new ArrayList<>();
-            try {
-                for (Work w : part) {
-                    Tensor init = keep(owned, w.filled.toTensor(RgbImage.Range.MINUS_ONE_ONE));
-                    Tensor known = keep(owned, w.image.toTensor(RgbImage.Range.MINUS_ONE_ONE));
-                    Tensor keepMask = keep(owned, invert(w.hole).toTensor());
-                    jobs.add(new BlendedSampler.Job(init, known, keepMask, 0f, Seeds.derive(w.task.seed, "fill"), -1));
+            for (Work w : part) jobs.add(job.make(w, owned));
+            List<Tensor> out = BlendedSampler.sample(model, ops, jobs, o);
+            for (int k = 0; k < part.size(); k++) {
+                try (Tensor t = out.get(k)) {
+                    result.accept(part.get(k), RgbImage.fromTensor(t, RgbImage.Range.MINUS_ONE_ONE));
                 }
-                List<Tensor> out = BlendedSampler.sample(model, ops, jobs, config.fillOptions);
-                for (int k = 0; k < part.size(); k++) {
-                    try (Tensor t = out.get(k)) {
-                        part.get(k).filled = RgbImage.fromTensor(t, RgbImage.Range.MINUS_ONE_ONE);
-                    }
-                }
-            } finally {
-                owned.forEach(Tensor::close);
             }
+        } finally {
+            owned.forEach(Tensor::close);
         }
     }
 
@@ -425,38 +433,22 @@ public final class Editor {
 
     private void sampleBackgrounds(List<Work> part) {
         boolean adv = adversarial(part.getFirst());
-        List<BlendedSampler.Job> jobs = new ArrayList<>();
-        List<Tensor> owned = new ArrayList<>();
-        try {
-            for (Work w : part) {
-                Tensor bgT = keep(owned, w.filled.toTensor(RgbImage.Range.MINUS_ONE_ONE));
-                Tensor obj = keep(owned, w.result.toTensor(RgbImage.Range.MINUS_ONE_ONE));
-                Tensor m = keep(owned, w.resultMask.toTensor());
-                float lambda = w.background() == null ? 0f : w.background().lambda();
-                jobs.add(new BlendedSampler.Job(bgT, obj, m, lambda, Seeds.derive(w.task.seed, "background"), w.task.source.label));
-                if (w.background() != null) {
-                    w.values.put("lambda", lambda);
-                    w.values.put("adversarial", adv);
-                }
-            }
-            BlendedSampler.Options o = Config.skip(config.background, part.getFirst().steps);
+        BlendedSampler.Options o = Config.skip(config.background, part.getFirst().steps);
+        if (adv) o = new BlendedSampler.Options(o.respacing(), o.skip(), o.rangeLambda(), o.perSample(), o.ddim(), o.eta(),
+                adversarial, o.adversarialScale(), o.listener(), o.resample());
+        for (Work w : part) {
+            if (w.background() == null) continue;
+            w.values.put("lambda", w.background().lambda());
+            w.values.put("adversarial", adv);
             if (adv) {
-                o = new BlendedSampler.Options(o.respacing(), o.skip(), o.rangeLambda(), o.perSample(), o.ddim(), o.eta(),
-                        adversarial, o.adversarialScale(), o.listener(), o.resample());
-                for (Work w : part) {
-                    w.values.put("adversarial_scale", o.adversarialScale());
-                    if (adversarial instanceof ClassifierGuidance cg) w.values.put("adversarial_input", cg.input().flag());
-                }
+                w.values.put("adversarial_scale", o.adversarialScale());
+                if (adversarial instanceof ClassifierGuidance cg) w.values.put("adversarial_input", cg.input().flag());
             }
-            List<Tensor> out = BlendedSampler.sample(model, ops, jobs, o);
-            for (int k = 0; k < part.size(); k++) {
-                try (Tensor t = out.get(k)) {
-                    part.get(k).result = RgbImage.fromTensor(t, RgbImage.Range.MINUS_ONE_ONE);
-                }
-            }
-        } finally {
-            owned.forEach(Tensor::close);
         }
+        sample(part, o, (w, owned) -> new BlendedSampler.Job(keep(owned, w.filled.toTensor(RgbImage.Range.MINUS_ONE_ONE)),
+                        keep(owned, w.result.toTensor(RgbImage.Range.MINUS_ONE_ONE)), keep(owned, w.resultMask.toTensor()),
+                        w.background() == null ? 0f : w.background().lambda(), Seeds.derive(w.task.seed, "background"), w.task.source.label),
+                (w, img) -> w.result = img);
     }
 
     private double complexity(RgbImage img) {

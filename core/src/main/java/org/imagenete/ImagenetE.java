@@ -52,16 +52,32 @@ public final class ImagenetE {
 
     /**
      * Edits one image. {@code edits} uses the syntax of {@code imagenet-e edit --set}, e.g. "size=0.08,direction=30"
-     * or "background=20" (background edits need {@code adm}; "-adv" ones also {@code classifier}). The mask is a
-     * PNG (non-zero = object) of the image's size. Returns the edited image and mask at the working size (256).
+     * or "background=20" (background edits need {@code adm}; with it, size, position and direction edits also get the
+     * harmonising pass). The mask is a PNG (non-zero = object) of the image's size. Returns the edited image and mask
+     * at the working size (256).
      */
     public static Editor.Result edit(Path image, Path mask, String edits, long seed, Adm adm, ResNet classifier, Ops ops) {
+        return edit(image, mask, edits, seed, -1, adm, classifier, ops);
+    }
+
+    /**
+     * {@link #edit(Path, Path, String, long, Adm, ResNet, Ops)} for an image of class {@code label} (ImageNet-1k index;
+     * -1 when unknown): "-adv" edits push the classifier away from it, at the released scale (10) with ImageNet-normalised
+     * input ({@link ClassifierGuidance.Input}). They need {@code adm}, {@code classifier} and the label.
+     */
+    public static Editor.Result edit(Path image, Path mask, String edits, long seed, int label, Adm adm, ResNet classifier, Ops ops) {
         RgbImage img = Images.read(image);
         Mask m = Masks.readFor(mask, new MaskSource.Binary(), img, false);
         String id = image.getFileName().toString();
         List<Edit> e = Edit.parse(edits);
+        if (e.stream().anyMatch(x -> x instanceof Edit.Background b && b.adversarial())) {
+            if (classifier == null || label < 0)
+                throw new IllegalArgumentException("'" + edits + "': an '-adv' edit needs a classifier and the image's label");
+            if (label >= classifier.arch().numClasses())
+                throw new IllegalArgumentException("label " + label + " is not one of the classifier's " + classifier.arch().numClasses() + " classes");
+        }
         Editor editor = new Editor(Editor.Config.defaults(), adm, ops, Fills.fast(), classifier == null ? null : new ClassifierGuidance(classifier));
-        return editor.run(List.of(new Editor.Task(new Editor.Source(id, img, m, -1, null), e, Seeds.derive(seed, id, Edit.name(e))))).getFirst();
+        return editor.run(List.of(new Editor.Task(new Editor.Source(id, img, m, label, null), e, Seeds.derive(seed, id, Edit.name(e))))).getFirst();
     }
 
     /**

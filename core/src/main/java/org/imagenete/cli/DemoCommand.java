@@ -26,8 +26,9 @@ import java.util.concurrent.Callable;
 
 /**
  * The README's first command: builds a small benchmark from the bundled public-domain photos and writes a report.
- * Uses whatever is available: without ADM weights the geometric edits with the fast fill; with them every variant;
- * with a classifier the accuracies, without one a gallery of the edits.
+ * Uses whatever is available: without ADM weights the geometric edits with the fast fill (not harmonised); with them
+ * every variant, the geometric ones harmonised by blended diffusion; with a classifier the accuracies, without one a
+ * gallery of the edits.
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = {"Generate a small ImageNet-E benchmark from 6 bundled public-domain photos, evaluate a classifier",
@@ -54,8 +55,9 @@ public final class DemoCommand implements Callable<Integer> {
         Path adm = weights != null ? weights : Files.isRegularFile(GenerateCommand.defaultWeights()) ? GenerateCommand.defaultWeights() : null;
         Path cls = classifier != null ? classifier : Files.isRegularFile(defaultClassifier()) ? defaultClassifier() : null;
         if (adm == null)
-            System.err.println("demo: no ADM diffusion weights: running the geometric edits (size, position, direction) with the fast fill.\n"
-                    + "      For background edits, download OpenAI's 256x256_diffusion_uncond.pt (guided-diffusion) to\n      "
+            System.err.println("demo: no ADM diffusion weights: running the geometric edits (size, position, direction) with the fast fill;\n"
+                    + "      the harmonising diffusion pass that ImageNet-E runs over their backgrounds is skipped.\n"
+                    + "      For background edits and the harmonising pass, download OpenAI's 256x256_diffusion_uncond.pt (guided-diffusion) to\n      "
                     + GenerateCommand.defaultWeights() + " or pass --weights FILE.");
         List<String> gen = new ArrayList<>(List.of("--images", inputs.resolve("images").toString(), "--masks",
                 inputs.resolve("masks").toString(), "--out", bench.toString(), "--seed", Long.toString(seed)));
@@ -114,7 +116,7 @@ public final class DemoCommand implements Callable<Integer> {
         info.put("images", Long.toString(rows.stream().map(r -> r.get("image").asText()).distinct().count()));
         info.put("outputs", Long.toString(rows.stream().filter(r -> r.hasNonNull("file")).count()));
         info.put("classifier", "none (accuracies need --classifier)");
-        info.put("diffusion model", diffusion ? "yes" : "none (geometric edits only)");
+        info.put("diffusion model", diffusion ? "yes" : "none (geometric edits only, harmonising pass skipped)");
         Report.writeGallery(report, "imagenet-e demo: the edits", pics, info);
     }
 }

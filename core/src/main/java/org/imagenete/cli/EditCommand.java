@@ -52,7 +52,7 @@ public final class EditCommand implements Callable<Integer> {
     boolean autoMask;
 
     @Option(names = "--mask-format", defaultValue = "binary", paramLabel = "FMT",
-            description = "binary | imagenet-s | imagenet-s:ID | soft[:THRESHOLD]")
+            description = "binary | imagenet-s (every id but 0 and the ignore label 1000, which counts as background) | imagenet-s:ID | soft[:THRESHOLD]")
     String maskFormat;
 
     @Option(names = "--resize-mask", description = "resize a mask of another size to the image (nearest) instead of failing")
@@ -81,9 +81,16 @@ public final class EditCommand implements Callable<Integer> {
     @Option(names = "--steps", paramLabel = "S", description = "diffusion steps of background edits (default 10 of respacing 100, as ImageNet-E)")
     Integer steps;
 
+    @Option(names = "--harmonize-steps", paramLabel = "S",
+            description = "steps of the harmonising blended-diffusion pass (lambda 0) that size, position and direction edits get with"
+                    + " --weights, as the released pipeline runs it for every edit; 0 = off (default: the --steps of background edits)")
+    Integer harmonizeSteps;
+
     @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
 
     @Option(names = "--num-head-channels", paramLabel = "N") Integer numHeadChannels;
+
+    @Mixin AdversarialOptions adv;
 
     @Mixin BackendOptions backend;
 
@@ -105,30 +112,36 @@ public final class EditCommand implements Callable<Integer> {
         Editor.Fill fillMode = fill.equals("diffusion") ? Editor.Fill.DIFFUSION
                 : fill.equals("fast") || Fills.NAMES.contains(fill) ? Editor.Fill.FAST : Editor.Fill.IMAGE;
         RgbImage userBg = fillMode == Editor.Fill.IMAGE ? Images.read(Path.of(fill)) : null;
+        boolean geometric = requests.stream().flatMap(List::stream).anyMatch(e -> !(e instanceof Edit.Background));
+        Editor.Config cfg = Editor.Config.defaults().withSize(size).withFill(fillMode);
+        if (steps != null) cfg = cfg.withBackgroundSteps(steps);
+        cfg = cfg.withHarmonizeSteps(harmonizeSteps != null ? harmonizeSteps : cfg.background().skip()).withAdversarialScale(adv.scale);
+        ClassifierGuidance.Input advMode = adv.mode();
         boolean needsModel = fillMode == Editor.Fill.DIFFUSION || requests.stream().flatMap(List::stream).anyMatch(e -> e instanceof Edit.Background);
         boolean needsClassifier = requests.stream().flatMap(List::stream).anyMatch(e -> e instanceof Edit.Background b && b.adversarial());
         if (needsModel && weights == null)
             throw new IllegalArgumentException("background edits and --fill diffusion need the ADM model: --weights 256x256_diffusion_uncond.pt");
         if (needsClassifier && (classifier == null || labelIndex < 0))
             throw new IllegalArgumentException("'-adv' edits need --classifier RESNET.pth and --label CLASS");
+        boolean useModel = needsModel || (weights != null && geometric && cfg.harmonizeSteps() > 0);
+        if (geometric && cfg.harmonizeSteps() > 0 && weights == null)
+            System.err.println("edit: no ADM weights: the harmonising diffusion pass of size, position and direction edits is skipped"
+                    + " (the classical fill stays as it is); add --weights FILE, or --harmonize-steps 0 to silence this");
         Map<String, String> flags = new LinkedHashMap<>();
         if (numHeadChannels != null) flags.put("num_head_channels", numHeadChannels.toString());
         String stem = image.getFileName().toString().replaceFirst("\\.[^.]+$", "");
-        Editor.Config cfg = Editor.Config.defaults().withSize(size).withFill(fillMode);
-        if (steps != null) {
-            var b = cfg.background();
-            cfg = new Editor.Config(cfg.size(), cfg.fill(), cfg.holeDilation(), new org.imagenete.diffusion.BlendedSampler.Options(
-                    b.respacing(), steps, b.rangeLambda(), b.perSample(), b.ddim(), b.eta(), null, b.adversarialScale(), null), cfg.fillOptions(), cfg.batch());
-        }
         long t0 = System.nanoTime();
-        try (Adm model = needsModel ? Adm.open(weights, flags) : null; ResNet cls = needsClassifier ? ResNet.open(classifier) : null) {
+        try (Adm model = useModel ? Adm.open(weights, flags) : null; ResNet cls = needsClassifier ? ResNet.open(classifier) : null) {
+            if (cls != null && labelIndex >= cls.arch().numClasses())
+                throw new IllegalArgumentException(classifier + ": the classifier has " + cls.arch().numClasses() + " classes; --label "
+                        + label + " (class " + labelIndex + ") is not one of them");
             Editor editor = new Editor(cfg, model, ops, Fills.NAMES.contains(fill) ? Fills.named(fill) : Fills.fast(),
-                    cls == null ? null : new ClassifierGuidance(cls));
+                    cls == null ? null : new ClassifierGuidance(cls, advMode));
             Editor.Source src = new Editor.Source(stem, img, m, labelIndex, userBg);
             List<Editor.Task> tasks = new ArrayList<>();
             for (List<Edit> r : requests) tasks.add(new Editor.Task(src, r, Seeds.derive(seed, stem, Edit.name(r))));
             List<Editor.Result> results = editor.run(tasks);
-            String modelSha = weights == null ? null : Checksums.sha256(weights);
+            String modelSha = useModel ? Checksums.sha256(weights) : null;
             String clsSha = needsClassifier ? Checksums.sha256(classifier) : null;
             int failed = 0;
             for (Editor.Result r : results) {
@@ -195,12 +208,17 @@ public final class EditCommand implements Callable<Integer> {
         return c.index();
     }
 
+    /** The mask source a {@code --mask-format} names (edit and generate). */
     static MaskSource maskSource(String f) {
-        if (f.equals("binary")) return new MaskSource.Binary();
-        if (f.equals("imagenet-s")) return new MaskSource.ImageNetS();
-        if (f.startsWith("imagenet-s:")) return new MaskSource.ImageNetSId(Integer.parseInt(f.substring(11)));
-        if (f.equals("soft")) return new MaskSource.Soft(0.5);
-        if (f.startsWith("soft:")) return new MaskSource.Soft(Double.parseDouble(f.substring(5)));
+        try {
+            if (f.equals("binary")) return new MaskSource.Binary();
+            if (f.equals("imagenet-s")) return new MaskSource.ImageNetS();
+            if (f.startsWith("imagenet-s:")) return new MaskSource.ImageNetSId(Integer.parseInt(f.substring(11)));
+            if (f.equals("soft")) return new MaskSource.Soft(0.5);
+            if (f.startsWith("soft:")) return new MaskSource.Soft(Double.parseDouble(f.substring(5)));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--mask-format " + f + ": the value after ':' is not a number");
+        }
         throw new IllegalArgumentException("--mask-format " + f + ": binary, imagenet-s, imagenet-s:ID, soft[:THRESHOLD]");
     }
 }

@@ -36,8 +36,15 @@ import java.util.concurrent.Callable;
         description = {"Classify every image of a dataset (an imagenet-e benchmark, an ImageFolder of <wnid>/<image>,",
                 "or --labels FILE) and write results.json, results.csv, predictions.csv and report.html to --out."})
 public final class EvaluateCommand implements Callable<Integer> {
-    @Option(names = "--data", paramLabel = "DIR", description = "benchmark folder (manifest.jsonl) or ImageFolder")
+    @Option(names = "--data", paramLabel = "DIR",
+            description = {"benchmark folder (manifest.jsonl), ImageFolder, a folder of variant folders (<variant>/<wnid>/<image>,",
+                    "ImageNet-E as published), or WebDataset shards (a .tar, or a folder of them: <key>.jpg|png|webp + <key>.cls;",
+                    "variant = the key's first path segment, else the shard set)"})
     Path data;
+
+    @Option(names = "--variant-map", paramLabel = "CSV",
+            description = "name,variant lines renaming the variants read off folders, shard sets or key prefixes ('original': the originals)")
+    Path variantMap;
 
     @Option(names = "--labels", paramLabel = "CSV", description = "path,label rows (label: index or wnid) instead of --data")
     Path labels;
@@ -66,7 +73,9 @@ public final class EvaluateCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         if (data == null && labels == null) throw new IllegalArgumentException("give --data DIR or --labels FILE");
         if (!Files.isRegularFile(model)) throw new IllegalArgumentException(model + ": no such file");
-        List<EvalItem> items = Datasets.load(data, labels);
+        Datasets.Loaded loaded = Datasets.read(data, labels, variantMap);
+        List<EvalItem> items = loaded.items();
+        for (String line : loaded.skipped()) System.err.println("  skipped " + line);
         if (items.isEmpty()) throw new IllegalArgumentException((data != null ? data : labels) + ": no images");
         boolean onnx = model.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx");
         try (Classifier c = onnx ? new OnnxClassifier(model, backend.threads == null ? 0 : backend.threads, onnxCuda)
@@ -83,6 +92,8 @@ public final class EvaluateCommand implements Callable<Integer> {
             info.put("images classified", Integer.toString(r.predictions().size()));
             info.put("unreadable images skipped", Integer.toString(r.failures().size()));
             for (Evaluator.Failure f : r.failures()) info.put("skipped " + f.file(), f.reason());
+            info.put("dataset entries skipped", Integer.toString(loaded.skipped().size()));
+            for (int i = 0; i < loaded.skipped().size(); i++) info.put("skipped entry " + (i + 1), loaded.skipped().get(i));
             info.put("time", String.format(Locale.ROOT, "%.1f s (%.1f img/s; inference %.1f s, decoding %.1f s on %d threads, waited %.1f s)",
                     r.seconds(), r.imagesPerSecond(), r.inferSeconds(), r.decodeSeconds(), o.decodeThreads(), r.waitSeconds()));
             Report.write(out, new Report.Input("imagenet-e evaluation", c.name(), summary, r.predictions(), pics, cams, info));
@@ -106,7 +117,7 @@ public final class EvaluateCommand implements Callable<Integer> {
             List<EvalItem> group = items.stream().filter(i -> i.image().equals(src) && byKey.containsKey(i.image() + "\u0000" + i.variant())).toList();
             List<RgbImage> crops = new ArrayList<>();
             for (EvalItem it : group) {
-                RgbImage crop = Preprocess.crop(Images.read(it.file()), c.preprocessing());
+                RgbImage crop = Preprocess.crop(it.read(), c.preprocessing());
                 crops.add(crop);
                 Prediction p = byKey.get(it.image() + "\u0000" + it.variant());
                 String name = p.predicted() < names.size() ? names.get(p.predicted()).shortName() : Integer.toString(p.predicted());

@@ -9,6 +9,7 @@ import org.imagenete.edit.Editor;
 import org.imagenete.edit.Fills;
 import org.imagenete.edit.automask.IsNetMasker;
 import org.imagenete.eval.Evaluator;
+import org.imagenete.image.MaskSource;
 import org.imagenete.io.Checksums;
 import org.imagenete.nn.Adm;
 import org.imagenete.nn.ResNet;
@@ -33,7 +34,13 @@ import java.util.concurrent.Callable;
 public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--images", required = true, paramLabel = "DIR") Path images;
 
-    @Option(names = "--masks", paramLabel = "DIR", description = "masks mirrored as <wnid>/<stem>.png (non-zero = object)") Path masks;
+    @Option(names = "--masks", paramLabel = "DIR", description = "masks mirrored as <wnid>/<stem>.png (see --mask-format)") Path masks;
+
+    @Option(names = "--mask-format", defaultValue = "binary", paramLabel = "FMT",
+            description = {"binary (non-zero = object) | imagenet-s (ImageNet-S segmentation PNGs, id = R + 256 G: every id but 0 and",
+                    "the ignore label 1000 is object; ignore pixels count as background) | imagenet-s:ID (only that id, for every",
+                    "image) | soft[:THRESHOLD] (grey probability masks)"})
+    String maskFormat;
 
     @Option(names = "--auto-masks", description = "ISNet masks for images without one (scripts/install-isnet.sh)") boolean autoMasks;
 
@@ -60,6 +67,11 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--steps", paramLabel = "S", description = "diffusion steps of background edits (default 10 of 100, as ImageNet-E)") Integer steps;
 
+    @Option(names = "--harmonize-steps", paramLabel = "S",
+            description = "steps of the harmonising blended-diffusion pass (lambda 0) that size, position and direction variants get with"
+                    + " ADM weights, as the released pipeline runs it for every edit; 0 = off (default: --steps)")
+    Integer harmonizeSteps;
+
     @Option(names = "--fill-steps", paramLabel = "S", description = "diffusion steps of the hole fill (default 50 of 100)") Integer fillSteps;
 
     @Option(names = "--fill-resample", defaultValue = "1", paramLabel = "R",
@@ -70,6 +82,8 @@ public final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--size", defaultValue = "256", description = "output resolution (the diffusion model's)") int size;
 
     @Option(names = "--quiet", description = "no progress bar") boolean quiet;
+
+    @Mixin AdversarialOptions adv;
 
     @Mixin BackendOptions backend;
 
@@ -82,6 +96,7 @@ public final class GenerateCommand implements Callable<Integer> {
         if (sh.length != 2) throw new IllegalArgumentException("--shard I/N, e.g. 0/4");
         int si = Integer.parseInt(sh[0].trim()), sn = Integer.parseInt(sh[1].trim());
         if (masks == null && !autoMasks) throw new IllegalArgumentException("give --masks DIR or --auto-masks");
+        MaskSource maskSource = EditCommand.maskSource(maskFormat);
         Path adm = weights != null ? weights : Files.isRegularFile(defaultWeights()) ? defaultWeights() : null;
         if (weights != null && !Files.isRegularFile(weights)) throw new IllegalArgumentException(weights + ": no such file");
         List<Variant> vs = variants != null ? Variants.parse(variants) : Variants.paper(adm != null, classifier != null);
@@ -106,29 +121,33 @@ public final class GenerateCommand implements Callable<Integer> {
         Ops ops = backend.ops();
         Map<String, String> flags = new LinkedHashMap<>();
         if (numHeadChannels != null) flags.put("num_head_channels", numHeadChannels.toString());
-        boolean useModel = needsModel || fillMode == Editor.Fill.DIFFUSION;
         Editor.Config cfg = Editor.Config.defaults().withFill(fillMode).withBatch(batch).withSize(size);
-        if (steps != null) {
-            var b = cfg.background();
-            cfg = new Editor.Config(cfg.size(), cfg.fill(), cfg.holeDilation(), new org.imagenete.diffusion.BlendedSampler.Options(b.respacing(), steps,
-                    b.rangeLambda(), b.perSample(), b.ddim(), b.eta(), null, b.adversarialScale(), null), cfg.fillOptions(), cfg.batch());
-        }
-        if (fillSteps != null || fillResample != 1) {
-            var f = cfg.fillOptions();
-            cfg = new Editor.Config(cfg.size(), cfg.fill(), cfg.holeDilation(), cfg.background(), new org.imagenete.diffusion.BlendedSampler.Options(
-                    f.respacing(), fillSteps != null ? fillSteps : f.skip(), f.rangeLambda(), f.perSample(), f.ddim(), f.eta(), null, 0f, null)
-                    .withResample(fillResample), cfg.batch());
-        }
+        if (steps != null) cfg = cfg.withBackgroundSteps(steps);
+        cfg = cfg.withHarmonizeSteps(harmonizeSteps != null ? harmonizeSteps : cfg.background().skip()).withAdversarialScale(adv.scale);
+        ClassifierGuidance.Input advMode = adv.mode();
+        if (fillSteps != null || fillResample != 1) cfg = cfg.withFillSteps(fillSteps != null ? fillSteps : cfg.fillOptions().skip(), fillResample);
+        boolean geometric = vs.stream().flatMap(v -> v.edits().stream()).anyMatch(e -> !(e instanceof org.imagenete.edit.Edit.Background));
+        boolean harmonize = geometric && cfg.harmonizeSteps() > 0;
+        boolean useModel = needsModel || fillMode == Editor.Fill.DIFFUSION || (harmonize && adm != null);
         try (Adm model = useModel ? Adm.open(adm, flags) : null; ResNet cls = needsClassifier ? ResNet.open(classifier) : null;
              IsNetMasker isnet = autoMasks ? IsNetMasker.open() : null) {
-            Editor editor = new Editor(cfg, model, ops, Fills.named(classical), cls == null ? null : new ClassifierGuidance(cls));
+            if (cls != null)
+                for (Inputs.Item it : items)
+                    if (it.label() >= cls.arch().numClasses())
+                        throw new IllegalArgumentException(classifier + ": the classifier has " + cls.arch().numClasses() + " classes; "
+                                + it.id() + " is class " + it.label() + " (" + it.wnid() + "), which it cannot push away from");
+            Editor editor = new Editor(cfg, model, ops, Fills.named(classical), cls == null ? null : new ClassifierGuidance(cls, advMode));
             Generator.Provenance prov = new Generator.Provenance(ops.name(), fillMode == Editor.Fill.DIFFUSION ? "diffusion" : classical,
                     useModel ? Checksums.sha256(adm) : null, needsClassifier ? Checksums.sha256(classifier) : null);
-            Generator g = new Generator(editor, new Generator.Options(vs, seed, si, sn, Math.max(1, batch)), out, prov,
+            Generator g = new Generator(editor, new Generator.Options(vs, seed, si, sn, Math.max(1, batch), maskSource), out, prov,
                     isnet == null ? null : isnet::mask);
-            System.err.printf(Locale.ROOT, "generate: %d images (shard %d/%d of %d), %d variants: %s; fill %s%s%n",
+            System.err.printf(Locale.ROOT, "generate: %d images (shard %d/%d of %d), %d variants: %s; fill %s%s%s%n",
                     Inputs.shard(items, si, sn).size(), si, sn, items.size(), vs.size(), vs.stream().map(Variant::name).toList(),
-                    prov.fill(), adm == null ? " (no ADM weights: geometric edits only; add --weights or " + defaultWeights() + " for background edits)" : "");
+                    prov.fill(), harmonize && adm != null ? "; harmonising pass " + cfg.harmonizeSteps() + " steps" : "",
+                    adm == null ? " (no ADM weights: geometric edits only; add --weights or " + defaultWeights() + " for background edits)" : "");
+            if (editor.harmonizeSkipped() && geometric)
+                System.err.println("generate: no ADM weights: the harmonising diffusion pass of size, position and direction variants is skipped"
+                        + " (the classical fill stays as it is; manifest: harmonize_steps 0)");
             Generator.Summary s = g.run(items, quiet ? null : progress());
             System.err.printf(Locale.ROOT, "generate: %d images, %d outputs written, %d already done, %d failed, %.1f s%n",
                     s.images(), s.written(), s.alreadyDone(), s.failures().size(), s.seconds());

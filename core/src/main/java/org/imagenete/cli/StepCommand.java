@@ -5,8 +5,10 @@ import org.imagenete.diffusion.GaussianDiffusion;
 import org.imagenete.diffusion.Guidance;
 import org.imagenete.diffusion.GuidedStep;
 import org.imagenete.diffusion.Schedule;
+import org.imagenete.edit.ClassifierGuidance;
 import org.imagenete.io.SafeTensors;
 import org.imagenete.nn.Adm;
+import org.imagenete.nn.ResNet;
 import org.imagenete.ops.Ops;
 import org.imagenete.tensor.DType;
 import org.imagenete.tensor.Tensor;
@@ -30,9 +32,10 @@ import java.util.concurrent.Callable;
  * who compare against the original code.
  */
 @Command(name = "step", mixinStandardHelpOptions = true,
-        description = {"Run one guided blended diffusion step: reads x_t, x_obj, m_obj, noise_sample, noise_obj, t_index;",
-                "writes pmv.* (model_out, mean, variance, log_variance, pred_xstart) and step.* (g, g_complexity, g_range,",
-                "C_pred, range, loss, guided_mean, sample, q_obj, x_prev, t_model, t_unscaled)."})
+        description = {"Run one guided blended diffusion step: reads x_t, x_obj, m_obj, noise_sample, noise_obj, t_index (and y,",
+                "int64 labels, with --classifier); writes pmv.* (model_out, mean, variance, log_variance, pred_xstart) and step.*",
+                "(g, g_complexity, g_range, C_pred, range, loss, guided_mean, sample, q_obj, x_prev, t_model, t_unscaled; with",
+                "--classifier also g_adv, the adversarial part of g, taken at pred_x0 as the released cond_fn does)."})
 public final class StepCommand implements Callable<Integer> {
     @Option(names = "--weights", required = true, paramLabel = "FILE", description = "ADM checkpoint (.pt or .safetensors)")
     Path weights;
@@ -53,8 +56,13 @@ public final class StepCommand implements Callable<Integer> {
     @Option(names = "--per-sample", description = "normalise the complexity per sample instead of over the batch (the released code)")
     boolean perSample;
 
+    @Option(names = "--classifier", paramLabel = "FILE", description = "torchvision ResNet (.pth/.safetensors): adds the adversarial term for labels y")
+    Path classifier;
+
     @Option(names = "--num-head-channels", paramLabel = "N", description = "channels per attention head (default 64)")
     Integer numHeadChannels;
+
+    @Mixin AdversarialOptions adv;
 
     @Mixin BackendOptions backend;
 
@@ -64,8 +72,11 @@ public final class StepCommand implements Callable<Integer> {
         Ops ops = backend.ops();
         Map<String, String> flags = new LinkedHashMap<>();
         if (numHeadChannels != null) flags.put("num_head_channels", numHeadChannels.toString());
+        ClassifierGuidance.Input advMode = adv.mode();
+        if (classifier != null && !Files.isRegularFile(classifier)) throw new IllegalArgumentException(classifier + ": no such file");
         List<Tensor> owned = new ArrayList<>();
-        try (Adm model = Adm.open(weights, flags); SafeTensors in = SafeTensors.open(input)) {
+        try (Adm model = Adm.open(weights, flags); SafeTensors in = SafeTensors.open(input);
+             ResNet cls = classifier == null ? null : ResNet.open(classifier)) {
             Map<String, String> meta = in.metadata();
             String resp = respacing != null ? respacing : meta.getOrDefault("respacing", "100");
             float lam = lambda != null ? lambda : Float.parseFloat(meta.getOrDefault("lambda", "20"));
@@ -93,9 +104,12 @@ public final class StepCommand implements Callable<Integer> {
             }
             float[] lams = new float[b];
             Arrays.fill(lams, lam);
+            Guidance.Terms terms = Guidance.Terms.complexity(lams, rl, perSample);
+            if (cls != null)
+                terms = new Guidance.Terms(lams, rl, perSample, new ClassifierGuidance(cls, advMode), adv.scale, labels(in, b, cls.arch().numClasses()));
             long t0 = System.nanoTime();
             Map<String, Tensor> out = new LinkedHashMap<>();
-            try (GuidedStep.Result r = GuidedStep.run(model, ops, d, x, idx, Guidance.Terms.complexity(lams, rl, perSample));
+            try (GuidedStep.Result r = GuidedStep.run(model, ops, d, x, idx, terms);
                  GuidedStep.Result rc = GuidedStep.run(model, ops, d, x, idx, Guidance.Terms.complexity(lams, 0, perSample));
                  GuidedStep.Result rr = GuidedStep.run(model, ops, d, x, idx, Guidance.Terms.complexity(new float[b], rl, perSample))) {
                 Tensor g = r.g() != null ? r.g() : keep(owned, Tensor.zeros(DType.F32, b, c, h, w));
@@ -111,6 +125,7 @@ public final class StepCommand implements Callable<Integer> {
                 out.put("step.g", g);
                 out.put("step.g_complexity", rc.g() != null ? rc.g() : keep(owned, Tensor.zeros(DType.F32, b, c, h, w)));
                 out.put("step.g_range", rr.g() != null ? rr.g() : keep(owned, Tensor.zeros(DType.F32, b, c, h, w)));
+                if (r.gAdv() != null) out.put("step.g_adv", r.gAdv());
                 out.put("step.C_pred", keep(owned, Tensor.of(new float[]{(float) r.complexity()}, 1)));
                 out.put("step.range", keep(owned, Tensor.of(new float[]{(float) r.range()}, 1)));
                 out.put("step.loss", keep(owned, Tensor.of(new float[]{(float) r.loss()}, 1)));
@@ -123,8 +138,13 @@ public final class StepCommand implements Callable<Integer> {
                 for (int i = 0; i < b; i++) tu.data().setAtIndex(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, i, idx[i]);
                 out.put("step.t_unscaled", tu);
                 double s = (System.nanoTime() - t0) / 1e9;
-                SafeTensors.write(output, out, Map.of("backend", ops.name(), "respacing", resp, "lambda", Float.toString(lam),
+                Map<String, String> written = new LinkedHashMap<>(Map.of("backend", ops.name(), "respacing", resp, "lambda", Float.toString(lam),
                         "range_lambda", Float.toString(rl), "per_sample", Boolean.toString(perSample)));
+                if (cls != null) {
+                    written.put("adv_scale", Float.toString(adv.scale));
+                    written.put("adv_input", advMode.flag());
+                }
+                SafeTensors.write(output, out, written);
                 System.err.printf(Locale.ROOT, "step: index %s, lambda %s, range %s -> %s in %.2f s (%s)%n",
                         Arrays.toString(idx), lam, rl, output, s, ops.name());
             }
@@ -132,6 +152,25 @@ public final class StepCommand implements Callable<Integer> {
             owned.forEach(Tensor::close);
         }
         return 0;
+    }
+
+    /** The labels y (int64 [B]) of the adversarial term, each one of the classifier's classes. */
+    private int[] labels(SafeTensors in, int b, int classes) {
+        if (!in.has("y"))
+            throw new IllegalArgumentException(input + ": missing tensor 'y' (int64 labels, one per sample), needed with --classifier (has "
+                    + in.tensors().keySet() + ")");
+        Tensor y = in.get("y");
+        if (y.numel() != b || !(y.dtype() == DType.I64 || y.dtype() == DType.I32))
+            throw new IllegalArgumentException(input + ": tensor 'y' is " + y.dtype() + " " + y.shape() + ", expected I64 [" + b + "]");
+        int[] out = new int[b];
+        for (int i = 0; i < b; i++) {
+            long v = y.getLong(i);
+            if (v < 0 || v >= classes)
+                throw new IllegalArgumentException(input + ": y[" + i + "] = " + v + " is not one of the classes of " + classifier + ", which has "
+                        + classes + " (0.." + (classes - 1) + ")");
+            out[i] = (int) v;
+        }
+        return out;
     }
 
     private static Tensor keep(List<Tensor> owned, Tensor t) {

@@ -8,6 +8,7 @@ import org.imagenete.edit.Seeds;
 import org.imagenete.image.Filter;
 import org.imagenete.image.Images;
 import org.imagenete.image.Mask;
+import org.imagenete.image.MaskSource;
 import org.imagenete.image.Masks;
 import org.imagenete.image.Resize;
 import org.imagenete.image.RgbImage;
@@ -39,8 +40,16 @@ public final class Generator {
     /** Provenance copied into every row. */
     public record Provenance(String backend, String fill, String modelSha256, String classifierSha256) {}
 
-    /** @param chunk images edited per editor call */
-    public record Options(List<Variant> variants, long seed, int shard, int shards, int chunk) {}
+    /**
+     * @param chunk      images edited per editor call
+     * @param maskSource how the mask files' pixels become object (binary, ImageNet-S, soft)
+     */
+    public record Options(List<Variant> variants, long seed, int shard, int shards, int chunk, MaskSource maskSource) {
+        /** Binary masks (non-zero = object). */
+        public Options(List<Variant> variants, long seed, int shard, int shards, int chunk) {
+            this(variants, seed, shard, shards, chunk, new MaskSource.Binary());
+        }
+    }
 
     public record Failure(String image, String variant, String reason) {}
 
@@ -136,7 +145,7 @@ public final class Generator {
     private Editor.Source load(Inputs.Item it) {
         RgbImage img = Images.read(it.image());
         Mask m;
-        if (it.mask() != null && Files.isRegularFile(it.mask())) m = Masks.readFor(it.mask(), new org.imagenete.image.MaskSource.Binary(), img, false);
+        if (it.mask() != null && Files.isRegularFile(it.mask())) m = Masks.readFor(it.mask(), options.maskSource, img, false);
         else if (autoMask != null) m = autoMask.apply(img);
         else throw new IllegalArgumentException(it.image() + ": no mask at " + it.mask() + " (give --masks or --auto-masks)");
         return new Editor.Source(it.id(), img, m, it.label(), null);
@@ -196,7 +205,18 @@ public final class Generator {
         if (provenance.modelSha256() != null) row.put("model_sha256", provenance.modelSha256());
         if (provenance.classifierSha256() != null) row.put("classifier_sha256", provenance.classifierSha256());
         row.put("size", editor.config().size());
+        row.put("mask_format", maskFormat(options.maskSource));
         return row;
+    }
+
+    /** The {@code --mask-format} that names a mask source. */
+    static String maskFormat(MaskSource s) {
+        return switch (s) {
+            case MaskSource.Binary b -> "binary";
+            case MaskSource.ImageNetS i -> "imagenet-s";
+            case MaskSource.ImageNetSId i -> "imagenet-s:" + i.id();
+            case MaskSource.Soft t -> "soft:" + t.threshold();
+        };
     }
 
     static String fmt(double s) { return String.format(Locale.ROOT, "%.1f", s); }

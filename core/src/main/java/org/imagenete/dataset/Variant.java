@@ -6,7 +6,9 @@ import java.util.List;
 
 /**
  * A named benchmark variant: the edits applied to every image. {@code attribute}/{@code value} place it on a
- * sweep of one attribute (for sensitivity); null/NaN for combinations and for the random-valued ones.
+ * sweep of one attribute (for sensitivity); null/NaN for combinations and for the random-valued ones. The
+ * adversarial background variants are attribute "background-adv": a sweep of their own, not points of the
+ * "background" one.
  */
 public record Variant(String name, List<Edit> edits, String attribute, double value) {
     public static Variant of(String name, List<Edit> edits) {
@@ -14,7 +16,7 @@ public record Variant(String name, List<Edit> edits, String attribute, double va
         double value = Double.NaN;
         if (edits.size() == 1) {
             switch (edits.getFirst()) {
-                case Edit.Background b -> { attr = "background"; value = b.lambda(); }
+                case Edit.Background b -> { attr = b.adversarial() ? "background-adv" : "background"; value = b.lambda(); }
                 case Edit.Size s -> { attr = "size"; value = s.ratio(); }
                 case Edit.Direction d -> { attr = "direction"; value = d.random() ? Double.NaN : d.degrees(); }
                 case Edit.Position p -> attr = "position";

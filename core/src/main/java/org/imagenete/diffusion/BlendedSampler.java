@@ -43,7 +43,8 @@ public final class BlendedSampler {
             this(respacing, skip, rangeLambda, perSample, ddim, eta, classifier, adversarialScale, listener, 1);
         }
 
-        public static Options imagenetE() { return new Options("100", 10, 50f, true, false, 0f, null, 0f, null); }
+        /** The released tool's settings; the adversarial scale (used when a classifier is set) is its classifier_scale, 10. */
+        public static Options imagenetE() { return new Options("100", 10, 50f, true, false, 0f, null, 10f, null); }
 
         public Options withListener(StepListener l) {
             return new Options(respacing, skip, rangeLambda, perSample, ddim, eta, classifier, adversarialScale, l, resample);

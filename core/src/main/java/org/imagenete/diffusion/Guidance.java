@@ -12,9 +12,10 @@ import java.lang.foreign.ValueLayout;
  * ImageNet-E's guidance loss on the predicted clean image x0 [B,3,H,W] and its gradient dLoss/dx0:
  * <pre>
  * loss = sum_b -lambda_b C_b((x0_b + 1)/2) + rangeLambda sum_b mean_chw((x0 - clamp(x0,-1,1))^2)
- *        + adversarialScale sum_b log_softmax(f(x0_b))[y_b]
  * C(y) = mean |FFT2(y)| (unnormalised 2-D DFT per channel), dC/dy = (1/N) Re(ifft2_unnormalised(F/|F|))
  * </pre>
+ * The adversarial classifier term is not part of the loss: the released {@code cond_fn} takes its gradient with
+ * respect to pred_x0 itself and adds it to g as it is ({@link #adversarial}).
  * The released code averages C over the whole batch (N = B*3*H*W), so a sample's guidance shrinks with the
  * batch size; {@code perSample} normalises per sample (N = 3*H*W), making each sample's result independent of
  * what it is batched with (equal to the released code at batch 1). The golden check uses the batch mean.
@@ -29,10 +30,29 @@ public final class Guidance {
             return new Terms(lambda, rangeLambda, perSample, null, 0, null);
         }
 
-        public boolean active() {
-            boolean any = rangeLambda != 0 || (classifier != null && adversarialScale != 0);
+        public boolean active() { return throughUnet() || adversarial(); }
+
+        /** Whether the loss (complexity, range) has a gradient to take through the UNet. */
+        public boolean throughUnet() {
+            boolean any = rangeLambda != 0;
             for (float l : lambda) any |= l != 0;
             return any;
+        }
+
+        public boolean adversarial() { return classifier != null && adversarialScale != 0; }
+    }
+
+    /**
+     * The released adversarial term (easyrobust image_editor.py {@code class_guided}, lines 252-262, added to g at
+     * line 344): g_adv = -adversarialScale * d/dx0 sum_b log_softmax(f(x0_b))[y_b], with x0 = pred_x0 detached, so
+     * the gradient is not taken through the UNet. It pushes each sample away from its label.
+     */
+    public static Tensor adversarial(Ops ops, Tensor x0, Terms terms) {
+        try (GuidanceClassifier.LogProb lp = terms.classifier.logProb(ops, x0, terms.labels)) {
+            Tensor g = Tensor.allocate(DType.F32, x0.shape());
+            MemorySegment gs = g.data(), ls = lp.gradient().data();
+            for (long k = 0; k < x0.numel(); k++) gs.setAtIndex(F, k, -terms.adversarialScale * ls.getAtIndex(F, k));
+            return g;
         }
     }
 
@@ -125,14 +145,6 @@ public final class Guidance {
             range += sq / per;
         }
         loss += terms.rangeLambda * range;
-        if (terms.classifier != null && terms.adversarialScale != 0) {
-            try (GuidanceClassifier.LogProb lp = terms.classifier.logProb(ops, x0, terms.labels)) {
-                MemorySegment ls = lp.gradient().data();
-                for (long k = 0; k < x0.numel(); k++)
-                    gs.setAtIndex(F, k, gs.getAtIndex(F, k) + terms.adversarialScale * ls.getAtIndex(F, k));
-                for (float v : lp.values()) loss += terms.adversarialScale * v;
-            }
-        }
         return new Result(grad, cBatch, range, loss, cPer);
     }
 }

@@ -14,23 +14,29 @@ import static org.imagenete.diffusion.GaussianDiffusion.F;
 
 /**
  * One model evaluation of a guided sampling step: UNet forward (with a tape when guiding), p_mean_variance,
- * the guidance loss on pred_x0, and g = -dLoss/dx_t through the UNet by one backward pass:
+ * the guidance loss on pred_x0, and g = -dLoss/dx_t through the UNet by one backward pass, plus the adversarial
+ * term taken at pred_x0 and added as it is (the released {@code cond_fn}):
  * <pre>
  * pred_x0 = a_i x_t - b_i eps(x_t)            (a = sqrt(1/abar), b = sqrt(1/abar - 1))
  * dL/dx_t = a_i dL/dx0 + VJP_UNet([-b_i dL/dx0, 0])
+ * g = -dL/dx_t + g_adv(pred_x0)
  * </pre>
  * Every output is checked for NaN/Inf; a non-finite value stops sampling with the step and the tensor named.
  */
 public final class GuidedStep {
     private GuidedStep() {}
 
-    /** Everything one step computes; close to free. g is null when no guidance term is active. */
+    /**
+     * Everything one step computes; close to free. g is null when no guidance term is active; gAdv (the adversarial
+     * part of g) is null without a classifier.
+     */
     public record Result(Tensor modelOut, GaussianDiffusion.Pmv pmv, Tensor g, double complexity, double range,
-                         double loss, float[] complexityPerSample) implements AutoCloseable {
+                         double loss, float[] complexityPerSample, Tensor gAdv) implements AutoCloseable {
         @Override public void close() {
             modelOut.close();
             pmv.close();
             if (g != null) g.close();
+            if (gAdv != null) gAdv.close();
         }
     }
 
@@ -46,9 +52,9 @@ public final class GuidedStep {
         if (model.config().numClasses() > 0)
             throw new UnsupportedOperationException("class-conditional ADM checkpoints are not supported by the sampler (ImageNet-E uses the unconditional model)");
         checkFinite("x_t", x, idx);
-        boolean guided = terms != null && terms.active();
+        boolean guided = terms != null && terms.active(), chained = guided && terms.throughUnet();
         List<Tensor> owned = new ArrayList<>();
-        try (Tensor t = diffusion.modelTimesteps(idx); Adm.Tape tape = guided ? new Adm.Tape() : null) {
+        try (Tensor t = diffusion.modelTimesteps(idx); Adm.Tape tape = chained ? new Adm.Tape() : null) {
             Tensor out = model.forward(ops, x, t, null, null, tape);
             owned.add(out);
             checkFinite("model output", out, idx);
@@ -58,13 +64,21 @@ public final class GuidedStep {
             owned.add(pmv.logVariance());
             owned.add(pmv.predX0());
             owned.add(pmv.eps());
-            if (!guided) return new Result(out, pmv, null, Double.NaN, Double.NaN, Double.NaN, null);
+            if (!guided) return new Result(out, pmv, null, Double.NaN, Double.NaN, Double.NaN, null, null);
             try (Guidance.Result lg = Guidance.lossGradient(ops, pmv.predX0(), terms)) {
                 checkFinite("dLoss/dpred_x0", lg.dLossDx0(), idx);
-                Tensor g = gradientThroughUnet(model, ops, diffusion, tape, lg.dLossDx0(), idx);
+                Tensor g = chained ? gradientThroughUnet(model, ops, diffusion, tape, lg.dLossDx0(), idx) : Tensor.zeros(DType.F32, x.shape().dims());
                 owned.add(g);
+                Tensor gAdv = null;
+                if (terms.adversarial()) {
+                    gAdv = Guidance.adversarial(ops, pmv.predX0(), terms);
+                    owned.add(gAdv);
+                    checkFinite("adversarial gradient g_adv", gAdv, idx);
+                    MemorySegment gs = g.data(), as = gAdv.data();
+                    for (long k = 0; k < g.numel(); k++) gs.setAtIndex(F, k, gs.getAtIndex(F, k) + as.getAtIndex(F, k));
+                }
                 checkFinite("guidance gradient g", g, idx);
-                return new Result(out, pmv, g, lg.complexity(), lg.range(), lg.loss(), lg.complexityPerSample());
+                return new Result(out, pmv, g, lg.complexity(), lg.range(), lg.loss(), lg.complexityPerSample(), gAdv);
             }
         } catch (RuntimeException e) {
             owned.forEach(Tensor::close);

@@ -9,32 +9,70 @@ import org.imagenete.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Locale;
 
 /**
- * The native ResNet as the adversarial guidance classifier of the "-adv" background variants. It sees the
- * predicted clean image at the diffusion resolution (256 for ADM-256; no crop: torchvision ResNets pool
- * globally), mapped from [-1, 1] to [0, 1] and normalised by the ImageNet mean and std:
- * xn_c = ((x + 1) / 2 - mean_c) / std_c, so d/dx = d/dxn / (2 std_c).
+ * The native ResNet as the adversarial guidance classifier of the "-adv" background variants. It sees the predicted
+ * clean image at the diffusion resolution (256 for ADM-256; no crop: torchvision ResNets pool globally), in one of
+ * two {@link Input} forms.
  */
 public final class ClassifierGuidance implements GuidanceClassifier {
+    /**
+     * What the classifier is fed. {@code RAW}: pred_x0 as it is, in [-1, 1], as the released tool feeds its ResNet-50
+     * (image_editor.py lines 257 and 289; its {@code create_classifier_ours} puts only an Upsample in front).
+     * {@code IMAGENET}: (x + 1)/2 normalised with the ImageNet mean and std, xn_c = ((x + 1)/2 - mean_c) / std_c, so
+     * d/dx = d/dxn / (2 std_c): the input every torchvision classifier was trained on, so the default. Fed raw, such a
+     * classifier takes x for normalised units and sees the pixels mean_c + std_c x, in [0.18, 0.71]: the image at
+     * 45% of its contrast around the ImageNet mean colour, on which its predictions, and so the label's log-probability
+     * that the term pushes down, are not the ones it makes on the image itself.
+     */
+    public enum Input {
+        RAW, IMAGENET;
+
+        /** The command-line name: raw | imagenet. */
+        public String flag() { return name().toLowerCase(Locale.ROOT); }
+
+        public static Input parse(String s) {
+            for (Input i : values()) if (i.flag().equals(s)) return i;
+            throw new IllegalArgumentException("--adv-input " + s + ": raw (pred_x0 in [-1, 1], the released tool) or imagenet"
+                    + " ((x+1)/2 normalised with the ImageNet mean and std, what torchvision classifiers expect)");
+        }
+    }
+
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
     private final ResNet net;
+    private final Input input;
     private final Preprocessing norm = Preprocessing.imagenet();
 
-    public ClassifierGuidance(ResNet net) { this.net = net; }
+    public ClassifierGuidance(ResNet net, Input input) {
+        this.net = net;
+        this.input = input;
+    }
+
+    /** ImageNet-normalised input (the default, see {@link Input}). */
+    public ClassifierGuidance(ResNet net) { this(net, Input.IMAGENET); }
+
+    public Input input() { return input; }
+
+    public int numClasses() { return net.arch().numClasses(); }
 
     @Override
     public LogProb logProb(Ops ops, Tensor x, int[] labels) {
         int b = x.dim(0), c = x.dim(1), hw = x.dim(2) * x.dim(3), classes = net.arch().numClasses();
         if (labels == null || labels.length != b) throw new IllegalArgumentException("adversarial guidance needs one label per sample");
-        for (int l : labels) if (l < 0 || l >= classes) throw new IllegalArgumentException("label " + l + " outside 0.." + (classes - 1));
+        for (int l : labels)
+            if (l < 0 || l >= classes)
+                throw new IllegalArgumentException("label " + l + " is not one of the guidance classifier's " + classes + " classes (0.." + (classes - 1) + ")");
         try (Tensor xn = Tensor.allocate(DType.F32, x.shape()); ResNet.Tape tape = new ResNet.Tape()) {
             MemorySegment xs = x.data(), ns = xn.data();
             for (int s = 0; s < b; s++)
                 for (int ch = 0; ch < c; ch++) {
                     float mean = norm.mean()[ch], std = norm.std()[ch];
                     long base = ((long) s * c + ch) * hw;
-                    for (long k = base; k < base + hw; k++) ns.setAtIndex(F, k, ((xs.getAtIndex(F, k) + 1) / 2 - mean) / std);
+                    for (long k = base; k < base + hw; k++) {
+                        float v = xs.getAtIndex(F, k);
+                        ns.setAtIndex(F, k, input == Input.RAW ? v : ((v + 1) / 2 - mean) / std);
+                    }
                 }
             float[] values = new float[b];
             Tensor v;
@@ -52,6 +90,7 @@ public final class ClassifierGuidance implements GuidanceClassifier {
                 v = Tensor.of(g, b, classes);
             }
             try (v; Tensor dxn = net.inputGradient(ops, tape, v)) {
+                if (input == Input.RAW) return new LogProb(values, dxn.copy());
                 Tensor dx = Tensor.allocate(DType.F32, x.shape());
                 MemorySegment ds = dxn.data(), os = dx.data();
                 for (int s = 0; s < b; s++)

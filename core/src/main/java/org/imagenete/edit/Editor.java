@@ -21,31 +21,69 @@ import java.util.Map;
  * Applies edits to images, many at once. Per image: resize to the working size (image Lanczos, mask nearest,
  * as ImageNet-E), remove the object and fill its (slightly dilated) hole, move/scale/rotate the object and
  * composite it over the filled background ({@link Ops#affineComposite}, premultiplied alpha, antialiased
- * when shrinking), then regenerate the background with guided blended diffusion for background edits. The
- * diffusion stages run batched across all tasks: the UNet sees batches of edits of different images.
+ * when shrinking), then regenerate the background around the object with guided blended diffusion, as the released
+ * pipeline does for every edit: background edits with their lambda, size, position and direction edits with
+ * lambda 0 (the harmonising pass, {@link Config#harmonizeSteps}; skipped without a model). The diffusion stages
+ * run batched across all tasks: the UNet sees batches of edits of different images.
  */
 public final class Editor {
     public enum Fill { FAST, DIFFUSION, IMAGE }
 
     /**
-     * @param size         working resolution (the diffusion model's, 256 for ADM-256)
-     * @param holeDilation pixels added around the object before filling, so that its fringe leaves too
-     * @param background   sampler options of background edits (ImageNet-E: respacing 100, 10 steps)
-     * @param fillOptions  sampler options of diffusion hole filling (no guidance; more steps)
-     * @param batch        edits per UNet batch
+     * @param size           working resolution (the diffusion model's, 256 for ADM-256)
+     * @param holeDilation   pixels added around the object before filling, so that its fringe leaves too
+     * @param background     sampler options of background edits (ImageNet-E: respacing 100, 10 steps)
+     * @param fillOptions    sampler options of diffusion hole filling (no guidance; more steps)
+     * @param batch          edits per UNet batch
+     * @param harmonizeSteps S of the harmonising blended-diffusion pass that size, position and direction edits get
+     *                       when a model is present (lambda 0; 0 = off). The released pipeline ({@code run.sh}) runs
+     *                       {@code main.py} for every edit with the same S, so the default is the background edits' S.
      */
     public record Config(int size, Fill fill, int holeDilation, BlendedSampler.Options background,
-                         BlendedSampler.Options fillOptions, int batch) {
+                         BlendedSampler.Options fillOptions, int batch, int harmonizeSteps) {
+        public Config {
+            if (harmonizeSteps < 0) throw new IllegalArgumentException("harmonize steps must be >= 0, got " + harmonizeSteps);
+        }
+
+        /** Harmonising with the background edits' S. */
+        public Config(int size, Fill fill, int holeDilation, BlendedSampler.Options background, BlendedSampler.Options fillOptions, int batch) {
+            this(size, fill, holeDilation, background, fillOptions, batch, background.skip());
+        }
+
         public static Config defaults() {
             return new Config(256, Fill.FAST, 2, BlendedSampler.Options.imagenetE(),
                     new BlendedSampler.Options("100", 50, 0f, true, false, 0f, null, 0f, null), 4);
         }
 
-        public Config withFill(Fill f) { return new Config(size, f, holeDilation, background, fillOptions, batch); }
+        public Config withFill(Fill f) { return new Config(size, f, holeDilation, background, fillOptions, batch, harmonizeSteps); }
 
-        public Config withBatch(int b) { return new Config(size, fill, holeDilation, background, fillOptions, b); }
+        public Config withBatch(int b) { return new Config(size, fill, holeDilation, background, fillOptions, b, harmonizeSteps); }
 
-        public Config withSize(int s) { return new Config(s, fill, holeDilation, background, fillOptions, batch); }
+        public Config withSize(int s) { return new Config(s, fill, holeDilation, background, fillOptions, batch, harmonizeSteps); }
+
+        public Config withHarmonizeSteps(int s) { return new Config(size, fill, holeDilation, background, fillOptions, batch, s); }
+
+        /** S of the background edits (the harmonising pass keeps its own S). */
+        public Config withBackgroundSteps(int s) {
+            return new Config(size, fill, holeDilation, skip(background, s), fillOptions, batch, harmonizeSteps);
+        }
+
+        /** The scale of the adversarial classifier term of "-adv" edits (the released classifier_scale: 10). */
+        public Config withAdversarialScale(float scale) {
+            BlendedSampler.Options o = background;
+            return new Config(size, fill, holeDilation, new BlendedSampler.Options(o.respacing(), o.skip(), o.rangeLambda(), o.perSample(),
+                    o.ddim(), o.eta(), o.classifier(), scale, o.listener(), o.resample()), fillOptions, batch, harmonizeSteps);
+        }
+
+        /** S and RePaint-style resampling of the diffusion hole fill. */
+        public Config withFillSteps(int s, int resample) {
+            return new Config(size, fill, holeDilation, background, skip(fillOptions, s).withResample(resample), batch, harmonizeSteps);
+        }
+
+        static BlendedSampler.Options skip(BlendedSampler.Options o, int s) {
+            return new BlendedSampler.Options(o.respacing(), s, o.rangeLambda(), o.perSample(), o.ddim(), o.eta(), o.classifier(),
+                    o.adversarialScale(), o.listener(), o.resample());
+        }
     }
 
     /** An image to edit: its object mask (same size), ImageNet label, and optionally a user background. */
@@ -70,7 +108,10 @@ public final class Editor {
     private final GuidanceClassifier adversarial;
     private final Map<String, Double> stageSeconds = new LinkedHashMap<>();
 
-    /** model may be null (geometric edits with the fast fill only); adversarial may be null (no "-adv" edits). */
+    /**
+     * model may be null (geometric edits with the fast fill only, not harmonised); adversarial may be null (no "-adv"
+     * edits).
+     */
     public Editor(Config config, Adm model, Ops ops, HoleFiller fastFill, GuidanceClassifier adversarial) {
         this.config = config;
         this.model = model;
@@ -86,6 +127,7 @@ public final class Editor {
         Mask mask, hole, resultMask;
         final Map<String, Object> values = new LinkedHashMap<>();
         String unreachable;
+        int steps;   // S of the blended-diffusion pass (0: none)
 
         Work(Task t) { task = t; }
 
@@ -98,7 +140,10 @@ public final class Editor {
 
     public Config config() { return config; }
 
-    /** Seconds spent per stage over all runs: prepare, fill, diffusion_fill, place, background. */
+    /** Whether geometric edits skip the harmonising pass that the configuration asks for, for lack of a model. */
+    public boolean harmonizeSkipped() { return model == null && config.harmonizeSteps > 0; }
+
+    /** Seconds spent per stage over all runs: prepare, fill, diffusion_fill, place, blended_diffusion. */
     public Map<String, Double> stageSeconds() { return Map.copyOf(stageSeconds); }
 
     private long stage(String name, long t0) {
@@ -131,9 +176,21 @@ public final class Editor {
             }
         }
         t = stage("place", t);
-        List<Work> bg = work.stream().filter(w -> w.unreachable == null && w.background() != null).toList();
-        if (!bg.isEmpty()) backgroundEdits(bg);
-        stage("background", t);
+        List<Work> diffuse = new ArrayList<>();
+        for (Work w : work) {
+            if (w.unreachable != null) continue;
+            // ImageNet-E runs blended diffusion for every edit (run.sh -> main.py): a background edit with its lambda
+            // and its S, a pure geometric one with lambda 0 to harmonise the filled background around the placed object
+            if (w.background() != null) w.steps = config.background.skip();
+            else if (w.geometric() && model != null) w.steps = config.harmonizeSteps;
+            if (w.geometric()) {
+                w.values.put("harmonize_steps", w.steps);
+                if (model == null && config.harmonizeSteps > 0) w.values.put("harmonize_skipped", "no ADM weights");
+            }
+            if (w.steps > 0) diffuse.add(w);
+        }
+        if (!diffuse.isEmpty()) blendedDiffusion(diffuse);
+        stage("blended_diffusion", t);
         List<Result> out = new ArrayList<>();
         for (Work w : work) {
             if (w.unreachable == null) {
@@ -163,6 +220,8 @@ public final class Editor {
         if (b != null && model == null) throw new IllegalStateException("background edits need the ADM diffusion model (--weights)");
         if (b != null && b.adversarial() && adversarial == null)
             throw new IllegalStateException("adversarial background edits need a classifier (--classifier resnet50.pth)");
+        if (b != null && b.adversarial() && s.label < 0)
+            throw new IllegalStateException(s.id + ": an adversarial background edit needs the image's class (a label) to push away from");
         if (config.fill == Fill.DIFFUSION && model == null && w.geometric())
             throw new IllegalStateException("diffusion hole filling needs the ADM model (--weights), or use the fast fill");
         w.hole = dilate(w.mask, config.holeDilation);
@@ -182,26 +241,34 @@ public final class Editor {
 
     /** Diffusion inpainting: the known pixels re-imposed every step, the hole regenerated from the fast fill. */
     private void diffusionFill(List<Work> ws) {
-        for (int i = 0; i < ws.size(); i += config.batch) {
-            List<Work> part = ws.subList(i, Math.min(ws.size(), i + config.batch));
+        for (int i = 0; i < ws.size(); i += config.batch)
+            sample(ws.subList(i, Math.min(ws.size(), i + config.batch)), config.fillOptions,
+                    (w, owned) -> new BlendedSampler.Job(keep(owned, w.filled.toTensor(RgbImage.Range.MINUS_ONE_ONE)),
+                            keep(owned, w.image.toTensor(RgbImage.Range.MINUS_ONE_ONE)), keep(owned, invert(w.hole).toTensor()), 0f,
+                            Seeds.derive(w.task.seed, "fill"), -1),
+                    (w, img) -> w.filled = img);
+    }
+
+    /** A sampler job for one task; the tensors it makes go to {@code owned}, closed after the batch. */
+    @FunctionalInterface
+    private interface JobOf {
+        BlendedSampler.Job make(Work w, List<Tensor> owned);
+    }
+
+    /** One sampler batch: a job per task, each resulting image handed to {@code result}. */
+    private void sample(List<Work> part, BlendedSampler.Options o, JobOf job, java.util.function.BiConsumer<Work, RgbImage> result) {
+        List<Tensor> owned = new ArrayList<>();
+        try {
             List<BlendedSampler.Job> jobs = new ArrayList<>();
-            List<Tensor> owned = new ArrayList<>();
-            try {
-                for (Work w : part) {
-                    Tensor init = keep(owned, w.filled.toTensor(RgbImage.Range.MINUS_ONE_ONE));
-                    Tensor known = keep(owned, w.image.toTensor(RgbImage.Range.MINUS_ONE_ONE));
-                    Tensor keepMask = keep(owned, invert(w.hole).toTensor());
-                    jobs.add(new BlendedSampler.Job(init, known, keepMask, 0f, Seeds.derive(w.task.seed, "fill"), -1));
+            for (Work w : part) jobs.add(job.make(w, owned));
+            List<Tensor> out = BlendedSampler.sample(model, ops, jobs, o);
+            for (int k = 0; k < part.size(); k++) {
+                try (Tensor t = out.get(k)) {
+                    result.accept(part.get(k), RgbImage.fromTensor(t, RgbImage.Range.MINUS_ONE_ONE));
                 }
-                List<Tensor> out = BlendedSampler.sample(model, ops, jobs, config.fillOptions);
-                for (int k = 0; k < part.size(); k++) {
-                    try (Tensor t = out.get(k)) {
-                        part.get(k).filled = RgbImage.fromTensor(t, RgbImage.Range.MINUS_ONE_ONE);
-                    }
-                }
-            } finally {
-                owned.forEach(Tensor::close);
             }
+        } finally {
+            owned.forEach(Tensor::close);
         }
     }
 
@@ -350,40 +417,38 @@ public final class Editor {
         return Tensor.of(v, 4, h, w);
     }
 
-    /** Guided blended diffusion of the background, keeping the (placed) object, batched across tasks. */
-    private void backgroundEdits(List<Work> ws) {
-        for (int i = 0; i < ws.size(); i += config.batch) {
-            List<Work> part = ws.subList(i, Math.min(ws.size(), i + config.batch));
-            // one sampler call per (adversarial?) group: the options differ only by the classifier
-            for (boolean adv : new boolean[]{false, true}) {
-                List<Work> group = part.stream().filter(w -> w.background().adversarial() == adv).toList();
-                if (group.isEmpty()) continue;
-                List<BlendedSampler.Job> jobs = new ArrayList<>();
-                List<Tensor> owned = new ArrayList<>();
-                try {
-                    for (Work w : group) {
-                        Tensor bgT = keep(owned, w.filled.toTensor(RgbImage.Range.MINUS_ONE_ONE));
-                        Tensor obj = keep(owned, w.result.toTensor(RgbImage.Range.MINUS_ONE_ONE));
-                        Tensor m = keep(owned, w.resultMask.toTensor());
-                        jobs.add(new BlendedSampler.Job(bgT, obj, m, w.background().lambda(), Seeds.derive(w.task.seed, "background"),
-                                w.task.source.label));
-                        w.values.put("lambda", w.background().lambda());
-                        w.values.put("adversarial", adv);
-                    }
-                    BlendedSampler.Options o = config.background;
-                    if (adv) o = new BlendedSampler.Options(o.respacing(), o.skip(), o.rangeLambda(), o.perSample(), o.ddim(), o.eta(),
-                            adversarial, o.adversarialScale() == 0 ? 1f : o.adversarialScale(), o.listener());
-                    List<Tensor> out = BlendedSampler.sample(model, ops, jobs, o);
-                    for (int k = 0; k < group.size(); k++) {
-                        try (Tensor t = out.get(k)) {
-                            group.get(k).result = RgbImage.fromTensor(t, RgbImage.Range.MINUS_ONE_ONE);
-                        }
-                    }
-                } finally {
-                    owned.forEach(Tensor::close);
-                }
+    /**
+     * Guided blended diffusion of the background around the (placed) object, batched across tasks: background
+     * edits with their lambda, geometric edits with lambda 0 (harmonising). One sampler call per group of equal
+     * S and adversarial term, since those are options of the whole batch; lambdas and seeds are per sample.
+     */
+    private void blendedDiffusion(List<Work> ws) {
+        Map<List<Object>, List<Work>> groups = new LinkedHashMap<>();
+        for (Work w : ws) groups.computeIfAbsent(List.of(w.steps, adversarial(w)), k -> new ArrayList<>()).add(w);
+        for (List<Work> group : groups.values())
+            for (int i = 0; i < group.size(); i += config.batch) sampleBackgrounds(group.subList(i, Math.min(group.size(), i + config.batch)));
+    }
+
+    private static boolean adversarial(Work w) { return w.background() != null && w.background().adversarial(); }
+
+    private void sampleBackgrounds(List<Work> part) {
+        boolean adv = adversarial(part.getFirst());
+        BlendedSampler.Options o = Config.skip(config.background, part.getFirst().steps);
+        if (adv) o = new BlendedSampler.Options(o.respacing(), o.skip(), o.rangeLambda(), o.perSample(), o.ddim(), o.eta(),
+                adversarial, o.adversarialScale(), o.listener(), o.resample());
+        for (Work w : part) {
+            if (w.background() == null) continue;
+            w.values.put("lambda", w.background().lambda());
+            w.values.put("adversarial", adv);
+            if (adv) {
+                w.values.put("adversarial_scale", o.adversarialScale());
+                if (adversarial instanceof ClassifierGuidance cg) w.values.put("adversarial_input", cg.input().flag());
             }
         }
+        sample(part, o, (w, owned) -> new BlendedSampler.Job(keep(owned, w.filled.toTensor(RgbImage.Range.MINUS_ONE_ONE)),
+                        keep(owned, w.result.toTensor(RgbImage.Range.MINUS_ONE_ONE)), keep(owned, w.resultMask.toTensor()),
+                        w.background() == null ? 0f : w.background().lambda(), Seeds.derive(w.task.seed, "background"), w.task.source.label),
+                (w, img) -> w.result = img);
     }
 
     private double complexity(RgbImage img) {

@@ -117,7 +117,7 @@ public final class Evaluator {
         float[] data = new float[items.size() * per];
         for (EvalItem it : items) {
             try {
-                RgbImage img = Preprocess.crop(Preprocess.read(it.file()), pre);
+                RgbImage img = Preprocess.crop(it.read(), pre);
                 System.arraycopy(Preprocess.normalise(img, pre), 0, data, ok.size() * per, per);
                 ok.add(it);
             } catch (RuntimeException e) {
@@ -148,7 +148,7 @@ public final class Evaluator {
         }
         float conf = (float) (Math.exp(logits.getFloat((long) row * classes + top[0]) - max) / z);
         return new Prediction(it.image(), it.variant(), it.attribute(), it.value(), it.label(), top, conf,
-                Map.of("file", it.file().toString()));
+                Map.of("file", it.location()));
     }
 
     /** A one-line progress bar on stderr: done/total, images/s, ETA. */

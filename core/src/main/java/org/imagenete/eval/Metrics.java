@@ -25,9 +25,15 @@ public final class Metrics {
                                double drop, double flipRate, double meanConfidence, double ece,
                                Map<Integer, double[]> perClass) {}
 
-    /** Where one image's prediction first changes along a sweep of one attribute (null value: it never flips). */
-    public record Sensitivity(String image, String attribute, int label, int originalPrediction, Double flipValue,
-                              List<double[]> sweep) {}
+    /**
+     * Where one image's prediction first changes along a sweep of one attribute in one direction (null value: it
+     * never flips). {@code direction} names the sweep: "size", or a signed attribute and its sign, "background+",
+     * "background-", "background-adv+", "direction-": the two directions of lambda (busier, smoother) and of the
+     * angle are different edits, and the adversarial variants a third one, so each is a sweep of its own. A value
+     * of 0 (the unedited setting) starts both directions.
+     */
+    public record Sensitivity(String image, String attribute, String direction, int label, int originalPrediction,
+                              Double flipValue, List<double[]> sweep) {}
 
     public record Summary(List<VariantStats> variants, List<Sensitivity> sensitivity) {}
 
@@ -85,7 +91,7 @@ public final class Metrics {
         Map<String, List<Prediction>> sweeps = new TreeMap<>();
         for (Prediction p : preds)
             if (!p.isOriginal() && p.attribute() != null && !Double.isNaN(p.value()))
-                sweeps.computeIfAbsent(p.image() + "\u0000" + p.attribute(), k -> new ArrayList<>()).add(p);
+                for (String d : directions(p)) sweeps.computeIfAbsent(p.image() + "\u0000" + d, k -> new ArrayList<>()).add(p);
         List<Sensitivity> out = new ArrayList<>();
         for (Map.Entry<String, List<Prediction>> e : sweeps.entrySet()) {
             List<Prediction> ps = e.getValue();
@@ -93,8 +99,8 @@ public final class Metrics {
             Prediction first = ps.getFirst();
             Prediction o = originals.get(first.image());
             if (o == null) continue;
-            // order the sweep by distance from the unedited value (0 for lambda/angle, 1 for ratio scale is
-            // not known here): by |value| for signed attributes, otherwise by value descending for sizes
+            String direction = e.getKey().substring(e.getKey().indexOf('\u0000') + 1);
+            // from the unedited setting outwards: |value| up for signed attributes, ratio down for sizes
             boolean size = first.attribute().equals("size");
             ps.sort(size ? Comparator.comparingDouble(Prediction::value).reversed() : Comparator.comparingDouble(p -> Math.abs(p.value())));
             Double flip = null;
@@ -103,8 +109,25 @@ public final class Metrics {
                 sweep.add(new double[]{p.value(), p.predicted(), p.confidence()});
                 if (flip == null && p.predicted() != o.predicted()) flip = p.value();
             }
-            out.add(new Sensitivity(first.image(), first.attribute(), first.label(), o.predicted(), flip, sweep));
+            out.add(new Sensitivity(first.image(), attribute(first), direction, first.label(), o.predicted(), flip, sweep));
         }
         return out;
+    }
+
+    /**
+     * The attribute a prediction's edit sweeps: its manifest attribute, with "-adv" for the adversarial background
+     * variants (older manifests call them "background"; the variant name ends in "-adv").
+     */
+    static String attribute(Prediction p) {
+        return p.attribute().equals("background") && p.variant().endsWith("-adv") ? "background-adv" : p.attribute();
+    }
+
+    /** The sweep directions a prediction belongs to (see {@link Sensitivity}). */
+    static List<String> directions(Prediction p) {
+        String a = attribute(p);
+        if (a.equals("size")) return List.of(a);
+        if (p.value() > 0) return List.of(a + "+");
+        if (p.value() < 0) return List.of(a + "-");
+        return List.of(a + "+", a + "-");
     }
 }

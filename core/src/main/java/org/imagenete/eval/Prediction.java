@@ -7,7 +7,7 @@ import java.util.Map;
  *
  * @param image   the source image id (the same for the original and all its edits)
  * @param variant "original" or the edit's variant name (e.g. "background+20", "size-0.05")
- * @param attribute the edited attribute's family ("background", "size", "position", "direction", or a
+ * @param attribute the edited attribute's family ("background", "background-adv", "size", "position", "direction", or a
  *                  combination) and {@code value} its value for sweeps (lambda, ratio, angle); NaN when none
  * @param label   true ImageNet-1k index
  * @param top5    the five highest classes, best first

@@ -98,6 +98,7 @@ public final class Report {
             ObjectNode o = ss.addObject();
             o.put("image", s.image());
             o.put("attribute", s.attribute());
+            o.put("direction", s.direction());
             o.put("label", s.label());
             o.put("original_prediction", s.originalPrediction());
             if (s.flipValue() == null) o.putNull("flip_value");
@@ -200,24 +201,20 @@ public final class Report {
         XYChart c = new XYChartBuilder().width(900).height(380).title("Share of images whose prediction has flipped, along each sweep")
                 .xAxisTitle("attribute value").yAxisTitle("flipped").build();
         style(c.getStyler());
-        Map<String, List<double[]>> byAttr = new LinkedHashMap<>();
-        for (Metrics.Sensitivity se : s.sensitivity()) byAttr.computeIfAbsent(se.attribute(), k -> new ArrayList<>()).add(
-                new double[]{se.flipValue() == null ? Double.NaN : se.flipValue()});
-        for (Map.Entry<String, List<double[]>> e : byAttr.entrySet()) {
+        Map<String, List<Metrics.Sensitivity>> bySweep = new LinkedHashMap<>();
+        for (Metrics.Sensitivity se : s.sensitivity()) bySweep.computeIfAbsent(se.direction(), k -> new ArrayList<>()).add(se);
+        for (Map.Entry<String, List<Metrics.Sensitivity>> e : bySweep.entrySet()) {
             List<Double> xs = new ArrayList<>(), ys = new ArrayList<>();
             List<Double> values = new ArrayList<>();
-            for (Metrics.Sensitivity se : s.sensitivity())
-                if (se.attribute().equals(e.getKey())) for (double[] p : se.sweep()) if (!values.contains(p[0])) values.add(p[0]);
+            for (Metrics.Sensitivity se : e.getValue()) for (double[] p : se.sweep()) if (!values.contains(p[0])) values.add(p[0]);
             values.sort(Double::compare);
+            boolean size = e.getKey().equals("size");
             for (double v : values) {
-                int flipped = 0, n = 0;
-                for (Metrics.Sensitivity se : s.sensitivity()) {
-                    if (!se.attribute().equals(e.getKey())) continue;
-                    n++;
-                    if (se.flipValue() != null && (e.getKey().equals("size") ? v <= se.flipValue() : Math.abs(v) >= Math.abs(se.flipValue()))) flipped++;
-                }
+                int flipped = 0;
+                for (Metrics.Sensitivity se : e.getValue())
+                    if (se.flipValue() != null && (size ? v <= se.flipValue() : Math.abs(v) >= Math.abs(se.flipValue()))) flipped++;
                 xs.add(v);
-                ys.add(n == 0 ? 0 : (double) flipped / n);
+                ys.add((double) flipped / e.getValue().size());
             }
             if (!xs.isEmpty()) c.addSeries(e.getKey(), xs, ys);
         }
@@ -270,9 +267,9 @@ public final class Report {
         h.append(img(png(calibrationChart(s)), "chart-calibration", "mean confidence and expected calibration error"));
         if (!s.sensitivity().isEmpty()) {
             h.append("<h2>Sensitivity</h2>").append(img(png(sensitivityChart(s)), "chart-sensitivity", "flips along sweeps"));
-            h.append("<table id=\"sensitivity\"><tr><th class=\"l\">image</th><th class=\"l\">attribute</th><th>flips at</th></tr>");
+            h.append("<table id=\"sensitivity\"><tr><th class=\"l\">image</th><th class=\"l\">sweep</th><th>flips at</th></tr>");
             for (Metrics.Sensitivity se : s.sensitivity())
-                h.append("<tr><td class=\"l\">").append(esc(se.image())).append("</td><td class=\"l\">").append(esc(se.attribute()))
+                h.append("<tr><td class=\"l\">").append(esc(se.image())).append("</td><td class=\"l\">").append(esc(se.direction()))
                         .append("</td><td>").append(se.flipValue() == null ? "never" : String.format(Locale.ROOT, "%.3g", se.flipValue())).append("</td></tr>");
             h.append("</table>");
         }

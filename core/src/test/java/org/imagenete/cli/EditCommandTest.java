@@ -1,6 +1,11 @@
 package org.imagenete.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import org.imagenete.image.Images;
+import org.imagenete.image.Mask;
+import org.imagenete.image.MaskSource;
+import org.imagenete.image.Masks;
+import org.imagenete.image.RgbImage;
 import org.imagenete.testutil.Golden;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -62,5 +67,82 @@ class EditCommandTest {
         assertEquals(1, tooBig.code(), "an unreachable size is reported, nothing written in its place");
         assertTrue(tooBig.err().contains("does not fit") || tooBig.err().contains("unreachable"), tooBig.err());
         assertTrue(!Files.exists(dir.resolve("y/lesser_panda_1.size-0.90.png")));
+    }
+
+    /**
+     * The harmonising pass (issue 12): {@code size=0.08} with the tiny formula-weight ADM and 2 harmonising steps
+     * against the same edit with the pass off. The object's pixels are the same bytes, the background around it was
+     * regenerated, and both sidecars say what ran.
+     */
+    @Test
+    void harmonisedGeometricEditChangesTheBackgroundAndKeepsTheObject() {
+        for (String s : new String[]{"2", "0"}) {
+            var r = run("edit", animal("koala_1.jpg").toString(), "--mask", animal("masks/koala_1.png").toString(), "--set", "size=0.08",
+                    "--weights", Golden.golden("adm-tiny/weights.pt").toString(), "--num-head-channels", "8", "--size", "64",
+                    "--harmonize-steps", s, "--seed", "3", "--out", dir.resolve("h" + s).toString());
+            assertEquals(0, r.code(), r.err());
+        }
+        RgbImage on = Images.read(dir.resolve("h2/koala_1.size-0.08.png")), off = Images.read(dir.resolve("h0/koala_1.size-0.08.png"));
+        Mask m = Masks.read(dir.resolve("h2/koala_1.size-0.08.mask.png"), new MaskSource.Binary());
+        assertEquals(m, Masks.read(dir.resolve("h0/koala_1.size-0.08.mask.png"), new MaskSource.Binary()), "the same placement");
+        int object = 0, background = 0, changed = 0;
+        for (int y = 0; y < 64; y++)
+            for (int x = 0; x < 64; x++) {
+                boolean differs = false;
+                for (int c = 0; c < 3; c++) differs |= on.get(x, y, c) != off.get(x, y, c);
+                if (m.get(x, y)) {
+                    object++;
+                    assertTrue(!differs, "object pixel " + x + "," + y + " changed");
+                } else {
+                    background++;
+                    if (differs) changed++;
+                }
+            }
+        System.out.printf(java.util.Locale.ROOT, "harmonised size=0.08 at 64x64: %d object pixels equal, %d of %d background pixels changed%n",
+                object, changed, background);
+        assertTrue(object > 200, "object pixels compared: " + object);
+        assertTrue(changed > background / 2, "the background was regenerated: " + changed + " of " + background);
+        JsonNode on2 = Golden.json(dir.resolve("h2/koala_1.size-0.08.json")), off0 = Golden.json(dir.resolve("h0/koala_1.size-0.08.json"));
+        assertEquals(2, on2.get("values").get("harmonize_steps").asInt());
+        assertEquals(0, off0.get("values").get("harmonize_steps").asInt());
+        assertTrue(on2.has("model_sha256"));
+    }
+
+    /** Without weights the geometric edit is made with the classical fill alone, and the run and the sidecar say so. */
+    @Test
+    void withoutWeightsTheHarmonisingPassIsSkippedAndSaidSo() {
+        var r = run("edit", animal("koala_1.jpg").toString(), "--mask", animal("masks/koala_1.png").toString(), "--set", "size=0.08",
+                "--out", dir.resolve("n").toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().contains("harmonising diffusion pass") && r.err().contains("skipped"), r.err());
+        JsonNode j = Golden.json(dir.resolve("n/koala_1.size-0.08.json"));
+        assertEquals(0, j.get("values").get("harmonize_steps").asInt());
+        assertEquals("no ADM weights", j.get("values").get("harmonize_skipped").asText());
+    }
+
+    /** '-adv' without a label, and with a classifier that does not have the image's class: one line naming what is missing or the file. */
+    @Test
+    void adversarialEditsNeedALabelTheClassifierHas() throws Exception {
+        java.util.Map<String, org.imagenete.tensor.Tensor> sd = org.imagenete.nn.FormulaWeights.stateDict(
+                org.imagenete.nn.ResNet.Arch.of(18, 10).parameterShapes(), 0);
+        Path ten = dir.resolve("resnet18-10-classes.safetensors");
+        try {
+            org.imagenete.io.SafeTensors.write(ten, sd, java.util.Map.of());
+        } finally {
+            sd.values().forEach(org.imagenete.tensor.Tensor::close);
+        }
+        String[] base = {"edit", animal("tabby_1.jpg").toString(), "--mask", animal("masks/tabby_1.png").toString(), "--set", "background=20-adv",
+                "--weights", Golden.golden("adm-tiny/weights.pt").toString(), "--num-head-channels", "8", "--size", "32",
+                "--classifier", ten.toString(), "--out", dir.resolve("adv").toString()};
+        var noLabel = run(base);
+        assertEquals(1, noLabel.code());
+        assertTrue(noLabel.err().contains("--label"), noLabel.err());
+        String[] withLabel = java.util.Arrays.copyOf(base, base.length + 2);
+        withLabel[base.length] = "--label";
+        withLabel[base.length + 1] = "n02123045";
+        var outside = run(withLabel);
+        assertEquals(1, outside.code());
+        assertTrue(outside.err().contains("resnet18-10-classes.safetensors") && outside.err().contains("10 classes")
+                && outside.err().contains("281"), outside.err());
     }
 }

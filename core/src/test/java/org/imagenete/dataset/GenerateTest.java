@@ -187,10 +187,61 @@ class GenerateTest {
         assertEquals(0, r.code(), r.err());
         List<ObjectNode> rows = Manifest.readAll(out);
         assertEquals(3 * 4, rows.size());
+        int harmonised = 0;
         for (ObjectNode row : rows) {
             assertEquals("diffusion", row.get("fill").asText());
             assertTrue(row.has("model_sha256"));
+            // the geometric variant went through the harmonising pass with the background edits' S (--steps 3)
+            if (row.get("variant").asText().equals("size-0.10") && row.get("status").asText().equals("ok")) {
+                assertEquals(3, row.get("values").path("harmonize_steps").asInt(-1), row.toString());
+                harmonised++;
+            }
         }
+        assertTrue(harmonised >= 2, "size-0.10 outputs harmonised: " + harmonised);
         assertEquals(0, cli("verify", out.toString()).code());
+    }
+
+    /**
+     * {@code generate --mask-format imagenet-s}: ImageNet-S segmentation PNGs (id = R + 256 G) become the same object
+     * masks as the binary files they encode; the ignore label 1000 counts as background (a band of it added to the
+     * tabby's mask is not object), while {@code binary} would take it as object. {@code imagenet-s:ID} keeps one id
+     * for every image: the images without it fail with "empty mask", the others are made.
+     */
+    @Test
+    void imageNetSMasks() throws IOException {
+        Path imgs = dir.resolve("images-s"), ms = dir.resolve("masks-s");
+        Map<String, String> wnids = Map.of("tabby_1", "n02123045", "german_shepherd_1", "n02106662", "giant_panda_1", "n02510455");
+        for (var e : wnids.entrySet()) {
+            Files.createDirectories(imgs.resolve(e.getValue()));
+            Files.createDirectories(ms.resolve(e.getValue()));
+            Files.copy(Golden.animals().resolve(e.getKey() + ".jpg"), imgs.resolve(e.getValue()).resolve(e.getKey() + ".jpg"));
+            java.awt.image.BufferedImage m = javax.imageio.ImageIO.read(Golden.animals().resolve("masks-imagenet-s/" + e.getKey() + ".png").toFile());
+            if (e.getKey().equals("tabby_1"))   // the top 12 rows: ImageNet-S "ignore" (1000 = R 232 + 256 * G 3)
+                for (int y = 0; y < 12; y++) for (int x = 0; x < m.getWidth(); x++) m.setRGB(x, y, 232 << 16 | 3 << 8);
+            javax.imageio.ImageIO.write(m, "png", ms.resolve(e.getValue()).resolve(e.getKey() + ".png").toFile());
+        }
+        Path out = dir.resolve("imagenet-s"), outBinary = dir.resolve("imagenet-s-as-binary"), outId = dir.resolve("imagenet-s-282");
+        for (String[] run : new String[][]{{"imagenet-s", out.toString()}, {"binary", outBinary.toString()}, {"imagenet-s:282", outId.toString()}}) {
+            Cli.Run r = cli("generate", "--images", imgs.toString(), "--masks", ms.toString(), "--mask-format", run[0], "--out", run[1],
+                    "--variants", "position", "--quiet");
+            assertEquals(0, r.code(), r.err());
+            if (run[0].equals("imagenet-s:282")) {
+                assertTrue(r.err().contains("giant_panda_1") && r.err().contains("empty mask"), r.err());
+                assertTrue(r.err().contains("german_shepherd_1") && r.err().contains("empty mask"), r.err());
+            }
+        }
+        Path full = dir.resolve("full");
+        fullRun();
+        for (String f : List.of("n02106662/german_shepherd_1.png", "n02510455/giant_panda_1.png"))
+            assertEquals(Files.mismatch(full.resolve("masks/original/" + f), out.resolve("masks/original/" + f)), -1L,
+                    f + ": the ImageNet-S mask is the binary one");
+        var tabby = org.imagenete.image.Masks.read(out.resolve("masks/original/n02123045/tabby_1.png"), new org.imagenete.image.MaskSource.Binary());
+        var tabbyBinary = org.imagenete.image.Masks.read(outBinary.resolve("masks/original/n02123045/tabby_1.png"), new org.imagenete.image.MaskSource.Binary());
+        var reference = org.imagenete.image.Masks.read(full.resolve("masks/original/n02123045/tabby_1.png"), new org.imagenete.image.MaskSource.Binary());
+        assertEquals(reference, tabby, "ignore pixels are background under imagenet-s");
+        assertTrue(tabbyBinary.count() > tabby.count() + 256 * 4, "binary takes the ignore band as object: " + tabbyBinary.count() + " vs " + tabby.count());
+        assertTrue(Files.isRegularFile(outId.resolve("position/n02123045/tabby_1.png")));
+        for (ObjectNode row : Manifest.readAll(out)) assertEquals("imagenet-s", row.get("mask_format").asText());
+        for (ObjectNode row : Manifest.readAll(outId)) assertEquals("imagenet-s:282", row.get("mask_format").asText());
     }
 }

@@ -11,6 +11,8 @@ import org.imagenete.ops.Ops;
 import org.imagenete.tensor.Tensor;
 import org.imagenete.testutil.Rand;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.util.List;
 import java.util.Locale;
@@ -24,13 +26,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class ClassifierGuidanceTest {
     static ResNet resnet18() { return org.imagenete.nn.ResNetTest.formula(18); }
 
-    /** Statistical finite-difference check (ReLU kinks; see ResNetTest) of d log p(y|x)/dx through the normalisation. */
-    @Test
-    void logProbGradientMatchesFiniteDifferences() {
+    /** Statistical finite-difference check (ReLU kinks; see ResNetTest) of d log p(y|x)/dx, raw and through the normalisation. */
+    @ParameterizedTest
+    @EnumSource(ClassifierGuidance.Input.class)
+    void logProbGradientMatchesFiniteDifferences(ClassifierGuidance.Input input) {
         Ops ops = Backends.get("cpu");
         int[] labels = {3, 500};
         try (ResNet net = resnet18(); Tensor x = Rand.uniform(8, 0.9f, 2, 3, 32, 32)) {
-            ClassifierGuidance cg = new ClassifierGuidance(net);
+            ClassifierGuidance cg = new ClassifierGuidance(net, input);
             try (GuidanceClassifier.LogProb lp = cg.logProb(ops, x, labels)) {
                 double saa = 0, saf = 0, sff = 0, h = 2e-3;
                 for (int k = 0; k < 30; k++) {
@@ -44,7 +47,7 @@ class ClassifierGuidanceTest {
                     }
                 }
                 double slope = saf / saa, corr = saf / Math.sqrt(saa * sff);
-                System.out.printf(Locale.ROOT, "log p(y|x) gradient vs finite differences: slope %.4f, correlation %.5f%n", slope, corr);
+                System.out.printf(Locale.ROOT, "%s input: log p(y|x) gradient vs finite differences: slope %.4f, correlation %.5f%n", input, slope, corr);
                 assertEquals(1.0, slope, 0.03);
                 assertTrue(corr > 0.99);
                 for (float v : lp.values()) assertTrue(v < 0 && Float.isFinite(v));

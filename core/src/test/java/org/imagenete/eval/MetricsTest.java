@@ -47,4 +47,34 @@ class MetricsTest {
         Metrics.Sensitivity sb = s.sensitivity().stream().filter(x -> x.image().equals("b")).findFirst().orElse(null);
         assertNull(sb, "b has one value of the attribute: no sweep");
     }
+
+    /**
+     * "Flips at" along a lambda sweep must not mix the two directions nor the adversarial variants: with one
+     * sweep per attribute ordered by |lambda|, image a's -10 (a flip) would be reported as where the +lambda sweep
+     * flips. Each direction is its own sweep; the unedited value 0 starts both.
+     */
+    @Test
+    void directionsAndAdversarialVariantsAreSeparateSweeps() {
+        List<Prediction> ps = new ArrayList<>();
+        ps.add(p("a", "original", null, Double.NaN, 1, 1, 0.9f));
+        ps.add(p("a", "background+0", "background", 0, 1, 1, 0.9f));
+        ps.add(p("a", "background+10", "background", 10, 1, 1, 0.9f));
+        ps.add(p("a", "background+30", "background", 30, 1, 9, 0.6f));
+        ps.add(p("a", "background-10", "background", -10, 1, 4, 0.6f));
+        ps.add(p("a", "background-30", "background", -30, 1, 4, 0.6f));
+        ps.add(p("a", "background+10-adv", "background", 10, 1, 1, 0.6f));         // an older manifest: attribute "background"
+        ps.add(p("a", "background+20-adv", "background-adv", 20, 1, 5, 0.6f));
+        ps.add(p("a", "direction+15", "direction", 15, 1, 1, 0.9f));
+        ps.add(p("a", "direction-15", "direction", -15, 1, 3, 0.9f));
+        Map<String, Metrics.Sensitivity> by = new java.util.TreeMap<>();
+        for (Metrics.Sensitivity se : Metrics.compute(ps).sensitivity()) by.put(se.direction(), se);
+        assertEquals(java.util.Set.of("background+", "background-", "background-adv+"), by.keySet(),
+                "one direction of direction has one point: no sweep");
+        assertEquals(30.0, by.get("background+").flipValue());
+        assertEquals(List.of(0.0, 10.0, 30.0), by.get("background+").sweep().stream().map(v -> v[0]).toList());
+        assertEquals(-10.0, by.get("background-").flipValue());
+        assertEquals(List.of(0.0, -10.0, -30.0), by.get("background-").sweep().stream().map(v -> v[0]).toList());
+        assertEquals(20.0, by.get("background-adv+").flipValue());
+        assertEquals("background-adv", by.get("background-adv+").attribute());
+    }
 }

@@ -27,7 +27,7 @@ class ReportTest {
 
     static Report.Input sample() throws Exception {
         List<Prediction> ps = new ArrayList<>();
-        String[] variants = {"original", "background-20", "background+20", "size-0.05", "direction"};
+        String[] variants = {"original", "background+10", "background+20", "size-0.05", "direction"};   // one lambda direction: a sweep
         java.util.SplittableRandom r = new java.util.SplittableRandom(7);
         for (int i = 0; i < 20; i++)
             for (String v : variants) {

@@ -191,6 +191,7 @@ final class EditService {
             r.put("image", url + k + ".png");
             r.put("mask", url + k + ".mask.png");
             r.put("sidecar_url", url + k + ".json");
+            r.put("derived_seed", Long.toString(o.result().task().seed()));   // exact: JavaScript numbers have 53 bits
             r.set("sidecar", Http.parse(o.sidecar()));
             shown.add(o.result().image());
         }

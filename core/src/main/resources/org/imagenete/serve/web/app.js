@@ -7,7 +7,7 @@ const state = {
   image: null,        // { blob, name, bitmap }: the photo's own bytes, sent as they are
   maskBlob: null,     // the mask file's own bytes while it is unpainted (so the sidecar names that file)
   maskName: null,
-  maskCanvas: null,   // the mask at the photo's size: opaque red = object, transparent = background
+  maskCanvas: null,   // the mask at the photo's size: opaque blue = object, transparent = background
   label: null,        // the demo photo's wnid
   busy: false, pending: false, job: null, source: null,
 };
@@ -67,7 +67,7 @@ async function setMask(blob, name) {
   const d = px.data;
   for (let i = 0; i < d.length; i += 4) {
     const on = d[i] || d[i + 1] || d[i + 2];     // non-zero = object, as imagenet-e reads binary masks
-    d[i] = on ? 255 : 0; d[i + 1] = 0; d[i + 2] = 0; d[i + 3] = on ? 255 : 0;
+    d[i] = on ? 30 : 0; d[i + 1] = on ? 144 : 0; d[i + 2] = on ? 255 : 0; d[i + 3] = on ? 255 : 0;
   }
   state.maskCanvas.getContext('2d').putImageData(px, 0, 0);
   state.maskBlob = blob;
@@ -115,7 +115,7 @@ function setupPainting() {
     const x = (e.clientX - r.left) * sx, y = (e.clientY - r.top) * sy;
     const g = state.maskCanvas.getContext('2d');
     g.globalCompositeOperation = document.querySelector('input[name=brush-mode]:checked').value === 'erase' ? 'destination-out' : 'source-over';
-    g.fillStyle = '#ff0000';
+    g.fillStyle = '#1e90ff';
     g.beginPath();
     g.arc(x, y, Number($('brush').value) * sx / 2, 0, 2 * Math.PI);
     g.fill();
@@ -130,7 +130,7 @@ function setupPainting() {
   cv.addEventListener('pointercancel', end);
 }
 
-/** The mask as a PNG: the file as given, or the painted one (red on black: non-zero = object). */
+/** The mask as a PNG: the file as given, or the painted one (blue on black: non-zero = object). */
 function maskFile() {
   if (state.maskBlob) return Promise.resolve([state.maskBlob, state.maskName]);
   const c = document.createElement('canvas');
@@ -265,7 +265,8 @@ function showResult(res) {
     th.textContent = LABELS[k] || k;
     tr.appendChild(th);
     const td = tr.insertCell();
-    td.textContent = fmt(v[k]);
+    // 64-bit seeds lose digits as JavaScript numbers: the server sends them as text too
+    td.textContent = k === 'seed' ? r.derived_seed : fmt(v[k]);
     td.id = 'value-' + k;
   }
   let achieved = $('achieved-ratio');

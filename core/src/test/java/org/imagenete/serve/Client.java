@@ -3,6 +3,8 @@ package org.imagenete.serve;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
+import org.imagenete.testutil.Golden;
+
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -50,6 +52,19 @@ final class Client {
     }
 
     static final String BOUNDARY = "----imagenete-test-7d2f1c";
+
+    static Path animal(String f) { return Golden.animals().resolve(f); }
+
+    /** The form of an edit: an image and a mask file, then text fields given as name, value pairs. */
+    static List<Part> upload(Path image, Path mask, String... fields) throws IOException {
+        List<Part> parts = new ArrayList<>(List.of(Part.file("image", image, image.toString().endsWith(".png") ? "image/png" : "image/jpeg"),
+                Part.file("mask", mask, "image/png")));
+        for (int i = 0; i < fields.length; i += 2) parts.add(Part.text(fields[i], fields[i + 1]));
+        return parts;
+    }
+
+    /** The tabby photo and its mask with the given fields. */
+    static List<Part> tabby(String... fields) throws IOException { return upload(animal("tabby_1.jpg"), animal("masks/tabby_1.png"), fields); }
 
     final InetSocketAddress address;
     final String base;

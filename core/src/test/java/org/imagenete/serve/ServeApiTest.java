@@ -56,7 +56,6 @@ class ServeApiTest {
     static Client client;
     static Ops ops;
 
-    static Path animal(String f) { return Golden.animals().resolve(f); }
 
     static Server start(Server.Options o) throws IOException {
         return Server.start(o, new Server.Engine(ops, EditRequest.Models.NONE, null, null, null));
@@ -74,12 +73,6 @@ class ServeApiTest {
         if (server != null) server.close();
     }
 
-    static List<Client.Part> tabby(String... fields) throws IOException {
-        List<Client.Part> parts = new ArrayList<>(List.of(Client.Part.file("image", animal("tabby_1.jpg"), "image/jpeg"),
-                Client.Part.file("mask", animal("masks/tabby_1.png"), "image/png")));
-        for (int i = 0; i < fields.length; i += 2) parts.add(Client.Part.text(fields[i], fields[i + 1]));
-        return parts;
-    }
 
     @Test
     void pageLoadsAndASizeEditAchievesItsRatioWithinOnePercent() throws Exception {
@@ -94,7 +87,7 @@ class ServeApiTest {
         assertEquals(256, info.get("size").asInt());
         assertEquals(6, client.get("/api/demos").json().size());
 
-        Client.Response r = client.post("/api/edit", tabby("edits", "size=0.05", "seed", "3"));
+        Client.Response r = client.post("/api/edit", Client.tabby("edits", "size=0.05", "seed", "3"));
         assertEquals(200, r.status(), r.toString());
         JsonNode j = r.json();
         assertTrue(j.get("image").asText().matches("/results/[0-9a-f]{32}/0\\.png"), j.toString());
@@ -116,12 +109,12 @@ class ServeApiTest {
     @Test
     void sameInputsGiveTheBytesOfTheEditCommand() throws Exception {
         Path out = tmp.resolve("edit-cli");
-        Cli.Run run = Cli.run("edit", animal("tabby_1.jpg").toString(), "--mask", animal("masks/tabby_1.png").toString(),
+        Cli.Run run = Cli.run("edit", Client.animal("tabby_1.jpg").toString(), "--mask", Client.animal("masks/tabby_1.png").toString(),
                 "--set", "size=0.08", "--set", "direction=30,position", "--seed", "5", "--label", "n02123045", "--backend", "cpu",
                 "--out", out.toString());
         assertEquals(0, run.code(), run.err());
         for (int attempt = 0; attempt < 2; attempt++) {   // the second answer comes from the fill cache
-            Client.Response r = client.post("/api/edit", tabby("edits", "size=0.08", "edits", "direction=30,position", "seed", "5",
+            Client.Response r = client.post("/api/edit", Client.tabby("edits", "size=0.08", "edits", "direction=30,position", "seed", "5",
                     "label", "n02123045"));
             assertEquals(200, r.status(), r.toString());
             JsonNode results = r.json().get("results");
@@ -149,7 +142,7 @@ class ServeApiTest {
         Path secret = tmp.resolve("secret.txt"), inside = tmp.resolve("results/secret.txt");
         Files.writeString(secret, "TOP-SECRET-1");
         Files.writeString(inside, "TOP-SECRET-2");
-        String id = client.post("/api/edit", tabby("edits", "size=0.1")).json().get("id").asText();
+        String id = client.post("/api/edit", Client.tabby("edits", "size=0.1")).json().get("id").asText();
         List<String> paths = List.of(
                 "/results/" + id + "/../../secret.txt", "/results/" + id + "/../secret.txt", "/results/../secret.txt",
                 "/results/" + id + "/..%2f..%2fsecret.txt", "/results/" + id + "/%2e%2e/%2e%2e/secret.txt",
@@ -209,7 +202,7 @@ class ServeApiTest {
             }
             assertEquals(200, client.get("/api/info").status(), "still serving");
         }
-        assertEquals(200, client.post("/api/edit", tabby("edits", "size=0.1")).status(), "still editing");
+        assertEquals(200, client.post("/api/edit", Client.tabby("edits", "size=0.1")).status(), "still editing");
     }
 
     private static String readLine(InputStream in) throws IOException {
@@ -225,30 +218,29 @@ class ServeApiTest {
         byte[] gif = "GIF89a\u0001\u0000\u0001\u0000\u0000\u0000\u0000;".getBytes(StandardCharsets.ISO_8859_1);
         for (byte[] bad : List.of(html, svg, gif, new byte[0])) {
             Client.Response r = client.post("/api/edit", List.of(new Client.Part("image", "cat.jpg", "image/jpeg", bad),
-                    Client.Part.file("mask", animal("masks/tabby_1.png"), "image/png"), Client.Part.text("edits", "size=0.05")));
+                    Client.Part.file("mask", Client.animal("masks/tabby_1.png"), "image/png"), Client.Part.text("edits", "size=0.05")));
             assertEquals(415, r.status(), r.toString());
             assertTrue(r.json().get("error").asText().contains("not an image (JPEG, PNG or WebP)"), r.toString());
         }
-        Client.Response jpegMask = client.post("/api/edit", List.of(Client.Part.file("image", animal("tabby_1.jpg"), "image/jpeg"),
-                Client.Part.file("mask", animal("tabby_1.jpg"), "image/png"), Client.Part.text("edits", "size=0.05")));
+        Client.Response jpegMask = client.post("/api/edit", Client.upload(Client.animal("tabby_1.jpg"), Client.animal("tabby_1.jpg"), "edits", "size=0.05"));
         assertEquals(415, jpegMask.status(), jpegMask.toString());
         assertTrue(jpegMask.json().get("error").asText().contains("masks must be PNG"));
         // a 100-byte PNG that claims 60000 x 60000 pixels: refused from its header, nothing allocated
         byte[] bomb = pngHeader(60000, 60000);
         Client.Response big = client.post("/api/edit", List.of(new Client.Part("image", "bomb.png", "image/png", bomb),
-                Client.Part.file("mask", animal("masks/tabby_1.png"), "image/png"), Client.Part.text("edits", "size=0.05")));
+                Client.Part.file("mask", Client.animal("masks/tabby_1.png"), "image/png"), Client.Part.text("edits", "size=0.05")));
         assertEquals(413, big.status(), big.toString());
         assertTrue(big.json().get("error").asText().contains("3600 megapixels is over the limit of 50"), big.toString());
         Client.Response notForm = client.send(java.net.http.HttpRequest.newBuilder(java.net.URI.create(client.base + "/api/edit"))
                 .header("Content-Type", "application/json").POST(java.net.http.HttpRequest.BodyPublishers.ofString("{}")).build());
         assertEquals(415, notForm.status());
-        Client.Response unknown = client.post("/api/edit", tabby("edits", "size=0.05", "path", "/etc/passwd"));
+        Client.Response unknown = client.post("/api/edit", Client.tabby("edits", "size=0.05", "path", "/etc/passwd"));
         assertEquals(400, unknown.status());
         assertTrue(unknown.json().get("error").asText().contains("unknown form field 'path'"));
-        Client.Response badEdit = client.post("/api/edit", tabby("edits", "colour=red"));
+        Client.Response badEdit = client.post("/api/edit", Client.tabby("edits", "colour=red"));
         assertEquals(400, badEdit.status());
         assertTrue(badEdit.json().get("error").asText().contains("unknown edit 'colour'"), badEdit.toString());
-        Client.Response fileFill = client.post("/api/edit", tabby("edits", "size=0.05", "fill", "/etc/passwd"));
+        Client.Response fileFill = client.post("/api/edit", Client.tabby("edits", "size=0.05", "fill", "/etc/passwd"));
         assertEquals(400, fileFill.status(), "a fill never names a file");
     }
 
@@ -261,7 +253,7 @@ class ServeApiTest {
 
     @Test
     void resultIdsAreOpaqueAndUnrelated() throws Exception {
-        JsonNode a = client.post("/api/edit", tabby("edits", "size=0.1")).json(), b = client.post("/api/edit", tabby("edits", "size=0.1")).json();
+        JsonNode a = client.post("/api/edit", Client.tabby("edits", "size=0.1")).json(), b = client.post("/api/edit", Client.tabby("edits", "size=0.1")).json();
         String ia = a.get("id").asText(), ib = b.get("id").asText();
         assertTrue(ia.matches("[0-9a-f]{32}") && ib.matches("[0-9a-f]{32}"));
         assertNotEquals(ia, ib);
@@ -276,15 +268,15 @@ class ServeApiTest {
     @Test
     void stateChangingRequestsAreSameOriginOnlyAndTheHostMustBeThisServer() throws Exception {
         String origin = "http://127.0.0.1:" + client.address.getPort();
-        Client.Response evil = client.post("/api/edit", tabby("edits", "size=0.1"), "Origin", "http://evil.example");
+        Client.Response evil = client.post("/api/edit", Client.tabby("edits", "size=0.1"), "Origin", "http://evil.example");
         assertEquals(403, evil.status(), evil.toString());
         assertTrue(evil.json().get("error").asText().contains("cross-origin"));
-        assertEquals(403, client.post("/api/edit", tabby("edits", "size=0.1"), "Origin", "null").status());
-        assertEquals(403, client.post("/api/edit", tabby("edits", "size=0.1"), "Sec-Fetch-Site", "cross-site").status());
-        assertEquals(403, client.post("/api/edit", tabby("edits", "size=0.1"), "Sec-Fetch-Site", "same-site").status());
-        assertEquals(200, client.post("/api/edit", tabby("edits", "size=0.1"), "Origin", origin, "Sec-Fetch-Site", "same-origin").status());
+        assertEquals(403, client.post("/api/edit", Client.tabby("edits", "size=0.1"), "Origin", "null").status());
+        assertEquals(403, client.post("/api/edit", Client.tabby("edits", "size=0.1"), "Sec-Fetch-Site", "cross-site").status());
+        assertEquals(403, client.post("/api/edit", Client.tabby("edits", "size=0.1"), "Sec-Fetch-Site", "same-site").status());
+        assertEquals(200, client.post("/api/edit", Client.tabby("edits", "size=0.1"), "Origin", origin, "Sec-Fetch-Site", "same-origin").status());
         // a job cannot be cancelled or deleted from another site either
-        String id = client.post("/api/edit", tabby("edits", "size=0.1")).json().get("id").asText();
+        String id = client.post("/api/edit", Client.tabby("edits", "size=0.1")).json().get("id").asText();
         assertEquals(403, client.raw("POST /api/jobs/" + id + "/cancel HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://evil.example\r\nContent-Length: 0").status());
         assertEquals(403, client.raw("DELETE /api/jobs/" + id + " HTTP/1.1\r\nHost: 127.0.0.1\r\nSec-Fetch-Site: cross-site").status());
         assertEquals(200, client.get("/api/jobs/" + id).status());
@@ -302,7 +294,7 @@ class ServeApiTest {
             Client c = new Client(s);
             List<String> many = new ArrayList<>();
             for (int i = 0; i < 24; i++) many.addAll(List.of("edits", String.format(java.util.Locale.ROOT, "size=%.3f,direction=%d", 0.05 + 0.002 * i, i)));
-            List<Client.Part> parts = tabby(many.toArray(String[]::new));
+            List<Client.Part> parts = Client.tabby(many.toArray(String[]::new));
             ExecutorService pool = Executors.newFixedThreadPool(6);
             List<Future<Client.Response>> fs = new ArrayList<>();
             for (int i = 0; i < 6; i++) fs.add(pool.submit(() -> c.post("/api/jobs", parts)));
@@ -322,7 +314,7 @@ class ServeApiTest {
                 JsonNode st = awaitJob(c, r.json().get("job").asText());
                 assertEquals("done", st.get("state").asText(), st.toString());
             }
-            assertEquals(200, c.post("/api/edit", tabby("edits", "size=0.1")).status(), "the queue drained");
+            assertEquals(200, c.post("/api/edit", Client.tabby("edits", "size=0.1")).status(), "the queue drained");
         }
     }
 
@@ -341,7 +333,7 @@ class ServeApiTest {
         long oneJob;
         try (Server s = start(Server.Options.defaults().withPort(0).withKeep(Duration.ofSeconds(1), 1L << 30).withResults(root))) {
             Client c = new Client(s);
-            JsonNode j = c.post("/api/edit", tabby("edits", "size=0.1")).json();
+            JsonNode j = c.post("/api/edit", Client.tabby("edits", "size=0.1")).json();
             assertEquals(200, c.get(j.get("image").asText()).status());
             oneJob = du(root);
             assertTrue(oneJob > 10_000, "results written: " + oneJob);
@@ -356,8 +348,8 @@ class ServeApiTest {
         // over the size cap the oldest results go first
         try (Server s = start(Server.Options.defaults().withPort(0).withKeep(Duration.ofHours(1), oneJob * 3 / 2).withResults(tmp.resolve("cap")))) {
             Client c = new Client(s);
-            JsonNode first = c.post("/api/edit", tabby("edits", "size=0.1")).json();
-            JsonNode second = c.post("/api/edit", tabby("edits", "size=0.08")).json();
+            JsonNode first = c.post("/api/edit", Client.tabby("edits", "size=0.1")).json();
+            JsonNode second = c.post("/api/edit", Client.tabby("edits", "size=0.08")).json();
             s.sweep();
             assertEquals(404, c.get(first.get("image").asText()).status(), "the oldest went");
             assertEquals(200, c.get(second.get("image").asText()).status(), "the newest stays");
@@ -372,31 +364,29 @@ class ServeApiTest {
 
     @Test
     void aFailingEditIsAJsonErrorAndTheServerGoesOn() throws Exception {
-        Client.Response tooBig = client.post("/api/edit", List.of(Client.Part.file("image", animal("lesser_panda_1.jpg"), "image/jpeg"),
-                Client.Part.file("mask", animal("masks/lesser_panda_1.png"), "image/png"), Client.Part.text("edits", "size=0.9")));
+        Client.Response tooBig = client.post("/api/edit", Client.upload(Client.animal("lesser_panda_1.jpg"), Client.animal("masks/lesser_panda_1.png"), "edits", "size=0.9"));
         assertEquals(422, tooBig.status(), tooBig.toString());
         assertTrue(tooBig.json().get("error").asText().matches(".*(does not fit|unreachable).*"), tooBig.toString());
-        Client.Response wrongMask = client.post("/api/edit", List.of(Client.Part.file("image", animal("koala_1.jpg"), "image/jpeg"),
-                Client.Part.file("mask", animal("masks/tabby_1.png"), "image/png"), Client.Part.text("edits", "size=0.05")));
+        Client.Response wrongMask = client.post("/api/edit", Client.upload(Client.animal("koala_1.jpg"), Client.animal("masks/tabby_1.png"), "edits", "size=0.05"));
         assertEquals(400, wrongMask.status(), wrongMask.toString());
         String why = wrongMask.json().get("error").asText();
         assertTrue(why.startsWith("tabby_1.png") && why.matches(".*\\d+x\\d+.*\\d+x\\d+.*"), why);
         assertFalse(why.contains(tmp.toString()), "no server path in the message: " + why);
-        Client.Response noModel = client.post("/api/edit", tabby("edits", "background=20"));
+        Client.Response noModel = client.post("/api/edit", Client.tabby("edits", "background=20"));
         assertEquals(400, noModel.status());
         assertTrue(noModel.json().get("error").asText().contains("--weights"));
-        Client.Response empty = client.post("/api/edit", List.of(Client.Part.file("image", animal("tabby_1.jpg"), "image/jpeg"),
+        Client.Response empty = client.post("/api/edit", List.of(Client.Part.file("image", Client.animal("tabby_1.jpg"), "image/jpeg"),
                 new Client.Part("mask", "empty.png", "image/png", emptyMask()), Client.Part.text("edits", "size=0.05")));
         assertEquals(400, empty.status(), empty.toString());
         assertTrue(empty.json().get("error").asText().contains("empty mask"), empty.toString());
         Client.Response broken = client.raw("POST /api/edit HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=x\r\n"
                 + "Content-Length: 12", "not a form!!");
         assertEquals(400, broken.status(), broken.toString());
-        assertEquals(200, client.post("/api/edit", tabby("edits", "size=0.1")).status(), "still editing");
+        assertEquals(200, client.post("/api/edit", Client.tabby("edits", "size=0.1")).status(), "still editing");
     }
 
     private static byte[] emptyMask() throws IOException {
-        RgbImage img = Images.read(animal("tabby_1.jpg"));
+        RgbImage img = Images.read(Client.animal("tabby_1.jpg"));
         Path p = tmp.resolve("empty.png");
         Masks.write(Mask.of(img.width(), img.height(), new boolean[img.width() * img.height()]), p);
         return Files.readAllBytes(p);

@@ -132,6 +132,12 @@ class ServeBrowserTest {
                     && dr.findElement(By.id("result-variant")).getText().equals("size-0.08_direction+30"));
             assertTrue(d.findElement(By.id("value-angle")).getText().startsWith("30"));
 
+            // drag the object in the result to the right: the edit becomes position=X:Y and the offset follows
+            wait.until(dr -> loaded(dr, "result-mask"));
+            new Actions(d).moveToElement(d.findElement(By.id("result-image"))).clickAndHold().moveByOffset(50, 10).release().perform();
+            wait.until(ExpectedConditions.textMatches(By.id("result-variant"), java.util.regex.Pattern.compile("size-0.08_direction\\+30_position-0\\.\\d\\d-0\\.\\d\\d")));
+            assertTrue(Double.parseDouble(d.findElement(By.id("value-offset_x")).getText()) > 20, "moved right by the drag");
+
             // painting: erase a stroke across the object, the mask becomes the painted one
             d.findElement(By.cssSelector("input[name=brush-mode][value=erase]")).click();
             WebElement canvas = d.findElement(By.id("canvas"));
@@ -145,7 +151,8 @@ class ServeBrowserTest {
                 e.clear();
                 e.sendKeys(f[1]);
             }
-            d.findElement(By.id("direction-on")).click();
+            d.findElement(By.id("direction-on")).click();   // the sweep keeps the other edits: size alone here
+            d.findElement(By.id("position-on")).click();
             d.findElement(By.id("sweep-run")).click();
             wait.until(dr -> dr.findElements(By.cssSelector("#sweep-grid .cell img")).size() == 3
                     && dr.findElements(By.cssSelector("#sweep-grid .cell img")).stream().allMatch(i -> complete(dr, i)));

@@ -42,7 +42,6 @@ class ServeModelsTest {
 
     static final Path TINY = Golden.golden("adm-tiny/weights.pt");
 
-    static Path animal(String f) { return Golden.animals().resolve(f); }
 
     record Event(String type, JsonNode data) {}
 
@@ -75,12 +74,6 @@ class ServeModelsTest {
         return Server.start(Server.Options.defaults().withPort(0).withSize(32).withResults(results), new Server.Engine(ops, models, null, null, null));
     }
 
-    static List<Client.Part> tabby(String... fields) throws Exception {
-        List<Client.Part> parts = new ArrayList<>(List.of(Client.Part.file("image", animal("tabby_1.jpg"), "image/jpeg"),
-                Client.Part.file("mask", animal("masks/tabby_1.png"), "image/png")));
-        for (int i = 0; i < fields.length; i += 2) parts.add(Client.Part.text(fields[i], fields[i + 1]));
-        return parts;
-    }
 
     @Test
     void diffusionEditsStreamTheirStepsCanBeCancelledAndGiveTheBytesOfEdit() throws Exception {
@@ -89,7 +82,7 @@ class ServeModelsTest {
             Client c = new Client(s);
             assertTrue(c.get("/api/info").json().get("fills").toString().contains("diffusion"));
             // progress: queued, started, one event per step, done with the result
-            Client.Response sub = c.post("/api/jobs", tabby("edits", "background=20", "steps", "3", "seed", "7"));
+            Client.Response sub = c.post("/api/jobs", Client.tabby("edits", "background=20", "steps", "3", "seed", "7"));
             assertEquals(202, sub.status(), sub.toString());
             List<Event> evs = events(c, sub.json().get("events").asText(), e -> { });
             List<String> types = evs.stream().map(Event::type).toList();
@@ -104,7 +97,7 @@ class ServeModelsTest {
             assertEquals(20.0, result.get("sidecar").get("values").get("lambda").asDouble());
             // the same bytes as imagenet-e edit with the same model and options
             Path cli = tmp.resolve("edit-cli");
-            Cli.Run run = Cli.run("edit", animal("tabby_1.jpg").toString(), "--mask", animal("masks/tabby_1.png").toString(), "--set", "background=20",
+            Cli.Run run = Cli.run("edit", Client.animal("tabby_1.jpg").toString(), "--mask", Client.animal("masks/tabby_1.png").toString(), "--set", "background=20",
                     "--steps", "3", "--seed", "7", "--size", "32", "--weights", TINY.toString(), "--num-head-channels", "8", "--backend", "cpu",
                     "--out", cli.toString());
             assertEquals(0, run.code(), run.err());
@@ -115,7 +108,7 @@ class ServeModelsTest {
             assertEquals(sidecar.get("values"), result.get("sidecar").get("values"));
 
             // cancel midway: after the first step of 100
-            Client.Response longJob = c.post("/api/jobs", tabby("edits", "background=20", "steps", "100"));
+            Client.Response longJob = c.post("/api/jobs", Client.tabby("edits", "background=20", "steps", "100"));
             assertEquals(202, longJob.status());
             String cancelUrl = longJob.json().get("cancel").asText();
             List<Event> cev = events(c, longJob.json().get("events").asText(), e -> {
@@ -134,7 +127,7 @@ class ServeModelsTest {
             assertEquals("cancelled", st.get("state").asText());
             System.out.printf("cancelled after %d of 100 steps%n", steps);
             // a synchronous diffusion edit, and the server still edits after the cancel
-            Client.Response sync = c.post("/api/edit", tabby("edits", "background=-20", "steps", "2", "fill", "diffusion"));
+            Client.Response sync = c.post("/api/edit", Client.tabby("edits", "background=-20", "steps", "2", "fill", "diffusion"));
             assertEquals(200, sync.status(), sync.toString());
             assertEquals("diffusion", sync.json().get("sidecar").get("fill").asText());
         }
@@ -151,7 +144,7 @@ class ServeModelsTest {
             JsonNode info = c.get("/api/info").json();
             assertTrue(info.get("classifier").asText().startsWith("resnet18"), info.toString());
             assertTrue(info.get("adversarial").asBoolean());
-            Client.Response r = c.post("/api/edit", tabby("edits", "size=0.05", "edits", "direction=45", "label", "n02123045"));
+            Client.Response r = c.post("/api/edit", Client.tabby("edits", "size=0.05", "edits", "direction=45", "label", "n02123045"));
             assertEquals(200, r.status(), r.toString());
             JsonNode j = r.json();
             checkTop5(j.get("classifier").get("top5"));
@@ -189,8 +182,8 @@ class ServeModelsTest {
         for (String[] f : new String[][]{{"n02123045", "tabby_1"}, {"n01882714", "koala_1"}}) {
             Files.createDirectories(images.resolve(f[0]));
             Files.createDirectories(masks.resolve(f[0]));
-            Files.copy(animal(f[1] + ".jpg"), images.resolve(f[0]).resolve(f[1] + ".jpg"));
-            Files.copy(animal("masks/" + f[1] + ".png"), masks.resolve(f[0]).resolve(f[1] + ".png"));
+            Files.copy(Client.animal(f[1] + ".jpg"), images.resolve(f[0]).resolve(f[1] + ".jpg"));
+            Files.copy(Client.animal("masks/" + f[1] + ".png"), masks.resolve(f[0]).resolve(f[1] + ".png"));
         }
         Cli.Run g = Cli.run("generate", "--images", images.toString(), "--masks", masks.toString(), "--out", bench.toString(),
                 "--variants", "size-0.10,direction+30", "--fill", "telea", "--backend", "cpu", "--quiet");

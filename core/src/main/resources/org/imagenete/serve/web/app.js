@@ -152,7 +152,10 @@ function editParts(skip) {
   const parts = [];
   if ($('size-on').checked && skip !== 'size') parts.push(`size=${num('size')}`);
   if ($('direction-on').checked && skip !== 'direction') parts.push(`direction=${num('direction')}${$('direction-object').checked ? '@object' : ''}`);
-  if ($('position-on').checked) parts.push('position');
+  if ($('position-on').checked) {
+    const at = document.querySelector('input[name=position-mode]:checked').value === 'at';
+    parts.push(at ? `position=${num('position-x')}:${num('position-y')}` : 'position');
+  }
   if ($('background-on').checked && skip !== 'background') parts.push(`background=${num('background')}${$('adversarial').checked ? '-adv' : ''}`);
   return parts;
 }
@@ -306,6 +309,52 @@ function showClassifier(res, r) {
   $('cam-after').hidden = !r.classifier.cam;
   if (c.cam) $('cam-before').src = c.cam;
   if (r.classifier.cam) $('cam-after').src = r.classifier.cam;
+}
+
+/**
+ * Dragging the object in the result moves it: the centre of its box (read off the result's mask) moves with the
+ * pointer, and the edit becomes position=X:Y (fractions of the image).
+ */
+function setupDrag() {
+  const img = $('result-image');
+  let start = null;
+  img.addEventListener('pointerdown', async (e) => {
+    if (!img.src) return;
+    e.preventDefault();
+    img.setPointerCapture(e.pointerId);
+    start = { x: e.clientX, y: e.clientY, centre: null };
+    const s = start;
+    s.centre = await maskCentre($('result-mask'));
+  });
+  img.addEventListener('pointerup', (e) => {
+    const s = start;
+    start = null;
+    if (!s || !s.centre) return;
+    const r = img.getBoundingClientRect();
+    const clamp = (v) => Math.min(1, Math.max(0, v));
+    const x = clamp(s.centre[0] + (e.clientX - s.x) / r.width), y = clamp(s.centre[1] + (e.clientY - s.y) / r.height);
+    if (Math.abs(e.clientX - s.x) + Math.abs(e.clientY - s.y) < 3) return;   // a click, not a drag
+    $('position-on').checked = true;
+    document.querySelector('input[name=position-mode][value=at]').checked = true;
+    $('position-x').value = x.toFixed(3);
+    $('position-y').value = y.toFixed(3);
+    schedulePreview();
+  });
+}
+
+/** The centre of the object's box in a mask image, as fractions of its size. */
+async function maskCentre(maskImg) {
+  if (!maskImg.complete) await new Promise((r) => maskImg.addEventListener('load', r, { once: true }));
+  const c = document.createElement('canvas');
+  c.width = maskImg.naturalWidth; c.height = maskImg.naturalHeight;
+  const g = c.getContext('2d');
+  g.drawImage(maskImg, 0, 0);
+  const d = g.getImageData(0, 0, c.width, c.height).data;
+  let x0 = c.width, y0 = c.height, x1 = -1, y1 = -1;
+  for (let y = 0; y < c.height; y++)
+    for (let x = 0; x < c.width; x++)
+      if (d[(y * c.width + x) * 4]) { x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
+  return x1 < 0 ? null : [(x0 + x1 + 1) / 2 / c.width, (y0 + y1 + 1) / 2 / c.height];
 }
 
 // ---- sweep ----
@@ -491,8 +540,10 @@ async function init() {
   link('size-range', 'size');
   link('direction-range', 'direction');
   link('background-range', 'background');
-  for (const id of ['size-on', 'position-on', 'direction-on', 'direction-object', 'background-on', 'adversarial', 'seed', 'steps', 'fill', 'live'])
+  for (const id of ['size-on', 'position-on', 'position-x', 'position-y', 'direction-on', 'direction-object', 'background-on', 'adversarial', 'seed', 'steps', 'fill', 'live'])
     $(id).addEventListener('input', schedulePreview);
+  for (const r of document.querySelectorAll('input[name=position-mode]')) r.addEventListener('input', schedulePreview);
+  setupDrag();
   $('apply').addEventListener('click', apply);
   $('cancel').addEventListener('click', () => { if (state.job) fetch(state.job.cancel, { method: 'POST' }); });
   $('sweep-run').addEventListener('click', sweep);

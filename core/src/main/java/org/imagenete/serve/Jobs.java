@@ -69,6 +69,16 @@ final class Jobs {
         }
     }
 
+    /** Result folders and upload scratch files left in the root by an earlier server that did not stop cleanly. */
+    void deleteStale() throws IOException {
+        try (Stream<Path> s = Files.list(root)) {
+            for (Path p : s.toList()) {
+                String name = p.getFileName().toString();
+                if (ID.matcher(name).matches() && Files.isDirectory(p) || name.matches("mask-\\d+\\.png")) delete(p);
+            }
+        }
+    }
+
     /** Every job's folder (and the root, when it was made for this server) deleted at shutdown. */
     void clear(boolean deleteRoot) {
         jobs.values().forEach(this::remove);

@@ -88,6 +88,13 @@ public final class Server implements AutoCloseable {
      */
     public record Engine(Ops ops, EditRequest.Models models, Classifier classifier, Path benchmark, Path report) {}
 
+    static {
+        // A refused upload (413, 503) is answered without reading its body, and the connection closed. The JDK's
+        // server would first read and discard up to 64 KB of what is left ("drain"), and wait for a client that sends
+        // no more; with 0 it closes at once. Read when the first HttpServer is made, so set here, unless set already.
+        if (System.getProperty("sun.net.httpserver.drainAmount") == null) System.setProperty("sun.net.httpserver.drainAmount", "0");
+    }
+
     private static final Pattern SEGMENT = Pattern.compile("[A-Za-z0-9._+-]+");
     private static final Set<String> LOOPBACK_NAMES = Set.of("localhost", "127.0.0.1", "[::1]");
     private static final String PAGE_CSP = "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
@@ -121,6 +128,7 @@ public final class Server implements AutoCloseable {
         ownRoot = o.results == null;
         root = ownRoot ? Files.createTempDirectory("imagenete-serve-") : Files.createDirectories(o.results);
         jobs = new Jobs(root, o.keep, o.maxResultBytes);
+        if (!ownRoot) jobs.deleteStale();
         edits = new EditService(e.ops(), e.models(), e.classifier(), this::masker, o.size, o.maxPixels);
         slots = new Semaphore(1 + Math.max(0, o.queue));
         worker = Executors.newSingleThreadExecutor(r -> daemon(r, "imagenete-serve-edit"));
@@ -205,11 +213,13 @@ public final class Server implements AutoCloseable {
                 route(ex);
             } catch (HttpError e) {
                 Http.refuse(ex, e);
-            } catch (IOException e) {
-                throw e;   // the client went away
-            } catch (RuntimeException e) {
+            } catch (IOException | RuntimeException e) {
                 System.err.println("serve: " + ex.getRequestMethod() + " " + ex.getRequestURI().getRawPath() + ": " + e);
-                Http.json(ex, 500, Http.error("internal error: " + e));
+                try {
+                    Http.json(ex, 500, Http.error("internal error: " + e));
+                } catch (IOException | RuntimeException answered) {
+                    // the client went away, or the answer had begun (an event stream): nothing more to say
+                }
             }
         }
     }
@@ -352,6 +362,7 @@ public final class Server implements AutoCloseable {
                     edits.run(job, req);
                 } finally {
                     slots.release();
+                    if (jobs.get(job.id) != job) Jobs.delete(job.dir);   // deleted while it ran
                 }
             });
             queued = true;

@@ -194,7 +194,7 @@ class ServeApiTest {
                 stop.set(true);
                 assertTrue(status.startsWith("HTTP/1.1 413"), (chunked ? "chunked: " : "declared: ") + status);
                 assertTrue(atAnswer < 100L << 20, "answered after " + (atAnswer >> 20) + " MB were sent");
-                String rest = new String(in.readNBytes(4096), StandardCharsets.UTF_8);
+                String rest = readRest(in);
                 assertTrue(rest.contains("over the limit of 25 MB"), rest);
                 s.close();
                 writer.join(60_000);
@@ -203,6 +203,31 @@ class ServeApiTest {
             assertEquals(200, client.get("/api/info").status(), "still serving");
         }
         assertEquals(200, client.post("/api/edit", Client.tabby("edits", "size=0.1")).status(), "still editing");
+    }
+
+    /** The rest of a response head and its body (by Content-Length), without waiting for the connection to close. */
+    private static String readRest(InputStream in) throws IOException {
+        StringBuilder head = new StringBuilder();
+        int length = 0;
+        for (String l; !(l = readLine(in)).isEmpty(); ) {
+            head.append(l).append('\n');
+            if (l.toLowerCase(java.util.Locale.ROOT).startsWith("content-length:")) length = Integer.parseInt(l.substring(15).strip());
+        }
+        return head + new String(in.readNBytes(length), StandardCharsets.UTF_8);
+    }
+
+    /** A client that declares 300 MB and then sends nothing: refused at once, and the connection closed, not left waiting. */
+    @Test
+    void aRefusedUploadClosesTheConnection() throws Exception {
+        try (Socket s = new Socket(client.address.getAddress(), client.address.getPort())) {
+            s.setSoTimeout(20_000);
+            s.getOutputStream().write(("POST /api/edit HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=" + Client.BOUNDARY
+                    + "\r\nContent-Length: " + (300L << 20) + "\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+            InputStream in = s.getInputStream();
+            assertTrue(readLine(in).startsWith("HTTP/1.1 413"));
+            assertTrue(readRest(in).contains("over the limit"));
+            assertEquals(-1, in.read(), "the server closed the connection");
+        }
     }
 
     private static String readLine(InputStream in) throws IOException {
@@ -330,8 +355,15 @@ class ServeApiTest {
     @Test
     void resultsExpireAndTheirSpaceIsReclaimed() throws Exception {
         Path root = tmp.resolve("expiry");
+        // left by a server that was killed: deleted at start; anything else in the folder is not ours and stays
+        Path stale = Files.createDirectories(root.resolve("0123456789abcdef0123456789abcdef"));
+        Files.writeString(stale.resolve("0.png"), "old");
+        Files.writeString(root.resolve("mask-123.png"), "old");
+        Files.writeString(root.resolve("notes.txt"), "mine");
         long oneJob;
         try (Server s = start(Server.Options.defaults().withPort(0).withKeep(Duration.ofSeconds(1), 1L << 30).withResults(root))) {
+            assertFalse(Files.exists(stale) || Files.exists(root.resolve("mask-123.png")), "stale results deleted at start");
+            Files.delete(root.resolve("notes.txt"));
             Client c = new Client(s);
             JsonNode j = c.post("/api/edit", Client.tabby("edits", "size=0.1")).json();
             assertEquals(200, c.get(j.get("image").asText()).status());

@@ -176,6 +176,34 @@ class ServeModelsTest {
         assertTrue(sum <= 1 + 1e-9);
     }
 
+    /** The automatic mask (ISNet, when installed): alone, and in an edit, whose bytes are those of {@code edit --auto-mask}. */
+    @Test
+    void automaticMasksWhenIsnetIsInstalled() throws Exception {
+        org.junit.jupiter.api.Assumptions.assumeTrue(org.imagenete.edit.automask.IsNetMasker.find().isPresent(),
+                "ISNet not installed (scripts/install-isnet.sh)");
+        try (Server s = Server.start(Server.Options.defaults().withPort(0).withResults(tmp.resolve("results")),
+                new Server.Engine(Backends.get("cpu"), EditRequest.Models.NONE, null, null, null))) {
+            Client c = new Client(s);
+            assertTrue(c.get("/api/info").json().get("automask").asBoolean());
+            Client.Response m = c.post("/api/mask", List.of(Client.Part.file("image", Client.animal("tabby_1.jpg"), "image/jpeg")));
+            assertEquals(200, m.status(), m.toString());
+            double ratio = m.json().get("ratio").asDouble();
+            assertTrue(ratio > 0.1 && ratio < 0.5, "tabby mask ratio " + ratio);
+            RgbImage mask = Images.decode(c.get(m.json().get("mask").asText()).body(), null);
+            assertEquals(Images.read(Client.animal("tabby_1.jpg")).width(), mask.width(), "the mask is at the photo's size");
+            List<Client.Part> form = List.of(Client.Part.file("image", Client.animal("tabby_1.jpg"), "image/jpeg"),
+                    Client.Part.text("auto_mask", "true"), Client.Part.text("edits", "size=0.05"), Client.Part.text("seed", "2"));
+            Client.Response r = c.post("/api/edit", form);
+            assertEquals(200, r.status(), r.toString());
+            assertEquals("isnet", r.json().get("sidecar").get("source").get("mask").asText());
+            Path cli = tmp.resolve("edit-auto");
+            Cli.Run run = Cli.run("edit", Client.animal("tabby_1.jpg").toString(), "--auto-mask", "--set", "size=0.05", "--seed", "2",
+                    "--backend", "cpu", "--out", cli.toString());
+            assertEquals(0, run.code(), run.err());
+            assertArrayEquals(Files.readAllBytes(cli.resolve("tabby_1.size-0.05.png")), c.get(r.json().get("image").asText()).body());
+        }
+    }
+
     @Test
     void aBenchmarkFolderIsBrowsedWithItsReport() throws Exception {
         Path images = tmp.resolve("in/images"), masks = tmp.resolve("in/masks"), bench = tmp.resolve("run/benchmark");

@@ -82,6 +82,7 @@ public final class ServeCommand implements Callable<Integer> {
                     resnet, resnet == null ? null : classifier.toString(), resnet == null ? null : Checksums.sha256(classifier));
             var options = new Server.Options(host, port, queue, (long) maxUploadMb << 20, maxMegapixels * 1_000_000L,
                     Duration.ofMinutes(keepMinutes), resultsMaxMb << 20, results, size);
+            Server server = Server.start(options, new Server.Engine(ops, models, cls, benchmark, report));
             // Ctrl-C: the hook wakes this thread, which closes the server (its results deleted), and waits for that
             CountDownLatch stop = new CountDownLatch(1), closed = new CountDownLatch(1);
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {
@@ -92,7 +93,7 @@ public final class ServeCommand implements Callable<Integer> {
                     Thread.currentThread().interrupt();
                 }
             }));
-            try (Server server = Server.start(options, new Server.Engine(ops, models, cls, benchmark, report))) {
+            try {
                 System.out.println(server.url());
                 System.out.flush();
                 System.err.println("serve: " + server.url() + " (backend " + ops.name() + "; diffusion model: "
@@ -102,6 +103,7 @@ public final class ServeCommand implements Callable<Integer> {
                     System.err.println("serve: listening on " + server.address() + ": anyone who can reach it can use it (no authentication)");
                 stop.await();
             } finally {
+                server.close();
                 closed.countDown();
             }
         }

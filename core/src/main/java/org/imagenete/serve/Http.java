@@ -55,7 +55,10 @@ final class Http {
         }
     }
 
-    /** A request refused before its body was read: the connection is closed rather than the rest drained. */
+    /**
+     * A request refused, possibly before its body was read: the connection is closed after the answer. (The JDK's
+     * server reads and discards at most 64 KB of an unread body, then closes; it never reads the rest.)
+     */
     static void refuse(HttpExchange ex, HttpError e) throws IOException {
         ex.getResponseHeaders().set("Connection", "close");
         if (e.status == 503) ex.getResponseHeaders().set("Retry-After", "2");

@@ -88,13 +88,6 @@ public final class Server implements AutoCloseable {
      */
     public record Engine(Ops ops, EditRequest.Models models, Classifier classifier, Path benchmark, Path report) {}
 
-    static {
-        // A refused upload (413, 503) is answered without reading its body, and the connection closed. The JDK's
-        // server would first read and discard up to 64 KB of what is left ("drain"), and wait for a client that sends
-        // no more; with 0 it closes at once. Read when the first HttpServer is made, so set here, unless set already.
-        if (System.getProperty("sun.net.httpserver.drainAmount") == null) System.setProperty("sun.net.httpserver.drainAmount", "0");
-    }
-
     private static final Pattern SEGMENT = Pattern.compile("[A-Za-z0-9._+-]+");
     private static final Set<String> LOOPBACK_NAMES = Set.of("localhost", "127.0.0.1", "[::1]");
     private static final String PAGE_CSP = "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
@@ -131,9 +124,6 @@ public final class Server implements AutoCloseable {
         if (!ownRoot) jobs.deleteStale();
         edits = new EditService(e.ops(), e.models(), e.classifier(), this::masker, o.size, o.maxPixels);
         slots = new Semaphore(1 + Math.max(0, o.queue));
-        worker = Executors.newSingleThreadExecutor(r -> daemon(r, "imagenete-serve-edit"));
-        handlers = Executors.newVirtualThreadPerTaskExecutor();
-        reaper = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "imagenete-serve-expiry"));
         benchmark = e.benchmark() == null ? null : new Benchmark(e.benchmark(), e.report());
         for (String f : List.of("index.html", "app.js", "app.css"))
             pages.put(f.equals("index.html") ? "" : f, new Page(contentType(f), resource("web/" + f)));
@@ -142,7 +132,15 @@ public final class Server implements AutoCloseable {
         allowedHosts = new java.util.HashSet<>(LOOPBACK_NAMES);
         allowedHosts.add(o.host.toLowerCase(Locale.ROOT));
         allowedHosts.add(bind.getHostAddress().contains(":") ? "[" + bind.getHostAddress() + "]" : bind.getHostAddress());
-        http = HttpServer.create(new InetSocketAddress(bind, o.port), 64);
+        try {
+            http = HttpServer.create(new InetSocketAddress(bind, o.port), 64);
+        } catch (java.net.BindException ex) {
+            if (ownRoot) Jobs.delete(root);
+            throw new IllegalArgumentException(o.host + ":" + o.port + ": " + ex.getMessage() + " (another --port?)");
+        }
+        worker = Executors.newSingleThreadExecutor(r -> daemon(r, "imagenete-serve-edit"));
+        handlers = Executors.newVirtualThreadPerTaskExecutor();
+        reaper = Executors.newSingleThreadScheduledExecutor(r -> daemon(r, "imagenete-serve-expiry"));
         http.createContext("/", this::handle);
         http.setExecutor(handlers);
     }
@@ -164,9 +162,6 @@ public final class Server implements AutoCloseable {
         String h = a.getAddress().isAnyLocalAddress() ? "127.0.0.1" : a.getAddress().getHostAddress();
         return "http://" + (h.contains(":") ? "[" + h + "]" : h) + ":" + a.getPort() + "/";
     }
-
-    /** Folder of the results (tests check that expiry empties it). */
-    public Path resultsRoot() { return root; }
 
     /** Removes expired results now (also done periodically). */
     public void sweep() {

@@ -3,6 +3,7 @@ package org.imagenete.serve;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.imagenete.edit.EditRequest;
+import org.imagenete.eval.OnnxClassifier;
 import org.imagenete.eval.ResNetClassifier;
 import org.imagenete.image.Images;
 import org.imagenete.image.RgbImage;
@@ -159,6 +160,26 @@ class ServeModelsTest {
             }
             assertFalse(j.get("results").get(0).get("classifier").get("top5").equals(j.get("results").get(1).get("classifier").get("top5")),
                     "different edits, different probabilities");
+        }
+    }
+
+    /** An ONNX classifier gives the top-5 (no CAMs: the page shows none) and no adversarial edits. */
+    @Test
+    void anOnnxClassifierGivesTheTopFive() throws Exception {
+        Ops ops = Backends.get("cpu");
+        Path onnx = tmp.resolve("resnet18.onnx");
+        try (ResNetClassifier native18 = ResNetClassifier.open(Golden.formulaResNet(tmp.resolve("resnet18.safetensors"), 18), ops)) {
+            Files.write(onnx, native18.net().toOnnx());
+        }
+        try (OnnxClassifier cls = new OnnxClassifier(onnx, 0, false);
+             Server s = Server.start(Server.Options.defaults().withPort(0).withResults(tmp.resolve("results")),
+                     new Server.Engine(ops, EditRequest.Models.NONE, cls, null, null))) {
+            Client c = new Client(s);
+            assertFalse(c.get("/api/info").json().get("adversarial").asBoolean());
+            JsonNode j = c.post("/api/edit", Client.tabby("edits", "size=0.05")).json();
+            checkTop5(j.get("classifier").get("top5"));
+            checkTop5(j.get("results").get(0).get("classifier").get("top5"));
+            assertFalse(j.get("classifier").has("cam"), "ONNX models give no CAM");
         }
     }
 

@@ -1,19 +1,11 @@
 package org.imagenete.cli;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.SerializationFeature;
-import com.fasterxml.jackson.databind.node.ArrayNode;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.imagenete.edit.ClassifierGuidance;
 import org.imagenete.edit.Edit;
+import org.imagenete.edit.EditRequest;
 import org.imagenete.edit.Editor;
-import org.imagenete.edit.Fills;
-import org.imagenete.edit.Seeds;
 import org.imagenete.edit.automask.IsNetMasker;
-import org.imagenete.io.ImageNetClasses;
 import org.imagenete.image.Images;
 import org.imagenete.image.Mask;
-import org.imagenete.image.MaskSource;
 import org.imagenete.image.Masks;
 import org.imagenete.image.RgbImage;
 import org.imagenete.io.AtomicFiles;
@@ -107,118 +99,44 @@ public final class EditCommand implements Callable<Integer> {
             try (IsNetMasker isnet = IsNetMasker.open()) {
                 m = isnet.mask(img);
             }
-        } else m = Masks.readFor(mask, maskSource(maskFormat), img, resizeMask);
-        int labelIndex = parseLabel(label);
-        Editor.Fill fillMode = fill.equals("diffusion") ? Editor.Fill.DIFFUSION
-                : fill.equals("fast") || Fills.NAMES.contains(fill) ? Editor.Fill.FAST : Editor.Fill.IMAGE;
-        RgbImage userBg = fillMode == Editor.Fill.IMAGE ? Images.read(Path.of(fill)) : null;
-        boolean geometric = requests.stream().flatMap(List::stream).anyMatch(e -> !(e instanceof Edit.Background));
-        Editor.Config cfg = Editor.Config.defaults().withSize(size).withFill(fillMode);
-        if (steps != null) cfg = cfg.withBackgroundSteps(steps);
-        cfg = cfg.withHarmonizeSteps(harmonizeSteps != null ? harmonizeSteps : cfg.background().skip()).withAdversarialScale(adv.scale);
-        ClassifierGuidance.Input advMode = adv.mode();
-        boolean needsModel = fillMode == Editor.Fill.DIFFUSION || requests.stream().flatMap(List::stream).anyMatch(e -> e instanceof Edit.Background);
-        boolean needsClassifier = requests.stream().flatMap(List::stream).anyMatch(e -> e instanceof Edit.Background b && b.adversarial());
-        if (needsModel && weights == null)
-            throw new IllegalArgumentException("background edits and --fill diffusion need the ADM model: --weights 256x256_diffusion_uncond.pt");
-        if (needsClassifier && (classifier == null || labelIndex < 0))
-            throw new IllegalArgumentException("'-adv' edits need --classifier RESNET.pth and --label CLASS");
-        boolean useModel = needsModel || (weights != null && geometric && cfg.harmonizeSteps() > 0);
-        if (geometric && cfg.harmonizeSteps() > 0 && weights == null)
+        } else m = Masks.readFor(mask, EditRequest.maskSource(maskFormat), img, resizeMask);
+        int labelIndex = EditRequest.label(label);
+        String stem = image.getFileName().toString().replaceFirst("\\.[^.]+$", "");
+        var source = new EditRequest.Source(stem, img, m, labelIndex, image.toString(), Checksums.sha256(image),
+                mask == null ? null : mask.toString(), mask == null ? null : Checksums.sha256(mask), maskFormat);
+        RgbImage fillImage = EditRequest.fillMode(fill) == Editor.Fill.IMAGE ? Images.read(Path.of(fill)) : null;
+        var settings = EditRequest.Settings.defaults().withSize(size).withFill(fill).withSteps(steps).withHarmonizeSteps(harmonizeSteps)
+                .withAdversarial(adv.scale, adv.mode());
+        EditRequest req = new EditRequest(source, requests, seed, settings, fillImage);
+        req.checkModels(weights != null, classifier != null);
+        if (req.geometric() && req.config(null).harmonizeSteps() > 0 && weights == null)
             System.err.println("edit: no ADM weights: the harmonising diffusion pass of size, position and direction edits is skipped"
                     + " (the classical fill stays as it is); add --weights FILE, or --harmonize-steps 0 to silence this");
         Map<String, String> flags = new LinkedHashMap<>();
         if (numHeadChannels != null) flags.put("num_head_channels", numHeadChannels.toString());
-        String stem = image.getFileName().toString().replaceFirst("\\.[^.]+$", "");
         long t0 = System.nanoTime();
-        try (Adm model = useModel ? Adm.open(weights, flags) : null; ResNet cls = needsClassifier ? ResNet.open(classifier) : null) {
-            if (cls != null && labelIndex >= cls.arch().numClasses())
-                throw new IllegalArgumentException(classifier + ": the classifier has " + cls.arch().numClasses() + " classes; --label "
-                        + label + " (class " + labelIndex + ") is not one of them");
-            Editor editor = new Editor(cfg, model, ops, Fills.NAMES.contains(fill) ? Fills.named(fill) : Fills.fast(),
-                    cls == null ? null : new ClassifierGuidance(cls, advMode));
-            Editor.Source src = new Editor.Source(stem, img, m, labelIndex, userBg);
-            List<Editor.Task> tasks = new ArrayList<>();
-            for (List<Edit> r : requests) tasks.add(new Editor.Task(src, r, Seeds.derive(seed, stem, Edit.name(r))));
-            List<Editor.Result> results = editor.run(tasks);
-            String modelSha = useModel ? Checksums.sha256(weights) : null;
-            String clsSha = needsClassifier ? Checksums.sha256(classifier) : null;
+        try (Adm model = req.usesModel(weights != null) ? Adm.open(weights, flags) : null;
+             ResNet cls = req.needsClassifier() ? ResNet.open(classifier) : null) {
+            req.checkClassifier(cls, String.valueOf(classifier));
+            var models = new EditRequest.Models(model, model == null ? null : weights.toString(), model == null ? null : Checksums.sha256(weights),
+                    cls, cls == null ? null : classifier.toString(), cls == null ? null : Checksums.sha256(classifier));
+            List<EditRequest.Output> results = req.run(models, ops, null, req.filler());
             int failed = 0;
-            for (Editor.Result r : results) {
-                String base = stem + "." + r.task().variant();
-                if (!r.ok()) {
+            for (EditRequest.Output o : results) {
+                String base = o.baseName();
+                if (!o.result().ok()) {
                     failed++;
-                    System.err.println("edit: " + base + ": " + r.unreachable());
+                    System.err.println("edit: " + base + ": " + o.result().unreachable());
                     continue;
                 }
-                Images.writePng(r.image(), out.resolve(base + ".png"));
-                Masks.write(r.mask(), out.resolve(base + ".mask.png"));
-                AtomicFiles.write(out.resolve(base + ".json"), sidecar(r, ops, fillMode, modelSha, clsSha, labelIndex).getBytes(StandardCharsets.UTF_8));
+                Images.writePng(o.result().image(), out.resolve(base + ".png"));
+                Masks.write(o.result().mask(), out.resolve(base + ".mask.png"));
+                AtomicFiles.write(out.resolve(base + ".json"), o.sidecar().getBytes(StandardCharsets.UTF_8));
                 System.err.println("edit: wrote " + out.resolve(base + ".png"));
             }
             System.err.printf(Locale.ROOT, "edit: %d of %d edits in %.1f s (%s)%n", results.size() - failed, results.size(),
                     (System.nanoTime() - t0) / 1e9, ops.name());
             return failed == 0 ? 0 : 1;
         }
-    }
-
-    /** Everything needed to reproduce the output (no timings: same inputs and seed give the same bytes). */
-    private String sidecar(Editor.Result r, Ops ops, Editor.Fill fillMode, String modelSha, String clsSha, int labelIndex) throws Exception {
-        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-        ObjectNode o = json.createObjectNode();
-        o.put("tool", "imagenet-e 0.1.0");
-        o.put("variant", r.task().variant());
-        ObjectNode src = o.putObject("source");
-        src.put("image", image.toString());
-        src.put("image_sha256", Checksums.sha256(image));
-        if (mask != null) {
-            src.put("mask", mask.toString());
-            src.put("mask_sha256", Checksums.sha256(mask));
-            src.put("mask_format", maskFormat);
-        } else src.put("mask", "isnet");
-        if (labelIndex >= 0) {
-            src.put("label", labelIndex);
-            src.put("wnid", ImageNetClasses.get().get(labelIndex).wnid());
-        }
-        ArrayNode edits = o.putArray("edits");
-        for (Edit e : r.task().edits()) edits.add(e.toString());
-        o.put("seed", seed);
-        o.put("derived_seed", r.task().seed());
-        o.put("size", size);
-        o.put("fill", fillMode == Editor.Fill.FAST && fill.equals("fast") ? "patch" : fill);
-        o.put("backend", ops.name());
-        if (modelSha != null) {
-            o.put("model", weights.toString());
-            o.put("model_sha256", modelSha);
-        }
-        if (clsSha != null) {
-            o.put("classifier", classifier.toString());
-            o.put("classifier_sha256", clsSha);
-        }
-        ObjectNode values = o.putObject("values");
-        r.values().forEach((k, v) -> values.set(k, json.valueToTree(v)));
-        return json.writeValueAsString(o) + "\n";
-    }
-
-    static int parseLabel(String label) {
-        if (label == null) return -1;
-        if (label.matches("\\d+")) return Integer.parseInt(label);
-        ImageNetClasses.ImageNetClass c = ImageNetClasses.get().byWnid(label);
-        if (c == null) throw new IllegalArgumentException("--label " + label + " is neither a class index nor an ImageNet wnid");
-        return c.index();
-    }
-
-    /** The mask source a {@code --mask-format} names (edit and generate). */
-    static MaskSource maskSource(String f) {
-        try {
-            if (f.equals("binary")) return new MaskSource.Binary();
-            if (f.equals("imagenet-s")) return new MaskSource.ImageNetS();
-            if (f.startsWith("imagenet-s:")) return new MaskSource.ImageNetSId(Integer.parseInt(f.substring(11)));
-            if (f.equals("soft")) return new MaskSource.Soft(0.5);
-            if (f.startsWith("soft:")) return new MaskSource.Soft(Double.parseDouble(f.substring(5)));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("--mask-format " + f + ": the value after ':' is not a number");
-        }
-        throw new IllegalArgumentException("--mask-format " + f + ": binary, imagenet-s, imagenet-s:ID, soft[:THRESHOLD]");
     }
 }

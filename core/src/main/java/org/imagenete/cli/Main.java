@@ -6,7 +6,7 @@ import picocli.CommandLine.Command;
 /** The {@code imagenet-e} command. */
 @Command(name = "imagenet-e", mixinStandardHelpOptions = true, version = "imagenet-e 0.1.0",
         description = "Edit object attributes in photos with a diffusion model, build ImageNet-E style benchmarks, evaluate classifiers.",
-        subcommands = {DemoCommand.class, GenerateCommand.class, VerifyCommand.class, EditCommand.class, EvaluateCommand.class, UnetCommand.class, StepCommand.class, ClassifyCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {DemoCommand.class, GenerateCommand.class, VerifyCommand.class, EditCommand.class, ServeCommand.class, EvaluateCommand.class, UnetCommand.class, StepCommand.class, ClassifyCommand.class, CommandLine.HelpCommand.class})
 public final class Main {
 
     static {

@@ -19,8 +19,24 @@ public sealed interface Edit {
         }
     }
 
-    /** Object position: a uniformly random (seeded) placement that keeps the object inside the image. */
-    record Position() implements Edit {}
+    /**
+     * Object position: a uniformly random (seeded) placement that keeps the object inside the image, or, with
+     * {@code x} and {@code y} (fractions of the image's width and height), the object's box centred there, moved
+     * only as far as needed to keep it inside (the web editor's drag). NaN for a random placement.
+     */
+    record Position(double x, double y) implements Edit {
+        public Position() { this(Double.NaN, Double.NaN); }
+
+        public Position {
+            if (Double.isNaN(x) != Double.isNaN(y) || !Double.isNaN(x) && !(x >= 0 && x <= 1 && y >= 0 && y <= 1))
+                throw new IllegalArgumentException("position=X:Y takes fractions of the width and height in [0, 1], got " + x + ":" + y);
+        }
+
+        public boolean random() { return Double.isNaN(x); }
+
+        /** "Position[]" for the random one, as before there was a target (sidecars and manifests keep their bytes). */
+        @Override public String toString() { return random() ? "Position[]" : "Position[x=" + x + ", y=" + y + "]"; }
+    }
 
     /**
      * Object direction: rotation by {@code degrees} counter-clockwise about the image centre, or the object's.
@@ -40,7 +56,7 @@ public sealed interface Edit {
             parts.add(switch (e) {
                 case Background b -> "background" + signed(b.lambda) + (b.adversarial ? "-adv" : "");
                 case Size s -> String.format(Locale.ROOT, "size-%.2f", s.ratio);
-                case Position p -> "position";
+                case Position p -> p.random() ? "position" : String.format(Locale.ROOT, "position-%.2f-%.2f", p.x, p.y);
                 case Direction d -> "direction" + (d.random ? "" : signed(d.degrees)) + (d.aboutObject ? "@object" : "");
             });
         }
@@ -54,7 +70,7 @@ public sealed interface Edit {
 
     /**
      * Parses one output's edits: a comma list of {@code background=L} (L signed; "-adv" suffix for the
-     * adversarial term), {@code size=R}, {@code position}, {@code direction=D} ({@code @object} to rotate
+     * adversarial term), {@code size=R}, {@code position} (or {@code position=X:Y}), {@code direction=D} ({@code @object} to rotate
      * about the object centre; {@code direction} alone draws the angle from [-45, 45]). Example: {@code size=0.08,direction=30}.
      */
     static List<Edit> parse(String spec) {
@@ -76,8 +92,10 @@ public sealed interface Edit {
                     yield new Size(Double.parseDouble(val));
                 }
                 case "position" -> {
-                    if (val != null && !val.equalsIgnoreCase("random")) throw new IllegalArgumentException("position takes no value (it is drawn from the seed)");
-                    yield new Position();
+                    if (val == null || val.equalsIgnoreCase("random")) yield new Position();
+                    String[] xy = val.split(":");
+                    if (xy.length != 2) throw new IllegalArgumentException("position takes no value (drawn from the seed) or X:Y (fractions), not '" + val + "'");
+                    yield new Position(Double.parseDouble(xy[0]), Double.parseDouble(xy[1]));
                 }
                 case "direction" -> {
                     String v = val == null ? "random" : val;

@@ -284,12 +284,12 @@ public final class Editor {
         double cx = (box.x0() + box.x1() - 1) / 2.0, cy = (box.y0() + box.y1() - 1) / 2.0;
         Edit.Size size = null;
         Edit.Direction dir = null;
-        boolean position = false;
+        Edit.Position position = null;
         for (Edit e : w.task.edits) {
             switch (e) {
                 case Edit.Size s -> size = s;
                 case Edit.Direction d -> dir = d;
-                case Edit.Position p -> position = true;
+                case Edit.Position p -> position = p;
                 case Edit.Background b -> { }
             }
         }
@@ -328,7 +328,7 @@ public final class Editor {
 
     private record Placement(RgbImage image, Mask mask, Affine map, double dx, double dy, String error) {}
 
-    private Placement placement(Work w, double scale, double cx, double cy, Edit.Direction dir, boolean position) {
+    private Placement placement(Work w, double scale, double cx, double cy, Edit.Direction dir, Edit.Position position) {
         int n = config.size;
         Affine m = Affine.scaleAbout(scale, cx, cy);
         if (dir != null) {
@@ -339,16 +339,23 @@ public final class Editor {
         double bw = bb[2] - bb[0], bh = bb[3] - bb[1];
         // a rotation alone may turn part of a large object out of the frame, as ImageNet-E's rotations do (the
         // share that stays visible is recorded); a placement or a size must keep the whole object inside
-        boolean mustFit = position || scale != 1;
+        boolean mustFit = position != null || scale != 1;
         if (mustFit && (bw > n + 1e-6 || bh > n + 1e-6))
             return new Placement(null, null, m, 0, 0, String.format(Locale.ROOT,
                     "the transformed object (%.0fx%.0f px) does not fit in the %dx%d image", bw, bh, n, n));
         double dx = 0, dy = 0;
         if (!mustFit) {
             // rotation only: no shift
-        } else if (position) {
-            long s = Seeds.derive(w.task.seed, "position");
-            double nx = Math.floor(Seeds.uniform(s, 0) * (n - bw + 1)), ny = Math.floor(Seeds.uniform(s, 1) * (n - bh + 1));
+        } else if (position != null) {
+            double nx, ny;   // the box's new left and top edges
+            if (position.random()) {
+                long s = Seeds.derive(w.task.seed, "position");
+                nx = Math.floor(Seeds.uniform(s, 0) * (n - bw + 1));
+                ny = Math.floor(Seeds.uniform(s, 1) * (n - bh + 1));
+            } else {   // centred at the target, as far as the box stays inside
+                nx = Math.clamp(Math.rint(position.x() * n - bw / 2), 0, Math.floor(n - bw));
+                ny = Math.clamp(Math.rint(position.y() * n - bh / 2), 0, Math.floor(n - bh));
+            }
             dx = nx - bb[0];
             dy = ny - bb[1];
         } else {

@@ -1,0 +1,175 @@
+package org.imagenete.edit;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.imagenete.diffusion.BlendedSampler;
+import org.imagenete.image.Mask;
+import org.imagenete.image.MaskSource;
+import org.imagenete.image.RgbImage;
+import org.imagenete.io.ImageNetClasses;
+import org.imagenete.nn.Adm;
+import org.imagenete.nn.ResNet;
+import org.imagenete.ops.Ops;
+
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * One image's edits as {@code imagenet-e edit} makes them, shared by that command and {@code imagenet-e serve}
+ * so that the same inputs give the same bytes: the editor configured from the options, one task per edit list
+ * (its seed derived from (seed, stem, variant)), and per output the JSON sidecar with everything needed to
+ * reproduce it.
+ *
+ * @param edits     one list per output (one {@code --set} each)
+ * @param fill      fast (= patch) | patch | telea | pushpull | diffusion | anything else: a background image
+ *                  given as {@code fillImage}
+ * @param steps     diffusion steps of background edits, null for the default
+ */
+public record EditRequest(Source source, List<List<Edit>> edits, long seed, int size, String fill, Integer steps,
+                          RgbImage fillImage) {
+    /**
+     * The image to edit and where it came from, as the sidecar records it.
+     *
+     * @param stem  the image's file name without extension: names the outputs and keys their seeds
+     * @param label ImageNet class index, -1 when unknown
+     * @param maskName null when the mask was computed by ISNet
+     */
+    public record Source(String stem, RgbImage image, Mask mask, int label, String imageName, String imageSha256,
+                         String maskName, String maskSha256, String maskFormat) {}
+
+    /** The models an edit may use (null when absent), with the names and checksums the sidecar records. */
+    public record Models(Adm adm, String admName, String admSha256, ResNet classifier, String classifierName,
+                         String classifierSha256) {
+        public static final Models NONE = new Models(null, null, null, null, null, null);
+    }
+
+    /** One output: the editor's result and, when it was made, its sidecar (the JSON text {@code edit} writes). */
+    public record Output(Editor.Result result, String sidecar) {
+        /** {@code <stem>.<variant>}: the outputs' file names without extension. */
+        public String baseName() { return result.task().source().id() + "." + result.task().variant(); }
+    }
+
+    public EditRequest {
+        edits = List.copyOf(edits);
+        if (edits.isEmpty()) throw new IllegalArgumentException("no edits given");
+    }
+
+    public Editor.Fill fillMode() { return fillMode(fill); }
+
+    /** The editor's fill of a {@code --fill} value. */
+    public static Editor.Fill fillMode(String fill) {
+        return fill.equals("diffusion") ? Editor.Fill.DIFFUSION
+                : fill.equals("fast") || Fills.NAMES.contains(fill) ? Editor.Fill.FAST : Editor.Fill.IMAGE;
+    }
+
+    /** True when the diffusion model is needed: a background edit or the diffusion fill. */
+    public boolean needsModel() {
+        return fillMode() == Editor.Fill.DIFFUSION || edits.stream().flatMap(List::stream).anyMatch(e -> e instanceof Edit.Background);
+    }
+
+    /** True when the classifier is needed: an adversarial background edit. */
+    public boolean needsClassifier() {
+        return edits.stream().flatMap(List::stream).anyMatch(e -> e instanceof Edit.Background b && b.adversarial());
+    }
+
+    /** Refuses, before any model is loaded, a request that needs a model it was not given. */
+    public void checkModels(boolean haveModel, boolean haveClassifier) {
+        if (needsModel() && !haveModel)
+            throw new IllegalArgumentException("background edits and --fill diffusion need the ADM model: --weights 256x256_diffusion_uncond.pt");
+        if (needsClassifier() && (!haveClassifier || source.label < 0))
+            throw new IllegalArgumentException("'-adv' edits need --classifier RESNET.pth and --label CLASS");
+    }
+
+    /** The editor's configuration; {@code listener} (may be null) hears every diffusion step. */
+    public Editor.Config config(BlendedSampler.StepListener listener) {
+        Editor.Config cfg = Editor.Config.defaults().withSize(size).withFill(fillMode());
+        BlendedSampler.Options b = cfg.background();
+        if (steps != null)
+            b = new BlendedSampler.Options(b.respacing(), steps, b.rangeLambda(), b.perSample(), b.ddim(), b.eta(), null,
+                    b.adversarialScale(), null);
+        return new Editor.Config(cfg.size(), cfg.fill(), cfg.holeDilation(), b.withListener(listener),
+                cfg.fillOptions().withListener(listener), cfg.batch());
+    }
+
+    /** The hole filler that {@code fill} names (the fast one for "fast", "diffusion" and an image). */
+    public HoleFiller filler() { return Fills.NAMES.contains(fill) ? Fills.named(fill) : Fills.fast(); }
+
+    /**
+     * Runs every edit; failed ones (unreachable) come back with {@code sidecar} null and the reason in the result.
+     * {@code filler} is {@link #filler()} or one that gives the same pixels (a cache of it).
+     */
+    public List<Output> run(Models models, Ops ops, BlendedSampler.StepListener listener, HoleFiller filler) {
+        Editor editor = new Editor(config(listener), models.adm, ops, filler,
+                models.classifier == null ? null : new ClassifierGuidance(models.classifier));
+        Editor.Source src = new Editor.Source(source.stem, source.image, source.mask, source.label, fillImage);
+        List<Editor.Task> tasks = new ArrayList<>();
+        for (List<Edit> e : edits) tasks.add(new Editor.Task(src, e, Seeds.derive(seed, source.stem, Edit.name(e))));
+        List<Output> out = new ArrayList<>();
+        for (Editor.Result r : editor.run(tasks)) out.add(new Output(r, r.ok() ? sidecar(r, models, ops) : null));
+        return out;
+    }
+
+    /** Everything needed to reproduce the output (no timings: same inputs and seed give the same bytes). */
+    String sidecar(Editor.Result r, Models models, Ops ops) {
+        ObjectMapper json = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+        ObjectNode o = json.createObjectNode();
+        o.put("tool", "imagenet-e 0.1.0");
+        o.put("variant", r.task().variant());
+        ObjectNode src = o.putObject("source");
+        src.put("image", source.imageName);
+        src.put("image_sha256", source.imageSha256);
+        if (source.maskName != null) {
+            src.put("mask", source.maskName);
+            src.put("mask_sha256", source.maskSha256);
+            src.put("mask_format", source.maskFormat);
+        } else src.put("mask", "isnet");
+        if (source.label >= 0) {
+            src.put("label", source.label);
+            src.put("wnid", ImageNetClasses.get().get(source.label).wnid());
+        }
+        ArrayNode list = o.putArray("edits");
+        for (Edit e : r.task().edits()) list.add(e.toString());
+        o.put("seed", seed);
+        o.put("derived_seed", r.task().seed());
+        o.put("size", size);
+        o.put("fill", fillMode() == Editor.Fill.FAST && fill.equals("fast") ? "patch" : fill);
+        o.put("backend", ops.name());
+        if (models.admSha256 != null) {
+            o.put("model", models.admName);
+            o.put("model_sha256", models.admSha256);
+        }
+        if (needsClassifier() && models.classifierSha256 != null) {
+            o.put("classifier", models.classifierName);
+            o.put("classifier_sha256", models.classifierSha256);
+        }
+        ObjectNode values = o.putObject("values");
+        r.values().forEach((k, v) -> values.set(k, json.valueToTree(v)));
+        try {
+            return json.writeValueAsString(o) + "\n";
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** An ImageNet class given as an index or a wnid ({@code --label}); -1 for null. */
+    public static int label(String label) {
+        if (label == null) return -1;
+        if (label.matches("\\d+")) return Integer.parseInt(label);
+        ImageNetClasses.ImageNetClass c = ImageNetClasses.get().byWnid(label);
+        if (c == null) throw new IllegalArgumentException("--label " + label + " is neither a class index nor an ImageNet wnid");
+        return c.index();
+    }
+
+    /** How a mask file's pixels become the object ({@code --mask-format}). */
+    public static MaskSource maskSource(String f) {
+        if (f.equals("binary")) return new MaskSource.Binary();
+        if (f.equals("imagenet-s")) return new MaskSource.ImageNetS();
+        if (f.startsWith("imagenet-s:")) return new MaskSource.ImageNetSId(Integer.parseInt(f.substring(11)));
+        if (f.equals("soft")) return new MaskSource.Soft(0.5);
+        if (f.startsWith("soft:")) return new MaskSource.Soft(Double.parseDouble(f.substring(5)));
+        throw new IllegalArgumentException("--mask-format " + f + ": binary, imagenet-s, imagenet-s:ID, soft[:THRESHOLD]");
+    }
+}

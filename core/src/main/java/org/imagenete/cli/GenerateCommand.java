@@ -5,6 +5,7 @@ import org.imagenete.dataset.Inputs;
 import org.imagenete.dataset.Variant;
 import org.imagenete.dataset.Variants;
 import org.imagenete.edit.ClassifierGuidance;
+import org.imagenete.edit.EditRequest;
 import org.imagenete.edit.Editor;
 import org.imagenete.edit.Fills;
 import org.imagenete.edit.automask.IsNetMasker;
@@ -96,7 +97,7 @@ public final class GenerateCommand implements Callable<Integer> {
         if (sh.length != 2) throw new IllegalArgumentException("--shard I/N, e.g. 0/4");
         int si = Integer.parseInt(sh[0].trim()), sn = Integer.parseInt(sh[1].trim());
         if (masks == null && !autoMasks) throw new IllegalArgumentException("give --masks DIR or --auto-masks");
-        MaskSource maskSource = EditCommand.maskSource(maskFormat);
+        MaskSource maskSource = EditRequest.maskSource(maskFormat);
         Path adm = weights != null ? weights : Files.isRegularFile(defaultWeights()) ? defaultWeights() : null;
         if (weights != null && !Files.isRegularFile(weights)) throw new IllegalArgumentException(weights + ": no such file");
         List<Variant> vs = variants != null ? Variants.parse(variants) : Variants.paper(adm != null, classifier != null);

@@ -24,12 +24,34 @@ import java.util.List;
  * reproduce it.
  *
  * @param edits     one list per output (one {@code --set} each)
- * @param fill      fast (= patch) | patch | telea | pushpull | diffusion | anything else: a background image
- *                  given as {@code fillImage}
- * @param steps     diffusion steps of background edits, null for the default
+ * @param fillImage the background image that {@code settings.fill()} names, when it names one
  */
-public record EditRequest(Source source, List<List<Edit>> edits, long seed, int size, String fill, Integer steps,
-                          RgbImage fillImage) {
+public record EditRequest(Source source, List<List<Edit>> edits, long seed, Settings settings, RgbImage fillImage) {
+    /**
+     * The options of {@code edit} that shape the outputs.
+     *
+     * @param fill           fast (= patch) | patch | telea | pushpull | diffusion | anything else: a background image
+     * @param steps          diffusion steps of background edits, null for the default (10 of respacing 100)
+     * @param harmonizeSteps steps of the harmonising pass of geometric edits (0 = off), null for the background edits' S
+     * @param advScale       scale of the adversarial classifier term of "-adv" edits (the released classifier_scale)
+     * @param advInput       what that classifier is fed
+     */
+    public record Settings(int size, String fill, Integer steps, Integer harmonizeSteps, float advScale, ClassifierGuidance.Input advInput) {
+        /** {@code edit}'s defaults: 256 px, the fast fill, S of ImageNet-E, scale 10 on ImageNet-normalised input. */
+        public static Settings defaults() { return new Settings(256, "fast", null, null, 10f, ClassifierGuidance.Input.IMAGENET); }
+
+        public Settings withSize(int s) { return new Settings(s, fill, steps, harmonizeSteps, advScale, advInput); }
+
+        public Settings withFill(String f) { return new Settings(size, f, steps, harmonizeSteps, advScale, advInput); }
+
+        public Settings withSteps(Integer s) { return new Settings(size, fill, s, harmonizeSteps, advScale, advInput); }
+
+        public Settings withHarmonizeSteps(Integer s) { return new Settings(size, fill, steps, s, advScale, advInput); }
+
+        public Settings withAdversarial(float scale, ClassifierGuidance.Input input) {
+            return new Settings(size, fill, steps, harmonizeSteps, scale, input);
+        }
+    }
     /**
      * The image to edit and where it came from, as the sidecar records it.
      *
@@ -57,7 +79,7 @@ public record EditRequest(Source source, List<List<Edit>> edits, long seed, int 
         if (edits.isEmpty()) throw new IllegalArgumentException("no edits given");
     }
 
-    public Editor.Fill fillMode() { return fillMode(fill); }
+    public Editor.Fill fillMode() { return fillMode(settings.fill); }
 
     /** The editor's fill of a {@code --fill} value. */
     public static Editor.Fill fillMode(String fill) {
@@ -68,6 +90,14 @@ public record EditRequest(Source source, List<List<Edit>> edits, long seed, int 
     /** True when the diffusion model is needed: a background edit or the diffusion fill. */
     public boolean needsModel() {
         return fillMode() == Editor.Fill.DIFFUSION || edits.stream().flatMap(List::stream).anyMatch(e -> e instanceof Edit.Background);
+    }
+
+    /** True when some edit is geometric (size, position, direction): it gets the harmonising pass. */
+    public boolean geometric() { return edits.stream().flatMap(List::stream).anyMatch(e -> !(e instanceof Edit.Background)); }
+
+    /** True when the diffusion model is used: needed, or given and harmonising geometric edits. */
+    public boolean usesModel(boolean haveModel) {
+        return needsModel() || (haveModel && geometric() && config(null).harmonizeSteps() > 0);
     }
 
     /** True when the classifier is needed: an adversarial background edit. */
@@ -83,19 +113,23 @@ public record EditRequest(Source source, List<List<Edit>> edits, long seed, int 
             throw new IllegalArgumentException("'-adv' edits need --classifier RESNET.pth and --label CLASS");
     }
 
-    /** The editor's configuration; {@code listener} (may be null) hears every diffusion step. */
-    public Editor.Config config(BlendedSampler.StepListener listener) {
-        Editor.Config cfg = Editor.Config.defaults().withSize(size).withFill(fillMode());
-        BlendedSampler.Options b = cfg.background();
-        if (steps != null)
-            b = new BlendedSampler.Options(b.respacing(), steps, b.rangeLambda(), b.perSample(), b.ddim(), b.eta(), null,
-                    b.adversarialScale(), null);
-        return new Editor.Config(cfg.size(), cfg.fill(), cfg.holeDilation(), b.withListener(listener),
-                cfg.fillOptions().withListener(listener), cfg.batch());
+    /** Refuses a classifier whose classes do not include the image's label (before any edit runs). */
+    public void checkClassifier(ResNet classifier, String name) {
+        if (classifier != null && source.label >= classifier.arch().numClasses())
+            throw new IllegalArgumentException(name + ": the classifier has " + classifier.arch().numClasses() + " classes; the label "
+                    + source.label + " is not one of them");
     }
 
-    /** The hole filler that {@code fill} names (the fast one for "fast", "diffusion" and an image). */
-    public HoleFiller filler() { return Fills.NAMES.contains(fill) ? Fills.named(fill) : Fills.fast(); }
+    /** The editor's configuration; {@code listener} (may be null) hears every diffusion step. */
+    public Editor.Config config(BlendedSampler.StepListener listener) {
+        Editor.Config cfg = Editor.Config.defaults().withSize(settings.size).withFill(fillMode());
+        if (settings.steps != null) cfg = cfg.withBackgroundSteps(settings.steps);
+        cfg = cfg.withHarmonizeSteps(settings.harmonizeSteps != null ? settings.harmonizeSteps : cfg.background().skip());
+        return cfg.withAdversarialScale(settings.advScale).withListener(listener);
+    }
+
+    /** The hole filler that the fill setting names (the fast one for "fast", "diffusion" and an image). */
+    public HoleFiller filler() { return Fills.NAMES.contains(settings.fill) ? Fills.named(settings.fill) : Fills.fast(); }
 
     /**
      * Runs every edit; failed ones (unreachable) come back with {@code sidecar} null and the reason in the result.
@@ -103,7 +137,7 @@ public record EditRequest(Source source, List<List<Edit>> edits, long seed, int 
      */
     public List<Output> run(Models models, Ops ops, BlendedSampler.StepListener listener, HoleFiller filler) {
         Editor editor = new Editor(config(listener), models.adm, ops, filler,
-                models.classifier == null ? null : new ClassifierGuidance(models.classifier));
+                models.classifier == null ? null : new ClassifierGuidance(models.classifier, settings.advInput));
         Editor.Source src = new Editor.Source(source.stem, source.image, source.mask, source.label, fillImage);
         List<Editor.Task> tasks = new ArrayList<>();
         for (List<Edit> e : edits) tasks.add(new Editor.Task(src, e, Seeds.derive(seed, source.stem, Edit.name(e))));
@@ -134,8 +168,8 @@ public record EditRequest(Source source, List<List<Edit>> edits, long seed, int 
         for (Edit e : r.task().edits()) list.add(e.toString());
         o.put("seed", seed);
         o.put("derived_seed", r.task().seed());
-        o.put("size", size);
-        o.put("fill", fillMode() == Editor.Fill.FAST && fill.equals("fast") ? "patch" : fill);
+        o.put("size", settings.size);
+        o.put("fill", fillMode() == Editor.Fill.FAST && settings.fill.equals("fast") ? "patch" : settings.fill);
         o.put("backend", ops.name());
         if (models.admSha256 != null) {
             o.put("model", models.admName);
@@ -165,11 +199,15 @@ public record EditRequest(Source source, List<List<Edit>> edits, long seed, int 
 
     /** How a mask file's pixels become the object ({@code --mask-format}). */
     public static MaskSource maskSource(String f) {
-        if (f.equals("binary")) return new MaskSource.Binary();
-        if (f.equals("imagenet-s")) return new MaskSource.ImageNetS();
-        if (f.startsWith("imagenet-s:")) return new MaskSource.ImageNetSId(Integer.parseInt(f.substring(11)));
-        if (f.equals("soft")) return new MaskSource.Soft(0.5);
-        if (f.startsWith("soft:")) return new MaskSource.Soft(Double.parseDouble(f.substring(5)));
+        try {
+            if (f.equals("binary")) return new MaskSource.Binary();
+            if (f.equals("imagenet-s")) return new MaskSource.ImageNetS();
+            if (f.startsWith("imagenet-s:")) return new MaskSource.ImageNetSId(Integer.parseInt(f.substring(11)));
+            if (f.equals("soft")) return new MaskSource.Soft(0.5);
+            if (f.startsWith("soft:")) return new MaskSource.Soft(Double.parseDouble(f.substring(5)));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("--mask-format " + f + ": the value after ':' is not a number");
+        }
         throw new IllegalArgumentException("--mask-format " + f + ": binary, imagenet-s, imagenet-s:ID, soft[:THRESHOLD]");
     }
 }

@@ -75,6 +75,11 @@ public final class Editor {
                     o.ddim(), o.eta(), o.classifier(), scale, o.listener(), o.resample()), fillOptions, batch, harmonizeSteps);
         }
 
+        /** Every diffusion step (background edits, the harmonising pass, the diffusion fill) reported to {@code l} (may be null). */
+        public Config withListener(BlendedSampler.StepListener l) {
+            return new Config(size, fill, holeDilation, background.withListener(l), fillOptions.withListener(l), batch, harmonizeSteps);
+        }
+
         /** S and RePaint-style resampling of the diffusion hole fill. */
         public Config withFillSteps(int s, int resample) {
             return new Config(size, fill, holeDilation, background, skip(fillOptions, s).withResample(resample), batch, harmonizeSteps);

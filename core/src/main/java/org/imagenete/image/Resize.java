@@ -1,10 +1,5 @@
 package org.imagenete.image;
 
-import jdk.incubator.vector.ByteVector;
-import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorOperators;
-import jdk.incubator.vector.VectorShape;
-import jdk.incubator.vector.VectorSpecies;
 import org.imagenete.tensor.Tensor;
 
 /**
@@ -78,7 +73,7 @@ public final class Resize {
                 byte[] t = transpose(src, iw, first, rows), tOut = new byte[3 * width * rows];
                 int col = 3 * rows;
                 for (int x = 0; x < width; x++)
-                    verticalRow(t, horiz.bounds[2 * x] * col, col, k, x * horiz.ksize, horiz.bounds[2 * x + 1], tOut, x * col, col);
+                    ResizeVector.verticalRow(t, horiz.bounds[2 * x] * col, col, k, x * horiz.ksize, horiz.bounds[2 * x + 1], tOut, x * col, col);
                 transposeBack(tOut, width, rows, tmp);
             } else for (int y = 0; y < rows; y++) {
                 int srow = 3 * (y + first) * iw, drow = 3 * y * width;
@@ -108,7 +103,7 @@ public final class Resize {
             int stride = 3 * curW;
             for (int y = 0; y < height; y++) {
                 int min = vert.bounds[2 * y] - rowOffset;
-                if (vector) verticalRow(cur, min * stride, stride, k, y * vert.ksize, vert.bounds[2 * y + 1], out, 3 * y * width, stride);
+                if (vector) ResizeVector.verticalRow(cur, min * stride, stride, k, y * vert.ksize, vert.bounds[2 * y + 1], out, 3 * y * width, stride);
                 else verticalRowScalar(cur, min * stride, stride, k, y * vert.ksize, vert.bounds[2 * y + 1], out, 3 * y * width, stride);
             }
             return new RgbImage(width, height, out);
@@ -218,35 +213,15 @@ public final class Resize {
         return idx;
     }
 
-    /** {@code -Dimagenete.vector=false} runs the scalar twins instead of the Vector API paths (for comparisons). */
-    static final boolean VECTOR = !"false".equals(System.getProperty("imagenete.vector"));
-
-    /** Lanes of the vertical pass: as many ints as the preferred vector holds, and as many bytes. */
-    private static final VectorSpecies<Integer> INTS = IntVector.SPECIES_PREFERRED;
-    private static final VectorSpecies<Byte> BYTES = VectorSpecies.of(byte.class, VectorShape.forBitSize(INTS.length() * 8));
-
     /**
-     * One output row of the 8-bit vertical pass: {@code out[d + i] = clip8(2^21 + sum_j k[kb + j] * in[s + j * stride + i])}
-     * for {@code i < len}. The row's bytes are contiguous whatever the channel, so the Vector API takes
-     * {@link #INTS} bytes at a time (zero-extended to int, the same integer arithmetic as {@link #verticalRowScalar},
-     * so the result is identical); the tail is scalar.
+     * Whether the Vector API passes run: the JVM was started with {@code --add-modules jdk.incubator.vector} (the
+     * launcher and the build do; a program embedding the library may not, and then gets the scalar twins, the same
+     * bytes) and {@code -Dimagenete.vector=false} was not given (for comparisons).
      */
-    static void verticalRow(byte[] in, int s, int stride, int[] k, int kb, int n, byte[] out, int d, int len) {
-        int lanes = INTS.length(), i = 0;
-        for (; i + lanes <= len; i += lanes) {
-            IntVector acc = IntVector.broadcast(INTS, 1 << (PRECISION_BITS - 1));
-            for (int j = 0; j < n; j++) {
-                IntVector v = (IntVector) ByteVector.fromArray(BYTES, in, s + j * stride + i)
-                        .convertShape(VectorOperators.ZERO_EXTEND_B2I, INTS, 0);
-                acc = v.mul(k[kb + j]).add(acc);
-            }
-            acc.lanewise(VectorOperators.ASHR, PRECISION_BITS).max(0).min(255)
-                    .convertShape(VectorOperators.I2B, BYTES, 0).reinterpretAsBytes().intoArray(out, d + i);
-        }
-        verticalRowScalar(in, s + i, stride, k, kb, n, out, d + i, len - i);
-    }
+    static final boolean VECTOR = !"false".equals(System.getProperty("imagenete.vector"))
+            && ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
 
-    /** The scalar twin of {@link #verticalRow} (the definition; tested against it). */
+    /** The scalar twin of {@link ResizeVector#verticalRow} (the definition; tested against it). */
     static void verticalRowScalar(byte[] in, int s, int stride, int[] k, int kb, int n, byte[] out, int d, int len) {
         for (int i = 0; i < len; i++) {
             int sum = 1 << (PRECISION_BITS - 1);

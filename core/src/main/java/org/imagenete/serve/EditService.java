@@ -36,7 +36,7 @@ import java.util.function.Supplier;
  */
 final class EditService {
     /** The form fields of {@code POST /api/edit}; anything else is refused, so a typo is not silently ignored. */
-    static final Set<String> FIELDS = Set.of("image", "mask", "auto_mask", "mask_format", "edits", "seed", "steps", "fill", "label");
+    static final Set<String> FIELDS = Set.of("image", "mask", "auto_mask", "mask_format", "edits", "seed", "steps", "harmonize_steps", "fill", "label");
     /** Fills a request may ask for: names only, never a file. */
     static final List<String> FILLS = List.of("fast", "patch", "telea", "pushpull", "diffusion");
 
@@ -95,6 +95,8 @@ final class EditService {
         long seed = f.number("seed", 0L, Long::parseLong);
         Integer steps = f.text("steps", null) == null ? null : f.number("steps", 0, Integer::parseInt);
         if (steps != null && (steps < 1 || steps > 1000)) throw new HttpError(400, "steps " + steps + " outside 1..1000");
+        Integer harmonize = f.text("harmonize_steps", null) == null ? null : f.number("harmonize_steps", 0, Integer::parseInt);
+        if (harmonize != null && (harmonize < 0 || harmonize > 1000)) throw new HttpError(400, "harmonize_steps " + harmonize + " outside 0..1000");
         int label = EditRequest.label(f.text("label", null));
         boolean auto = Boolean.parseBoolean(f.text("auto_mask", "false")) || "1".equals(f.text("auto_mask", null));
         String format = f.text("mask_format", "binary");
@@ -123,7 +125,8 @@ final class EditService {
         String stem = up.name().replaceFirst("\\.[^.]+$", "");
         var source = new EditRequest.Source(stem, up.decoded(), mask, label, up.name(), Checksums.sha256(up.image()),
                 auto ? null : Uploads.safeName(f.file("mask").filename(), "mask.png"), auto ? null : Checksums.sha256(up.mask()), format);
-        EditRequest req = new EditRequest(source, edits, seed, size, fill, steps, null);
+        var settings = EditRequest.Settings.defaults().withSize(size).withFill(fill).withSteps(steps).withHarmonizeSteps(harmonize);
+        EditRequest req = new EditRequest(source, edits, seed, settings, null);
         req.checkModels(models.adm() != null, models.classifier() != null);
         return req;
     }
@@ -142,7 +145,7 @@ final class EditService {
             job.event("progress", e);
         };
         try {
-            List<EditRequest.Output> outs = req.run(models, ops, listener, fillCache.wrap(req.fill(), req.filler()));
+            List<EditRequest.Output> outs = req.run(models, ops, listener, fillCache.wrap(req.settings().fill(), req.filler()));
             ObjectNode body = store(job, req, outs);
             body.put("seconds", (System.nanoTime() - t0) / 1e9);
             boolean any = outs.stream().anyMatch(o -> o.result().ok());

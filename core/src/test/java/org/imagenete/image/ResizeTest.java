@@ -242,7 +242,7 @@ class ResizeTest {
                     Arrays.fill(ref, (byte) 0xa5);
                     for (int y = 0; y < io[1]; y++) {
                         int s = c.bounds[2 * y] * stride, n = c.bounds[2 * y + 1];
-                        Resize.verticalRow(in, s, stride, k, y * c.ksize, n, vec, 1, len);
+                        ResizeVector.verticalRow(in, s, stride, k, y * c.ksize, n, vec, 1, len);
                         Resize.verticalRowScalar(in, s, stride, k, y * c.ksize, n, ref, 1, len);
                         assertArrayEquals(Arrays.copyOfRange(ref, 1, len + 1), Arrays.copyOfRange(vec, 1, len + 1),
                                 f + " " + io[0] + "->" + io[1] + " row " + y + " len " + len);

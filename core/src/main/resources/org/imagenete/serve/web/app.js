@@ -160,7 +160,10 @@ function editParts(skip) {
   return parts;
 }
 
-function needsDiffusion(edits) { return edits.some((e) => e.includes('background=')) || $('fill').value === 'diffusion'; }
+function needsDiffusion(edits) {
+  const harmonised = Math.trunc(num('harmonize')) > 0 && edits.some((e) => /size=|position|direction=/.test(e));
+  return harmonised || edits.some((e) => e.includes('background=')) || $('fill').value === 'diffusion';
+}
 
 async function form(editsList) {
   if (!state.image) throw new Error('pick or upload a photo first');
@@ -172,6 +175,7 @@ async function form(editsList) {
   for (const e of editsList) f.append('edits', e);
   f.append('seed', String(Math.trunc(num('seed')) || 0));
   if ($('steps').value) f.append('steps', $('steps').value);
+  f.append('harmonize_steps', String(Math.max(0, Math.trunc(num('harmonize')) || 0)));
   f.append('fill', $('fill').value);
   if (state.label) f.append('label', state.label);
   return f;
@@ -540,7 +544,7 @@ async function init() {
   link('size-range', 'size');
   link('direction-range', 'direction');
   link('background-range', 'background');
-  for (const id of ['size-on', 'position-on', 'position-x', 'position-y', 'direction-on', 'direction-object', 'background-on', 'adversarial', 'seed', 'steps', 'fill', 'live'])
+  for (const id of ['size-on', 'position-on', 'position-x', 'position-y', 'direction-on', 'direction-object', 'background-on', 'adversarial', 'seed', 'steps', 'harmonize', 'fill', 'live'])
     $(id).addEventListener('input', schedulePreview);
   for (const r of document.querySelectorAll('input[name=position-mode]')) r.addEventListener('input', schedulePreview);
   setupDrag();

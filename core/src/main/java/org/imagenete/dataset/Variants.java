@@ -97,6 +97,7 @@ public final class Variants {
                     String attr = s.path("attribute").asText();
                     if (!s.has("values") || !s.get("values").isArray()) throw new IllegalArgumentException("sweep needs 'values'");
                     for (JsonNode val : s.get("values")) {
+                        if (!val.isNumber()) throw new IllegalArgumentException("sweep value " + val + " is not a number");
                         double x = val.asDouble();
                         String spec = switch (attr) {
                             case "background" -> "background=" + x;

@@ -16,6 +16,9 @@ public interface StateDict extends AutoCloseable {
     /** The file this was read from. */
     Path file();
 
+    /** The file's size when it was opened (and mapped). */
+    long fileSize();
+
     /** Releases the file mapping; the tensors become unusable. */
     @Override void close();
 }

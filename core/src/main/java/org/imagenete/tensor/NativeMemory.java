@@ -33,7 +33,7 @@ public final class NativeMemory {
     public static final long ALIGNMENT = 64;
     private static final long LARGE = 2L << 20;
     private static final long PAGE = 4096;
-    private static final int PROT_READ = 1, PROT_WRITE = 2, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MADV_HUGEPAGE = 14;
+    private static final int PROT_READ = 1, PROT_WRITE = 2, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MADV_HUGEPAGE = 14, MADV_DONTNEED = 4;
     private static final long POOL_CAP = Long.getLong("imagenete.pool.mib", 4096) << 20;
 
     private static final MethodHandle POSIX_MEMALIGN, FREE, MMAP, MUNMAP, MADVISE;
@@ -139,6 +139,21 @@ public final class NativeMemory {
             }
         }
         unmap(segment.address(), pages(capacity));
+    }
+
+    /**
+     * Drops the pages of {@code segment} (a range of a read-only file mapping that will not be read again) from this
+     * process's memory: they stay in the page cache, but no longer count in its resident size. Only whole pages inside
+     * the range are dropped; best effort (a refusal changes nothing but the resident size).
+     */
+    public static void dropPages(MemorySegment segment) {
+        long from = (segment.address() + PAGE - 1) & -PAGE, to = (segment.address() + segment.byteSize()) & -PAGE;
+        if (to <= from) return;
+        try {
+            int ignored = (int) MADVISE.invokeExact(MemorySegment.ofAddress(from), to - from, MADV_DONTNEED);
+        } catch (Throwable t) {
+            throw new IllegalStateException("madvise failed", t);
+        }
     }
 
     /** Returns every pooled buffer to the system. */

@@ -89,10 +89,12 @@ public final class EditCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        UsageException.require((mask == null) != !autoMask, "give --mask MASK or --auto-mask");
+        GenerateCommand.checkSize(size);
+        List<List<Edit>> requests = parseSets(sets);
+        MaskSource source = maskSource(maskFormat);
+        int labelIndex = parseLabel(label);
         if (!Files.isRegularFile(image)) throw new IllegalArgumentException(image + ": no such file");
-        if ((mask == null) == !autoMask) throw new IllegalArgumentException("give --mask MASK or --auto-mask");
-        List<List<Edit>> requests = new ArrayList<>();
-        for (String s : sets) requests.add(Edit.parse(s));
         Ops ops = backend.ops();
         RgbImage img = Images.read(image);
         Mask m;
@@ -100,17 +102,16 @@ public final class EditCommand implements Callable<Integer> {
             try (IsNetMasker isnet = IsNetMasker.open()) {
                 m = isnet.mask(img);
             }
-        } else m = Masks.readFor(mask, maskSource(maskFormat), img, resizeMask);
-        int labelIndex = parseLabel(label);
+        } else m = Masks.readFor(mask, source, img, resizeMask);
         Editor.Fill fillMode = fill.equals("diffusion") ? Editor.Fill.DIFFUSION
                 : fill.equals("fast") || Fills.NAMES.contains(fill) ? Editor.Fill.FAST : Editor.Fill.IMAGE;
         RgbImage userBg = fillMode == Editor.Fill.IMAGE ? Images.read(Path.of(fill)) : null;
         boolean needsModel = fillMode == Editor.Fill.DIFFUSION || requests.stream().flatMap(List::stream).anyMatch(e -> e instanceof Edit.Background);
         boolean needsClassifier = requests.stream().flatMap(List::stream).anyMatch(e -> e instanceof Edit.Background b && b.adversarial());
-        if (needsModel && weights == null)
-            throw new IllegalArgumentException("background edits and --fill diffusion need the ADM model: --weights 256x256_diffusion_uncond.pt");
-        if (needsClassifier && (classifier == null || labelIndex < 0))
-            throw new IllegalArgumentException("'-adv' edits need --classifier RESNET.pth and --label CLASS");
+        UsageException.require(!needsModel || weights != null,
+                "background edits and --fill diffusion need the ADM model: --weights 256x256_diffusion_uncond.pt");
+        UsageException.require(!needsClassifier || (classifier != null && labelIndex >= 0),
+                "'-adv' edits need --classifier RESNET.pth and --label CLASS");
         Map<String, String> flags = new LinkedHashMap<>();
         if (numHeadChannels != null) flags.put("num_head_channels", numHeadChannels.toString());
         String stem = image.getFileName().toString().replaceFirst("\\.[^.]+$", "");
@@ -187,20 +188,53 @@ public final class EditCommand implements Callable<Integer> {
         return json.writeValueAsString(o) + "\n";
     }
 
+    /**
+     * The edits of each {@code --set}; a bad one is a usage error naming it. Two sets that are the same edit (they
+     * would write the same files) are an error too.
+     */
+    static List<List<Edit>> parseSets(List<String> sets) {
+        List<List<Edit>> out = new ArrayList<>();
+        Map<String, String> byName = new LinkedHashMap<>();
+        for (String s : sets) {
+            List<Edit> e;
+            try {
+                e = Edit.parse(s);
+            } catch (IllegalArgumentException ex) {
+                throw new UsageException("--set " + s + ": " + ex.getMessage(), ex);
+            }
+            String before = byName.putIfAbsent(Edit.name(e), s);
+            UsageException.require(before == null, "--set " + before + " and --set " + s + " are the same edit ("
+                    + Edit.name(e) + "): each --set must differ");
+            out.add(e);
+        }
+        return out;
+    }
+
     static int parseLabel(String label) {
         if (label == null) return -1;
-        if (label.matches("\\d+")) return Integer.parseInt(label);
-        ImageNetClasses.ImageNetClass c = ImageNetClasses.get().byWnid(label);
-        if (c == null) throw new IllegalArgumentException("--label " + label + " is neither a class index nor an ImageNet wnid");
+        ImageNetClasses classes = ImageNetClasses.get();
+        if (label.matches("\\d{1,9}")) {
+            int i = Integer.parseInt(label);
+            UsageException.require(i < classes.size(), "--label " + label + ": ImageNet class indices are 0.." + (classes.size() - 1));
+            return i;
+        }
+        ImageNetClasses.ImageNetClass c = classes.byWnid(label);
+        UsageException.require(c != null, "--label " + label + " is neither a class index nor an ImageNet wnid");
         return c.index();
     }
 
     static MaskSource maskSource(String f) {
-        if (f.equals("binary")) return new MaskSource.Binary();
-        if (f.equals("imagenet-s")) return new MaskSource.ImageNetS();
-        if (f.startsWith("imagenet-s:")) return new MaskSource.ImageNetSId(Integer.parseInt(f.substring(11)));
-        if (f.equals("soft")) return new MaskSource.Soft(0.5);
-        if (f.startsWith("soft:")) return new MaskSource.Soft(Double.parseDouble(f.substring(5)));
-        throw new IllegalArgumentException("--mask-format " + f + ": binary, imagenet-s, imagenet-s:ID, soft[:THRESHOLD]");
+        try {
+            if (f.equals("binary")) return new MaskSource.Binary();
+            if (f.equals("imagenet-s")) return new MaskSource.ImageNetS();
+            if (f.startsWith("imagenet-s:")) return new MaskSource.ImageNetSId(Integer.parseInt(f.substring(11)));
+            if (f.equals("soft")) return new MaskSource.Soft(0.5);
+            if (f.startsWith("soft:")) return new MaskSource.Soft(Double.parseDouble(f.substring(5)));
+        } catch (NumberFormatException e) {
+            throw new UsageException("--mask-format " + f + ": '" + f.substring(f.indexOf(':') + 1) + "' is not a number");
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--mask-format " + f + ": " + e.getMessage(), e);
+        }
+        throw new UsageException("--mask-format " + f + ": binary, imagenet-s, imagenet-s:ID, soft[:THRESHOLD]");
     }
 }

@@ -51,10 +51,15 @@ public final class Variants {
 
     static List<Variant> parseList(String list) {
         List<Variant> out = new ArrayList<>();
+        Map<List<Edit>, String> seen = new LinkedHashMap<>();
         for (String name : list.split(",")) {
             String n = name.trim();
             if (n.isEmpty()) continue;
-            out.add(Variant.of(n, fromName(n)));
+            List<Edit> edits = fromName(n);
+            String before = seen.putIfAbsent(edits, n);
+            if (before != null && !before.equals(n))
+                throw new IllegalArgumentException("'" + before + "' and '" + n + "' are the same edit (" + Edit.name(edits) + ")");
+            out.add(Variant.of(n, edits));
         }
         return unique(out);
     }

@@ -12,13 +12,14 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.Set;
 import java.util.stream.Stream;
 
 /**
  * The datasets the evaluator reads: an imagenet-e benchmark folder (its {@code manifest.jsonl}), an
- * ImageFolder ({@code <wnid>/<image>} with ImageNet-1k wnids as folder names, or any folder names, indexed in
- * sorted order as torchvision's ImageFolder does), or a labels file (CSV {@code path,label} with label an
+ * ImageFolder ({@code <wnid>/<image>} with ImageNet-1k wnids as folder names, or other names with a class map,
+ * e.g. torchvision's sorted indices), or a labels file (CSV {@code path,label} with label an
  * index or a wnid; paths relative to the file).
  */
 public final class Datasets {
@@ -26,7 +27,10 @@ public final class Datasets {
 
     private Datasets() {}
 
-    public static List<EvalItem> load(Path data, Path labels) {
+    public static List<EvalItem> load(Path data, Path labels) { return load(data, labels, null); }
+
+    /** As {@link #load(Path, Path)}, with the labels of an ImageFolder's folders given by {@code classMap} (see {@link #imageFolder(Path, Map)}). */
+    public static List<EvalItem> load(Path data, Path labels, Map<String, Integer> classMap) {
         if (labels != null) return labelsFile(labels);
         if (!Files.isDirectory(data)) throw new IllegalArgumentException(data + ": not a folder");
         try (Stream<Path> s = Files.list(data)) {
@@ -34,7 +38,7 @@ public final class Datasets {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        return imageFolder(data);
+        return imageFolder(data, classMap);
     }
 
     /**
@@ -61,29 +65,84 @@ public final class Datasets {
         return out;
     }
 
-    /** ImageFolder: every class folder's images, as originals. */
-    public static List<EvalItem> imageFolder(Path dir) {
+    /** ImageFolder with ImageNet-1k wnids as folder names: every class folder's images, as originals. */
+    public static List<EvalItem> imageFolder(Path dir) { return imageFolder(dir, null); }
+
+    /**
+     * ImageFolder: every class folder's images, as originals. Hidden folders and files ({@code .ipynb_checkpoints},
+     * {@code .DS_Store}) are skipped. A folder's label is its ImageNet-1k wnid's index, or {@code classMap}'s entry for
+     * its name when a map is given; any other folder is an error naming it (never a silent relabelling).
+     */
+    public static List<EvalItem> imageFolder(Path dir, Map<String, Integer> classMap) {
         List<Path> classes;
         try (Stream<Path> s = Files.list(dir)) {
-            classes = s.filter(Files::isDirectory).sorted().toList();
+            classes = s.filter(Files::isDirectory).filter(p -> !hidden(p)).sorted().toList();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
         if (classes.isEmpty()) throw new IllegalArgumentException(dir + ": no class folders (expected <wnid>/<image> or a manifest.jsonl)");
         ImageNetClasses inet = ImageNetClasses.get();
-        boolean wnids = classes.stream().allMatch(c -> inet.byWnid(c.getFileName().toString()) != null);
         List<EvalItem> out = new ArrayList<>();
-        for (int i = 0; i < classes.size(); i++) {
-            Path c = classes.get(i);
-            int label = wnids ? inet.byWnid(c.getFileName().toString()).index() : i;
+        for (Path c : classes) {
+            String name = c.getFileName().toString();
+            Integer label = classMap != null ? classMap.get(name) : inet.byWnid(name) != null ? inet.byWnid(name).index() : null;
+            if (label == null)
+                throw new IllegalArgumentException(c + ": folder name " + (classMap != null ? "is not in the class map"
+                        : "is not an ImageNet-1k wnid") + "; every class folder of " + dir + " needs a label"
+                        + (classMap != null ? "" : " (give a class map for other names)"));
             try (Stream<Path> s = Files.list(c)) {
-                for (Path f : s.filter(Datasets::isImage).sorted().toList())
-                    out.add(new EvalItem(f, c.getFileName() + "/" + stem(f), Metrics.ORIGINAL, null, Double.NaN, label));
+                for (Path f : s.filter(p -> !hidden(p) && isImage(p)).sorted().toList())
+                    out.add(new EvalItem(f, name + "/" + stem(f), Metrics.ORIGINAL, null, Double.NaN, label));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
         }
         return out;
+    }
+
+    private static boolean hidden(Path p) { return p.getFileName().toString().startsWith("."); }
+
+    /**
+     * A class map for {@link #imageFolder(Path, Map)}: {@code "sorted"} gives the folders of {@code dir} the indices of
+     * their sorted order (torchvision's ImageFolder); a file has {@code folder,label} lines (label: an index or a
+     * wnid; an optional header {@code folder,label}; # comments).
+     */
+    public static Map<String, Integer> classMap(String spec, Path dir) {
+        Map<String, Integer> m = new java.util.LinkedHashMap<>();
+        if (spec.equals("sorted")) {
+            try (Stream<Path> s = Files.list(dir)) {
+                List<Path> folders = s.filter(Files::isDirectory).filter(p -> !hidden(p)).sorted().toList();
+                for (Path f : folders) m.put(f.getFileName().toString(), m.size());
+            } catch (IOException e) {
+                throw new UncheckedIOException(dir + ": " + e.getMessage(), e);
+            }
+            return m;
+        }
+        Path file = Path.of(spec);
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(file + ": cannot read the class map (" + e.getMessage() + ")", e);
+        }
+        for (int i = 0; i < lines.size(); i++) {
+            String l = lines.get(i).strip();
+            if (l.isEmpty() || l.startsWith("#") || (i == 0 && l.equalsIgnoreCase("folder,label"))) continue;
+            int comma = l.lastIndexOf(',');
+            if (comma <= 0) throw new IllegalArgumentException(file + " line " + (i + 1) + ": expected folder,label");
+            String folder = l.substring(0, comma).strip(), lab = l.substring(comma + 1).strip();
+            int label = label(lab, file + " line " + (i + 1));
+            if (m.put(folder, label) != null) throw new IllegalArgumentException(file + " line " + (i + 1) + ": folder '" + folder + "' given twice");
+        }
+        return m;
+    }
+
+    /** A label given as a class index or a wnid. */
+    private static int label(String lab, String where) {
+        if (lab.matches("\\d{1,9}")) return Integer.parseInt(lab);
+        ImageNetClasses.ImageNetClass c = ImageNetClasses.get().byWnid(lab);
+        if (c == null) throw new IllegalArgumentException(where + ": label '" + lab + "' is neither an index nor a wnid");
+        return c.index();
     }
 
     /** CSV with a header; columns path,label (a class index or a wnid). */
@@ -98,13 +157,7 @@ public final class Datasets {
                 int comma = l.lastIndexOf(',');
                 if (comma < 0) throw new IllegalArgumentException(file + " line " + (i + 1) + ": expected path,label");
                 String p = l.substring(0, comma).trim(), lab = l.substring(comma + 1).trim();
-                int label;
-                if (lab.matches("\\d+")) label = Integer.parseInt(lab);
-                else {
-                    ImageNetClasses.ImageNetClass c = ImageNetClasses.get().byWnid(lab);
-                    if (c == null) throw new IllegalArgumentException(file + " line " + (i + 1) + ": label '" + lab + "' is neither an index nor a wnid");
-                    label = c.index();
-                }
+                int label = label(lab, file + " line " + (i + 1));
                 Path f = base.resolve(p);
                 out.add(new EvalItem(f, stem(f), Metrics.ORIGINAL, null, Double.NaN, label));
             }

@@ -126,7 +126,7 @@ public sealed interface Edit {
             throw new IllegalArgumentException(key + "=" + text + ": '" + text + "' is not a number");
         }
         if (!Double.isFinite(v)) throw new IllegalArgumentException(key + "=" + text + ": the value must be a finite number");
-        return v;
+        return v + 0.0;   // -0 is 0: one edit, one name
     }
 
     private static void need(String key, String val) {

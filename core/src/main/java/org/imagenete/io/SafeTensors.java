@@ -65,9 +65,7 @@ public final class SafeTensors implements StateDict {
     private static SafeTensors read(Path file, Arena arena) {
         MemorySegment all;
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (size < 8) throw new CheckpointException(file, null, "not a safetensors file: only " + size + " bytes");
-            all = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            all = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
         } catch (IOException e) {
             throw new CheckpointException(file, null, "cannot read: " + e.getMessage(), e);
         }
@@ -83,8 +81,9 @@ public final class SafeTensors implements StateDict {
      * and the tensors' data ranges tiling the data exactly: sorted by offset each starts where the previous ends (no
      * overlap, no gap) and the last ends at the end of the file.
      */
-    private static SafeTensors parse(Path file, Arena arena, MemorySegment all) {
+    static SafeTensors parse(Path file, Arena arena, MemorySegment all) {
         long size = all.byteSize();
+        if (size < 8) throw new CheckpointException(file, null, "not a safetensors file: only " + size + " bytes");
         long n = all.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0);
         if (n <= 0 || n > MAX_HEADER || n > size - 8)
             throw new CheckpointException(file, null, "not a safetensors file or truncated: header length " + Long.toUnsignedString(n)

@@ -145,7 +145,7 @@ public final class TorchCheckpoint implements StateDict {
     }
 
     /** Everything that reads the mapping (the zip index, the pickle, the storages' extents), under {@link MappedFiles#guard}. */
-    private static TorchCheckpoint parse(Path file, String wantedKey, Arena arena, MemorySegment all) {
+    static TorchCheckpoint parse(Path file, String wantedKey, Arena arena, MemorySegment all) {
         byte[] head = all.asSlice(0, Math.min(512, all.byteSize())).toArray(ValueLayout.JAVA_BYTE);
         if (!isZip(head)) throw notZip(file, head);
 

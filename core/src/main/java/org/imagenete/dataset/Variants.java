@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import org.imagenete.edit.Edit;
+import org.imagenete.io.Printable;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -50,6 +51,14 @@ public final class Variants {
     }
 
     static List<Variant> parseList(String list) {
+        try {
+            return parseNames(list);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(Printable.escape(e.getMessage()), e);   // a name may hold a newline
+        }
+    }
+
+    private static List<Variant> parseNames(String list) {
         List<Variant> out = new ArrayList<>();
         Map<List<Edit>, String> seen = new LinkedHashMap<>();
         for (String name : list.split(",")) {

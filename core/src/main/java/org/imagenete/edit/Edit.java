@@ -1,5 +1,7 @@
 package org.imagenete.edit;
 
+import org.imagenete.io.Printable;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -72,6 +74,14 @@ public sealed interface Edit {
      * about the object centre; {@code direction} alone draws the angle from [-45, 45]). Example: {@code size=0.08,direction=30}.
      */
     static List<Edit> parse(String spec) {
+        try {
+            return parseSpec(spec);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(Printable.escape(e.getMessage()), e);   // the spec may hold a newline
+        }
+    }
+
+    private static List<Edit> parseSpec(String spec) {
         List<Edit> out = new ArrayList<>();
         for (String part : spec.split(",")) {
             String p = part.trim();

@@ -587,13 +587,7 @@ final class Unpickler {
 
     /** Control characters escaped, length capped: names from a hostile file go into messages. */
     static String printable(String s) {
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < s.length() && sb.length() < 120; i++) {
-            char c = s.charAt(i);
-            if (c < 0x20 || c == 0x7f) sb.append(String.format("\\x%02x", (int) c));
-            else sb.append(c);
-        }
-        if (sb.length() >= 120) sb.append("...");
-        return sb.toString();
+        String e = Printable.escape(s);
+        return e.length() > 120 ? e.substring(0, 120) + "..." : e;
     }
 }

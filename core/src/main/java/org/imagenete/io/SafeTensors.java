@@ -38,14 +38,15 @@ public final class SafeTensors implements StateDict {
             .with(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION);
 
     private final Path file;
-    private final long fileSize;
+    private final MemorySegment mapping;
+    private FileChannel channel;
     private final Arena arena;
     private final Map<String, Tensor> tensors;
     private final Map<String, String> metadata;
 
-    private SafeTensors(Path file, long fileSize, Arena arena, Map<String, Tensor> tensors, Map<String, String> metadata) {
+    private SafeTensors(Path file, MemorySegment mapping, Arena arena, Map<String, Tensor> tensors, Map<String, String> metadata) {
         this.file = file;
-        this.fileSize = fileSize;
+        this.mapping = mapping;
         this.arena = arena;
         this.tensors = tensors;
         this.metadata = metadata;
@@ -63,13 +64,20 @@ public final class SafeTensors implements StateDict {
     }
 
     private static SafeTensors read(Path file, Arena arena) {
-        MemorySegment all;
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            all = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+        FileChannel ch = null;
+        try {
+            ch = FileChannel.open(file, StandardOpenOption.READ);
+            MemorySegment all = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            SafeTensors st = MappedFiles.guard(file, all, () -> parse(file, arena, all));
+            st.channel = ch;   // kept open for read(): the same file, whatever the path names later
+            return st;
         } catch (IOException e) {
+            TorchCheckpoint.closeQuietly(ch);
             throw new CheckpointException(file, null, "cannot read: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            TorchCheckpoint.closeQuietly(ch);
+            throw e;
         }
-        return MappedFiles.guard(file, all, () -> parse(file, arena, all));
     }
 
     /** One tensor's header entry, before the data ranges are checked against each other. */
@@ -175,7 +183,7 @@ public final class SafeTensors implements StateDict {
         Map<String, Tensor> tensors = new LinkedHashMap<>();
         for (Entry e : entries)
             tensors.put(e.name(), Tensor.wrap(all.asSlice(dataStart + e.begin(), e.end() - e.begin()), e.dtype(), e.shape()));
-        return new SafeTensors(file, size, arena, Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(meta));
+        return new SafeTensors(file, all, arena, Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(meta));
     }
 
     /** A whole non-negative JSON number (not 3.0, not "3", not -1), as the format's unsigned offsets and dimensions. */
@@ -195,7 +203,9 @@ public final class SafeTensors implements StateDict {
 
     public Path file() { return file; }
 
-    @Override public long fileSize() { return fileSize; }
+    @Override public long fileSize() { return mapping.byteSize(); }
+
+    @Override public void read(Tensor t, MemorySegment dst) { MappedFiles.read(file, channel, mapping, t.data(), dst); }
 
     /** Tensor names in file order. */
     public Map<String, Tensor> tensors() { return tensors; }
@@ -211,7 +221,10 @@ public final class SafeTensors implements StateDict {
 
     public Map<String, String> metadata() { return metadata; }
 
-    @Override public void close() { arena.close(); }
+    @Override public void close() {
+        arena.close();
+        TorchCheckpoint.closeQuietly(channel);
+    }
 
     /**
      * Writes tensors (in map order) and string metadata, atomically ({@link AtomicFiles}): a crash or a full

@@ -60,16 +60,17 @@ public final class TorchCheckpoint implements StateDict {
             + " torch.save(torch.load(f), f2)";
 
     private final Path file;
-    private final long fileSize;
+    private final MemorySegment mapping;
+    private FileChannel channel;
     private final Arena arena;
     private final Map<String, Tensor> tensors;
     private final List<String> ignored;
     private final String stateDictKey;
     private boolean closed;
 
-    private TorchCheckpoint(Path file, long fileSize, Arena arena, Map<String, Tensor> tensors, List<String> ignored, String stateDictKey) {
+    private TorchCheckpoint(Path file, MemorySegment mapping, Arena arena, Map<String, Tensor> tensors, List<String> ignored, String stateDictKey) {
         this.file = file;
-        this.fileSize = fileSize;
+        this.mapping = mapping;
         this.arena = arena;
         this.tensors = tensors;
         this.ignored = ignored;
@@ -120,28 +121,47 @@ public final class TorchCheckpoint implements StateDict {
 
     @Override public Path file() { return file; }
 
-    @Override public long fileSize() { return fileSize; }
+    @Override public long fileSize() { return mapping.byteSize(); }
+
+    @Override public void read(Tensor t, MemorySegment dst) { MappedFiles.read(file, channel, mapping, t.data(), dst); }
 
     /** Unmaps the file; the tensors become unusable. */
     @Override public synchronized void close() {
         if (closed) return;
         closed = true;
         arena.close();
+        closeQuietly(channel);
     }
 
     // ---- reading ---------------------------------------------------------------------------------------
 
     private static TorchCheckpoint read(Path file, String wantedKey, Arena arena) {
         MemorySegment all;
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+        FileChannel ch = null;
+        try {
+            ch = FileChannel.open(file, StandardOpenOption.READ);
             long size = ch.size();
             if (size < 4) throw new CheckpointException(file, null, "not a PyTorch checkpoint: only " + size + " bytes");
             all = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            MemorySegment mapped = all;
+            TorchCheckpoint ck = MappedFiles.guard(file, all, () -> parse(file, wantedKey, arena, mapped));
+            ck.channel = ch;   // kept open for read(): the same file, whatever the path names later
+            return ck;
         } catch (IOException e) {
+            closeQuietly(ch);
             throw new CheckpointException(file, null, "cannot read: " + e, e);
+        } catch (RuntimeException e) {
+            closeQuietly(ch);
+            throw e;
         }
-        MemorySegment mapped = all;
-        return MappedFiles.guard(file, all, () -> parse(file, wantedKey, arena, mapped));
+    }
+
+    static void closeQuietly(FileChannel ch) {
+        try {
+            if (ch != null) ch.close();
+        } catch (IOException ignored) {
+            // closing a read-only channel: nothing was written
+        }
     }
 
     /** Everything that reads the mapping (the zip index, the pickle, the storages' extents), under {@link MappedFiles#guard}. */
@@ -223,7 +243,7 @@ public final class TorchCheckpoint implements StateDict {
             Tensor t = tensor(file, name, e.getValue(), zip, root, arena, storages);
             tensors.put(strip ? name.substring(MODULE_PREFIX.length()) : name, t);
         }
-        return new TorchCheckpoint(file, all.byteSize(), arena, Collections.unmodifiableMap(tensors), List.copyOf(ignored), nestKey);
+        return new TorchCheckpoint(file, all, arena, Collections.unmodifiableMap(tensors), List.copyOf(ignored), nestKey);
     }
 
     /** Sorts the entries of the state dict into tensors and (by path) ignored values. */

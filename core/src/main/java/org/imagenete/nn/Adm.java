@@ -115,15 +115,15 @@ public final class Adm implements AutoCloseable {
      */
     public static Adm open(Path file, Map<String, String> flags) {
         AdmConfig config;
-        Map<String, Tensor> resident;
+        MappedFiles.Resident resident;
         try (StateDict sd = Checkpoints.open(file)) {
             config = configure(file, sd, flags);
             resident = MappedFiles.copyToMemory(sd, dt -> dt.isFloating() ? DType.F32 : dt);
         }
         try {
-            return load(config, resident, file, () -> resident.values().forEach(Tensor::close));
+            return load(config, resident.tensors(), file, resident);
         } catch (RuntimeException e) {
-            resident.values().forEach(Tensor::close);
+            resident.close();
             throw e;
         }
     }

@@ -33,7 +33,7 @@ public final class NativeMemory {
     public static final long ALIGNMENT = 64;
     private static final long LARGE = 2L << 20;
     private static final long PAGE = 4096;
-    private static final int PROT_READ = 1, PROT_WRITE = 2, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MADV_HUGEPAGE = 14, MADV_DONTNEED = 4;
+    private static final int PROT_READ = 1, PROT_WRITE = 2, MAP_PRIVATE = 2, MAP_ANONYMOUS = 0x20, MADV_HUGEPAGE = 14;
     private static final long POOL_CAP = Long.getLong("imagenete.pool.mib", 4096) << 20;
 
     private static final MethodHandle POSIX_MEMALIGN, FREE, MMAP, MUNMAP, MADVISE;
@@ -142,18 +142,27 @@ public final class NativeMemory {
     }
 
     /**
-     * Drops the pages of {@code segment} (a range of a read-only file mapping that will not be read again) from this
-     * process's memory: they stay in the page cache, but no longer count in its resident size. Only whole pages inside
-     * the range are dropped; best effort (a refusal changes nothing but the resident size).
+     * Memory for the life of a model (its weights): a mapping of its own, outside the pool and its bound (which follows
+     * the peak of the short-lived buffers in use: counting weights there would let the pool keep more). Pages are
+     * zero-filled by the kernel as they are first written. Free it with {@link #freeLongLived}.
      */
-    public static void dropPages(MemorySegment segment) {
-        long from = (segment.address() + PAGE - 1) & -PAGE, to = (segment.address() + segment.byteSize()) & -PAGE;
-        if (to <= from) return;
-        try {
-            int ignored = (int) MADVISE.invokeExact(MemorySegment.ofAddress(from), to - from, MADV_DONTNEED);
-        } catch (Throwable t) {
-            throw new IllegalStateException("madvise failed", t);
+    public static MemorySegment allocateLongLived(long bytes) {
+        long size = rounded(bytes);
+        MemorySegment p = map(size);
+        if (p == null) {
+            trim();
+            p = map(size);
+            if (p == null) throw new OutOfMemoryError("native allocation of " + bytes + " bytes failed");
         }
+        long live = LIVE.addAndGet(size);
+        PEAK.accumulateAndGet(live, Math::max);
+        return p.reinterpret(bytes);
+    }
+
+    public static void freeLongLived(MemorySegment segment) {
+        long size = rounded(segment.byteSize());
+        LIVE.addAndGet(-size);
+        unmap(segment.address(), pages(size));
     }
 
     /** Returns every pooled buffer to the system. */

@@ -70,6 +70,16 @@ class TruncatedWhileMappedTest {
     }
 
     @Test
+    void javaReadsOfATruncatedMappingAreOneClearError() throws Exception {
+        Path f = Files.copy(Golden.golden("adm-tiny/io.safetensors"), dir.resolve("io.safetensors"));
+        long size = Files.size(f);
+        Result r = run(0, "java", f);
+        assertEquals(0, r.code(), r.output());
+        assertTrue(r.output().contains("error: " + f + ": the file changed while in use (it is 0 bytes now, " + size
+                + " when opened)"), r.output());
+    }
+
+    @Test
     void aLoadedModelDoesNotNeedItsFileAnyMore() throws Exception {
         Path f = Files.copy(Golden.golden("adm-tiny/weights.pt"), dir.resolve("weights.pt"));
         Result r = run(0, "model", f, Golden.golden("adm-tiny/io.safetensors").toString());

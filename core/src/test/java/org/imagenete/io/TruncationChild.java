@@ -15,7 +15,8 @@ import java.util.function.UnaryOperator;
  * The child process of {@link TruncatedWhileMappedTest}: opens a file, says so on stdout, waits for a line on stdin
  * (the parent truncates the file meanwhile), then reads it the way the mode says and reports what happened.
  * <ul>
- *   <li>{@code copy FILE}: the weights copied out of the mapping (what {@code Adm.open} does): a clear error;</li>
+ *   <li>{@code copy FILE}: the weights read into memory (what {@code Adm.open} does): a clear error;</li>
+ *   <li>{@code java FILE}: a tensor read from the mapping by Java code, under {@link MappedFiles#guard}: a clear error;</li>
  *   <li>{@code model WEIGHTS IO}: the ADM loaded (weights in memory), then a forward pass after the truncation: works;</li>
  *   <li>{@code native FILE}: the control, a native kernel reading the mapped file directly: the process dies (SIGBUS).</li>
  * </ul>
@@ -31,8 +32,9 @@ public final class TruncationChild {
                 try (StateDict sd = Checkpoints.open(file)) {
                     System.out.println("ready");
                     in.readLine();
-                    Map<String, Tensor> copies = MappedFiles.copyToMemory(sd, UnaryOperator.identity());
-                    System.out.println("copied " + copies.size() + " tensors");
+                    try (MappedFiles.Resident copies = MappedFiles.copyToMemory(sd, UnaryOperator.identity())) {
+                        System.out.println("copied " + copies.tensors().size() + " tensors");
+                    }
                 } catch (CheckpointException e) {
                     System.out.println("error: " + e.getMessage());
                 }
@@ -47,6 +49,17 @@ public final class TruncationChild {
                         for (long i = 0; i < out.numel(); i++) sq += out.getFloat(i) * (double) out.getFloat(i);
                         System.out.println("forward ok: |out| = " + Math.sqrt(sq));
                     }
+                }
+            }
+            case "java" -> {
+                try (SafeTensors st = SafeTensors.open(file)) {
+                    Tensor x = st.get("x");
+                    System.out.println("ready");
+                    in.readLine();
+                    float[] v = MappedFiles.guard(st, x::toFloatArray);
+                    System.out.println("read " + v.length + " values");
+                } catch (CheckpointException e) {
+                    System.out.println("error: " + e.getMessage());
                 }
             }
             case "native" -> {

@@ -16,11 +16,8 @@ import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.Iterator;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * The settings a benchmark folder was generated with, stored once per folder in {@code settings.json} by the first
@@ -31,10 +28,11 @@ import java.util.Set;
  */
 final class RunSettings {
     static final String FILE = "settings.json";
-    /** Settings compared between runs, with the option that sets each (for messages). */
-    private static final Map<String, String> OPTION = Map.of("seed", "--seed", "shards", "--shard I/N (N)", "size", "--size",
-            "fill", "--fill", "steps", "--steps", "fill_steps", "--fill-steps", "fill_resample", "--fill-resample",
-            "model_sha256", "--weights (SHA-256)", "classifier_sha256", "--classifier (SHA-256)");
+    /** Settings compared between runs, in the order differences are listed, with the option that sets each. */
+    private static final List<Map.Entry<String, String>> OPTION = List.of(Map.entry("seed", "--seed"),
+            Map.entry("shards", "--shard I/N (N)"), Map.entry("size", "--size"), Map.entry("fill", "--fill"),
+            Map.entry("steps", "--steps"), Map.entry("fill_steps", "--fill-steps"), Map.entry("fill_resample", "--fill-resample"),
+            Map.entry("model_sha256", "--weights (SHA-256)"), Map.entry("classifier_sha256", "--classifier (SHA-256)"));
     /** Serialises read-modify-write of the settings within one JVM (file locks are per process). */
     private static final Object JVM_LOCK = new Object();
 
@@ -99,15 +97,12 @@ final class RunSettings {
 
     static List<String> differences(ObjectNode folder, ObjectNode mine) {
         List<String> diff = new ArrayList<>();
-        Set<String> keys = new LinkedHashSet<>(OPTION.keySet());
-        for (String k : keys) {
-            JsonNode a = folder.path(k), b = mine.path(k);
-            if (!a.equals(b))
-                diff.add(OPTION.get(k) + ": " + shown(a) + " in the folder, " + shown(b) + " here");
+        for (Map.Entry<String, String> o : OPTION) {
+            JsonNode a = folder.path(o.getKey()), b = mine.path(o.getKey());
+            if (!a.equals(b)) diff.add(o.getValue() + ": " + shown(a) + " in the folder, " + shown(b) + " here");
         }
         JsonNode fv = folder.get("variants"), mv = mine.get("variants");
-        for (Iterator<Map.Entry<String, JsonNode>> it = mv.properties().iterator(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        for (Map.Entry<String, JsonNode> e : mv.properties()) {
             JsonNode had = fv.get(e.getKey());
             if (had != null && !had.equals(e.getValue()))
                 diff.add("variant '" + e.getKey() + "': edits " + had + " in the folder, " + e.getValue() + " here");

@@ -46,8 +46,8 @@ public final class ClassifyCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Path m = model.weights != null ? model.weights : model.onnx;
         UnetCommand.checkOutput(output, input, m);
-        if (!Files.isRegularFile(input)) throw new IllegalArgumentException(input + ": no such file");
-        if (!Files.isRegularFile(m)) throw new IllegalArgumentException(m + ": no such file");
+        Main.requireFile(input);
+        Main.requireFile(m);
         List<Tensor> owned = new ArrayList<>();
         Ops ops = model.weights != null ? backend.ops() : null;
         try (Classifier c = model.weights != null ? ResNetClassifier.open(model.weights, ops)

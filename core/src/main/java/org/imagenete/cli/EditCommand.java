@@ -94,7 +94,7 @@ public final class EditCommand implements Callable<Integer> {
         List<List<Edit>> requests = parseSets(sets);
         MaskSource source = maskSource(maskFormat);
         int labelIndex = parseLabel(label);
-        if (!Files.isRegularFile(image)) throw new IllegalArgumentException(image + ": no such file");
+        Main.requireFile(image);
         Ops ops = backend.ops();
         RgbImage img = Images.read(image);
         Mask m;

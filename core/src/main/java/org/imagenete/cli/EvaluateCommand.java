@@ -72,7 +72,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         UsageException.require(data != null || labels != null, "give --data DIR or --labels FILE");
         UsageException.require(batch >= 1, "--batch " + batch + ": must be at least 1");
         BackendOptions.checkedThreads("--decode-threads", decodeThreads);
-        if (!Files.isRegularFile(model)) throw new IllegalArgumentException(model + ": no such file");
+        Main.requireFile(model);
         if (Files.exists(out) && !Files.isDirectory(out)) throw new IllegalArgumentException("--out " + out + ": exists and is not a folder");
         List<EvalItem> items = Datasets.load(data, labels, classMap == null || data == null ? null : Datasets.classMap(classMap, data));
         if (items.isEmpty()) throw new IllegalArgumentException((data != null ? data : labels) + ": no images");

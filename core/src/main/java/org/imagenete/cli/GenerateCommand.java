@@ -92,7 +92,7 @@ public final class GenerateCommand implements Callable<Integer> {
         UsageException.require(batch >= 1, "--batch " + batch + ": must be at least 1");
         if (Files.exists(out) && !Files.isDirectory(out)) throw new IllegalArgumentException("--out " + out + ": exists and is not a folder");
         Path adm = weights != null ? weights : Files.isRegularFile(defaultWeights()) ? defaultWeights() : null;
-        if (weights != null && !Files.isRegularFile(weights)) throw new IllegalArgumentException(weights + ": no such file");
+        if (weights != null) Main.requireFile(weights);
         List<Variant> vs = variants(variants, adm != null, classifier != null);
         boolean needsModel = vs.stream().flatMap(v -> v.edits().stream()).anyMatch(e -> e instanceof org.imagenete.edit.Edit.Background);
         UsageException.require(!needsModel || adm != null,

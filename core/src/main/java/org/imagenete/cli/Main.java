@@ -7,8 +7,10 @@ import java.nio.file.AccessDeniedException;
 import java.nio.file.DirectoryNotEmptyException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
+import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.NotDirectoryException;
+import java.nio.file.Path;
 
 /** The {@code imagenet-e} command. */
 @Command(name = "imagenet-e", mixinStandardHelpOptions = true, version = "imagenet-e 0.1.0",
@@ -56,6 +58,12 @@ public final class Main {
             return EXIT_FAILED;
         });
         return cl;
+    }
+
+    /** An input file the command reads: one that is missing, or a folder, is bad input naming it. */
+    static void requireFile(Path file) {
+        if (Files.isDirectory(file)) throw new IllegalArgumentException(file + ": a folder, not a file");
+        if (!Files.isRegularFile(file)) throw new IllegalArgumentException(file + ": no such file");
     }
 
     /**

@@ -61,7 +61,7 @@ public final class StepCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         UnetCommand.checkOutput(output, input, weights);
-        if (!Files.isRegularFile(input)) throw new IllegalArgumentException(input + ": no such file");
+        Main.requireFile(input);
         Ops ops = backend.ops();
         Map<String, String> flags = new LinkedHashMap<>();
         if (numHeadChannels != null) flags.put("num_head_channels", numHeadChannels.toString());

@@ -50,8 +50,8 @@ public final class UnetCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         checkOutput(output, input, weights);
-        if (!Files.isRegularFile(input)) throw new IllegalArgumentException(input + ": no such file");
-        if (!Files.isRegularFile(weights)) throw new IllegalArgumentException(weights + ": no such file");
+        Main.requireFile(input);
+        Main.requireFile(weights);
         Ops ops = backend.ops();
         Map<String, String> f = new LinkedHashMap<>(flags);
         if (numHeadChannels != null) f.put("num_head_channels", numHeadChannels.toString());

@@ -44,19 +44,37 @@ final class ShardLock implements AutoCloseable {
                 lock = null;   // held by this JVM (two runs in one process)
             }
             if (lock == null) {
-                String holder = Files.readString(f, StandardCharsets.UTF_8).strip();
+                String holder = holder(f);
                 throw new IllegalStateException(out + ": another generate run is writing shard " + shard + " of this folder ("
                         + (holder.isEmpty() ? "holder unknown" : holder) + "); wait for it to finish or stop it, then run again to resume");
             }
             String me = "pid " + ProcessHandle.current().pid() + " on " + host() + ", since "
                     + Instant.now().truncatedTo(ChronoUnit.SECONDS) + "\n";
-            ch.truncate(0);
-            ch.write(ByteBuffer.wrap(me.getBytes(StandardCharsets.UTF_8)), 0);
+            byte[] b = me.getBytes(StandardCharsets.UTF_8);
+            ch.write(ByteBuffer.wrap(b), 0);   // over the last holder's line, then cut: never an empty file between
+            ch.truncate(b.length);
             return new ShardLock(ch, lock);
         } catch (IOException | RuntimeException e) {
             ch.close();
             throw e;
         }
+    }
+
+    /** The holder's line; the holder may have taken the lock a moment ago and not written it yet: wait a little for it. */
+    private static String holder(Path f) throws IOException {
+        String h = "";
+        for (int i = 0; i < 20 && h.isEmpty(); i++) {
+            h = Files.readString(f, StandardCharsets.UTF_8).strip();
+            if (h.isEmpty()) {
+                try {
+                    Thread.sleep(50);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
+        }
+        return h;
     }
 
     private static String host() {

@@ -57,6 +57,8 @@ public final class Datasets {
             if (!n.hasNonNull("file")) continue;
             for (String k : List.of("image", "label", "variant"))
                 if (!n.hasNonNull(k)) throw new IllegalArgumentException(dir + ": a manifest row has no '" + k + "': " + n);
+            if (!n.get("label").isIntegralNumber() || !n.get("label").canConvertToInt())
+                throw new IllegalArgumentException(dir + ": a manifest row's label is " + n.get("label") + ", not a class index: " + n);
             JsonNode v = n.path("value");
             out.add(new EvalItem(dir.resolve(n.get("file").asText()), n.get("image").asText(), n.get("variant").asText(),
                     n.hasNonNull("attribute") ? n.get("attribute").asText() : null, v.isNumber() ? v.asDouble() : Double.NaN,

@@ -120,6 +120,23 @@ class BadInputMessagesTest {
     }
 
     @Test
+    void aFolderWhereAFileIsExpectedIsNamed() throws IOException {
+        Path folder = Files.createDirectories(dir.resolve("weights.pt"));
+        Path in = unetInput(Map.of("x", Rand.uniform(1, 1, 3, 32, 32), "t", Rand.uniform(2, 1)));
+        expect(run("unet", "--weights", folder.toString(), "--input", in.toString(), "--output", dir.resolve("o.safetensors").toString()),
+                1, "unet: " + folder + ": a folder, not a file");
+    }
+
+    @Test
+    void aManifestLabelThatIsNotANumberIsRefused() throws Exception {
+        Path onnx = Path.of(getClass().getResource("/onnx/tiny.onnx").toURI());
+        Path bench = Files.createDirectories(dir.resolve("bench"));
+        Files.writeString(bench.resolve("manifest.jsonl"), "{\"image\":\"a\",\"variant\":\"original\",\"label\":\"abc\",\"file\":\"a.png\"}\n");
+        expect(run("evaluate", "--data", bench.toString(), "--model", onnx.toString(), "--out", dir.resolve("r").toString(), "--quiet"),
+                1, "a manifest row's label is \"abc\", not a class index");
+    }
+
+    @Test
     void evaluateWithEveryImageMissingWritesNothing() throws Exception {
         Path onnx = Path.of(getClass().getResource("/onnx/tiny.onnx").toURI());
         Path csv = Files.writeString(dir.resolve("labels.csv"), "path,label\nnope1.jpg,1\nnope2.jpg,2\n");

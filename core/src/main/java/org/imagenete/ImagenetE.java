@@ -99,8 +99,14 @@ public final class ImagenetE {
      * Evaluates a classifier (torchvision ResNet weights, run natively on {@code ops}, or an .onnx model) on a
      * benchmark folder, an ImageFolder or (with {@code data} a CSV file) a labels file; returns per-variant figures.
      */
-    public static Metrics.Summary evaluate(Path data, Path model, Ops ops) {
-        List<EvalItem> items = data.toString().endsWith(".csv") ? Datasets.labelsFile(data) : Datasets.load(data, null);
+    public static Metrics.Summary evaluate(Path data, Path model, Ops ops) { return evaluate(data, model, null, ops); }
+
+    /**
+     * {@link #evaluate(Path, Path, Ops)} on an ImageFolder whose folder names are not ImageNet wnids: {@code classMap}
+     * gives each folder's label ({@code Datasets.classMap("sorted", data)}: torchvision's ImageFolder indices).
+     */
+    public static Metrics.Summary evaluate(Path data, Path model, Map<String, Integer> classMap, Ops ops) {
+        List<EvalItem> items = data.toString().endsWith(".csv") ? Datasets.labelsFile(data) : Datasets.load(data, null, classMap);
         try (Classifier c = model.toString().endsWith(".onnx") ? new OnnxClassifier(model, 0, false) : ResNetClassifier.open(model, ops)) {
             return Metrics.compute(Evaluator.run(c, items, Evaluator.Options.defaults(), null).predictions());
         }

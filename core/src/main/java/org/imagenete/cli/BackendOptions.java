@@ -13,14 +13,34 @@ public final class BackendOptions {
                     "cuda-emulated runs the same CUDA kernels on the CPU, slowly, to check them without a GPU."})
     String backend;
 
-    @Option(names = "--threads", paramLabel = "N", description = "threads for the native kernels (default: all cores)")
+    @Option(names = "--threads", paramLabel = "N", description = "threads for the native kernels (default: all cores; at most 4 per core)")
     Integer threads;
 
+    /**
+     * The most threads {@code --threads} accepts: 4 per core. The kernels split work into one part per thread, so
+     * threads beyond the cores only add switching; and thousands of OpenMP threads exhaust the memory for their
+     * stacks, which ends the process in native code without a message.
+     */
+    static int maxThreads() { return 4 * Runtime.getRuntime().availableProcessors(); }
+
+    /** {@code --threads} checked against 1..{@link #maxThreads()}; a usage error otherwise. */
+    static Integer checkedThreads(String option, Integer n) {
+        if (n == null) return null;
+        UsageException.require(n >= 1, option + " " + n + ": must be at least 1");
+        UsageException.require(n <= maxThreads(), option + " " + n + ": at most " + maxThreads() + " on this machine (4 per core, "
+                + Runtime.getRuntime().availableProcessors() + " cores): more threads than cores only slow the work down, and "
+                + "thousands exhaust the memory for their stacks");
+        return n;
+    }
+
+    /** The checked {@code --threads}, or 0 for the default (ONNX Runtime's own threads). */
+    int threadCount() {
+        Integer n = checkedThreads("--threads", threads);
+        return n == null ? 0 : n;
+    }
+
     public Ops ops() {
-        if (threads != null) {
-            if (threads < 1) throw new IllegalArgumentException("--threads must be >= 1");
-            System.setProperty("imagenete.threads", threads.toString());
-        }
+        if (checkedThreads("--threads", threads) != null) System.setProperty("imagenete.threads", threads.toString());
         return Backends.get(backend);
     }
 }

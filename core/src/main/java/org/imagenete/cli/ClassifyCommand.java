@@ -44,13 +44,14 @@ public final class ClassifyCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!Files.isRegularFile(input)) throw new IllegalArgumentException(input + ": no such file");
         Path m = model.weights != null ? model.weights : model.onnx;
-        if (!Files.isRegularFile(m)) throw new IllegalArgumentException(m + ": no such file");
+        UnetCommand.checkOutput(output, input, m);
+        Main.requireFile(input);
+        Main.requireFile(m);
         List<Tensor> owned = new ArrayList<>();
         Ops ops = model.weights != null ? backend.ops() : null;
         try (Classifier c = model.weights != null ? ResNetClassifier.open(model.weights, ops)
-                : new OnnxClassifier(model.onnx, backend.threads == null ? 0 : backend.threads, onnxCuda);
+                : new OnnxClassifier(model.onnx, backend.threadCount(), onnxCuda);
              SafeTensors in = SafeTensors.open(input)) {
             Tensor x = UnetCommand.f32(in, "x", owned);
             if (x.rank() != 4 || x.dim(1) != 3)

@@ -7,7 +7,6 @@ import org.imagenete.image.Images;
 import org.imagenete.image.Resize;
 import org.imagenete.io.Checksums;
 import org.imagenete.io.Manifest;
-import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -64,10 +63,10 @@ public final class DemoCommand implements Callable<Integer> {
         if (adm != null) gen.addAll(List.of("--weights", adm.toString()));
         if (cls != null && adm != null && !cls.toString().endsWith(".onnx")) gen.addAll(List.of("--classifier", cls.toString()));
         if (backend.backend != null) gen.addAll(List.of("--backend", backend.backend));
-        int rc = new CommandLine(new GenerateCommand()).execute(gen.toArray(String[]::new));
-        if (rc != 0) return rc;
+        int rc = Main.commandLine(new GenerateCommand()).execute(gen.toArray(String[]::new));
+        if (rc != Main.EXIT_OK && rc != Main.EXIT_SOME_FAILED) return rc;
         if (cls != null) {
-            rc = new CommandLine(new EvaluateCommand()).execute("--data", bench.toString(), "--model", cls.toString(), "--out", report.toString());
+            rc = Main.commandLine(new EvaluateCommand()).execute("--data", bench.toString(), "--model", cls.toString(), "--out", report.toString());
             if (rc != 0) return rc;
         } else {
             System.err.println("demo: no classifier: the report shows the edits. For accuracies, put torchvision's resnet50 weights at\n      "

@@ -6,6 +6,7 @@ import org.imagenete.edit.Editor;
 import org.imagenete.edit.automask.IsNetMasker;
 import org.imagenete.image.Images;
 import org.imagenete.image.Mask;
+import org.imagenete.image.MaskSource;
 import org.imagenete.image.Masks;
 import org.imagenete.image.RgbImage;
 import org.imagenete.io.AtomicFiles;
@@ -88,10 +89,12 @@ public final class EditCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!Files.isRegularFile(image)) throw new IllegalArgumentException(image + ": no such file");
-        if ((mask == null) == !autoMask) throw new IllegalArgumentException("give --mask MASK or --auto-mask");
-        List<List<Edit>> requests = new ArrayList<>();
-        for (String s : sets) requests.add(Edit.parse(s));
+        UsageException.require((mask == null) != !autoMask, "give --mask MASK or --auto-mask");
+        GenerateCommand.checkSize(size);
+        List<List<Edit>> requests = UsageException.of(() -> EditRequest.parseSets(sets));
+        MaskSource maskSource = UsageException.of(() -> EditRequest.maskSource(maskFormat));
+        int labelIndex = UsageException.of(() -> EditRequest.label(label));
+        Main.requireFile(image);
         Ops ops = backend.ops();
         RgbImage img = Images.read(image);
         Mask m;
@@ -99,8 +102,7 @@ public final class EditCommand implements Callable<Integer> {
             try (IsNetMasker isnet = IsNetMasker.open()) {
                 m = isnet.mask(img);
             }
-        } else m = Masks.readFor(mask, EditRequest.maskSource(maskFormat), img, resizeMask);
-        int labelIndex = EditRequest.label(label);
+        } else m = Masks.readFor(mask, maskSource, img, resizeMask);
         String stem = image.getFileName().toString().replaceFirst("\\.[^.]+$", "");
         var source = new EditRequest.Source(stem, img, m, labelIndex, image.toString(), Checksums.sha256(image),
                 mask == null ? null : mask.toString(), mask == null ? null : Checksums.sha256(mask), maskFormat);
@@ -108,7 +110,11 @@ public final class EditCommand implements Callable<Integer> {
         var settings = EditRequest.Settings.defaults().withSize(size).withFill(fill).withSteps(steps).withHarmonizeSteps(harmonizeSteps)
                 .withAdversarial(adv.scale, adv.mode());
         EditRequest req = new EditRequest(source, requests, seed, settings, fillImage);
-        req.checkModels(weights != null, classifier != null);
+        try {
+            req.checkModels(weights != null, classifier != null);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException(e.getMessage(), e);
+        }
         if (req.geometric() && req.config(null).harmonizeSteps() > 0 && weights == null)
             System.err.println("edit: no ADM weights: the harmonising diffusion pass of size, position and direction edits is skipped"
                     + " (the classical fill stays as it is); add --weights FILE, or --harmonize-steps 0 to silence this");

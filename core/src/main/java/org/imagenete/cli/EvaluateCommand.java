@@ -53,6 +53,11 @@ public final class EvaluateCommand implements Callable<Integer> {
             description = "torchvision ResNet weights (.pth/.pt/.safetensors, run natively) or an .onnx model")
     Path model;
 
+    @Option(names = "--class-map", paramLabel = "FILE|sorted",
+            description = {"labels of an ImageFolder whose folders are not ImageNet wnids: a CSV of folder,label (index or wnid),",
+                    "or 'sorted' for torchvision's ImageFolder indices (folders in sorted order)"})
+    String classMap;
+
     @Option(names = "--out", required = true, paramLabel = "DIR") Path out;
 
     @Option(names = "--batch", defaultValue = "32") int batch;
@@ -71,19 +76,28 @@ public final class EvaluateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (data == null && labels == null) throw new IllegalArgumentException("give --data DIR or --labels FILE");
-        if (!Files.isRegularFile(model)) throw new IllegalArgumentException(model + ": no such file");
-        Datasets.Loaded loaded = Datasets.read(data, labels, variantMap);
+        UsageException.require(data != null || labels != null, "give --data DIR or --labels FILE");
+        UsageException.require(batch >= 1, "--batch " + batch + ": must be at least 1");
+        BackendOptions.checkedThreads("--decode-threads", decodeThreads);
+        Main.requireFile(model);
+        if (Files.exists(out) && !Files.isDirectory(out)) throw new IllegalArgumentException("--out " + out + ": exists and is not a folder");
+        Datasets.Loaded loaded = Datasets.read(data, labels, variantMap,
+                classMap == null || data == null ? null : Datasets.classMap(classMap, data));
         List<EvalItem> items = loaded.items();
         for (String line : loaded.skipped()) System.err.println("  skipped " + line);
         if (items.isEmpty()) throw new IllegalArgumentException((data != null ? data : labels) + ": no images");
         boolean onnx = model.getFileName().toString().toLowerCase(Locale.ROOT).endsWith(".onnx");
-        try (Classifier c = onnx ? new OnnxClassifier(model, backend.threads == null ? 0 : backend.threads, onnxCuda)
+        try (Classifier c = onnx ? new OnnxClassifier(model, backend.threadCount(), onnxCuda)
                 : ResNetClassifier.open(model, backend.ops())) {
             Datasets.checkLabels(items, c.numClasses(), c.name());
             Evaluator.Options o = Evaluator.Options.defaults();
             o = new Evaluator.Options(batch, decodeThreads != null ? decodeThreads : o.decodeThreads(), o.prefetch());
             Evaluator.Outcome r = Evaluator.run(c, items, o, quiet ? null : Evaluator.consoleProgress("evaluate"));
+            if (r.predictions().isEmpty()) {
+                Evaluator.Failure f = r.failures().isEmpty() ? null : r.failures().getFirst();
+                throw new IllegalArgumentException("none of the " + items.size() + " images could be read"
+                        + (f == null ? "" : " (the first: " + f.file() + ": " + f.reason() + ")") + "; nothing written");
+            }
             Metrics.Summary summary = Metrics.compute(r.predictions());
             List<Report.Picture> pics = new ArrayList<>(), cams = new ArrayList<>();
             samples(c, items, r.predictions(), pics, cams);

@@ -62,7 +62,12 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--seed", defaultValue = "0") long seed;
 
-    @Option(names = "--shard", defaultValue = "0/1", paramLabel = "I/N") String shard;
+    @Option(names = "--shard", defaultValue = "0/1", paramLabel = "I/N", converter = Shard.Converter.class,
+            description = "run the I-th of N disjoint parts (0 <= I < N)") Shard shard;
+
+    @Option(names = "--force-settings",
+            description = "resume even if the folder was generated with other settings (--seed, --fill, ...): mixes them; recorded in settings.json")
+    boolean forceSettings;
 
     @Option(names = "--batch", defaultValue = "4", description = "edits per UNet batch") int batch;
 
@@ -82,6 +87,9 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Option(names = "--size", defaultValue = "256", description = "output resolution (the diffusion model's)") int size;
 
+    /** The working resolutions {@code --size} accepts (edit and generate). */
+    static final int MIN_SIZE = 16, MAX_SIZE = 4096;
+
     @Option(names = "--quiet", description = "no progress bar") boolean quiet;
 
     @Mixin AdversarialOptions adv;
@@ -93,31 +101,32 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        String[] sh = shard.split("/");
-        if (sh.length != 2) throw new IllegalArgumentException("--shard I/N, e.g. 0/4");
-        int si = Integer.parseInt(sh[0].trim()), sn = Integer.parseInt(sh[1].trim());
-        if (masks == null && !autoMasks) throw new IllegalArgumentException("give --masks DIR or --auto-masks");
-        MaskSource maskSource = EditRequest.maskSource(maskFormat);
+        int si = shard.index(), sn = shard.count();
+        UsageException.require(masks != null || autoMasks, "give --masks DIR or --auto-masks");
+        checkSize(size);
+        UsageException.require(batch >= 1, "--batch " + batch + ": must be at least 1");
+        if (Files.exists(out) && !Files.isDirectory(out)) throw new IllegalArgumentException("--out " + out + ": exists and is not a folder");
+        MaskSource maskSource = UsageException.of(() -> EditRequest.maskSource(maskFormat));
         Path adm = weights != null ? weights : Files.isRegularFile(defaultWeights()) ? defaultWeights() : null;
-        if (weights != null && !Files.isRegularFile(weights)) throw new IllegalArgumentException(weights + ": no such file");
-        List<Variant> vs = variants != null ? Variants.parse(variants) : Variants.paper(adm != null, classifier != null);
+        if (weights != null) Main.requireFile(weights);
+        List<Variant> vs = variants(variants, adm != null, classifier != null);
         boolean needsModel = vs.stream().flatMap(v -> v.edits().stream()).anyMatch(e -> e instanceof org.imagenete.edit.Edit.Background);
-        if (needsModel && adm == null)
-            throw new IllegalArgumentException("background variants need the ADM model: --weights FILE (or place it at " + defaultWeights() + ")");
+        UsageException.require(!needsModel || adm != null,
+                "background variants need the ADM model: --weights FILE (or place it at " + defaultWeights() + ")");
         boolean needsClassifier = vs.stream().flatMap(v -> v.edits().stream())
                 .anyMatch(e -> e instanceof org.imagenete.edit.Edit.Background b && b.adversarial());
-        if (needsClassifier && classifier == null) throw new IllegalArgumentException("'-adv' variants need --classifier RESNET.pth");
+        UsageException.require(!needsClassifier || classifier != null, "'-adv' variants need --classifier RESNET.pth");
         Editor.Fill fillMode = switch (fill) {
             case "auto" -> adm != null ? Editor.Fill.DIFFUSION : Editor.Fill.FAST;
             case "diffusion" -> Editor.Fill.DIFFUSION;
             case "fast" -> Editor.Fill.FAST;
             default -> {
-                if (!Fills.NAMES.contains(fill)) throw new IllegalArgumentException("--fill diffusion | fast | " + String.join(" | ", Fills.NAMES));
+                UsageException.require(Fills.NAMES.contains(fill), "--fill " + fill + ": one of diffusion | fast | " + String.join(" | ", Fills.NAMES));
                 yield Editor.Fill.FAST;
             }
         };
         String classical = Fills.NAMES.contains(fill) ? fill : "patch";
-        if (fillMode == Editor.Fill.DIFFUSION && adm == null) throw new IllegalArgumentException("--fill diffusion needs --weights");
+        UsageException.require(fillMode != Editor.Fill.DIFFUSION || adm != null, "--fill diffusion needs --weights");
         List<Inputs.Item> items = Inputs.scan(images, masks);
         Ops ops = backend.ops();
         Map<String, String> flags = new LinkedHashMap<>();
@@ -140,7 +149,7 @@ public final class GenerateCommand implements Callable<Integer> {
             Editor editor = new Editor(cfg, model, ops, Fills.named(classical), cls == null ? null : new ClassifierGuidance(cls, advMode));
             Generator.Provenance prov = new Generator.Provenance(ops.name(), fillMode == Editor.Fill.DIFFUSION ? "diffusion" : classical,
                     useModel ? Checksums.sha256(adm) : null, needsClassifier ? Checksums.sha256(classifier) : null);
-            Generator g = new Generator(editor, new Generator.Options(vs, seed, si, sn, Math.max(1, batch), maskSource), out, prov,
+            Generator g = new Generator(editor, new Generator.Options(vs, seed, si, sn, batch, maskSource, forceSettings), out, prov,
                     isnet == null ? null : isnet::mask);
             System.err.printf(Locale.ROOT, "generate: %d images (shard %d/%d of %d), %d variants: %s; fill %s%s%s%n",
                     Inputs.shard(items, si, sn).size(), si, sn, items.size(), vs.size(), vs.stream().map(Variant::name).toList(),
@@ -150,13 +159,59 @@ public final class GenerateCommand implements Callable<Integer> {
                 System.err.println("generate: no ADM weights: the harmonising diffusion pass of size, position and direction variants is skipped"
                         + " (the classical fill stays as it is; manifest: harmonize_steps 0)");
             Generator.Summary s = g.run(items, quiet ? null : progress());
-            System.err.printf(Locale.ROOT, "generate: %d images, %d outputs written, %d already done, %d failed, %.1f s%n",
-                    s.images(), s.written(), s.alreadyDone(), s.failures().size(), s.seconds());
+            for (String d : s.settingsOverridden()) System.err.println("generate: --force-settings: " + d);
+            if (s.remade() > 0)
+                System.err.println("generate: " + s.remade() + " output(s) listed in the manifest were missing: made again");
+            System.err.printf(Locale.ROOT, "generate: %d images, %d outputs written, %d already done, %d unreachable (recorded), %d failed, %.1f s%n",
+                    s.images(), s.written(), s.alreadyDone(), s.unreachable().size(), s.failures().size(), s.seconds());
             s.stageSeconds().forEach((k, v) -> System.err.printf(Locale.ROOT, "  %-22s %8.1f s%n", k, v));
+            for (Generator.Failure f : s.unreachable())
+                System.err.println("  unreachable: " + f.image() + " [" + f.variant() + "]: " + f.reason());
             for (Generator.Failure f : s.failures())
                 System.err.println("  failed: " + f.image() + (f.variant() == null ? "" : " [" + f.variant() + "]") + ": " + f.reason());
             System.err.println("generate: benchmark in " + out.toAbsolutePath());
-            return 0;
+            if (!s.failures().isEmpty()) {
+                System.err.println("generate: " + s.failures().size() + " image(s) failed (exit " + Main.EXIT_SOME_FAILED
+                        + "); fix or remove them and run again to finish");
+                return Main.EXIT_SOME_FAILED;
+            }
+            return Main.EXIT_OK;
+        }
+    }
+
+    /** {@code --variants}: a list of names is an option value (a usage error when bad); a spec file is input (exit 1). */
+    static List<Variant> variants(String spec, boolean diffusion, boolean classifier) {
+        if (spec == null) return Variants.paper(diffusion, classifier);
+        if (Files.isRegularFile(Path.of(spec))) return Variants.parse(spec);
+        try {
+            return Variants.parse(spec);
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("--variants " + spec + ": " + e.getMessage(), e);
+        }
+    }
+
+    static void checkSize(int size) {
+        UsageException.require(size >= MIN_SIZE && size <= MAX_SIZE,
+                "--size " + size + ": the working resolution must be between " + MIN_SIZE + " and " + MAX_SIZE + " pixels");
+    }
+
+    /** {@code --shard I/N}. */
+    record Shard(int index, int count) {
+        static final class Converter implements picocli.CommandLine.ITypeConverter<Shard> {
+            @Override public Shard convert(String v) {
+                String[] p = v.split("/", -1);
+                int i, n;
+                try {
+                    if (p.length != 2) throw new NumberFormatException();
+                    i = Integer.parseInt(p[0].trim());
+                    n = Integer.parseInt(p[1].trim());
+                } catch (NumberFormatException e) {
+                    throw new picocli.CommandLine.TypeConversionException("'" + v + "' is not I/N (two whole numbers, e.g. 0/4)");
+                }
+                if (n < 1 || i < 0 || i >= n)
+                    throw new picocli.CommandLine.TypeConversionException("'" + v + "': need N >= 1 and 0 <= I < N");
+                return new Shard(i, n);
+            }
         }
     }
 

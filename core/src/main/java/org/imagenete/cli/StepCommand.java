@@ -68,7 +68,8 @@ public final class StepCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!Files.isRegularFile(input)) throw new IllegalArgumentException(input + ": no such file");
+        UnetCommand.checkOutput(output, input, weights);
+        Main.requireFile(input);
         Ops ops = backend.ops();
         Map<String, String> flags = new LinkedHashMap<>();
         if (numHeadChannels != null) flags.put("num_head_channels", numHeadChannels.toString());
@@ -79,8 +80,8 @@ public final class StepCommand implements Callable<Integer> {
              ResNet cls = classifier == null ? null : ResNet.open(classifier)) {
             Map<String, String> meta = in.metadata();
             String resp = respacing != null ? respacing : meta.getOrDefault("respacing", "100");
-            float lam = lambda != null ? lambda : Float.parseFloat(meta.getOrDefault("lambda", "20"));
-            float rl = rangeLambda != null ? rangeLambda : Float.parseFloat(meta.getOrDefault("range_lambda", "50"));
+            float lam = lambda != null ? lambda : number(meta, "lambda", "20");
+            float rl = rangeLambda != null ? rangeLambda : number(meta, "range_lambda", "50");
             Tensor x = UnetCommand.f32(in, "x_t", owned);
             int c = model.config().inChannels();
             if (x.rank() != 4 || x.dim(1) != c)
@@ -171,6 +172,15 @@ public final class StepCommand implements Callable<Integer> {
             out[i] = (int) v;
         }
         return out;
+    }
+
+    private float number(Map<String, String> meta, String key, String otherwise) {
+        String v = meta.getOrDefault(key, otherwise);
+        try {
+            return Float.parseFloat(v);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(input + ": metadata '" + key + "' is '" + v + "', not a number");
+        }
     }
 
     private static Tensor keep(List<Tensor> owned, Tensor t) {

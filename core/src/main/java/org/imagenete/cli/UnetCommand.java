@@ -1,5 +1,6 @@
 package org.imagenete.cli;
 
+import org.imagenete.io.MappedFiles;
 import org.imagenete.io.SafeTensors;
 import org.imagenete.nn.Adm;
 import org.imagenete.ops.Ops;
@@ -48,8 +49,9 @@ public final class UnetCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (!Files.isRegularFile(input)) throw new IllegalArgumentException(input + ": no such file");
-        if (!Files.isRegularFile(weights)) throw new IllegalArgumentException(weights + ": no such file");
+        checkOutput(output, input, weights);
+        Main.requireFile(input);
+        Main.requireFile(weights);
         Ops ops = backend.ops();
         Map<String, String> f = new LinkedHashMap<>(flags);
         if (numHeadChannels != null) f.put("num_head_channels", numHeadChannels.toString());
@@ -60,9 +62,15 @@ public final class UnetCommand implements Callable<Integer> {
             if (x.rank() != 4 || x.dim(1) != inCh)
                 throw new IllegalArgumentException(input + ": tensor 'x' has shape " + x.shape() + ", expected [B," + inCh + ",H,W]");
             int b = x.dim(0);
+            if (b == 0 || x.dim(2) == 0 || x.dim(3) == 0)
+                throw new IllegalArgumentException(input + ": tensor 'x' has shape " + x.shape() + ": nothing to run (batch, height and width must be at least 1)");
             Tensor t = f32(in, "t", owned);
             if (t.rank() != 1 || t.dim(0) != b)
                 throw new IllegalArgumentException(input + ": tensor 't' has shape " + t.shape() + ", expected [" + b + "]");
+            for (int i = 0; i < b; i++)
+                if (!Float.isFinite(t.getFloat(i)))
+                    throw new IllegalArgumentException(input + ": tensor 't' holds " + t.getFloat(i) + " at index " + i
+                            + ": timesteps must be finite (0..999); the output would be all NaN");
             Tensor y = null;
             if (model.config().numClasses() > 0) {
                 y = f32(in, "y", owned);
@@ -84,6 +92,10 @@ public final class UnetCommand implements Callable<Integer> {
                 Map<String, Tensor> result = new LinkedHashMap<>();
                 result.put("out", out);
                 if (dx != null) result.put("dx", dx);
+                long bad = nonFinite(out), badIn = nonFinite(x);
+                if (bad > 0)
+                    System.err.println("unet: warning: the output holds " + bad + " non-finite values" + (badIn > 0
+                            ? " (tensor 'x' holds " + badIn + ")" : "") + "; written anyway");
                 SafeTensors.write(output, result, Map.of("backend", ops.name(),
                         "weights", weights.getFileName().toString(), "seconds", String.format(Locale.ROOT, "%.3f", s)));
                 System.err.printf(Locale.ROOT, "unet: %s -> %s out%s%s in %.2f s (%s)%n", input, output, out.shape(),
@@ -95,15 +107,32 @@ public final class UnetCommand implements Callable<Integer> {
         return 0;
     }
 
-    /** The named input tensor as F32 (converting F16/BF16/F64/I64), with a clear error when missing. */
+    /**
+     * The named input tensor as an F32 copy (converting F16/BF16/F64/I64), with a clear error when missing. A copy
+     * even when the file holds F32: the kernels never read the mapped file ({@link MappedFiles}).
+     */
     static Tensor f32(SafeTensors in, String name, List<Tensor> owned) {
         if (!in.has(name))
             throw new IllegalArgumentException(in.file() + ": missing tensor '" + name + "' (has " + in.tensors().keySet() + ")");
         Tensor t = in.get(name);
-        if (t.dtype() == DType.F32) return t;
         if (t.dtype() == DType.U8) throw new IllegalArgumentException(in.file() + ": tensor '" + name + "' has dtype U8, expected a float");
-        Tensor c = t.toF32();
+        Tensor c = MappedFiles.guard(in, t::toF32);
         owned.add(c);
         return c;
+    }
+
+    /** {@code --output} must not be one of the files read: writing it would replace an input (a usage error). */
+    static void checkOutput(Path output, Path... inputs) throws java.io.IOException {
+        for (Path in : inputs) {
+            boolean same = Files.exists(output) && Files.exists(in) ? Files.isSameFile(output, in)
+                    : output.toAbsolutePath().normalize().equals(in.toAbsolutePath().normalize());
+            UsageException.require(!same, "--output " + output + " is also an input (" + in + "): choose another file");
+        }
+    }
+
+    private static long nonFinite(Tensor t) {
+        long n = 0;
+        for (long i = 0; i < t.numel(); i++) if (!Float.isFinite(t.getFloat(i))) n++;
+        return n;
     }
 }

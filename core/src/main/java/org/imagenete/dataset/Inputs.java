@@ -30,7 +30,8 @@ public final class Inputs {
         List<Item> out = new ArrayList<>();
         ImageNetClasses cls = ImageNetClasses.get();
         try (Stream<Path> classes = Files.list(images)) {
-            for (Path c : classes.filter(Files::isDirectory).sorted().toList()) {
+            // hidden folders (.ipynb_checkpoints, .git) are not classes
+            for (Path c : classes.filter(p -> Files.isDirectory(p) && !p.getFileName().toString().startsWith(".")).sorted().toList()) {
                 String wnid = c.getFileName().toString();
                 var k = cls.byWnid(wnid);
                 if (k == null) throw new IllegalArgumentException(c + ": folder name is not an ImageNet-1k wnid");
@@ -54,6 +55,7 @@ public final class Inputs {
 
     static boolean isImage(Path p) {
         String n = p.getFileName().toString().toLowerCase(Locale.ROOT);
+        if (n.startsWith(".")) return false;   // ._photo.jpg (macOS metadata), editors' hidden files
         int dot = n.lastIndexOf('.');
         return Files.isRegularFile(p) && dot > 0 && EXT.contains(n.substring(dot + 1));
     }

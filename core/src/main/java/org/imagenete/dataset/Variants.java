@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import org.imagenete.edit.Edit;
+import org.imagenete.io.Printable;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -50,11 +51,24 @@ public final class Variants {
     }
 
     static List<Variant> parseList(String list) {
+        try {
+            return parseNames(list);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(Printable.escape(e.getMessage()), e);   // a name may hold a newline
+        }
+    }
+
+    private static List<Variant> parseNames(String list) {
         List<Variant> out = new ArrayList<>();
+        Map<List<Edit>, String> seen = new LinkedHashMap<>();
         for (String name : list.split(",")) {
             String n = name.trim();
             if (n.isEmpty()) continue;
-            out.add(Variant.of(n, fromName(n)));
+            List<Edit> edits = fromName(n);
+            String before = seen.putIfAbsent(edits, n);
+            if (before != null && !before.equals(n))
+                throw new IllegalArgumentException("'" + before + "' and '" + n + "' are the same edit (" + Edit.name(edits) + ")");
+            out.add(Variant.of(n, edits));
         }
         return unique(out);
     }
@@ -97,6 +111,7 @@ public final class Variants {
                     String attr = s.path("attribute").asText();
                     if (!s.has("values") || !s.get("values").isArray()) throw new IllegalArgumentException("sweep needs 'values'");
                     for (JsonNode val : s.get("values")) {
+                        if (!val.isNumber()) throw new IllegalArgumentException("sweep value " + val + " is not a number");
                         double x = val.asDouble();
                         String spec = switch (attr) {
                             case "background" -> "background=" + x;

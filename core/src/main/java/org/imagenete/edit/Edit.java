@@ -1,5 +1,7 @@
 package org.imagenete.edit;
 
+import org.imagenete.io.Printable;
+
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -49,23 +51,37 @@ public sealed interface Edit {
         public double angle(long seed) { return random ? -45 + 90 * Seeds.uniform(Seeds.derive(seed, "direction"), 0) : degrees; }
     }
 
-    /** The variant name of a combination, e.g. "background+20-adv", "size-0.08", "direction+30", "size-0.05_position". */
+    /**
+     * The variant name of a combination, e.g. "background+20-adv", "size-0.08", "direction+30", "size-0.05_position".
+     * Distinct edits get distinct names: a value is written with two decimals only when that is exact ("size-0.10"),
+     * otherwise in full ("size-0.0625", "size-0.005", "background+2.5").
+     */
     static String name(List<Edit> edits) {
         List<String> parts = new ArrayList<>();
         for (Edit e : edits) {
             parts.add(switch (e) {
-                case Background b -> "background" + signed(b.lambda) + (b.adversarial ? "-adv" : "");
-                case Size s -> String.format(Locale.ROOT, "size-%.2f", s.ratio);
-                case Position p -> p.random() ? "position" : String.format(Locale.ROOT, "position-%.2f-%.2f", p.x, p.y);
-                case Direction d -> "direction" + (d.random ? "" : signed(d.degrees)) + (d.aboutObject ? "@object" : "");
+                case Background b -> "background" + (b.lambda < 0 ? "-" : "+") + magnitude(Math.abs(b.lambda)) + (b.adversarial ? "-adv" : "");
+                case Size s -> "size-" + ratio(s.ratio);
+                case Position p -> p.random() ? "position" : "position-" + ratio(p.x) + "-" + ratio(p.y);
+                case Direction d -> "direction" + (d.random ? "" : (d.degrees < 0 ? "-" : "+") + magnitude(Math.abs(d.degrees)))
+                        + (d.aboutObject ? "@object" : "");
             });
         }
         return String.join("_", parts);
     }
 
-    private static String signed(double v) {
-        String s = v == Math.rint(v) ? Long.toString(Math.abs((long) v)) : Double.toString(Math.abs(v));
-        return (v < 0 ? "-" : "+") + s;
+    /** A whole number without decimals, anything else as the shortest text that reads back as the same value. */
+    private static String magnitude(double v) {
+        return v == Math.rint(v) && v < 1e15 ? Long.toString((long) v) : Double.toString(v);
+    }
+
+    private static String magnitude(float v) {
+        return v == Math.rint(v) && v < 1e15f ? Long.toString((long) v) : Float.toString(v);
+    }
+
+    private static String ratio(double r) {
+        String two = String.format(Locale.ROOT, "%.2f", r);
+        return Double.parseDouble(two) == r ? two : Double.toString(r);
     }
 
     /**
@@ -74,6 +90,14 @@ public sealed interface Edit {
      * about the object centre; {@code direction} alone draws the angle from [-45, 45]). Example: {@code size=0.08,direction=30}.
      */
     static List<Edit> parse(String spec) {
+        try {
+            return parseSpec(spec);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(Printable.escape(e.getMessage()), e);   // the spec may hold a newline
+        }
+    }
+
+    private static List<Edit> parseSpec(String spec) {
         List<Edit> out = new ArrayList<>();
         for (String part : spec.split(",")) {
             String p = part.trim();
@@ -85,11 +109,13 @@ public sealed interface Edit {
                 case "background" -> {
                     need(key, val);
                     boolean adv = val.endsWith("-adv");
-                    yield new Background(Float.parseFloat(adv ? val.substring(0, val.length() - 4) : val), adv);
+                    float lambda = (float) number(key, adv ? val.substring(0, val.length() - 4) : val);
+                    if (!Float.isFinite(lambda)) throw new IllegalArgumentException(key + "=" + val + ": out of range");
+                    yield new Background(lambda, adv);
                 }
                 case "size" -> {
                     need(key, val);
-                    yield new Size(Double.parseDouble(val));
+                    yield new Size(number(key, val));
                 }
                 case "position" -> {
                     if (val == null || val.equalsIgnoreCase("random")) yield new Position();
@@ -101,7 +127,11 @@ public sealed interface Edit {
                     String v = val == null ? "random" : val;
                     boolean obj = v.endsWith("@object");
                     String num = obj ? v.substring(0, v.length() - 7) : v;
-                    yield num.equals("random") || num.isEmpty() ? new Direction(0, obj, true) : new Direction(Double.parseDouble(num), obj);
+                    if (num.equals("random") || num.isEmpty()) yield new Direction(0, obj, true);
+                    double deg = number(key, num);
+                    if (Math.abs(deg) > 360)
+                        throw new IllegalArgumentException(key + "=" + v + ": the angle must be within [-360, 360] degrees");
+                    yield new Direction(deg, obj);
                 }
                 default -> throw new IllegalArgumentException("unknown edit '" + key + "' (background, size, position, direction)");
             };
@@ -113,6 +143,18 @@ public sealed interface Edit {
         // geometric order: size, direction, position; background last
         out.sort(java.util.Comparator.comparingInt(Edit::order));
         return List.copyOf(out);
+    }
+
+    /** A finite decimal number, or an error naming the edit and the text. */
+    private static double number(String key, String text) {
+        double v;
+        try {
+            v = Double.parseDouble(text);
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(key + "=" + text + ": '" + text + "' is not a number");
+        }
+        if (!Double.isFinite(v)) throw new IllegalArgumentException(key + "=" + text + ": the value must be a finite number");
+        return v + 0.0;   // -0 is 0: one edit, one name
     }
 
     private static void need(String key, String val) {

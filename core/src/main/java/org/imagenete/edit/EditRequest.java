@@ -15,7 +15,9 @@ import org.imagenete.ops.Ops;
 
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 
 /**
  * One image's edits as {@code imagenet-e edit} makes them, shared by that command and {@code imagenet-e serve}
@@ -191,10 +193,37 @@ public record EditRequest(Source source, List<List<Edit>> edits, long seed, Sett
     /** An ImageNet class given as an index or a wnid ({@code --label}); -1 for null. */
     public static int label(String label) {
         if (label == null) return -1;
-        if (label.matches("\\d+")) return Integer.parseInt(label);
-        ImageNetClasses.ImageNetClass c = ImageNetClasses.get().byWnid(label);
+        ImageNetClasses classes = ImageNetClasses.get();
+        if (label.matches("\\d{1,9}")) {
+            int i = Integer.parseInt(label);
+            if (i >= classes.size()) throw new IllegalArgumentException("--label " + label + ": ImageNet class indices are 0.." + (classes.size() - 1));
+            return i;
+        }
+        ImageNetClasses.ImageNetClass c = classes.byWnid(label);
         if (c == null) throw new IllegalArgumentException("--label " + label + " is neither a class index nor an ImageNet wnid");
         return c.index();
+    }
+
+    /**
+     * The edits of each set ({@code --set}, the form's {@code edits} fields); a bad one is an error naming it, and so
+     * are two sets that are the same edit (they would write the same files).
+     */
+    public static List<List<Edit>> parseSets(List<String> sets) {
+        List<List<Edit>> out = new ArrayList<>();
+        Map<String, String> byName = new LinkedHashMap<>();
+        for (String s : sets) {
+            List<Edit> e;
+            try {
+                e = Edit.parse(s);
+            } catch (IllegalArgumentException ex) {
+                throw new IllegalArgumentException("--set " + s + ": " + ex.getMessage(), ex);
+            }
+            String before = byName.putIfAbsent(Edit.name(e), s);
+            if (before != null)
+                throw new IllegalArgumentException("--set " + before + " and --set " + s + " are the same edit (" + Edit.name(e) + "): each --set must differ");
+            out.add(e);
+        }
+        return out;
     }
 
     /** How a mask file's pixels become the object ({@code --mask-format}). */
@@ -206,7 +235,7 @@ public record EditRequest(Source source, List<List<Edit>> edits, long seed, Sett
             if (f.equals("soft")) return new MaskSource.Soft(0.5);
             if (f.startsWith("soft:")) return new MaskSource.Soft(Double.parseDouble(f.substring(5)));
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("--mask-format " + f + ": the value after ':' is not a number");
+            throw new IllegalArgumentException("--mask-format " + f + ": '" + f.substring(f.indexOf(':') + 1) + "' is not a number");
         }
         throw new IllegalArgumentException("--mask-format " + f + ": binary, imagenet-s, imagenet-s:ID, soft[:THRESHOLD]");
     }

@@ -298,6 +298,10 @@ public final class Editor {
                 case Edit.Background b -> { }
             }
         }
+        if (size != null && size.ratio() * n * n < 1) {
+            w.unreachable = String.format(Locale.ROOT, "size ratio %s is less than one pixel of the %dx%d image", size.ratio(), n, n);
+            return;
+        }
         double scale = size == null ? 1 : Math.sqrt(size.ratio() / w.mask.areaRatio());
         Placement p = null;
         for (int iter = 0; iter < 5; iter++) {

@@ -20,8 +20,8 @@ import java.util.stream.Stream;
 
 /**
  * The datasets the evaluator reads: an imagenet-e benchmark folder (its {@code manifest.jsonl}), an
- * ImageFolder ({@code <wnid>/<image>} with ImageNet-1k wnids as folder names, or any folder names, indexed in
- * sorted order as torchvision's ImageFolder does), or a labels file (CSV {@code path,label} with label an
+ * ImageFolder ({@code <wnid>/<image>} with ImageNet-1k wnids as folder names, or other names with a class map,
+ * e.g. torchvision's sorted indices), or a labels file (CSV {@code path,label} with label an
  * index or a wnid; paths relative to the file). And ImageNet-E in the layouts others publish it in: a folder of
  * variant folders, each an ImageFolder ({@link #variantFolders}), or WebDataset tar shards ({@link #webDataset}).
  */
@@ -35,16 +35,21 @@ public final class Datasets {
     /** What a read gave: the images, and one line for each entry that could not be used (the others still are). */
     public record Loaded(List<EvalItem> items, List<String> skipped) {}
 
-    public static List<EvalItem> load(Path data, Path labels) { return read(data, labels, null).items(); }
+    public static List<EvalItem> load(Path data, Path labels) { return read(data, labels, null, null).items(); }
+
+    /** As {@link #load(Path, Path)}, with the labels of an ImageFolder's folders given by {@code classMap} (see {@link #imageFolder(Path, Map)}). */
+    public static List<EvalItem> load(Path data, Path labels, Map<String, Integer> classMap) {
+        return read(data, labels, null, classMap).items();
+    }
 
     /**
      * Reads {@code labels} when given, else {@code data}: a benchmark (manifest), a WebDataset (a {@code .tar} shard
      * or a folder with shards in it or in its subfolders), a folder of variant folders ({@code <variant>/<wnid>/<image>}),
-     * or an ImageFolder. {@code variantMap} (CSV {@code name,variant}, may be null) renames the variants read off
-     * folder names, shard sets or key prefixes, e.g. {@code bg_20,background+20}; the variant {@code original} is
-     * what drops and flips are computed against.
+     * or an ImageFolder (labelled by {@code classMap} when given, else by wnid). {@code variantMap} (CSV
+     * {@code name,variant}, may be null) renames the variants read off folder names, shard sets or key prefixes, e.g.
+     * {@code bg_20,background+20}; the variant {@code original} is what drops and flips are computed against.
      */
-    public static Loaded read(Path data, Path labels, Path variantMap) {
+    public static Loaded read(Path data, Path labels, Path variantMap, Map<String, Integer> classMap) {
         if (labels != null) return new Loaded(labelsFile(labels), List.of());
         Map<String, String> names = variantMap == null ? Map.of() : variantMap(variantMap);
         if (Files.isRegularFile(data) && data.getFileName().toString().endsWith(".tar"))
@@ -57,8 +62,8 @@ public final class Datasets {
         }
         List<Path> shards = shards(data);
         if (!shards.isEmpty()) return webDataset(data, shards, names);
-        if (isVariantFolders(data)) return new Loaded(variantFolders(data, names), List.of());
-        return new Loaded(imageFolder(data), List.of());
+        if (classMap == null && isVariantFolders(data)) return new Loaded(variantFolders(data, names), List.of());
+        return new Loaded(imageFolder(data, classMap), List.of());
     }
 
     /**
@@ -77,6 +82,8 @@ public final class Datasets {
             if (!n.hasNonNull("file")) continue;
             for (String k : List.of("image", "label", "variant"))
                 if (!n.hasNonNull(k)) throw new IllegalArgumentException(dir + ": a manifest row has no '" + k + "': " + n);
+            if (!n.get("label").isIntegralNumber() || !n.get("label").canConvertToInt())
+                throw new IllegalArgumentException(dir + ": a manifest row's label is " + n.get("label") + ", not a class index: " + n);
             JsonNode v = n.path("value");
             out.add(new EvalItem(dir.resolve(n.get("file").asText()), n.get("image").asText(), n.get("variant").asText(),
                     n.hasNonNull("attribute") ? n.get("attribute").asText() : null, v.isNumber() ? v.asDouble() : Double.NaN,
@@ -85,29 +92,84 @@ public final class Datasets {
         return out;
     }
 
-    /** ImageFolder: every class folder's images, as originals. */
-    public static List<EvalItem> imageFolder(Path dir) {
+    /** ImageFolder with ImageNet-1k wnids as folder names: every class folder's images, as originals. */
+    public static List<EvalItem> imageFolder(Path dir) { return imageFolder(dir, null); }
+
+    /**
+     * ImageFolder: every class folder's images, as originals. Hidden folders and files ({@code .ipynb_checkpoints},
+     * {@code .DS_Store}) are skipped. A folder's label is its ImageNet-1k wnid's index, or {@code classMap}'s entry for
+     * its name when a map is given; any other folder is an error naming it (never a silent relabelling).
+     */
+    public static List<EvalItem> imageFolder(Path dir, Map<String, Integer> classMap) {
         List<Path> classes;
         try (Stream<Path> s = Files.list(dir)) {
-            classes = s.filter(Files::isDirectory).sorted().toList();
+            classes = s.filter(Files::isDirectory).filter(p -> !hidden(p)).sorted().toList();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
         if (classes.isEmpty()) throw new IllegalArgumentException(dir + ": no class folders (expected <wnid>/<image> or a manifest.jsonl)");
         ImageNetClasses inet = ImageNetClasses.get();
-        boolean wnids = classes.stream().allMatch(c -> inet.byWnid(c.getFileName().toString()) != null);
         List<EvalItem> out = new ArrayList<>();
-        for (int i = 0; i < classes.size(); i++) {
-            Path c = classes.get(i);
-            int label = wnids ? inet.byWnid(c.getFileName().toString()).index() : i;
+        for (Path c : classes) {
+            String name = c.getFileName().toString();
+            Integer label = classMap != null ? classMap.get(name) : inet.byWnid(name) != null ? inet.byWnid(name).index() : null;
+            if (label == null)
+                throw new IllegalArgumentException(c + ": folder name " + (classMap != null ? "is not in the class map"
+                        : "is not an ImageNet-1k wnid") + "; every class folder of " + dir + " needs a label"
+                        + (classMap != null ? "" : " (give a class map for other names)"));
             try (Stream<Path> s = Files.list(c)) {
-                for (Path f : s.filter(Datasets::isImage).sorted().toList())
-                    out.add(new EvalItem(f, c.getFileName() + "/" + stem(f), Metrics.ORIGINAL, null, Double.NaN, label));
+                for (Path f : s.filter(p -> !hidden(p) && isImage(p)).sorted().toList())
+                    out.add(new EvalItem(f, name + "/" + stem(f), Metrics.ORIGINAL, null, Double.NaN, label));
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
             }
         }
         return out;
+    }
+
+    private static boolean hidden(Path p) { return p.getFileName().toString().startsWith("."); }
+
+    /**
+     * A class map for {@link #imageFolder(Path, Map)}: {@code "sorted"} gives the folders of {@code dir} the indices of
+     * their sorted order (torchvision's ImageFolder); a file has {@code folder,label} lines (label: an index or a
+     * wnid; an optional header {@code folder,label}; # comments).
+     */
+    public static Map<String, Integer> classMap(String spec, Path dir) {
+        Map<String, Integer> m = new java.util.LinkedHashMap<>();
+        if (spec.equals("sorted")) {
+            try (Stream<Path> s = Files.list(dir)) {
+                List<Path> folders = s.filter(Files::isDirectory).filter(p -> !hidden(p)).sorted().toList();
+                for (Path f : folders) m.put(f.getFileName().toString(), m.size());
+            } catch (IOException e) {
+                throw new UncheckedIOException(dir + ": " + e.getMessage(), e);
+            }
+            return m;
+        }
+        Path file = Path.of(spec);
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(file);
+        } catch (IOException e) {
+            throw new IllegalArgumentException(file + ": cannot read the class map (" + e.getMessage() + ")", e);
+        }
+        for (int i = 0; i < lines.size(); i++) {
+            String l = lines.get(i).strip();
+            if (l.isEmpty() || l.startsWith("#") || (i == 0 && l.equalsIgnoreCase("folder,label"))) continue;
+            int comma = l.lastIndexOf(',');
+            if (comma <= 0) throw new IllegalArgumentException(file + " line " + (i + 1) + ": expected folder,label");
+            String folder = l.substring(0, comma).strip(), lab = l.substring(comma + 1).strip();
+            int label = label(lab, file + " line " + (i + 1));
+            if (m.put(folder, label) != null) throw new IllegalArgumentException(file + " line " + (i + 1) + ": folder '" + folder + "' given twice");
+        }
+        return m;
+    }
+
+    /** A label given as a class index or a wnid. */
+    private static int label(String lab, String where) {
+        if (lab.matches("\\d{1,9}")) return Integer.parseInt(lab);
+        ImageNetClasses.ImageNetClass c = ImageNetClasses.get().byWnid(lab);
+        if (c == null) throw new IllegalArgumentException(where + ": label '" + lab + "' is neither an index nor a wnid");
+        return c.index();
     }
 
     /** CSV with a header; columns path,label (a class index or a wnid). */
@@ -122,13 +184,7 @@ public final class Datasets {
                 int comma = l.lastIndexOf(',');
                 if (comma < 0) throw new IllegalArgumentException(file + " line " + (i + 1) + ": expected path,label");
                 String p = l.substring(0, comma).trim(), lab = l.substring(comma + 1).trim();
-                int label;
-                if (lab.matches("\\d+")) label = Integer.parseInt(lab);
-                else {
-                    ImageNetClasses.ImageNetClass c = ImageNetClasses.get().byWnid(lab);
-                    if (c == null) throw new IllegalArgumentException(file + " line " + (i + 1) + ": label '" + lab + "' is neither an index nor a wnid");
-                    label = c.index();
-                }
+                int label = label(lab, file + " line " + (i + 1));
                 Path f = base.resolve(p);
                 out.add(new EvalItem(f, stem(f), Metrics.ORIGINAL, null, Double.NaN, label));
             }
@@ -302,7 +358,7 @@ public final class Datasets {
 
     private static List<Path> subfolders(Path dir) {
         try (Stream<Path> s = Files.list(dir)) {
-            return s.filter(Files::isDirectory).sorted().toList();
+            return s.filter(Files::isDirectory).filter(p -> !hidden(p)).sorted().toList();
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

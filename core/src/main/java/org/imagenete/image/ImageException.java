@@ -18,7 +18,7 @@ public class ImageException extends RuntimeException {
     }
 
     public ImageException(Path file, String message, Throwable cause) {
-        super(file == null ? message : file + ": " + message, cause);
+        super(org.imagenete.io.Printable.escape(file == null ? message : file + ": " + message), cause);
         this.file = file;
     }
 

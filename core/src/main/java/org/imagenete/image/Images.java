@@ -37,7 +37,38 @@ import org.imagenete.io.AtomicFiles;
  * pixels: no time, text or physical-size chunks.
  */
 public final class Images {
+    /**
+     * The most pixels an image may have before it is decoded: by default 2 x 89,478,485, the size at which PIL refuses
+     * an image as a decompression bomb (a 1 MB PNG can declare 20000x20000 pixels, 1.2 GB decoded). Real photos stay
+     * far below (a 200-megapixel phone photo is the largest common one). {@code -Dimagenete.maxPixels=N} or the
+     * environment variable {@code IMAGENETE_MAX_PIXELS=N} changes it.
+     */
+    public static final long DEFAULT_MAX_PIXELS = 2L * 89_478_485;
+
     private Images() {}
+
+    /** The pixel limit in force; see {@link #DEFAULT_MAX_PIXELS}. */
+    public static long maxPixels() {
+        String v = System.getProperty("imagenete.maxPixels", System.getenv("IMAGENETE_MAX_PIXELS"));
+        if (v == null || v.isBlank()) return DEFAULT_MAX_PIXELS;
+        try {
+            long n = Long.parseLong(v.strip());
+            if (n > 0) return n;
+        } catch (NumberFormatException e) {
+            // reported below
+        }
+        throw new IllegalArgumentException("imagenete.maxPixels / IMAGENETE_MAX_PIXELS is '" + v + "', not a positive whole number");
+    }
+
+    /** Refuses an image of {@code width x height} (from its header) above {@link #maxPixels()}, before decoding. */
+    static void checkPixels(Path file, String format, long width, long height) {
+        long limit = maxPixels();
+        if (width * height > limit)
+            throw new ImageException(file, String.format(java.util.Locale.ROOT,
+                    "%s of %dx%d pixels (%.1f megapixels) is over the limit of %d pixels (a decompression bomb?); "
+                            + "-Dimagenete.maxPixels=N or IMAGENETE_MAX_PIXELS=N raises it", format, width, height,
+                    width * height / 1e6, limit));
+    }
 
     /** The image in {@code file}, EXIF orientation applied, as 8-bit sRGB. */
     public static RgbImage read(Path file) {

@@ -111,6 +111,7 @@ final class JpegCodec {
             throw new ImageException(file, "unsupported JPEG: " + h.precision + "-bit samples (only 8-bit is supported, as in PIL)");
         if (h.components() != 1 && h.components() != 3 && h.components() != 4)
             throw new ImageException(file, "unsupported JPEG: " + h.components() + " components");
+        Images.checkPixels(file, "JPEG", h.width, h.height);
         if ((long) h.width * h.height > Integer.MAX_VALUE / 4)
             throw new ImageException(file, "JPEG too large: " + h.width + "x" + h.height);
 

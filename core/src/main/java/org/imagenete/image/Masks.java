@@ -41,7 +41,7 @@ public final class Masks {
         if (m.width() != imageWidth || m.height() != imageHeight) {
             if (!resizeToImage)
                 throw new ImageException(file, "mask is " + m.width() + "x" + m.height() + " but the image is "
-                        + imageWidth + "x" + imageHeight + " (set resizeToImage to resize the mask with nearest neighbour)");
+                        + imageWidth + "x" + imageHeight + " (edit --resize-mask, or resizeToImage in Masks.readFor, resizes it with nearest neighbour)");
             m = m.resizeNearest(imageWidth, imageHeight);
         }
         if (m.isEmpty())
@@ -53,6 +53,11 @@ public final class Masks {
     /** {@link #readFor(Path, MaskSource, int, int, boolean)} for {@code image}'s size. */
     public static Mask readFor(Path file, MaskSource source, RgbImage image, boolean resizeToImage) {
         return readFor(file, source, image.width(), image.height(), resizeToImage);
+    }
+
+    /** The PNG bytes {@link #write} writes. */
+    public static byte[] encodePng(Mask mask) {
+        return PngCodec.encode(mask.width(), mask.height(), 1, mask.toGray());
     }
 
     /** Writes the mask as an 8-bit grey PNG, 255 = object, atomically (see {@link Images#writePng}). */

@@ -121,6 +121,7 @@ final class PngCodec {
                     colorType = bytes[data + 9] & 0xff;
                     if (w == 0 || h == 0 || w > Integer.MAX_VALUE || h > Integer.MAX_VALUE)
                         throw new ImageException(file, "corrupt PNG: image size " + w + "x" + h);
+                    Images.checkPixels(file, "PNG", w, h);
                     width = (int) w;
                     height = (int) h;
                     if (!validDepth(colorType, depth))

@@ -83,6 +83,8 @@ final class WebpCodec {
                     throw new ImageException(file, "corrupt WebP: first chunk '" + fourcc + "'");
                 if (fourcc.equals("VP8X") && size >= 1 && (b[pos + 8] & 0x02) != 0)
                     throw new ImageException(file, "unsupported WebP: animated");
+                long[] wh = dimensions(b, pos + 8, fourcc, size);
+                if (wh != null) Images.checkPixels(file, "WebP", wh[0], wh[1]);
             }
             if (fourcc.equals("ICCP")) {
                 icc = true;
@@ -107,6 +109,33 @@ final class WebpCodec {
         res[6] = (byte) (size >>> 16);
         res[7] = (byte) (size >>> 24);
         return res;
+    }
+
+    /**
+     * Width and height from the first chunk's header (VP8X canvas: 24-bit width-1 and height-1 at bytes 4..9; VP8L:
+     * 14-bit width-1 and height-1 after the 0x2f signature; VP8: 14-bit width and height after the 3-byte frame tag and
+     * the start code), or null when the chunk is too short to say (the decoder then reports it).
+     */
+    static long[] dimensions(byte[] b, int data, String fourcc, long size) {
+        switch (fourcc) {
+            case "VP8X" -> {
+                if (size < 10) return null;
+                return new long[]{1 + le24(b, data + 4), 1 + le24(b, data + 7)};
+            }
+            case "VP8L" -> {
+                if (size < 5) return null;
+                long bits = le32(b, data + 1);
+                return new long[]{1 + (bits & 0x3fff), 1 + (bits >>> 14 & 0x3fff)};
+            }
+            default -> {
+                if (size < 10) return null;
+                return new long[]{(b[data + 6] & 0xff | (b[data + 7] & 0xff) << 8) & 0x3fff, (b[data + 8] & 0xff | (b[data + 9] & 0xff) << 8) & 0x3fff};
+            }
+        }
+    }
+
+    private static long le24(byte[] b, int at) {
+        return (b[at] & 0xffL) | (b[at + 1] & 0xffL) << 8 | (b[at + 2] & 0xffL) << 16;
     }
 
     private static long le32(byte[] b, int at) {

@@ -23,7 +23,19 @@ public final class AtomicFiles {
         void writeTo(OutputStream out) throws IOException;
     }
 
+    /** The temporary file name of a write to {@code .<name>.<hex>.tmp}; see {@link #temporaryTarget}. */
+    private static final java.util.regex.Pattern TEMPORARY = java.util.regex.Pattern.compile("\\.(.+)\\.[0-9a-f]{1,16}\\.tmp");
+
     private AtomicFiles() {}
+
+    /**
+     * The name of the file that {@code fileName} was a temporary for, when it is one of ours (left behind by a
+     * process killed while writing); null otherwise.
+     */
+    public static String temporaryTarget(String fileName) {
+        java.util.regex.Matcher m = TEMPORARY.matcher(fileName);
+        return m.matches() ? m.group(1) : null;
+    }
 
     public static void write(Path file, Content content) throws IOException {
         Path target = file.toAbsolutePath();

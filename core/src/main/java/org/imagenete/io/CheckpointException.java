@@ -21,7 +21,7 @@ public class CheckpointException extends RuntimeException {
         StringBuilder sb = new StringBuilder();
         if (file != null) sb.append(file).append(": ");
         if (key != null) sb.append("tensor '").append(key).append("': ");
-        return sb.append(message).toString();
+        return Printable.escape(sb.append(message).toString());   // names from a hostile file may hold newlines
     }
 
     public Path file() { return file; }

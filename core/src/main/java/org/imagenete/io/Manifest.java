@@ -13,6 +13,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Predicate;
 import java.util.stream.Stream;
 
 /**
@@ -24,7 +25,7 @@ public final class Manifest implements AutoCloseable {
     public static final ObjectMapper JSON = new ObjectMapper();
 
     private final Path file;
-    private final FileChannel ch;
+    private FileChannel ch;
     private final List<ObjectNode> rows;
 
     private Manifest(Path file, FileChannel ch, List<ObjectNode> rows) {
@@ -90,6 +91,24 @@ public final class Manifest implements AutoCloseable {
     }
 
     public List<ObjectNode> rows() { return rows; }
+
+    /**
+     * Keeps only the rows {@code keep} accepts: the file is rewritten atomically (readers see the old or the new
+     * rows, never a part) and appending goes on after the kept rows. Returns how many rows were dropped.
+     */
+    public synchronized int retain(Predicate<ObjectNode> keep) throws IOException {
+        List<ObjectNode> kept = rows.stream().filter(keep).toList();
+        int dropped = rows.size() - kept.size();
+        if (dropped == 0) return 0;
+        StringBuilder text = new StringBuilder();
+        for (ObjectNode r : kept) text.append(JSON.writeValueAsString(r)).append('\n');
+        ch.close();
+        AtomicFiles.write(file, text.toString().getBytes(StandardCharsets.UTF_8));
+        ch = FileChannel.open(file, StandardOpenOption.WRITE, StandardOpenOption.APPEND);
+        rows.clear();
+        rows.addAll(kept);
+        return dropped;
+    }
 
     public Path file() { return file; }
 

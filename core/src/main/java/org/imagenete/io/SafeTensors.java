@@ -19,7 +19,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.Iterator;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -31,16 +31,22 @@ import java.util.Map;
  */
 public final class SafeTensors implements StateDict {
     private static final ObjectMapper JSON = new ObjectMapper();
-    /** Larger headers are certainly corrupt (a 100k-tensor file needs a few MB). */
-    private static final long MAX_HEADER = 100L << 20;
+    /** The format's limit on the header (the reference implementation's MAX_HEADER_SIZE). */
+    private static final long MAX_HEADER = 100_000_000;
+    /** Header reader: a key given twice is an error (the format disallows duplicate keys), not the last one winning. */
+    private static final com.fasterxml.jackson.databind.ObjectReader HEADER = JSON.reader()
+            .with(com.fasterxml.jackson.core.StreamReadFeature.STRICT_DUPLICATE_DETECTION);
 
     private final Path file;
+    private final MemorySegment mapping;
+    private FileChannel channel;
     private final Arena arena;
     private final Map<String, Tensor> tensors;
     private final Map<String, String> metadata;
 
-    private SafeTensors(Path file, Arena arena, Map<String, Tensor> tensors, Map<String, String> metadata) {
+    private SafeTensors(Path file, MemorySegment mapping, Arena arena, Map<String, Tensor> tensors, Map<String, String> metadata) {
         this.file = file;
+        this.mapping = mapping;
         this.arena = arena;
         this.tensors = tensors;
         this.metadata = metadata;
@@ -58,57 +64,85 @@ public final class SafeTensors implements StateDict {
     }
 
     private static SafeTensors read(Path file, Arena arena) {
-        MemorySegment all;
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (size < 8) throw new CheckpointException(file, null, "not a safetensors file: only " + size + " bytes");
-            all = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+        FileChannel ch = null;
+        try {
+            ch = FileChannel.open(file, StandardOpenOption.READ);
+            MemorySegment all = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size(), arena);
+            SafeTensors st = MappedFiles.guard(file, all, () -> parse(file, arena, all));
+            st.channel = ch;   // kept open for read(): the same file, whatever the path names later
+            return st;
         } catch (IOException e) {
+            TorchCheckpoint.closeQuietly(ch);
             throw new CheckpointException(file, null, "cannot read: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            TorchCheckpoint.closeQuietly(ch);
+            throw e;
         }
+    }
+
+    /** One tensor's header entry, before the data ranges are checked against each other. */
+    private record Entry(String name, DType dtype, Shape shape, long begin, long end) {}
+
+    /**
+     * Checks the header as the format's reference implementation (huggingface/safetensors) does: at most 100 MB of
+     * UTF-8 JSON, no key twice, shapes and offsets whole non-negative numbers, {@code __metadata__} string to string,
+     * and the tensors' data ranges tiling the data exactly: sorted by offset each starts where the previous ends (no
+     * overlap, no gap) and the last ends at the end of the file.
+     */
+    static SafeTensors parse(Path file, Arena arena, MemorySegment all) {
         long size = all.byteSize();
+        if (size < 8) throw new CheckpointException(file, null, "not a safetensors file: only " + size + " bytes");
         long n = all.get(ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN), 0);
         if (n <= 0 || n > MAX_HEADER || n > size - 8)
-            throw new CheckpointException(file, null, "not a safetensors file or truncated: header length " + n
-                    + " for a file of " + size + " bytes");
+            throw new CheckpointException(file, null, "not a safetensors file or truncated: header length " + Long.toUnsignedString(n)
+                    + " for a file of " + size + " bytes" + (n > MAX_HEADER && n <= size - 8 ? " (the format allows at most " + MAX_HEADER + ")" : ""));
         byte[] hb = all.asSlice(8, n).toArray(ValueLayout.JAVA_BYTE);
         JsonNode header;
         try {
-            header = JSON.readTree(hb);
+            header = HEADER.readTree(hb);
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            String m = e.getOriginalMessage().lines().findFirst().orElse("");
+            if (m.startsWith("Duplicate field "))   // Jackson's words for a key given twice
+                throw new CheckpointException(file, null, "corrupt safetensors header: key " + m.substring(16) + " appears twice"
+                        + " (the format disallows duplicate keys)", e);
+            throw new CheckpointException(file, null, "corrupt safetensors header (invalid JSON): " + m, e);
         } catch (IOException e) {
-            throw new CheckpointException(file, null, "corrupt safetensors header (invalid JSON): " + e.getMessage(), e);
+            throw new CheckpointException(file, null, "corrupt safetensors header: " + e.getMessage(), e);
         }
         if (header == null || !header.isObject())
             throw new CheckpointException(file, null, "corrupt safetensors header: not a JSON object");
         long dataStart = 8 + n;
         long dataSize = size - dataStart;
-        Map<String, Tensor> tensors = new LinkedHashMap<>();
         Map<String, String> meta = new LinkedHashMap<>();
-        List<long[]> ranges = new ArrayList<>();
-        for (Iterator<Map.Entry<String, JsonNode>> it = header.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> e = it.next();
+        List<Entry> entries = new ArrayList<>();
+        for (Map.Entry<String, JsonNode> e : header.properties()) {
             String name = e.getKey();
             JsonNode v = e.getValue();
             if (name.equals("__metadata__")) {
                 if (!v.isObject()) throw new CheckpointException(file, null, "__metadata__ is not an object");
-                v.fields().forEachRemaining(m -> meta.put(m.getKey(), m.getValue().isTextual() ? m.getValue().asText() : m.getValue().toString()));
+                for (Map.Entry<String, JsonNode> m : v.properties()) {
+                    if (!m.getValue().isTextual())
+                        throw new CheckpointException(file, null, "__metadata__ entry '" + m.getKey() + "' is " + m.getValue().getNodeType()
+                                + ", not a string (the format's metadata maps strings to strings)");
+                    meta.put(m.getKey(), m.getValue().asText());
+                }
                 continue;
             }
             if (!v.isObject() || !v.has("dtype") || !v.has("shape") || !v.has("data_offsets"))
                 throw new CheckpointException(file, name, "header entry needs dtype, shape and data_offsets");
             DType dt = DType.fromSafetensors(v.get("dtype").asText());
-            if (dt == null)
-                throw new CheckpointException(file, name, "unsupported dtype " + v.get("dtype").asText()
-                        + " (supported: F32, F16, BF16, F64, I64, I32, U8)");
+            if (!v.get("dtype").isTextual() || dt == null)
+                throw new CheckpointException(file, name, "unsupported dtype " + (v.get("dtype").isTextual() ? v.get("dtype").asText()
+                        : v.get("dtype").toString()) + " (supported: F32, F16, BF16, F64, I64, I32, U8)");
             JsonNode sh = v.get("shape");
             JsonNode off = v.get("data_offsets");
             if (!sh.isArray() || !off.isArray() || off.size() != 2)
-                throw new CheckpointException(file, name, "malformed shape or data_offsets");
+                throw new CheckpointException(file, name, "malformed shape or data_offsets (arrays, data_offsets of two numbers)");
             long[] dims = new long[sh.size()];
+            long numel = 1;
             for (int i = 0; i < dims.length; i++) {
-                if (!sh.get(i).canConvertToLong() || sh.get(i).asLong() < 0)
-                    throw new CheckpointException(file, name, "bad dimension " + sh.get(i));
-                dims[i] = sh.get(i).asLong();
+                dims[i] = whole(file, name, "shape", sh.get(i));
+                numel = multiply(file, name, numel, dims[i]);
             }
             Shape shape;
             try {
@@ -116,27 +150,62 @@ public final class SafeTensors implements StateDict {
             } catch (IllegalArgumentException ex) {
                 throw new CheckpointException(file, name, ex.getMessage());
             }
-            long begin = off.get(0).asLong(), end = off.get(1).asLong();
-            if (begin < 0 || end < begin)
-                throw new CheckpointException(file, name, "bad data_offsets [" + begin + ", " + end + "]");
+            long begin = whole(file, name, "data_offsets", off.get(0)), end = whole(file, name, "data_offsets", off.get(1));
+            if (end < begin)
+                throw new CheckpointException(file, name, "bad data_offsets [" + begin + ", " + end + "]: the end is before the start");
             if (end > dataSize)
                 throw new CheckpointException(file, name, "data [" + begin + ", " + end + ") lies beyond the end of the file ("
                         + dataSize + " data bytes): truncated?");
-            long need = shape.numel() * dt.bytes();
+            long need = multiply(file, name, numel, dt.bytes());
             if (end - begin != need)
                 throw new CheckpointException(file, name, "data_offsets cover " + (end - begin) + " bytes but "
                         + dt + shape + " needs " + need);
-            ranges.add(new long[]{begin, end});
-            tensors.put(name, Tensor.wrap(all.asSlice(dataStart + begin, need), dt, shape));
+            entries.add(new Entry(name, dt, shape, begin, end));
         }
-        ranges.sort((a, b) -> Long.compare(a[0], b[0]));
-        for (int i = 1; i < ranges.size(); i++)
-            if (ranges.get(i)[0] < ranges.get(i - 1)[1])
-                throw new CheckpointException(file, null, "tensor data ranges overlap");
-        return new SafeTensors(file, arena, Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(meta));
+        List<Entry> byOffset = new ArrayList<>(entries);
+        byOffset.sort(Comparator.comparingLong(Entry::begin).thenComparingLong(Entry::end));
+        long at = 0;
+        Entry previous = null;
+        for (Entry e : byOffset) {
+            if (e.begin() < at)
+                throw new CheckpointException(file, e.name(), "data [" + e.begin() + ", " + e.end() + ") overlaps tensor '"
+                        + previous.name() + "' [" + previous.begin() + ", " + previous.end() + ")");
+            if (e.begin() > at)
+                throw new CheckpointException(file, e.name(), "data starts at " + e.begin() + " but the previous tensor"
+                        + (previous == null ? "s end" : " '" + previous.name() + "' ends") + " at " + at
+                        + ": the format has no gaps between tensors (corrupt header?)");
+            at = e.end();
+            previous = e;
+        }
+        if (at != dataSize)
+            throw new CheckpointException(file, null, "the tensors' data ends at byte " + at + " of the " + dataSize
+                    + " data bytes: " + (dataSize - at) + " bytes after the last tensor belong to none (corrupt or appended file)");
+        Map<String, Tensor> tensors = new LinkedHashMap<>();
+        for (Entry e : entries)
+            tensors.put(e.name(), Tensor.wrap(all.asSlice(dataStart + e.begin(), e.end() - e.begin()), e.dtype(), e.shape()));
+        return new SafeTensors(file, all, arena, Collections.unmodifiableMap(tensors), Collections.unmodifiableMap(meta));
+    }
+
+    /** A whole non-negative JSON number (not 3.0, not "3", not -1), as the format's unsigned offsets and dimensions. */
+    private static long whole(Path file, String name, String field, JsonNode v) {
+        if (v == null || !v.isIntegralNumber() || !v.canConvertToLong() || v.asLong() < 0)
+            throw new CheckpointException(file, name, field + " holds " + v + ", not a whole number >= 0");
+        return v.asLong();
+    }
+
+    private static long multiply(Path file, String name, long a, long b) {
+        try {
+            return Math.multiplyExact(a, b);
+        } catch (ArithmeticException e) {
+            throw new CheckpointException(file, name, "shape too large: its size overflows 64 bits");
+        }
     }
 
     public Path file() { return file; }
+
+    @Override public long fileSize() { return mapping.byteSize(); }
+
+    @Override public void read(Tensor t, MemorySegment dst) { MappedFiles.read(file, channel, mapping, t.data(), dst); }
 
     /** Tensor names in file order. */
     public Map<String, Tensor> tensors() { return tensors; }
@@ -152,7 +221,10 @@ public final class SafeTensors implements StateDict {
 
     public Map<String, String> metadata() { return metadata; }
 
-    @Override public void close() { arena.close(); }
+    @Override public void close() {
+        arena.close();
+        TorchCheckpoint.closeQuietly(channel);
+    }
 
     /**
      * Writes tensors (in map order) and string metadata, atomically ({@link AtomicFiles}): a crash or a full

@@ -43,8 +43,16 @@ public final class TorchCheckpoint implements StateDict {
     public static final List<String> STATE_DICT_KEYS = List.of("state_dict", "model_state_dict", "model", "module", "ema", "net");
 
     private static final String MODULE_PREFIX = "module.";
-    /** A data.pkl this large is certainly not a state dict pickle (100k tensors need a few MB). */
-    private static final long MAX_PICKLE = 1L << 30;
+    /**
+     * How large a data.pkl may be: a state dict pickle takes ~150 bytes per tensor (ADM-256: 60 KB for 500 tensors),
+     * so 16 MiB plus 64 KiB per zip entry is far above any real one, and at most {@code -Dimagenete.maxPickleMiB}
+     * (default 256) MiB. Checked against the entry's declared size before anything is read or inflated: a zip bomb
+     * costs nothing.
+     */
+    static long maxPickleBytes(int zipEntries) {
+        long cap = Long.getLong("imagenete.maxPickleMiB", 256) << 20;
+        return Math.min(cap, (16L << 20) + (64L << 10) * zipEntries);
+    }
     /** Magic number that starts a legacy (pre-1.6) torch.save file: PROTO 2, LONG1 0x1950a86a20f9469cfc6c. */
     private static final byte[] LEGACY_MAGIC = {(byte) 0x80, 0x02, (byte) 0x8a, 0x0a, 0x6c, (byte) 0xfc, (byte) 0x9c, 0x46,
             (byte) 0xf9, 0x20, 0x6a, (byte) 0xa8, 0x50, 0x19};
@@ -52,14 +60,17 @@ public final class TorchCheckpoint implements StateDict {
             + " torch.save(torch.load(f), f2)";
 
     private final Path file;
+    private final MemorySegment mapping;
+    private FileChannel channel;
     private final Arena arena;
     private final Map<String, Tensor> tensors;
     private final List<String> ignored;
     private final String stateDictKey;
     private boolean closed;
 
-    private TorchCheckpoint(Path file, Arena arena, Map<String, Tensor> tensors, List<String> ignored, String stateDictKey) {
+    private TorchCheckpoint(Path file, MemorySegment mapping, Arena arena, Map<String, Tensor> tensors, List<String> ignored, String stateDictKey) {
         this.file = file;
+        this.mapping = mapping;
         this.arena = arena;
         this.tensors = tensors;
         this.ignored = ignored;
@@ -110,24 +121,51 @@ public final class TorchCheckpoint implements StateDict {
 
     @Override public Path file() { return file; }
 
+    @Override public long fileSize() { return mapping.byteSize(); }
+
+    @Override public void read(Tensor t, MemorySegment dst) { MappedFiles.read(file, channel, mapping, t.data(), dst); }
+
     /** Unmaps the file; the tensors become unusable. */
     @Override public synchronized void close() {
         if (closed) return;
         closed = true;
         arena.close();
+        closeQuietly(channel);
     }
 
     // ---- reading ---------------------------------------------------------------------------------------
 
     private static TorchCheckpoint read(Path file, String wantedKey, Arena arena) {
         MemorySegment all;
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+        FileChannel ch = null;
+        try {
+            ch = FileChannel.open(file, StandardOpenOption.READ);
             long size = ch.size();
             if (size < 4) throw new CheckpointException(file, null, "not a PyTorch checkpoint: only " + size + " bytes");
             all = ch.map(FileChannel.MapMode.READ_ONLY, 0, size, arena);
+            MemorySegment mapped = all;
+            TorchCheckpoint ck = MappedFiles.guard(file, all, () -> parse(file, wantedKey, arena, mapped));
+            ck.channel = ch;   // kept open for read(): the same file, whatever the path names later
+            return ck;
         } catch (IOException e) {
+            closeQuietly(ch);
             throw new CheckpointException(file, null, "cannot read: " + e, e);
+        } catch (RuntimeException e) {
+            closeQuietly(ch);
+            throw e;
         }
+    }
+
+    static void closeQuietly(FileChannel ch) {
+        try {
+            if (ch != null) ch.close();
+        } catch (IOException ignored) {
+            // closing a read-only channel: nothing was written
+        }
+    }
+
+    /** Everything that reads the mapping (the zip index, the pickle, the storages' extents), under {@link MappedFiles#guard}. */
+    static TorchCheckpoint parse(Path file, String wantedKey, Arena arena, MemorySegment all) {
         byte[] head = all.asSlice(0, Math.min(512, all.byteSize())).toArray(ValueLayout.JAVA_BYTE);
         if (!isZip(head)) throw notZip(file, head);
 
@@ -143,7 +181,14 @@ public final class TorchCheckpoint implements StateDict {
                 throw new CheckpointException(file, null, "corrupt " + root + "/byteorder: '" + Unpickler.printable(order) + "'");
         }
         String pklName = root + "/data.pkl";
-        byte[] pkl = zip.bytes(zip.get(pklName), null, MAX_PICKLE);
+        ZipIndex.Entry pklEntry = zip.get(pklName);
+        long maxPickle = maxPickleBytes(zip.entries().size());
+        if (pklEntry.size() > maxPickle)
+            throw new CheckpointException(file, null, "refusing to load: " + pklName + " declares " + pklEntry.size() + " bytes"
+                    + (pklEntry.method() != 0 ? " (" + pklEntry.compressedSize() + " compressed)" : "") + ", more than the state-dict"
+                    + " pickle of a checkpoint with " + zip.entries().size() + " zip entries can need (at most " + maxPickle
+                    + " bytes; -Dimagenete.maxPickleMiB=N raises the limit)");
+        byte[] pkl = zip.bytes(pklEntry, null, maxPickle);
         Object top = Unpickler.load(file, pklName, pkl);
 
         // Where is the state dict?
@@ -198,7 +243,7 @@ public final class TorchCheckpoint implements StateDict {
             Tensor t = tensor(file, name, e.getValue(), zip, root, arena, storages);
             tensors.put(strip ? name.substring(MODULE_PREFIX.length()) : name, t);
         }
-        return new TorchCheckpoint(file, arena, Collections.unmodifiableMap(tensors), List.copyOf(ignored), nestKey);
+        return new TorchCheckpoint(file, all, arena, Collections.unmodifiableMap(tensors), List.copyOf(ignored), nestKey);
     }
 
     /** Sorts the entries of the state dict into tensors and (by path) ignored values. */

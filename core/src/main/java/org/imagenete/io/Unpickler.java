@@ -37,15 +37,66 @@ import java.util.Map;
  * </ul>
  */
 final class Unpickler {
-    /** A Python tuple (items may be null). */
-    record Tuple(List<Object> items) {
-        static final Tuple EMPTY = new Tuple(List.of());
+    /**
+     * A Python tuple (items may be null). {@code depth} is its nesting (1 for a tuple of plain values), kept so that
+     * deep nesting is refused when the tuple is made, before anything could recurse into it. Equality and hash are
+     * the items' ({@link #key} only lets flat tuples of plain values into dicts, where these are used).
+     */
+    record Tuple(List<Object> items, int depth) implements Comparable<Tuple> {
+        static final Tuple EMPTY = new Tuple(List.of(), 1);
 
-        static Tuple of(Object... items) { return new Tuple(Collections.unmodifiableList(Arrays.asList(items))); }
+        static Tuple of(List<Object> items) {
+            int depth = 1;
+            for (Object o : items) if (o instanceof Tuple t) depth = Math.max(depth, t.depth + 1);
+            return new Tuple(Collections.unmodifiableList(items), depth);
+        }
+
+        static Tuple of(Object... items) { return of(Arrays.asList(items)); }
 
         int size() { return items.size(); }
 
         Object get(int i) { return items.get(i); }
+
+        @Override public boolean equals(Object o) { return o instanceof Tuple t && items.equals(t.items); }
+
+        @Override public int hashCode() { return items.hashCode(); }
+
+        @Override public String toString() { return items.toString(); }
+
+        /**
+         * A total order on flat key tuples consistent with equals, so that a HashMap keeps colliding keys in a tree
+         * (a crafted file cannot make insertion quadratic).
+         */
+        @Override public int compareTo(Tuple o) {
+            int c = Integer.compare(size(), o.size());
+            for (int i = 0; c == 0 && i < size(); i++) c = compareScalars(get(i), o.get(i));
+            return c;
+        }
+
+        private static int compareScalars(Object a, Object b) {
+            int c = Integer.compare(rank(a), rank(b));
+            if (c != 0 || a == null) return c;
+            return switch (a) {
+                case Boolean x -> x.compareTo((Boolean) b);
+                case Long x -> x.compareTo((Long) b);
+                case BigInteger x -> x.compareTo((BigInteger) b);
+                case Double x -> x.compareTo((Double) b);
+                case String x -> x.compareTo((String) b);
+                default -> throw new IllegalStateException("not a key item: " + a.getClass());   // key() lets none in
+            };
+        }
+
+        private static int rank(Object o) {
+            return switch (o) {
+                case null -> 0;
+                case Boolean b -> 1;
+                case Long l -> 2;
+                case BigInteger b -> 3;
+                case Double d -> 4;
+                case String s -> 5;
+                default -> 6;
+            };
+        }
     }
 
     /** What a whitelisted global stands for. */
@@ -97,9 +148,18 @@ final class Unpickler {
     static final String ALLOWED_SUMMARY = "collections.OrderedDict, torch._utils._rebuild_tensor_v2, "
             + "torch._utils._rebuild_parameter, torch.Size and torch.*Storage";
 
+    /** Tuples nested deeper are refused (a state dict nests a few levels; nothing here recurses into values). */
+    static final int MAX_DEPTH = 1000;
+    /** Items of a tuple used as a dict key. */
+    static final int MAX_KEY_ITEMS = 32;
+    /** Work allowed per pickle byte (plus a fixed allowance): far above what any torch.save pickle needs. */
+    private static final long WORK_PER_BYTE = 4, WORK_BASE = 1 << 20;
+
     private final Path file;
     private final String entry;
     private final byte[] data;
+    private final long workBudget;
+    private long work;
     private int pos;
     private final ArrayList<Object> stack = new ArrayList<>();
     private int[] marks = new int[16];
@@ -111,6 +171,7 @@ final class Unpickler {
         this.file = file;
         this.entry = entry;
         this.data = data;
+        this.workBudget = WORK_BASE + WORK_PER_BYTE * data.length;
     }
 
     /** Unpickles {@code data} (the zip entry {@code entry} of {@code file}) into plain values. */
@@ -141,10 +202,10 @@ final class Unpickler {
                     if (markCount == marks.length) marks = Arrays.copyOf(marks, markCount * 2);
                     marks[markCount++] = stack.size();
                 }
-                case 't' -> push(new Tuple(Collections.unmodifiableList(popMark()))); // TUPLE
-                case 0x85 -> push(Tuple.of(pop())); // TUPLE1
-                case 0x86 -> { Object b = pop(), a = pop(); push(Tuple.of(a, b)); } // TUPLE2
-                case 0x87 -> { Object c = pop(), b = pop(), a = pop(); push(Tuple.of(a, b, c)); } // TUPLE3
+                case 't' -> push(tuple(popMark())); // TUPLE
+                case 0x85 -> push(tuple(Arrays.asList(pop()))); // TUPLE1
+                case 0x86 -> { Object b = pop(), a = pop(); push(tuple(Arrays.asList(a, b))); } // TUPLE2
+                case 0x87 -> { Object c = pop(), b = pop(), a = pop(); push(tuple(Arrays.asList(a, b, c))); } // TUPLE3
                 case 'J' -> push((long) i32le()); // BININT
                 case 'K' -> push((long) u8()); // BININT1
                 case 'M' -> push((long) (u8() | u8() << 8)); // BININT2
@@ -201,6 +262,7 @@ final class Unpickler {
                 }
                 case 'u' -> { // SETITEMS
                     List<Object> kv = popMark();
+                    work(kv.size());
                     if (kv.size() % 2 != 0) throw corrupt("SETITEMS with an odd number of values");
                     Map<Object, Object> d = dict(top(), "SETITEMS");
                     for (int i = 0; i < kv.size(); i += 2) d.put(key(kv.get(i)), kv.get(i + 1));
@@ -211,6 +273,7 @@ final class Unpickler {
                 }
                 case 'e' -> { // APPENDS
                     List<Object> vs = popMark();
+                    work(vs.size());
                     list(top(), "APPENDS").addAll(vs);
                 }
                 case 'Q' -> push(persistentLoad(pop())); // BINPERSID
@@ -240,9 +303,12 @@ final class Unpickler {
             case ORDERED_DICT -> {
                 LinkedHashMap<Object, Object> d = new LinkedHashMap<>();
                 if (args.size() == 1 && args.get(0) instanceof Map<?, ?> m) {
+                    work(m.size());   // copying a memoised dict again and again would be quadratic
                     for (Map.Entry<?, ?> e : m.entrySet()) d.put(e.getKey(), e.getValue());
                 } else if (args.size() == 1 && (args.get(0) instanceof List<?> || args.get(0) instanceof Tuple)) {
-                    for (Object pair : args.get(0) instanceof Tuple t ? t.items() : (List<?>) args.get(0)) {
+                    List<?> pairs = args.get(0) instanceof Tuple t ? t.items() : (List<?>) args.get(0);
+                    work(pairs.size());
+                    for (Object pair : pairs) {
                         List<?> kv = pair instanceof Tuple t ? t.items() : pair instanceof List<?> l ? l : null;
                         if (kv == null || kv.size() != 2) throw corrupt("OrderedDict() argument is not a list of pairs");
                         d.put(key(kv.get(0)), kv.get(1));
@@ -257,7 +323,10 @@ final class Unpickler {
                 if (args.size() != 1) throw corrupt("torch.Size() with " + args.size() + " arguments");
                 Object a = args.get(0);
                 if (a instanceof Tuple t) yield t;
-                if (a instanceof List<?> l) yield new Tuple(Collections.unmodifiableList(new ArrayList<Object>(l)));
+                if (a instanceof List<?> l) {
+                    work(l.size());
+                    yield tuple(new ArrayList<Object>(l));
+                }
                 throw corrupt("torch.Size() of " + describe(a));
             }
             case REBUILD_TENSOR, REBUILD_TENSOR_V2 -> {
@@ -364,13 +433,55 @@ final class Unpickler {
     }
 
     /**
-     * Python refuses mutable keys, also inside a tuple key; so do we: hashing a list that contains itself
-     * would never end.
+     * A dict key: None, bool, int, float, str or bytes, or a tuple of at most {@link #MAX_KEY_ITEMS} such values
+     * (bytes excepted). Python refuses mutable keys (a list that contains itself would hash forever); nested tuple keys
+     * are refused here too: a state dict's keys are strings, and hashing or comparing tuples that share structure
+     * through the memo (each level pairing the previous one twice) takes time exponential in their depth.
      */
     private Object key(Object k) {
         if (k instanceof Map<?, ?> || k instanceof List<?>) throw corrupt("unhashable dict key " + describe(k));
-        if (k instanceof Tuple t) for (Object item : t.items()) key(item); // tuples are acyclic: built from finished values
+        if (k instanceof Tuple t) {
+            if (t.size() > MAX_KEY_ITEMS)
+                throw corrupt("dict key is " + describe(k) + " (a checkpoint's dict keys are strings or numbers; at most "
+                        + MAX_KEY_ITEMS + " plain values in a tuple key are accepted)");
+            work(t.size());
+            for (Object item : t.items()) {
+                if (item instanceof Tuple)
+                    throw corrupt("dict key is a tuple nested " + t.depth() + " deep (a checkpoint's dict keys are strings or"
+                            + " numbers; only tuples of plain values are accepted)");
+                if (item instanceof Map<?, ?> || item instanceof List<?>)
+                    throw corrupt("unhashable dict key " + describe(item) + " (inside a tuple key)");
+                if (!isPlain(item)) throw corrupt("dict key " + describe(k) + " holds " + describe(item));
+            }
+        } else if (!isPlain(k) && !(k instanceof byte[])) {
+            throw corrupt("dict key " + describe(k) + " is not a plain value");
+        }
         return k;
+    }
+
+    private static boolean isPlain(Object o) {
+        return o == null || o instanceof Boolean || o instanceof Long || o instanceof BigInteger || o instanceof Double
+                || o instanceof String;
+    }
+
+    /** A tuple of {@code items}, refused when nested deeper than {@link #MAX_DEPTH}. */
+    private Tuple tuple(List<Object> items) {
+        work(items.size());
+        Tuple t = Tuple.of(items);
+        if (t.depth() > MAX_DEPTH)
+            throw corrupt("tuples nested over " + MAX_DEPTH + " deep (a state dict nests a few levels)");
+        return t;
+    }
+
+    /**
+     * Counts {@code steps} of work (items copied, hashed or moved) against a budget proportional to the pickle's
+     * size: whatever a crafted file asks for, loading stays linear in its size.
+     */
+    private void work(long steps) {
+        work += steps;
+        if (work > workBudget)
+            throw new CheckpointException(file, null, "refusing to load: " + entry + " asks for over " + workBudget
+                    + " steps of work for its " + data.length + " bytes (values copied again and again: a crafted file?)");
     }
 
     private long[] longs(Object o, String what) {
@@ -476,13 +587,7 @@ final class Unpickler {
 
     /** Control characters escaped, length capped: names from a hostile file go into messages. */
     static String printable(String s) {
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < s.length() && sb.length() < 120; i++) {
-            char c = s.charAt(i);
-            if (c < 0x20 || c == 0x7f) sb.append(String.format("\\x%02x", (int) c));
-            else sb.append(c);
-        }
-        if (sb.length() >= 120) sb.append("...");
-        return sb.toString();
+        String e = Printable.escape(s);
+        return e.length() > 120 ? e.substring(0, 120) + "..." : e;
     }
 }

@@ -37,6 +37,7 @@ final class ZipIndex {
     private static final long U32_MAX = 0xffffffffL;
     private static final int METHOD_STORED = 0;
     private static final int METHOD_DEFLATED = 8;
+    private static final long MAX_DEFLATE_RATIO = 1032;
     /** ByteBuffer views of a segment are limited to 2 GB: inflate in chunks. */
     private static final int CHUNK = 1 << 30;
     private static final Charset CP437 = Charset.forName("IBM437");
@@ -176,6 +177,10 @@ final class ZipIndex {
         if (e.method() != METHOD_STORED && e.method() != METHOD_DEFLATED)
             throw new CheckpointException(file, key, "zip entry '" + e.name() + "' uses compression method " + e.method()
                     + " (only stored and deflated entries are supported; torch.save writes stored entries)");
+        // deflate expands at most 1032:1 (258-byte matches in 2-bit codes): a larger declared size is a lie
+        if (e.method() == METHOD_DEFLATED && (e.size() - 1024) / MAX_DEFLATE_RATIO > e.compressedSize())
+            throw new CheckpointException(file, key, "corrupt zip: deflated entry '" + e.name() + "' declares " + e.size()
+                    + " bytes from " + e.compressedSize() + ", more than deflate can expand to");
         if (e.method() == METHOD_STORED && e.compressedSize() != e.size())
             throw new CheckpointException(file, key, "corrupt zip: stored entry '" + e.name() + "' has compressed size "
                     + e.compressedSize() + " but size " + e.size());

@@ -2,6 +2,7 @@ package org.imagenete.nn;
 
 import org.imagenete.io.CheckpointException;
 import org.imagenete.io.Checkpoints;
+import org.imagenete.io.MappedFiles;
 import org.imagenete.io.StateDict;
 import org.imagenete.ops.Checks;
 import org.imagenete.ops.Op;
@@ -108,27 +109,37 @@ public final class Adm implements AutoCloseable {
 
     /**
      * Opens a checkpoint (PyTorch {@code .pt} or safetensors), infers the configuration, applies
-     * {@code flags} (guided-diffusion flag names, see {@link AdmConfig#withFlags}) and loads the model. The
-     * checkpoint stays mapped until the model is closed. Logs the configuration once.
+     * {@code flags} (guided-diffusion flag names, see {@link AdmConfig#withFlags}) and loads the model. The weights
+     * are copied out of the file's mapping (as F32) and the file is closed before any kernel runs: a weights file
+     * overwritten while the model is in use cannot crash the process ({@link MappedFiles}). Logs the configuration once.
      */
     public static Adm open(Path file, Map<String, String> flags) {
-        StateDict sd = Checkpoints.open(file);
+        AdmConfig config;
+        MappedFiles.Resident resident;
+        try (StateDict sd = Checkpoints.open(file)) {
+            config = configure(file, sd, flags);
+            resident = MappedFiles.copyToMemory(sd, dt -> dt.isFloating() ? DType.F32 : dt);
+        }
         try {
-            int headChannels = flags.containsKey("num_head_channels") ? Integer.parseInt(flags.get("num_head_channels").trim()) : 64;
-            AdmConfig config;
-            try {
-                config = AdmConfig.infer(sd.tensors(), headChannels).withFlags(flags);
-            } catch (IllegalArgumentException e) {
-                throw new CheckpointException(file, null, e.getMessage(), e);
-            }
-            System.getLogger("imagenete").log(System.Logger.Level.INFO, file.getFileName() + ": " + config.describe()
-                    + (flags.containsKey("num_head_channels") || flags.containsKey("num_heads") ? ""
-                    : " (head split is not stored in checkpoints: assumed 64 channels per head)"));
-            return load(config, sd.tensors(), file, sd);
+            return load(config, resident.tensors(), file, resident);
         } catch (RuntimeException e) {
-            sd.close();
+            resident.close();
             throw e;
         }
+    }
+
+    private static AdmConfig configure(Path file, StateDict sd, Map<String, String> flags) {
+        int headChannels = flags.containsKey("num_head_channels") ? Integer.parseInt(flags.get("num_head_channels").trim()) : 64;
+        AdmConfig config;
+        try {
+            config = AdmConfig.infer(sd.tensors(), headChannels).withFlags(flags);
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException(file, null, e.getMessage(), e);
+        }
+        System.getLogger("imagenete").log(System.Logger.Level.INFO, file.getFileName() + ": " + config.describe()
+                + (flags.containsKey("num_head_channels") || flags.containsKey("num_heads") ? ""
+                : " (head split is not stored in checkpoints: assumed 64 channels per head)"));
+        return config;
     }
 
     private Adm(AdmConfig config, Map<String, Tensor> w, List<Tensor> owned, AutoCloseable source) {

@@ -3,6 +3,7 @@ package org.imagenete.nn;
 import org.imagenete.io.CheckpointException;
 import org.imagenete.io.OnnxWriter;
 import org.imagenete.io.Checkpoints;
+import org.imagenete.io.MappedFiles;
 import org.imagenete.io.StateDict;
 import org.imagenete.ops.Checks;
 import org.imagenete.ops.Op;
@@ -130,7 +131,7 @@ public final class ResNet implements AutoCloseable {
             } catch (IllegalArgumentException e) {
                 throw new CheckpointException(file, null, e.getMessage(), e);
             }
-            return load(a, sd.tensors(), file);
+            return MappedFiles.guard(sd, () -> load(a, sd.tensors(), file));   // a file truncated meanwhile: one clear error
         }
     }
 

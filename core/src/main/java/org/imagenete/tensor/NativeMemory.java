@@ -141,6 +141,30 @@ public final class NativeMemory {
         unmap(segment.address(), pages(capacity));
     }
 
+    /**
+     * Memory for the life of a model (its weights): a mapping of its own, outside the pool and its bound (which follows
+     * the peak of the short-lived buffers in use: counting weights there would let the pool keep more). Pages are
+     * zero-filled by the kernel as they are first written. Free it with {@link #freeLongLived}.
+     */
+    public static MemorySegment allocateLongLived(long bytes) {
+        long size = rounded(bytes);
+        MemorySegment p = map(size);
+        if (p == null) {
+            trim();
+            p = map(size);
+            if (p == null) throw new OutOfMemoryError("native allocation of " + bytes + " bytes failed");
+        }
+        long live = LIVE.addAndGet(size);
+        PEAK.accumulateAndGet(live, Math::max);
+        return p.reinterpret(bytes);
+    }
+
+    public static void freeLongLived(MemorySegment segment) {
+        long size = rounded(segment.byteSize());
+        LIVE.addAndGet(-size);
+        unmap(segment.address(), pages(size));
+    }
+
     /** Returns every pooled buffer to the system. */
     public static void trim() {
         synchronized (POOL) {

@@ -12,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -46,7 +47,8 @@ class EmbeddingExampleTest {
         Path folder = dir.resolve("folder/0");
         Files.createDirectories(folder);
         Files.copy(animals.resolve("hen_1.jpg"), folder.resolve("hen.jpg"));
-        Metrics.Summary m = ImagenetE.evaluate(dir.resolve("folder"), Path.of(getClass().getResource("/onnx/tiny.onnx").toURI()), ops);
+        Metrics.Summary m = ImagenetE.evaluate(dir.resolve("folder"), Path.of(getClass().getResource("/onnx/tiny.onnx").toURI()),
+                Map.of("0", 0), ops);
         assertEquals(1, m.variants().getFirst().n());
     }
 }

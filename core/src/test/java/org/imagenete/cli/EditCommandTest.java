@@ -56,12 +56,12 @@ class EditCommandTest {
         assertTrue(wrongSize.err().contains("tabby_1.png") && wrongSize.err().matches("(?s).*\\d+x\\d+.*\\d+x\\d+.*"), wrongSize.err());
         var noModel = run("edit", animal("koala_1.jpg").toString(), "--mask", animal("masks/koala_1.png").toString(), "--set", "background=20",
                 "--out", dir.resolve("x").toString());
-        assertEquals(1, noModel.code());
+        assertEquals(2, noModel.code(), "a missing option is a usage error");
         assertTrue(noModel.err().contains("--weights"), noModel.err());
         var badEdit = run("edit", animal("koala_1.jpg").toString(), "--mask", animal("masks/koala_1.png").toString(), "--set", "colour=red",
                 "--out", dir.resolve("x").toString());
-        assertEquals(1, badEdit.code());
-        assertTrue(badEdit.err().contains("unknown edit 'colour'"), badEdit.err());
+        assertEquals(2, badEdit.code(), "a bad option value is a usage error");
+        assertTrue(badEdit.err().contains("--set colour=red: unknown edit 'colour'"), badEdit.err());
         var tooBig = run("edit", animal("lesser_panda_1.jpg").toString(), "--mask", animal("masks/lesser_panda_1.png").toString(),
                 "--set", "size=0.9", "--out", dir.resolve("y").toString());
         assertEquals(1, tooBig.code(), "an unreachable size is reported, nothing written in its place");
@@ -135,7 +135,7 @@ class EditCommandTest {
                 "--weights", Golden.golden("adm-tiny/weights.pt").toString(), "--num-head-channels", "8", "--size", "32",
                 "--classifier", ten.toString(), "--out", dir.resolve("adv").toString()};
         var noLabel = run(base);
-        assertEquals(1, noLabel.code());
+        assertEquals(2, noLabel.code(), "a missing option is a usage error");
         assertTrue(noLabel.err().contains("--label"), noLabel.err());
         String[] withLabel = java.util.Arrays.copyOf(base, base.length + 2);
         withLabel[base.length] = "--label";

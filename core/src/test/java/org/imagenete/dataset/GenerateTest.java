@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.imagenete.cli.Main;
 import org.imagenete.io.Manifest;
 import org.imagenete.testutil.Cli;
+import org.imagenete.testutil.CliProcess;
 import org.imagenete.testutil.Golden;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -32,11 +33,19 @@ class GenerateTest {
     static final String VARIANTS = "size-0.05,position,direction,size-0.08_direction+30";
 
 
-    /** An ImageFolder of all 14 animal photos and mirrored masks. */
     @BeforeAll
     static void inputs() throws IOException {
-        images = dir.resolve("images");
-        masks = dir.resolve("masks");
+        Folder f = animalFolder(dir);
+        images = f.images();
+        masks = f.masks();
+    }
+
+    /** An ImageFolder and its mirrored masks. */
+    record Folder(Path images, Path masks) {}
+
+    /** An ImageFolder of all 14 animal photos and mirrored masks, under {@code dir}. */
+    static Folder animalFolder(Path dir) throws IOException {
+        Path images = dir.resolve("images"), masks = dir.resolve("masks");
         Path animals = Golden.animals();
         List<String> rows = Files.readAllLines(animals.resolve("labels.csv"));
         for (String row : rows.subList(1, rows.size())) {
@@ -47,6 +56,7 @@ class GenerateTest {
             Files.copy(animals.resolve(f[0]), images.resolve(f[1]).resolve(f[0]));
             Files.copy(animals.resolve("masks").resolve(stem + ".png"), masks.resolve(f[1]).resolve(stem + ".png"));
         }
+        return new Folder(images, masks);
     }
 
     static Cli.Run cli(String... args) { return Cli.run(args); }
@@ -109,11 +119,8 @@ class GenerateTest {
     @Test
     void killedRunResumesToIdenticalResult() throws Exception {
         Path out = dir.resolve("killed");
-        List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "--enable-native-access=ALL-UNNAMED", "--add-modules", "jdk.incubator.vector", "-cp", System.getProperty("java.class.path"),
-                "org.imagenete.cli.Main", "generate", "--images", images.toString(), "--masks", masks.toString(), "--out", out.toString(),
-                "--variants", VARIANTS, "--seed", "7", "--quiet", "--batch", "1"));
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("killed.log").toFile()).start();
+        Process p = CliProcess.start(dir.resolve("killed.log"), "generate", "--images", images.toString(), "--masks", masks.toString(),
+                "--out", out.toString(), "--variants", VARIANTS, "--seed", "7", "--quiet", "--batch", "1");
         Path manifest = out.resolve("manifest.jsonl");
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
         while (System.nanoTime() < deadline && p.isAlive()) {
@@ -129,6 +136,7 @@ class GenerateTest {
         assertEquals(0, r.code(), r.err());
         assertTrue(r.err().contains("already done"), r.err());
         assertEquals(fullRun(), snapshot(out));
+        assertEquals(0, cli("verify", out.toString()).code(), "no leftover temporary file, nothing listed twice");
     }
 
     @Test
@@ -141,7 +149,8 @@ class GenerateTest {
         Cli.Run r = cli("generate", "--images", imgs.toString(), "--masks", masks.toString(), "--out", out.toString(),
                 "--variants", "size-0.05", "--quiet");
         Files.delete(masks.resolve("n01514859/broken.png"));
-        assertEquals(0, r.code(), r.err());
+        assertEquals(Main.EXIT_SOME_FAILED, r.code(), r.err());
+        assertTrue(r.err().contains("1 image(s) failed (exit 3)"), r.err());
         assertTrue(r.err().contains("failed: n01514859/broken") && r.err().contains("broken.jpg"), r.err());
         assertEquals(2, Manifest.readAll(out).size(), "hen_1: original + size-0.05");
     }
@@ -224,7 +233,8 @@ class GenerateTest {
         for (String[] run : new String[][]{{"imagenet-s", out.toString()}, {"binary", outBinary.toString()}, {"imagenet-s:282", outId.toString()}}) {
             Cli.Run r = cli("generate", "--images", imgs.toString(), "--masks", ms.toString(), "--mask-format", run[0], "--out", run[1],
                     "--variants", "position", "--quiet");
-            assertEquals(0, r.code(), r.err());
+            // images without the id are failures of the run (exit 3), listed; the others are made
+            assertEquals(run[0].equals("imagenet-s:282") ? 3 : 0, r.code(), r.err());
             if (run[0].equals("imagenet-s:282")) {
                 assertTrue(r.err().contains("giant_panda_1") && r.err().contains("empty mask"), r.err());
                 assertTrue(r.err().contains("german_shepherd_1") && r.err().contains("empty mask"), r.err());

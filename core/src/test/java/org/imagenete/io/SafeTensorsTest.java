@@ -101,6 +101,37 @@ class SafeTensorsTest {
         refused(cut, "truncated");
     }
 
+    /** What the format's reference implementation refuses, refused here too, each naming the tensor or the key. */
+    @Test
+    void headerIsCheckedAsTheReferenceImplementationDoes() throws IOException {
+        String a = "\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8]}";
+        refused(withHeader("{\"a\": {\"dtype\": \"F32\", \"shape\": [2.0], \"data_offsets\": [0, 8]}}", 8), "'a'", "shape holds 2.0, not a whole number");
+        refused(withHeader("{\"a\": {\"dtype\": \"F32\", \"shape\": [2.5], \"data_offsets\": [0, 8]}}", 8), "'a'", "shape holds 2.5");
+        refused(withHeader("{\"a\": {\"dtype\": \"F32\", \"shape\": [\"2\"], \"data_offsets\": [0, 8]}}", 8), "'a'", "shape holds \"2\"");
+        refused(withHeader("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [0, 8.0]}}", 8), "'a'", "data_offsets holds 8.0");
+        refused(withHeader("{\"a\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [-8, 0]}}", 8), "'a'", "data_offsets holds -8");
+        refused(withHeader("{" + a + ", " + a + "}", 8), "key 'a' appears twice (the format disallows duplicate keys)");
+        refused(withHeader("{\"__metadata__\": {\"k\": 1}, " + a + "}", 8), "__metadata__ entry 'k' is NUMBER, not a string");
+        refused(withHeader("{\"__metadata__\": {\"k\": \"x\", \"k\": \"y\"}, " + a + "}", 8), "key 'k' appears twice");
+        refused(withHeader("{" + a + ", \"b\": {\"dtype\": \"F32\", \"shape\": [2], \"data_offsets\": [4, 12]}}", 12),
+                "tensor 'b': data [4, 12) overlaps tensor 'a' [0, 8)");
+        refused(withHeader("{" + a + ", \"b\": {\"dtype\": \"F32\", \"shape\": [1], \"data_offsets\": [12, 16]}}", 16),
+                "tensor 'b': data starts at 12 but the previous tensor 'a' ends at 8");
+        refused(withHeader("{" + a + "}", 16), "8 bytes after the last tensor belong to none");
+        refused(withHeader("{\"a\": {\"dtype\": \"F32\", \"shape\": [4294967296, 4294967296, 4294967296], \"data_offsets\": [0, 8]}}", 8),
+                "'a'", "overflows 64 bits");
+        refused(withHeader("{\"a\": " + "[".repeat(5000) + "]".repeat(5000) + "}", 0), "invalid JSON");
+        Path big = dir.resolve("big-header.safetensors");
+        Files.write(big, ByteBuffer.allocate(16).order(ByteOrder.LITTLE_ENDIAN).putLong(-1).array());
+        refused(big, "header length 18446744073709551615");
+        // zero-size tensors may share an offset, as the reference allows
+        Path empty = withHeader("{\"e\": {\"dtype\": \"F32\", \"shape\": [0], \"data_offsets\": [0, 0]}, "
+                + "\"f\": {\"dtype\": \"F32\", \"shape\": [2, 0], \"data_offsets\": [0, 0]}, " + a + "}", 8);
+        try (SafeTensors st = SafeTensors.open(empty)) {
+            assertEquals(3, st.tensors().size());
+        }
+    }
+
     @Test
     void missingTensorIsNamed() {
         try (SafeTensors st = SafeTensors.open(Golden.golden("adm-tiny/io.safetensors"))) {

@@ -34,6 +34,7 @@ import java.util.zip.ZipEntry;
 import java.util.zip.ZipFile;
 
 import static java.nio.charset.StandardCharsets.UTF_8;
+import static org.imagenete.io.TorchFiles.*;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -384,7 +385,7 @@ class TorchCheckpointTest {
         byte[] pkl = new Pkl().op('}').op('(')
                 .str("weight").global("os", "system").str("touch " + marker).op(0x85).op('R')
                 .op('u').stop();
-        Path f = torchZip("evil", pkl, Map.of());
+        Path f = torchZip(tmp, "evil", pkl, Map.of());
         assertError(f, null, () -> TorchCheckpoint.open(f),
                 "refusing to load: the pickle references global 'os.system', which a state dict never needs");
         assertFalse(Files.exists(marker));
@@ -402,7 +403,7 @@ class TorchCheckpointTest {
                 .str("ok").tensor("FloatStorage", "0", 2, 0, new long[]{2}, new long[]{1})
                 .str("bad").str(mn[0]).str(mn[1]).op(0x93).str("open('" + marker + "', 'w')").op(0x85).op('R')
                 .op('u');
-        Path f = torchZip("evil", p.stop(), Map.of("0", new byte[8]));
+        Path f = torchZip(tmp, "evil", p.stop(), Map.of("0", new byte[8]));
         assertError(f, null, () -> TorchCheckpoint.open(f), "refusing to load: the pickle references global '"
                 + mn[0] + "." + mn[1] + "', which a state dict never needs");
         assertFalse(Files.exists(marker));
@@ -413,18 +414,18 @@ class TorchCheckpointTest {
         Path marker = tmp.resolve("pwned");
         // Protocol 0/1 INST and OBJ create instances directly: never interpreted.
         byte[] inst = new Pkl().op('(').str("touch " + marker).raw("ios\nsystem\n").stop();
-        Path f = torchZip("inst", inst, Map.of());
+        Path f = torchZip(tmp, "inst", inst, Map.of());
         assertError(f, null, () -> TorchCheckpoint.open(f), "pickle opcode 0x69 ('i')");
         byte[] obj = new Pkl().op('(').global("collections", "OrderedDict").op('o').stop();
-        Path g = torchZip("obj", obj, Map.of());
+        Path g = torchZip(tmp, "obj", obj, Map.of());
         assertError(g, null, () -> TorchCheckpoint.open(g), "pickle opcode 0x6f ('o')");
         // Calling a (whitelisted) storage type is not something torch.save ever writes.
         byte[] call = new Pkl().global("torch", "FloatStorage").op(')').op('R').stop();
-        Path h = torchZip("call", call, Map.of());
+        Path h = torchZip(tmp, "call", call, Map.of());
         assertError(h, null, () -> TorchCheckpoint.open(h), "refusing to load: the pickle calls 'torch.FloatStorage'");
         // BUILD is only accepted on dicts (the OrderedDict _metadata).
         byte[] build = new Pkl().str("x").op('}').op('b').stop();
-        Path k = torchZip("build", build, Map.of());
+        Path k = torchZip(tmp, "build", build, Map.of());
         assertError(k, null, () -> TorchCheckpoint.open(k), "BUILD on 'x' is not supported");
         assertFalse(Files.exists(marker));
     }
@@ -440,7 +441,7 @@ class TorchCheckpointTest {
                 .op('b');
         byte[] data = new byte[24];
         ByteBuffer.wrap(data).order(ByteOrder.LITTLE_ENDIAN).putDouble(0.5).putDouble(-1.25).putDouble(2.0);
-        Path f = torchZip("archive", p.stop(), Map.of("7", data));
+        Path f = torchZip(tmp, "archive", p.stop(), Map.of("7", data));
         try (TorchCheckpoint ck = TorchCheckpoint.open(f)) {
             assertEquals(List.of("a"), List.copyOf(ck.stateDict().keySet()));
             assertArrayEquals(new double[]{-1.25, 2.0}, ck.get("a").toDoubleArray());
@@ -451,14 +452,14 @@ class TorchCheckpointTest {
     void selfContainingListAsKeyIsRejectedNotHashedForever() throws IOException {
         // d[(L,)] = 1 where L.append(L): Python refuses the unhashable key; hashing it would recurse forever.
         byte[] pkl = new Pkl().op('}').op(']').op('q').op(0).op('h').op(0).op('a').op(0x85).op('K').op(1).op('s').stop();
-        Path f = torchZip("cyclic", pkl, Map.of());
+        Path f = torchZip(tmp, "cyclic", pkl, Map.of());
         assertError(f, null, () -> TorchCheckpoint.open(f), "unhashable dict key a list of 1");
     }
 
     @Test
     void storageExtentIsChecked() throws IOException {
         byte[] pkl = new Pkl().op('}').str("w").tensor("FloatStorage", "0", 4, 1, new long[]{2, 2}, new long[]{2, 1}).op('s').stop();
-        Path f = torchZip("ext", pkl, Map.of("0", new byte[16]));
+        Path f = torchZip(tmp, "ext", pkl, Map.of("0", new byte[16]));
         assertError(f, "w", () -> TorchCheckpoint.open(f), "storage too small / truncated: elements [1, 5) of a storage of 4");
     }
 
@@ -472,7 +473,7 @@ class TorchCheckpointTest {
         byte[] one = new byte[4], two = new byte[4];
         ByteBuffer.wrap(one).order(ByteOrder.LITTLE_ENDIAN).putFloat(1f);
         ByteBuffer.wrap(two).order(ByteOrder.LITTLE_ENDIAN).putFloat(2f);
-        Path f = torchZip("ck", p.stop(), Map.of("0", one, "1", two));
+        Path f = torchZip(tmp, "ck", p.stop(), Map.of("0", one, "1", two));
         assertError(f, null, () -> TorchCheckpoint.open(f), "several state dicts, under [model, ema]");
         try (TorchCheckpoint ck = TorchCheckpoint.open(f, "ema")) {
             assertEquals(2f, ck.get("w").getFloat(0));
@@ -483,12 +484,12 @@ class TorchCheckpointTest {
 
         byte[] none = new Pkl().op('}').str("epoch").op('K').op(3).op('s')
                 .str("optimizer").op('}').str("lr").op('K').op(1).op('s').op('s').stop();
-        Path g = torchZip("none", none, Map.of());
+        Path g = torchZip(tmp, "none", none, Map.of());
         assertError(g, null, () -> TorchCheckpoint.open(g), "no state dict found: the top-level dict holds no tensors and none of "
                 + "[state_dict, model_state_dict, model, module, ema, net] is a dict of tensors (top-level keys: ['epoch', 'optimizer'])");
         assertError(g, null, () -> TorchCheckpoint.open(g, "optimizer"), "the dict under top-level key 'optimizer' holds no tensors");
         byte[] list = new Pkl().op(']').stop();
-        Path h = torchZip("list", list, Map.of());
+        Path h = torchZip(tmp, "list", list, Map.of());
         assertError(h, null, () -> TorchCheckpoint.open(h), "the checkpoint holds a list of 0, not a state dict");
     }
 
@@ -498,7 +499,7 @@ class TorchCheckpointTest {
                 .str("module.a").tensor("FloatStorage", "0", 1, 0, new long[]{}, new long[]{})
                 .str("b").tensor("FloatStorage", "0", 1, 0, new long[]{}, new long[]{})
                 .op('u');
-        Path f = torchZip("mixed", p.stop(), Map.of("0", new byte[4]));
+        Path f = torchZip(tmp, "mixed", p.stop(), Map.of("0", new byte[4]));
         try (TorchCheckpoint ck = TorchCheckpoint.open(f)) {
             assertEquals(List.of("module.a", "b"), List.copyOf(ck.stateDict().keySet()));
         }
@@ -541,191 +542,5 @@ class TorchCheckpointTest {
         } catch (URISyntaxException e) {
             throw new IllegalStateException(e);
         }
-    }
-
-    /** A torch-style zip {@code <root>/data.pkl}, {@code <root>/data/<key>}... in the temp folder. */
-    private Path torchZip(String root, byte[] pkl, Map<String, byte[]> storages) throws IOException {
-        List<Ent> es = new ArrayList<>();
-        es.add(new Ent(root + "/data.pkl", pkl));
-        storages.entrySet().stream().sorted(Map.Entry.comparingByKey())
-                .forEach(e -> es.add(new Ent(root + "/data/" + e.getKey(), e.getValue())));
-        es.add(new Ent(root + "/version", "3\n".getBytes(UTF_8)));
-        Path f = Files.createDirectories(tmp.resolve("z" + System.nanoTime())).resolve(root + ".pt");
-        writeZip(f, es, false, false);
-        return f;
-    }
-
-    private static int indexOf(byte[] hay, byte[] needle, int from) {
-        outer:
-        for (int i = from; i <= hay.length - needle.length; i++) {
-            for (int j = 0; j < needle.length; j++) if (hay[i + j] != needle[j]) continue outer;
-            return i;
-        }
-        throw new AssertionError("not found: " + new String(needle, StandardCharsets.ISO_8859_1));
-    }
-
-    private static int localHeader(byte[] b, String name) {
-        byte[] sig = {'P', 'K', 3, 4};
-        for (int i = indexOf(b, sig, 0); ; i = indexOf(b, sig, i + 1)) {
-            int n = (b[i + 26] & 0xff) | (b[i + 27] & 0xff) << 8;
-            if (new String(b, i + 30, n, UTF_8).equals(name)) return i;
-        }
-    }
-
-    private static byte[] le32(int v) {
-        return ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(v).array();
-    }
-
-    private static byte[] le64(long v) {
-        return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(v).array();
-    }
-
-    /** Builds pickle bytes opcode by opcode (nothing here is ever unpickled by Python or Java serialization). */
-    private static final class Pkl {
-        private final ByteArrayOutputStream out = new ByteArrayOutputStream();
-
-        Pkl() { this(2); }
-
-        Pkl(int protocol) { op(0x80).op(protocol); }
-
-        Pkl op(int b) { out.write(b); return this; }
-
-        Pkl raw(byte[] b) { out.writeBytes(b); return this; }
-
-        Pkl raw(String s) { return raw(s.getBytes(UTF_8)); }
-
-        Pkl str(String s) {
-            byte[] b = s.getBytes(UTF_8);
-            return op('X').raw(le32(b.length)).raw(b);
-        }
-
-        Pkl global(String module, String name) { return op('c').raw(module + "\n" + name + "\n"); }
-
-        Pkl integer(long v) {
-            if (v >= 0 && v < 256) return op('K').op((int) v);
-            if (v >= 0 && v < 65536) return op('M').op((int) (v & 0xff)).op((int) (v >> 8));
-            return op(0x8a).op(8).raw(le64(v));
-        }
-
-        Pkl ints(long... vs) {
-            op('(');
-            for (long v : vs) integer(v);
-            return op('t');
-        }
-
-        /** {@code _rebuild_tensor_v2(('storage', torch.<type>, key, 'cpu', numel), offset, size, stride, False, OrderedDict())}. */
-        Pkl tensor(String storageType, String key, long numel, long offset, long[] size, long[] stride) {
-            global("torch._utils", "_rebuild_tensor_v2").op('(');
-            op('(').str("storage").global("torch", storageType).str(key).str("cpu").integer(numel).op('t').op('Q');
-            integer(offset).ints(size).ints(stride).op(0x89).global("collections", "OrderedDict").op(')').op('R');
-            return op('t').op('R');
-        }
-
-        byte[] stop() { return op('.').out.toByteArray(); }
-    }
-
-    /** A zip entry to write; {@code gapBefore} bytes are skipped (a hole in the file) before its local header. */
-    private record Ent(String name, byte[] data, long gapBefore) {
-        Ent(String name, byte[] data) { this(name, data, 0); }
-    }
-
-    private static List<Ent> entries(Path zip) throws IOException {
-        List<Ent> es = new ArrayList<>();
-        try (ZipFile z = new ZipFile(zip.toFile())) {
-            for (ZipEntry e : Collections.list(z.entries())) {
-                try (InputStream in = z.getInputStream(e)) {
-                    es.add(new Ent(e.getName(), in.readAllBytes()));
-                }
-            }
-        }
-        return es;
-    }
-
-    private static List<Ent> map(List<Ent> es, String name, UnaryOperator<byte[]> f) {
-        List<Ent> out = new ArrayList<>();
-        for (Ent e : es) {
-            if (!e.name().equals(name)) { out.add(e); continue; }
-            byte[] d = f.apply(e.data());
-            if (d != null) out.add(new Ent(name, d));
-        }
-        return out;
-    }
-
-    private static List<Ent> add(List<Ent> es, String name, String content) {
-        List<Ent> out = new ArrayList<>(es);
-        out.add(new Ent(name, content.getBytes(UTF_8)));
-        return out;
-    }
-
-    private static void rezip(Path src, Path dst, UnaryOperator<List<Ent>> edit, boolean deflate, boolean zip64) throws IOException {
-        writeZip(dst, edit.apply(entries(src)), deflate, zip64);
-    }
-
-    /** A minimal zip writer: stored or deflated entries, optionally with ZIP64 extra fields and records throughout. */
-    private static void writeZip(Path file, List<Ent> entries, boolean deflate, boolean zip64) throws IOException {
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.TRUNCATE_EXISTING,
-                StandardOpenOption.WRITE)) {
-            long pos = 0;
-            ByteArrayOutputStream cd = new ByteArrayOutputStream();
-            for (Ent e : entries) {
-                pos += e.gapBefore();
-                byte[] name = e.name().getBytes(UTF_8);
-                CRC32 crc = new CRC32();
-                crc.update(e.data());
-                byte[] body = deflate ? deflate(e.data()) : e.data();
-                short method = (short) (deflate ? 8 : 0);
-                int u32Body = zip64 ? -1 : body.length, u32Size = zip64 ? -1 : e.data().length;
-                ByteBuffer lh = le(30 + name.length + (zip64 ? 20 : 0));
-                lh.putInt(0x04034b50).putShort((short) 45).putShort((short) 0x800).putShort(method).putShort((short) 0)
-                        .putShort((short) 0x21).putInt((int) crc.getValue()).putInt(u32Body).putInt(u32Size)
-                        .putShort((short) name.length).putShort((short) (zip64 ? 20 : 0)).put(name);
-                if (zip64) lh.putShort((short) 1).putShort((short) 16).putLong(e.data().length).putLong(body.length);
-                long local = pos;
-                pos += write(ch, lh.array(), pos);
-                pos += write(ch, body, pos);
-                ByteBuffer c = le(46 + name.length + (zip64 ? 28 : 0));
-                c.putInt(0x02014b50).putShort((short) 45).putShort((short) 45).putShort((short) 0x800).putShort(method)
-                        .putShort((short) 0).putShort((short) 0x21).putInt((int) crc.getValue()).putInt(u32Body).putInt(u32Size)
-                        .putShort((short) name.length).putShort((short) (zip64 ? 28 : 0)).putShort((short) 0).putShort((short) 0)
-                        .putShort((short) 0).putInt(0).putInt(zip64 ? -1 : (int) local).put(name);
-                if (zip64) c.putShort((short) 1).putShort((short) 24).putLong(e.data().length).putLong(body.length).putLong(local);
-                cd.writeBytes(c.array());
-            }
-            long cdOffset = pos;
-            byte[] cdb = cd.toByteArray();
-            pos += write(ch, cdb, pos);
-            if (zip64) {
-                long z64 = pos;
-                ByteBuffer r = le(56 + 20);
-                r.putInt(0x06064b50).putLong(44).putShort((short) 45).putShort((short) 45).putInt(0).putInt(0)
-                        .putLong(entries.size()).putLong(entries.size()).putLong(cdb.length).putLong(cdOffset);
-                r.putInt(0x07064b50).putInt(0).putLong(z64).putInt(1);
-                pos += write(ch, r.array(), pos);
-            }
-            ByteBuffer end = le(22);
-            end.putInt(0x06054b50).putShort((short) 0).putShort((short) 0)
-                    .putShort((short) (zip64 ? 0xffff : entries.size())).putShort((short) (zip64 ? 0xffff : entries.size()))
-                    .putInt(zip64 ? -1 : cdb.length).putInt(zip64 ? -1 : (int) cdOffset).putShort((short) 0);
-            write(ch, end.array(), pos);
-        }
-    }
-
-    private static ByteBuffer le(int n) { return ByteBuffer.allocate(n).order(ByteOrder.LITTLE_ENDIAN); }
-
-    private static int write(FileChannel ch, byte[] b, long pos) throws IOException {
-        ByteBuffer buf = ByteBuffer.wrap(b);
-        while (buf.hasRemaining()) pos += ch.write(buf, pos);
-        return b.length;
-    }
-
-    private static byte[] deflate(byte[] d) {
-        Deflater def = new Deflater(6, true);
-        def.setInput(d);
-        def.finish();
-        ByteArrayOutputStream out = new ByteArrayOutputStream();
-        byte[] buf = new byte[65536];
-        while (!def.finished()) out.write(buf, 0, def.deflate(buf));
-        def.end();
-        return out.toByteArray();
     }
 }

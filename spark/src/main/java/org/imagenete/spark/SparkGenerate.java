@@ -56,7 +56,10 @@ public final class SparkGenerate {
         a.addAll(Arrays.asList("--shard", i + "/" + n, "--quiet"));
         long t0 = System.nanoTime();
         int rc = Main.run(a.toArray(String[]::new));
-        if (rc != 0) throw new IllegalStateException("shard " + i + "/" + n + " failed (exit " + rc + ")");
-        return String.format("shard %d/%d done in %.1f s", i, n, (System.nanoTime() - t0) / 1e9);
+        // exit 3: the shard finished but some source images could not be used; rerunning the task cannot fix them
+        if (rc != Main.EXIT_OK && rc != Main.EXIT_SOME_FAILED)
+            throw new IllegalStateException("shard " + i + "/" + n + " failed (exit " + rc + ")");
+        return String.format("shard %d/%d done in %.1f s%s", i, n, (System.nanoTime() - t0) / 1e9,
+                rc == Main.EXIT_SOME_FAILED ? ", some images failed (see the executor's log)" : "");
     }
 }

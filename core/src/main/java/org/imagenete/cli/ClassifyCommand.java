@@ -2,7 +2,7 @@ package org.imagenete.cli;
 
 import org.imagenete.eval.Classifier;
 import org.imagenete.eval.OnnxClassifier;
-import org.imagenete.eval.ResNetClassifier;
+import org.imagenete.eval.ModelZoo;
 import org.imagenete.io.SafeTensors;
 import org.imagenete.ops.Ops;
 import org.imagenete.tensor.Tensor;
@@ -49,7 +49,7 @@ public final class ClassifyCommand implements Callable<Integer> {
         if (!Files.isRegularFile(m)) throw new IllegalArgumentException(m + ": no such file");
         List<Tensor> owned = new ArrayList<>();
         Ops ops = model.weights != null ? backend.ops() : null;
-        try (Classifier c = model.weights != null ? ResNetClassifier.open(model.weights, ops)
+        try (Classifier c = model.weights != null ? ModelZoo.open(model.weights, ops, null)
                 : new OnnxClassifier(model.onnx, backend.threads == null ? 0 : backend.threads, onnxCuda);
              SafeTensors in = SafeTensors.open(input)) {
             Tensor x = UnetCommand.f32(in, "x", owned);

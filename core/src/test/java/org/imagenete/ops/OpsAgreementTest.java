@@ -183,6 +183,58 @@ class OpsAgreementTest {
         }
     }
 
+    /**
+     * Grouped convolutions: ResNeXt's 3x3 (32 groups of 4 channels at layer1's width, 8 groups here to keep the
+     * reference quick; stride 2 as in each stage's first block), depthwise (groups = channels), and awkward group
+     * sizes with a bias, a residual and the fused ReLU.
+     */
+    @ParameterizedTest(name = "grouped conv {0}->{1} g{8} k{4} s{5} p{6} @ {2}x{3} b{7}")
+    @CsvSource({
+            "128, 128, 14, 14, 3, 1, 1, 2, 32, false",    // resnext50_32x4d layer1 conv2 (spatially reduced)
+            "256, 256, 15, 15, 3, 2, 1, 1, 32, true",     // layer2's first block: stride 2, odd size
+            "64, 64, 9, 7, 3, 1, 1, 3, 64, true",         // depthwise
+            "12, 18, 11, 13, 3, 1, 1, 2, 3, true",        // 4 -> 6 channels per group
+            "10, 15, 6, 5, 1, 1, 0, 3, 5, false",         // 1x1
+            "6, 4, 9, 9, 5, 2, 2, 1, 2, true",
+    })
+    void groupedConv2d(int cin, int cout, int h, int w, int k, int stride, int pad, int b, int groups, boolean fused) {
+        long seed = 71L * cin + 13L * cout + h + k + groups;
+        int ho = (h + 2 * pad - k) / stride + 1, wo = (w + 2 * pad - k) / stride + 1;
+        try (Tensor x = Rand.uniform(seed, b, cin, h, w);
+             Tensor wt = Rand.uniform(seed + 1, (float) Math.sqrt(3.0 * groups / (cin * k * k)), cout, cin / groups, k, k);
+             Tensor bt = Rand.uniform(seed + 2, 0.05f, cout);
+             Tensor at = fused ? Rand.uniform(seed + 3, b, cout, ho, wo) : null) {
+            agree(Op.CONV2D, cin + "->" + cout + " g" + groups + " k" + k + "s" + stride + " @" + h + "x" + w + " b" + b + (fused ? " +add +relu" : ""),
+                    ops -> ops.conv2d(x, wt, bt, stride, pad, groups, at, fused));
+        }
+    }
+
+    /** A grouped convolution equals the plain convolutions of its groups, concatenated (reference and fast). */
+    @Test
+    void groupedConv2dIsConvPerGroup() {
+        int b = 2, cin = 6, cout = 4, groups = 2;
+        try (Tensor x = Rand.uniform(41, b, cin, 7, 6); Tensor w = Rand.uniform(42, 0.4f, cout, cin / groups, 3, 3);
+             Tensor bias = Rand.uniform(43, 0.05f, cout)) {
+            for (Ops ops : new Ops[]{REF, fast}) {
+                try (Tensor y = ops.conv2d(x, w, bias, 1, 1, groups, null, false)) {
+                    for (int g = 0; g < groups; g++) {
+                        Tensor xg = Tensor.allocate(org.imagenete.tensor.DType.F32, b, cin / groups, 7, 6);
+                        for (int s = 0; s < b; s++)
+                            for (long i = 0; i < (long) cin / groups * 42; i++)
+                                xg.setFloat(s * (cin / groups) * 42L + i, x.getFloat((s * cin + (long) g * cin / groups) * 42 + i));
+                        try (xg; Tensor wg = w.slice0(g * cout / groups, cout / groups); Tensor bg = bias.slice0(g * cout / groups, cout / groups);
+                             Tensor yg = ops.conv2d(xg, wg, bg, 1, 1)) {
+                            for (int s = 0; s < b; s++)
+                                for (long i = 0; i < (long) cout / groups * 42; i++)
+                                    assertEquals(yg.getFloat(s * (cout / groups) * 42L + i), y.getFloat((s * cout + (long) g * cout / groups) * 42 + i),
+                                            1e-6, ops.name() + " group " + g + " element " + i);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /** The fused ReLU is max(0, .) of exactly what the plain convolution returns, on both backends. */
     @Test
     void conv2dReluIsReluOfConv2d() {
@@ -362,10 +414,14 @@ class OpsAgreementTest {
 
     @Test
     void bothBackendsRejectBadShapesAlike() {
-        try (Tensor x = Rand.uniform(1, 1, 4, 8, 8); Tensor w = Rand.uniform(2, 8, 5, 3, 3)) {
+        try (Tensor x = Rand.uniform(1, 1, 4, 8, 8); Tensor w = Rand.uniform(2, 8, 5, 3, 3); Tensor wg = Rand.uniform(3, 6, 2, 3, 3)) {
             for (Ops ops : new Ops[]{REF, fast}) {
                 var e = assertThrows(IllegalArgumentException.class, () -> ops.conv2d(x, w, null, 1, 1));
                 assertEquals("conv2d weight [8, 5, 3, 3] expects 5 input channels, input [1, 4, 8, 8] has 4", e.getMessage());
+                e = assertThrows(IllegalArgumentException.class, () -> ops.conv2d(x, wg, null, 1, 1, 4, null, false));
+                assertEquals("conv2d: 4 groups do not divide the 6 output channels of weight [6, 2, 3, 3]", e.getMessage());
+                e = assertThrows(IllegalArgumentException.class, () -> ops.conv2d(x, wg, null, 1, 1, 3, null, false));
+                assertEquals("conv2d weight [6, 2, 3, 3] expects 6 input channels (3 groups of 2), input [1, 4, 8, 8] has 4", e.getMessage());
             }
         }
         assertEquals(CpuOps.class, fast.getClass());

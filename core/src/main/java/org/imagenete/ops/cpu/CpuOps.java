@@ -117,11 +117,27 @@ public final class CpuOps implements Ops {
     private static Tensor f32(int... dims) { return Tensor.allocate(DType.F32, dims); }
 
     @Override
-    public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add, boolean relu) {
-        int[] o = Checks.conv2d(x, w, bias, stride, pad, add);
+    public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, int groups, Tensor add, boolean relu) {
+        int[] o = Checks.conv2d(x, w, bias, stride, pad, groups, add);
         Tensor y = f32(o);
-        return run(y, () -> { CONV.invokeExact(seg(x), seg(w), seg(bias), seg(add), seg(y), x.dim(0), x.dim(1), x.dim(2),
-                x.dim(3), w.dim(0), w.dim(2), w.dim(3), stride, pad, relu ? 1 : 0); });
+        if (groups == 1)
+            return run(y, () -> { CONV.invokeExact(seg(x), seg(w), seg(bias), seg(add), seg(y), x.dim(0), x.dim(1), x.dim(2),
+                    x.dim(3), w.dim(0), w.dim(2), w.dim(3), stride, pad, relu ? 1 : 0); });
+        // Grouped: the same native convolution on each (image, group): its input channels, weights, bias and output
+        // channels are contiguous slices of the NCHW tensors.
+        int cinG = w.dim(1), coutG = w.dim(0) / groups, kh = w.dim(2), kw = w.dim(3);
+        long xs = (long) cinG * x.dim(2) * x.dim(3) * 4, ws = (long) coutG * cinG * kh * kw * 4, ys = (long) coutG * o[2] * o[3] * 4;
+        return run(y, () -> {
+            for (int b = 0; b < o[0]; b++)
+                for (int g = 0; g < groups; g++) {
+                    long gi = (long) b * groups + g;
+                    // locals, not conditionals, as arguments: invokeExact needs their static type to be MemorySegment
+                    MemorySegment bs = bias == null ? MemorySegment.NULL : seg(bias).asSlice(g * coutG * 4L, coutG * 4L);
+                    MemorySegment as = add == null ? MemorySegment.NULL : seg(add).asSlice(gi * ys, ys);
+                    CONV.invokeExact(seg(x).asSlice(gi * xs, xs), seg(w).asSlice(g * ws, ws), bs, as, seg(y).asSlice(gi * ys, ys),
+                            1, cinG, x.dim(2), x.dim(3), coutG, kh, kw, stride, pad, relu ? 1 : 0);
+                }
+        });
     }
 
     @Override
@@ -261,11 +277,25 @@ public final class CpuOps implements Ops {
     }
 
     @Override
-    public Tensor conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int h, int wdt) {
-        Checks.conv2dGrad(dy, w, stride, pad, h, wdt);
-        Tensor dx = f32(dy.dim(0), w.dim(1), h, wdt);
-        return runAlloc(dx, "conv2d_grad", () -> (int) CONV_GRAD.invokeExact(seg(dy), seg(w), seg(dx), dy.dim(0), w.dim(0),
-                w.dim(1), h, wdt, w.dim(2), w.dim(3), stride, pad));
+    public Tensor conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int groups, int h, int wdt) {
+        Checks.conv2dGrad(dy, w, stride, pad, groups, h, wdt);
+        Tensor dx = f32(dy.dim(0), w.dim(1) * groups, h, wdt);
+        if (groups == 1)
+            return runAlloc(dx, "conv2d_grad", () -> (int) CONV_GRAD.invokeExact(seg(dy), seg(w), seg(dx), dy.dim(0), w.dim(0),
+                    w.dim(1), h, wdt, w.dim(2), w.dim(3), stride, pad));
+        // grouped: per (image, group) slices, as the forward
+        int cinG = w.dim(1), coutG = w.dim(0) / groups, kh = w.dim(2), kw = w.dim(3);
+        long ds = (long) coutG * dy.dim(2) * dy.dim(3) * 4, ws = (long) coutG * cinG * kh * kw * 4, xs = (long) cinG * h * wdt * 4;
+        return runAlloc(dx, "conv2d_grad", () -> {
+            for (int b = 0; b < dy.dim(0); b++)
+                for (int g = 0; g < groups; g++) {
+                    long gi = (long) b * groups + g;
+                    int r = (int) CONV_GRAD.invokeExact(seg(dy).asSlice(gi * ds, ds), seg(w).asSlice(g * ws, ws), seg(dx).asSlice(gi * xs, xs),
+                            1, coutG, cinG, h, wdt, kh, kw, stride, pad);
+                    if (r != 0) return r;
+                }
+            return 0;
+        });
     }
 
     @Override

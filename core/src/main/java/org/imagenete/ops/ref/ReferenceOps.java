@@ -22,10 +22,11 @@ public final class ReferenceOps implements Ops {
     private static Tensor out(float[] v, int... dims) { return Tensor.of(v, dims); }
 
     @Override
-    public Tensor conv2d(Tensor xt, Tensor wt, Tensor bt, int stride, int pad, Tensor addt, boolean relu) {
-        int[] o = Checks.conv2d(xt, wt, bt, stride, pad, addt);
+    public Tensor conv2d(Tensor xt, Tensor wt, Tensor bt, int stride, int pad, int groups, Tensor addt, boolean relu) {
+        int[] o = Checks.conv2d(xt, wt, bt, stride, pad, groups, addt);
         int bn = xt.dim(0), cin = xt.dim(1), h = xt.dim(2), w = xt.dim(3);
         int cout = o[1], ho = o[2], wo = o[3], kh = wt.dim(2), kw = wt.dim(3);
+        int cinG = cin / groups, coutG = cout / groups;
         float[] x = xt.toFloatArray(), wv = wt.toFloatArray();
         float[] bias = bt == null ? null : bt.toFloatArray();
         float[] add = addt == null ? null : addt.toFloatArray();
@@ -35,15 +36,16 @@ public final class ReferenceOps implements Ops {
                 for (int oy = 0; oy < ho; oy++)
                     for (int ox = 0; ox < wo; ox++) {
                         double acc = bias == null ? 0 : bias[co];
-                        for (int ci = 0; ci < cin; ci++)
+                        int c0 = co / coutG * cinG;                  // the group's first input channel
+                        for (int cg = 0; cg < cinG; cg++)
                             for (int ky = 0; ky < kh; ky++) {
                                 int iy = oy * stride + ky - pad;
                                 if (iy < 0 || iy >= h) continue;
                                 for (int kx = 0; kx < kw; kx++) {
                                     int ix = ox * stride + kx - pad;
                                     if (ix < 0 || ix >= w) continue;
-                                    acc += (double) wv[((co * cin + ci) * kh + ky) * kw + kx]
-                                            * x[((b * cin + ci) * h + iy) * w + ix];
+                                    acc += (double) wv[((co * cinG + cg) * kh + ky) * kw + kx]
+                                            * x[((b * cin + c0 + cg) * h + iy) * w + ix];
                                 }
                             }
                         int i = ((b * cout + co) * ho + oy) * wo + ox;
@@ -287,20 +289,21 @@ public final class ReferenceOps implements Ops {
     }
 
     @Override
-    public Tensor conv2dGrad(Tensor dyt, Tensor wt, int stride, int pad, int h, int w) {
-        Checks.conv2dGrad(dyt, wt, stride, pad, h, w);
+    public Tensor conv2dGrad(Tensor dyt, Tensor wt, int stride, int pad, int groups, int h, int w) {
+        Checks.conv2dGrad(dyt, wt, stride, pad, groups, h, w);
         int bn = dyt.dim(0), cout = dyt.dim(1), ho = dyt.dim(2), wo = dyt.dim(3);
-        int cin = wt.dim(1), kh = wt.dim(2), kw = wt.dim(3);
+        int cinG = wt.dim(1), cin = cinG * groups, coutG = cout / groups, kh = wt.dim(2), kw = wt.dim(3);
         float[] dy = dyt.toFloatArray(), wv = wt.toFloatArray();
         float[] dx = new float[bn * cin * h * w];
         double[] acc = new double[h * w];
         for (int b = 0; b < bn; b++)
             for (int ci = 0; ci < cin; ci++) {
                 java.util.Arrays.fill(acc, 0);
-                for (int co = 0; co < cout; co++)
+                int g = ci / cinG, cg = ci - g * cinG;               // only the group's output channels see ci
+                for (int co = g * coutG; co < (g + 1) * coutG; co++)
                     for (int ky = 0; ky < kh; ky++)
                         for (int kx = 0; kx < kw; kx++) {
-                            double wk = wv[((co * cin + ci) * kh + ky) * kw + kx];
+                            double wk = wv[((co * cinG + cg) * kh + ky) * kw + kx];
                             for (int oy = 0; oy < ho; oy++) {
                                 int iy = oy * stride + ky - pad;
                                 if (iy < 0 || iy >= h) continue;

@@ -139,8 +139,9 @@ public final class Evaluator {
                     try (Tensor x = Tensor.of(batch.data[preOf[m]], n, 3, pre.crop(), pre.crop()); Tensor logits = model.logits(x)) {
                         for (int s = 0; s < n; s++) preds.get(m).add(predict(batch.items.get(s), logits, s, model.numClasses()));
                     } catch (RuntimeException | OutOfMemoryError e) {
+                        String why = e.getMessage() == null ? e.toString() : e.getMessage();
                         failed[m] = String.format(Locale.ROOT, "failed at images %d-%d of %d: %s", b * o.batch, b * o.batch + n - 1,
-                                items.size(), e.getMessage() == null ? e.toString() : e.getMessage());
+                                items.size(), why.replaceAll("\\s*\\R\\s*", " ").strip());   // one line: it goes into a CSV cell
                     } finally {
                         infer[m] += (System.nanoTime() - i0) / 1e9;
                     }

@@ -176,6 +176,8 @@ public final class ResNet implements AutoCloseable {
         Map<String, int[]> expected = arch.parameterShapes();
         for (var e : expected.entrySet()) {
             Tensor t = sd.get(e.getKey());
+            // num_batches_tracked is unused in eval mode, and absent from checkpoints saved before torch 0.4.1
+            if (t == null && e.getKey().endsWith(".num_batches_tracked")) continue;
             if (t == null) throw new CheckpointException(file, e.getKey(), "missing (expected shape " + Arrays.toString(e.getValue()) + ")");
             if (!Arrays.equals(t.shape().dims(), e.getValue()) && !(e.getValue().length == 0 && t.numel() == 1))
                 throw new CheckpointException(file, e.getKey(), "shape " + t.shape() + ", expected " + Arrays.toString(e.getValue()));

@@ -4,6 +4,7 @@ import org.imagenete.io.CheckpointException;
 import org.imagenete.io.Checkpoints;
 import org.imagenete.io.StateDict;
 import org.imagenete.nn.ResNet;
+import org.imagenete.nn.Vit;
 import org.imagenete.ops.Ops;
 import org.imagenete.tensor.Tensor;
 
@@ -105,6 +106,22 @@ public final class ModelZoo {
                 }
                 ResNet net = ResNet.load(arch, l.tensors(), file);
                 return new ResNetClassifier(net, ops, label(name, arch.name(), file, ops, l), pre);
+            }
+            if (Vit.Config.recognises(l.tensors())) {
+                Vit.Config cfg;
+                try {
+                    cfg = Vit.Config.infer(l.tensors());
+                } catch (IllegalArgumentException e) {
+                    throw new CheckpointException(file, null, e.getMessage(), e);
+                }
+                Vit vit = Vit.load(cfg, l.tensors(), file);
+                try {
+                    Preprocessing p = cfg.imageSize() == pre.crop() ? pre : pre.withCrop(cfg.imageSize());
+                    return new VitClassifier(vit, ops, label(name, cfg.name(), file, ops, l), p);
+                } catch (RuntimeException e) {
+                    vit.close();
+                    throw e;
+                }
             }
             throw unplaced(file, l.tensors());
         }

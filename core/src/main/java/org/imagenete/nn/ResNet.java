@@ -136,9 +136,9 @@ public final class ResNet implements AutoCloseable {
                 groups = c2.dim(0) / c2.dim(1);
                 widthPerGroup = c2.dim(1);
             }
-            for (int depth : new int[]{18, 34, 50, 101, 152}) {
-                Arch a = of(depth, fc.dim(0), bottleneck ? groups : 1, bottleneck ? widthPerGroup : 64);
-                if (a.bottleneck == bottleneck && Arrays.equals(a.blocks, blocks)) return a;
+            for (int depth : bottleneck ? new int[]{50, 101, 152} : new int[]{18, 34}) {
+                Arch a = of(depth, fc.dim(0), groups, widthPerGroup);
+                if (Arrays.equals(a.blocks, blocks)) return a;
             }
             throw new IllegalArgumentException("unknown ResNet layout: blocks " + Arrays.toString(blocks) + (bottleneck ? " (bottleneck)" : ""));
         }

@@ -73,6 +73,13 @@ public final class Checks {
         if (scaleShift != null) shape("group_norm scale-shift", scaleShift, x.dim(0), 2 * c);
     }
 
+    public static void layerNorm(Tensor x, Tensor gamma, Tensor beta) {
+        f32("layer_norm input", x);
+        if (x.rank() < 2) throw new IllegalArgumentException("layer_norm input must be [B,C,...], got " + x.shape());
+        shape("layer_norm weight", gamma, x.dim(1));
+        shape("layer_norm bias", beta, x.dim(1));
+    }
+
     public static void same(String op, Tensor a, Tensor b) {
         f32(op + " lhs", a);
         f32(op + " rhs", b);

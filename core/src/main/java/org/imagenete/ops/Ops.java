@@ -104,6 +104,17 @@ public interface Ops {
      */
     Tensor affineComposite(Tensor bg, Tensor src, float[] inverse);
 
+    /**
+     * LayerNorm over the channels (dim 1) at every position: x [B,C,...] -> same shape,
+     * y = (x - mean) / sqrt(var + eps) gamma[c] + beta[c], mean and biased variance over the C values of one
+     * position. For x [N, C] this is torch's LayerNorm(C); for a transformer's tokens kept channel-major,
+     * [B, C, T], it normalises each token (as ConvNeXt's channels-first LayerNorm does for images).
+     */
+    Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps);
+
+    /** torch's exact GELU, x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, any shape. */
+    Tensor gelu(Tensor x);
+
     // ---- input-gradients: given the cotangent dy of an op's output, the cotangent of its input ----
 
     /** Of {@link #conv2d} (the residual's is dy itself): dy [B,Cout,Ho,Wo], w [Cout,Cin/groups,KH,KW] -> dx [B,Cin,h,w]. */

@@ -83,6 +83,12 @@ public final class ProfilingOps implements Ops {
 
     @Override public Tensor affineComposite(Tensor bg, Tensor src, float[] inv) { return time("affine_composite", bg, () -> inner.affineComposite(bg, src, inv)); }
 
+    @Override public Tensor layerNorm(Tensor x, Tensor g, Tensor b, float eps) {
+        return time("layer_norm " + x.dim(1), x, () -> inner.layerNorm(x, g, b, eps));
+    }
+
+    @Override public Tensor gelu(Tensor x) { return time("gelu", x, () -> inner.gelu(x)); }
+
     @Override public Tensor conv2dGrad(Tensor dy, Tensor w, int s, int p, int groups, int h, int wd) {
         return time("conv2d_grad k" + w.dim(2) + " s" + s + " ->" + w.dim(1) * groups + (groups > 1 ? " g" + groups : ""), dy,
                 () -> inner.conv2dGrad(dy, w, s, p, groups, h, wd));

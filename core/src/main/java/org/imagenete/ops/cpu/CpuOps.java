@@ -227,6 +227,27 @@ public final class CpuOps implements Ops {
         return run(y, () -> { GAP.invokeExact(seg(x), seg(y), (long) x.dim(0) * x.dim(1), (long) x.dim(2) * x.dim(3)); });
     }
 
+    // ---- the vision transformers' ops: native/transformer.c ----
+    private static final MethodHandle LAYER_NORM = NativeLib.handle("ie_layer_norm_f32", voidFn(ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+            JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_FLOAT));
+    private static final MethodHandle GELU = NativeLib.handle("ie_gelu_f32", voidFn(ADDRESS, ADDRESS, JAVA_LONG));
+
+    @Override
+    public Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps) {
+        Checks.layerNorm(x, gamma, beta);
+        Tensor y = f32(x.shape().dims());
+        int b = x.dim(0), c = x.dim(1);
+        long s = x.numel() / ((long) b * c);
+        return run(y, () -> { LAYER_NORM.invokeExact(seg(x), seg(gamma), seg(beta), seg(y), b, c, s, eps); });
+    }
+
+    @Override
+    public Tensor gelu(Tensor x) {
+        Checks.f32("gelu input", x);
+        Tensor y = f32(x.shape().dims());
+        return run(y, () -> { GELU.invokeExact(seg(x), seg(y), x.numel()); });
+    }
+
     @Override
     public Tensor affineComposite(Tensor bg, Tensor src, float[] inverse) {
         Checks.affineComposite(bg, src, inverse);

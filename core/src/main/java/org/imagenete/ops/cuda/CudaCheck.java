@@ -278,6 +278,22 @@ public final class CudaCheck {
                 }
             }));
         }
+        // the vision transformers' ops: b, channels, tokens (0: a [B, C] matrix)
+        int[][] vit = full ? new int[][]{{2, 768, 197}, {1, 3072, 197}, {3, 192, 198}, {2, 768, 0}, {5, 7, 300}, {2, 33, 257}}
+                : new int[][]{{2, 192, 17}, {1, 768, 5}, {3, 7, 33}, {2, 64, 0}, {1, 1, 3}};
+        for (int[] v : vit) {
+            int b = v[0], ch = v[1], t = v[2];
+            int[] dims = t == 0 ? new int[]{b, ch} : new int[]{b, ch, t};
+            String s = java.util.Arrays.toString(dims);
+            cs.add(new Case("layer_norm / gelu " + s, EnumSet.of(Op.LAYER_NORM, Op.GELU), c -> {
+                try (Tensor x0 = uniform(ch * 3L + t, 3, dims); Tensor x = affine(x0, 1, 0.7f); Tensor wide = affine(x0, 4, 0);
+                     Tensor g0 = uniform(5, 0.2f, ch); Tensor g = affine(g0, 1, 1); Tensor be = uniform(6, 0.1f, ch)) {
+                    c.agree(Op.LAYER_NORM, s, ops -> ops.layerNorm(x, g, be, 1e-6f));
+                    c.agree(Op.GELU, s, ops -> ops.gelu(x0));
+                    c.agree(Op.GELU, s + " x12", ops -> ops.gelu(wide));
+                }
+            }));
+        }
         cs.add(new Case("timestep embedding", EnumSet.of(Op.TIMESTEP_EMBEDDING), c -> {
             try (Tensor t = Tensor.of(new float[]{0, 37, 404, 912, 999}, 5)) {
                 c.agree(Op.TIMESTEP_EMBEDDING, "t x5 dim 256", ops -> ops.timestepEmbedding(t, 256));

@@ -94,6 +94,8 @@ public final class CudaOps implements Ops {
         m.put(Op.GLOBAL_AVG_POOL, List.of("global_avg_pool_f32_v1"));
         m.put(Op.GLOBAL_AVG_POOL_GRAD, List.of("global_avg_pool_grad_f32_v1"));
         m.put(Op.AFFINE_COMPOSITE, List.of("affine_composite_f32_v1"));
+        m.put(Op.LAYER_NORM, List.of("layer_norm_f32_v1"));
+        m.put(Op.GELU, List.of("gelu_f32_v1"));
         return m;
     }
 
@@ -290,6 +292,20 @@ public final class CudaOps implements Ops {
         }
     }
 
+    // ------------------------------------------------------------------------------------------------ layer norm
+    @Override
+    public Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps) {
+        Checks.layerNorm(x, gamma, beta);
+        int b = x.dim(0), ch = x.dim(1);
+        long s = x.numel() / ((long) b * ch);
+        try (Call c = new Call()) {
+            long px = c.in(x), pg = c.weight(gamma), pb = c.weight(beta);
+            Tensor y = c.out(x.shape().dims());
+            ew("layer_norm_f32_v1", (long) b * s, KernelArgs.of().ptr(px).ptr(pg).ptr(pb).ptr(c.ptr(y)).i32(b).i32(ch).i64(s).f32(eps));
+            return c.done(y);
+        }
+    }
+
     // ------------------------------------------------------------------------------------------------ element-wise
     private Tensor unary(String kernel, Tensor x) {
         try (Call c = new Call()) {
@@ -325,6 +341,12 @@ public final class CudaOps implements Ops {
     public Tensor add(Tensor a, Tensor b) {
         Checks.same("add", a, b);
         return binary("add_f32_v1", a, b);
+    }
+
+    @Override
+    public Tensor gelu(Tensor x) {
+        Checks.f32("gelu input", x);
+        return unary("gelu_f32_v1", x);
     }
 
     @Override

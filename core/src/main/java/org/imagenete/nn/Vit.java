@@ -137,7 +137,8 @@ public final class Vit implements AutoCloseable {
          * Reads the architecture off the weights. Heads are not stored: D / 64 (every ViT and DeiT but ViT-H, whose
          * 1280 channels are 16 heads of 80).
          */
-        public static Config infer(Map<String, Tensor> sd) {
+        public static Config infer(Map<String, Tensor> sdIn) {
+            Map<String, Tensor> sd = upgradeKeys(sdIn);
             Layout layout = sd.containsKey("conv_proj.weight") ? Layout.TORCHVISION : Layout.TIMM;
             Keys k = Keys.of(layout);
             Tensor pe = sd.get(k.patch + ".weight"), pos = sd.get(k.pos), fc1 = sd.get(k.block(0) + k.fc1 + ".weight"), head = sd.get(k.head + ".weight");
@@ -205,8 +206,7 @@ public final class Vit implements AutoCloseable {
      * {@code mlp.3}, as torchvision itself upgrades them.
      */
     public static Vit load(Config cfg, Map<String, Tensor> sdIn, Path file) {
-        Map<String, Tensor> sd = new LinkedHashMap<>();
-        sdIn.forEach((key, v) -> sd.put(cfg.layout == Layout.TORCHVISION ? key.replace(".mlp.linear_1.", ".mlp.0.").replace(".mlp.linear_2.", ".mlp.3.") : key, v));
+        Map<String, Tensor> sd = upgradeKeys(sdIn);
         Map<String, int[]> expected = cfg.parameterShapes();
         for (var e : expected.entrySet()) {
             Tensor t = sd.get(e.getKey());
@@ -249,6 +249,14 @@ public final class Vit implements AutoCloseable {
             made.forEach(Tensor::close);
             throw e;
         }
+    }
+
+    /** torchvision's pre-0.13 MLP names as torchvision's own loading upgrades them: mlp.linear_1 -> mlp.0, mlp.linear_2 -> mlp.3. */
+    static Map<String, Tensor> upgradeKeys(Map<String, Tensor> sd) {
+        if (!sd.containsKey("conv_proj.weight")) return sd;
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        sd.forEach((key, v) -> out.put(key.replace(".mlp.linear_1.", ".mlp.0.").replace(".mlp.linear_2.", ".mlp.3."), v));
+        return out;
     }
 
     private static Tensor keep(List<Tensor> made, Tensor t) {

@@ -17,6 +17,9 @@ public interface Classifier extends AutoCloseable {
     /** x [B,3,H,W] preprocessed -> logits [B, classes] (owned by the caller). */
     Tensor logits(Tensor x);
 
+    /** The only image size the model takes (a ViT's, an ONNX model's fixed input), or 0 when any size runs. */
+    default int inputSize() { return 0; }
+
     /** Where the model runs, for the run's summary ("native cpu", "onnxruntime cuda", ...). */
     default String provider() { return "?"; }
 

@@ -24,6 +24,9 @@ public final class Classifiers {
         Preprocessing pre;
         try {
             pre = spec.apply(c.preprocessing());
+            if (c.inputSize() > 0 && pre.crop() != c.inputSize())
+                throw new IllegalArgumentException("model '" + spec.name() + "' (" + spec.file() + ") takes " + c.inputSize() + " px images, the"
+                        + " preprocessing crops " + pre.crop() + " (input_size)");
         } catch (RuntimeException e) {
             c.close();
             throw e;
@@ -48,6 +51,8 @@ public final class Classifiers {
         @Override public CamSource cams() { return inner.cams(); }
 
         @Override public String provider() { return inner.provider(); }
+
+        @Override public int inputSize() { return inner.inputSize(); }
 
         @Override public void close() { inner.close(); }
     }

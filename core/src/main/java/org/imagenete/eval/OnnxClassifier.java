@@ -26,7 +26,7 @@ public final class OnnxClassifier implements Classifier {
     private final OrtEnvironment env;
     private final OrtSession session;
     private final String inputName, outputName, name, provider;
-    private final int classes;
+    private final int classes, fixedSize;
     private final Preprocessing pre;
 
     public OnnxClassifier(Path model, int threads, boolean cuda) { this(model, threads, cuda ? Provider.CUDA : Provider.CPU); }
@@ -64,7 +64,10 @@ public final class OnnxClassifier implements Classifier {
             long[] os = ((TensorInfo) out.getValue().getInfo()).getShape();
             classes = (int) os[os.length - 1];
             if (classes <= 0) throw new IllegalArgumentException(model + ": output '" + outputName + "' has no fixed class dimension");
-            pre = shape[2] > 0 && shape[3] > 0 ? Preprocessing.imagenet().withCrop((int) shape[2]) : Preprocessing.imagenet();
+            if (shape[2] > 0 && shape[3] > 0 && shape[2] != shape[3])
+                throw new IllegalArgumentException(model + ": input '" + inputName + "' is " + shape[2] + "x" + shape[3] + ": square crops only");
+            fixedSize = shape[2] > 0 ? (int) shape[2] : 0;
+            pre = fixedSize > 0 ? Preprocessing.imagenet().withCrop(fixedSize) : Preprocessing.imagenet();
             name = model.getFileName() + " (onnxruntime " + provider.split(" ")[0] + ")";
         } catch (OrtException e) {
             throw new IllegalArgumentException(model + ": cannot load ONNX model: " + e.getMessage(), e);
@@ -85,6 +88,8 @@ public final class OnnxClassifier implements Classifier {
     @Override public String name() { return name; }
 
     @Override public int numClasses() { return classes; }
+
+    @Override public int inputSize() { return fixedSize; }
 
     @Override public Preprocessing preprocessing() { return pre; }
 

@@ -30,6 +30,8 @@ public final class VitClassifier implements Classifier {
 
     @Override public String provider() { return "native " + ops.name(); }
 
+    @Override public int inputSize() { return net.config().imageSize(); }
+
     @Override public Tensor logits(Tensor x) { return net.forward(ops, x, null); }
 
     @Override public void close() { net.close(); }

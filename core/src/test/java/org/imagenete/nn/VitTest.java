@@ -56,7 +56,7 @@ class VitTest {
 
     @Test
     void loadNamesTheKeyAtFault() {
-        Vit.Config cfg = new Vit.Config(Vit.Layout.TORCHVISION, 8, 3, 48, 2, 3, 96, 10, false, 1e-6f);
+        Vit.Config cfg = new Vit.Config(Vit.Layout.TORCHVISION, 8, 3, 128, 2, 2, 256, 10, false, 1e-6f);   // 2 heads of 64, as inferred
         Map<String, Tensor> sd = new LinkedHashMap<>(FormulaWeights.stateDict(cfg.parameterShapes(), 0));
         try {
             // torchvision < 0.13 named the MLP's layers linear_1 / linear_2: read as mlp.0 / mlp.3
@@ -72,7 +72,7 @@ class VitTest {
             Map<String, Tensor> missing = new LinkedHashMap<>(sd);
             missing.remove("encoder.layers.encoder_layer_1.ln_2.bias");
             e = assertThrows(CheckpointException.class, () -> Vit.load(cfg, missing, null));
-            assertTrue(e.getMessage().contains("'encoder.layers.encoder_layer_1.ln_2.bias': missing (expected shape [48])"), e.getMessage());
+            assertTrue(e.getMessage().contains("'encoder.layers.encoder_layer_1.ln_2.bias': missing (expected shape [128])"), e.getMessage());
             try (Vit v = Vit.load(cfg, sd, null); Tensor x = Rand.uniform(1, 1, 3, 32, 32)) {
                 var e2 = assertThrows(IllegalArgumentException.class, () -> v.forward(Backends.get("cpu"), x, null));
                 assertTrue(e2.getMessage().contains("takes [B, 3, 24, 24] images"), e2.getMessage());

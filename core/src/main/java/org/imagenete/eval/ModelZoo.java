@@ -32,6 +32,8 @@ public final class ModelZoo {
             "conv_proj", "class_token", "encoder", "heads", "patch_embed", "cls_token", "dist_token", "pos_embed", "blocks", "norm",
             "fc_norm", "head", "head_dist");
 
+    private static final System.Logger LOG = System.getLogger("imagenete");
+
     private ModelZoo() {}
 
     /**
@@ -98,26 +100,16 @@ public final class ModelZoo {
             Preprocessing pre = Preprocessing.imagenet();
             if (l.mean() != null) pre = pre.withNormalisation(l.mean(), l.std());
             if (ResNet.Arch.recognises(l.tensors())) {
-                ResNet.Arch arch;
-                try {
-                    arch = ResNet.Arch.infer(l.tensors());
-                } catch (IllegalArgumentException e) {
-                    throw new CheckpointException(file, null, e.getMessage(), e);
-                }
+                ResNet.Arch arch = infer(file, () -> ResNet.Arch.infer(l.tensors()));
                 ResNet net = ResNet.load(arch, l.tensors(), file);
-                return new ResNetClassifier(net, ops, label(name, arch.name(), file, ops, l), pre);
+                return new ResNetClassifier(net, ops, label(name, arch.name(), arch.toString(), file, ops, l), pre);
             }
             if (Vit.Config.recognises(l.tensors())) {
-                Vit.Config cfg;
-                try {
-                    cfg = Vit.Config.infer(l.tensors());
-                } catch (IllegalArgumentException e) {
-                    throw new CheckpointException(file, null, e.getMessage(), e);
-                }
+                Vit.Config cfg = infer(file, () -> Vit.Config.infer(l.tensors()));
                 Vit vit = Vit.load(cfg, l.tensors(), file);
                 try {
                     Preprocessing p = cfg.imageSize() == pre.crop() ? pre : pre.withCrop(cfg.imageSize());
-                    return new VitClassifier(vit, ops, label(name, cfg.name(), file, ops, l), p);
+                    return new VitClassifier(vit, ops, label(name, cfg.name(), cfg.describe(), file, ops, l), p);
                 } catch (RuntimeException e) {
                     vit.close();
                     throw e;
@@ -127,7 +119,18 @@ public final class ModelZoo {
         }
     }
 
-    private static String label(String name, String arch, Path file, Ops ops, Layout l) {
+    /** An architecture read off the keys; what does not fit is an error naming the file. */
+    private static <T> T infer(Path file, java.util.function.Supplier<T> f) {
+        try {
+            return f.get();
+        } catch (IllegalArgumentException e) {
+            throw new CheckpointException(file, null, e.getMessage(), e);
+        }
+    }
+
+    /** The display name; logs (once per model) the architecture read off the keys and what was unwrapped. */
+    private static String label(String name, String arch, String details, Path file, Ops ops, Layout l) {
+        LOG.log(System.Logger.Level.INFO, file.getFileName() + ": " + details + (l.notes().isEmpty() ? "" : "; " + String.join("; ", l.notes())));
         return (name != null ? name + ": " : "") + arch + " (" + file.getFileName() + ", native " + ops.name() + ")";
     }
 

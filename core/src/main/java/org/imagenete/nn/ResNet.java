@@ -68,6 +68,11 @@ public final class ResNet implements AutoCloseable {
 
         public int expansion() { return bottleneck ? 4 : 1; }
 
+        @Override public String toString() {
+            return name() + ": blocks " + Arrays.toString(blocks) + (bottleneck ? " (bottleneck" + (groups > 1 ? ", " + groups + " groups" : "")
+                    + ", width " + width(64) + " in layer1)" : "") + ", " + numClasses + " classes";
+        }
+
         /** The Bottleneck's inner width in a stage of {@code planes} (64 << stage). */
         public int width(int planes) { return planes * widthPerGroup / 64 * groups; }
 

@@ -88,6 +88,13 @@ public final class Vit implements AutoCloseable {
             return (distilled || dim <= 384 ? "deit_" : "vit_") + base + " (timm keys)";
         }
 
+        /** The configuration as read off the weights, for the log. */
+        public String describe() {
+            return String.format(java.util.Locale.ROOT, "%s: %s keys, patch %d, %d px, width %d, %d blocks, %d heads, MLP %d, %d classes%s",
+                    name(), layout.name().toLowerCase(java.util.Locale.ROOT), patch, imageSize(), dim, depth, heads, mlpDim, numClasses,
+                    distilled ? ", distillation token" : "");
+        }
+
         /** Every state-dict entry, in the layout's order (torchvision's state_dict(); timm's for ViT / DeiT). */
         public Map<String, int[]> parameterShapes() {
             Keys k = Keys.of(layout);

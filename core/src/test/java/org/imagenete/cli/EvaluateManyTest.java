@@ -94,8 +94,9 @@ class EvaluateManyTest {
             assertEquals(Files.readString(one.resolve(f)), Files.readString(both.resolve("a").resolve(f)), "model a, " + f);
             assertEquals(Files.readString(two.resolve(f)), Files.readString(both.resolve("bee").resolve(f)), "model bee, " + f);
         }
-        assertTrue(Files.readString(one.resolve("predictions.csv")).lines().skip(1).map(l -> l.split(",")[5]).distinct().count() > 3,
-                "the check needs predictions that differ between images");
+        // formula weights predict much the same class everywhere; the confidences (6 digits) tell the images apart
+        assertTrue(Files.readString(one.resolve("predictions.csv")).lines().skip(1).map(l -> l.split(",")[6]).distinct().count() > 20,
+                "the check needs outputs that differ between images");
         assertFalse(Files.readString(one.resolve("predictions.csv")).equals(Files.readString(two.resolve("predictions.csv"))), "two different models");
         // leaderboard: long format with the required columns, one row per model and variant, Wilson intervals
         List<String> lb = Files.readAllLines(both.resolve("leaderboard.csv"));

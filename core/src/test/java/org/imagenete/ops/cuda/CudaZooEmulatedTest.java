@@ -36,7 +36,8 @@ class CudaZooEmulatedTest {
                     // Not element-wise: one layer3 activation of this input lies within fp32 noise of the ReLU's kink
                     // (the backends' forwards differ by ~1e-6, as the logits show) and switches sides, so the gradient
                     // takes another path through it; the relative L2 error stays small. (The grouped convolution's
-                    // gradient itself agrees element-wise: CudaCheck's grouped cases, at this model's shapes too.)
+                    // gradient agrees element-wise in CudaCheck's grouped cases, and did at each of this model's layers
+                    // when given the same inputs.)
                     double num = 0, den = 0;
                     for (long i = 0; i < dx.numel(); i++) {
                         double d = dx.getFloat(i) - dxRef.getFloat(i);

@@ -28,6 +28,10 @@ import static org.imagenete.ops.cpu.NativeLib.voidFn;
 public final class CpuOps implements Ops {
     private static final MethodHandle CONV = NativeLib.handle("ie_conv2d_auto_ex_f32", voidFn(ADDRESS, ADDRESS, ADDRESS,
             ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle CONV_GROUPED = NativeLib.handle("ie_conv2d_grouped_f32", voidFn(ADDRESS, ADDRESS, ADDRESS,
+            ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle CONV_GROUPED_GRAD = NativeLib.handle("ie_conv2d_grouped_grad_f32", voidFn(ADDRESS, ADDRESS, ADDRESS,
+            JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle LINEAR = NativeLib.handle("ie_linear_f32", voidFn(ADDRESS, ADDRESS, ADDRESS,
             ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle GROUP_NORM = NativeLib.handle("ie_group_norm_f32", voidFn(ADDRESS, ADDRESS,
@@ -123,21 +127,9 @@ public final class CpuOps implements Ops {
         if (groups == 1)
             return run(y, () -> { CONV.invokeExact(seg(x), seg(w), seg(bias), seg(add), seg(y), x.dim(0), x.dim(1), x.dim(2),
                     x.dim(3), w.dim(0), w.dim(2), w.dim(3), stride, pad, relu ? 1 : 0); });
-        // Grouped: the same native convolution on each (image, group): its input channels, weights, bias and output
-        // channels are contiguous slices of the NCHW tensors.
-        int cinG = w.dim(1), coutG = w.dim(0) / groups, kh = w.dim(2), kw = w.dim(3);
-        long xs = (long) cinG * x.dim(2) * x.dim(3) * 4, ws = (long) coutG * cinG * kh * kw * 4, ys = (long) coutG * o[2] * o[3] * 4;
-        return run(y, () -> {
-            for (int b = 0; b < o[0]; b++)
-                for (int g = 0; g < groups; g++) {
-                    long gi = (long) b * groups + g;
-                    // locals, not conditionals, as arguments: invokeExact needs their static type to be MemorySegment
-                    MemorySegment bs = bias == null ? MemorySegment.NULL : seg(bias).asSlice(g * coutG * 4L, coutG * 4L);
-                    MemorySegment as = add == null ? MemorySegment.NULL : seg(add).asSlice(gi * ys, ys);
-                    CONV.invokeExact(seg(x).asSlice(gi * xs, xs), seg(w).asSlice(g * ws, ws), bs, as, seg(y).asSlice(gi * ys, ys),
-                            1, cinG, x.dim(2), x.dim(3), coutG, kh, kw, stride, pad, relu ? 1 : 0);
-                }
-        });
+        // grouped (ResNeXt): a direct kernel, one output plane per task (native/grouped.c)
+        return run(y, () -> { CONV_GROUPED.invokeExact(seg(x), seg(w), seg(bias), seg(add), seg(y), x.dim(0), x.dim(1), x.dim(2),
+                x.dim(3), w.dim(0), w.dim(2), w.dim(3), stride, pad, groups, relu ? 1 : 0); });
     }
 
     @Override
@@ -304,19 +296,8 @@ public final class CpuOps implements Ops {
         if (groups == 1)
             return runAlloc(dx, "conv2d_grad", () -> (int) CONV_GRAD.invokeExact(seg(dy), seg(w), seg(dx), dy.dim(0), w.dim(0),
                     w.dim(1), h, wdt, w.dim(2), w.dim(3), stride, pad));
-        // grouped: per (image, group) slices, as the forward
-        int cinG = w.dim(1), coutG = w.dim(0) / groups, kh = w.dim(2), kw = w.dim(3);
-        long ds = (long) coutG * dy.dim(2) * dy.dim(3) * 4, ws = (long) coutG * cinG * kh * kw * 4, xs = (long) cinG * h * wdt * 4;
-        return runAlloc(dx, "conv2d_grad", () -> {
-            for (int b = 0; b < dy.dim(0); b++)
-                for (int g = 0; g < groups; g++) {
-                    long gi = (long) b * groups + g;
-                    int r = (int) CONV_GRAD.invokeExact(seg(dy).asSlice(gi * ds, ds), seg(w).asSlice(g * ws, ws), seg(dx).asSlice(gi * xs, xs),
-                            1, coutG, cinG, h, wdt, kh, kw, stride, pad);
-                    if (r != 0) return r;
-                }
-            return 0;
-        });
+        return run(dx, () -> { CONV_GROUPED_GRAD.invokeExact(seg(dy), seg(w), seg(dx), dy.dim(0), w.dim(1) * groups, h, wdt, w.dim(0),
+                w.dim(2), w.dim(3), stride, pad, groups); });
     }
 
     @Override

@@ -10,6 +10,9 @@
 //     B[k][n] = dy[b][co][oy][ox] where iy = oy*s+ky-p, ix = ox*s+kx-p: oy = (iy+p-ky)/s when that divides
 //               exactly and lands inside [0, Ho) (same for x), else 0; n = (b, iy, ix)
 // Both views share one kernel template: only the gathers differ (ConvFwd / ConvGrad below).
+// Grouped convolutions (ResNeXt): blockIdx.z is the group g; each group is the GEMM above over its own channels,
+// M = Cout/groups (Cin/groups for the gradient), K = Cin/groups*KH*KW (Cout/groups*KH*KW), with the weights, the
+// gathered channels and the stored channels offset by the group. groups = 1 is the plain convolution.
 // Epilogue (forward): + bias[m], + add (the fused residual), then max(0, .) when relu != 0 (conv-BN-ReLU with BN
 // folded; the gradient kernels never apply it).
 //
@@ -44,18 +47,23 @@ IE_CONSTANT_EXPORT(CONV_MMA_BN)
 IE_CONSTANT_EXPORT(CONV_MMA_THREADS)
 IE_CONSTANT_EXPORT(CONV_DEFAULT_LOWP_VERSION)
 
-/** Problem description; P = output pixels per image (Ho*Wo forward, H*W for the input-gradient). */
+/** Problem description; P = output pixels per image (Ho*Wo forward, H*W for the input-gradient); g = this block's
+ *  group of {@code groups} (Cin and Cout are the totals over all groups). */
 struct ConvArgs {
-    int B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo;
+    int B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo, groups, g;
 };
 
 /** The forward gathers. */
 struct ConvFwd {
-    static __device__ __forceinline__ int M(const ConvArgs& a) { return a.Cout; }
-    static __device__ __forceinline__ int K(const ConvArgs& a) { return a.Cin * a.KH * a.KW; }
+    /** Rows of this group's GEMM, and the output channels in all. */
+    static __device__ __forceinline__ int M(const ConvArgs& a) { return a.Cout / a.groups; }
+    static __device__ __forceinline__ int C(const ConvArgs& a) { return a.Cout; }
+    static __device__ __forceinline__ int K(const ConvArgs& a) { return a.Cin / a.groups * a.KH * a.KW; }
     static __device__ __forceinline__ int P(const ConvArgs& a) { return a.Ho * a.Wo; }
-    /** Index of A[m][k] in the weights. */
-    static __device__ __forceinline__ long long a_index(const ConvArgs& a, int m, int k) { return (long long) m * K(a) + k; }
+    /** Index of A[m][k] in the weights (row g M + m of [Cout][Cin/groups*KH*KW]). */
+    static __device__ __forceinline__ long long a_index(const ConvArgs& a, int m, int k) {
+        return (long long) (a.g * M(a) + m) * K(a) + k;
+    }
     /** Per-column state: the image's base offset in the operand and the window origin. */
     struct Col {
         long long base;
@@ -67,7 +75,7 @@ struct ConvFwd {
         c.valid = n < N;
         int nn = c.valid ? n : 0;
         int P_ = P(a), b = nn / P_, pix = nn - b * P_, oy = pix / a.Wo, ox = pix - oy * a.Wo;
-        c.base = (long long) b * a.Cin * a.H * a.W;
+        c.base = ((long long) b * a.Cin + (long long) a.g * (a.Cin / a.groups)) * a.H * a.W;   // the group's first channel
         c.y0 = oy * a.stride - a.pad;
         c.x0 = ox * a.stride - a.pad;
         return c;
@@ -84,12 +92,14 @@ struct ConvFwd {
 
 /** The input-gradient gathers (a transposed convolution of dy). */
 struct ConvGrad {
-    static __device__ __forceinline__ int M(const ConvArgs& a) { return a.Cin; }
-    static __device__ __forceinline__ int K(const ConvArgs& a) { return a.Cout * a.KH * a.KW; }
+    static __device__ __forceinline__ int M(const ConvArgs& a) { return a.Cin / a.groups; }
+    static __device__ __forceinline__ int C(const ConvArgs& a) { return a.Cin; }
+    static __device__ __forceinline__ int K(const ConvArgs& a) { return a.Cout / a.groups * a.KH * a.KW; }
     static __device__ __forceinline__ int P(const ConvArgs& a) { return a.H * a.W; }
+    /** w[g Cout/groups + co][m][ky][kx] for k = (co, ky, kx) of this group. */
     static __device__ __forceinline__ long long a_index(const ConvArgs& a, int m, int k) {
         int khw = a.KH * a.KW, co = k / khw, r = k - co * khw;
-        return ((long long) co * a.Cin + m) * khw + r;
+        return ((long long) (a.g * (a.Cout / a.groups) + co) * M(a) + m) * khw + r;
     }
     struct Col {
         long long base;
@@ -101,7 +111,7 @@ struct ConvGrad {
         c.valid = n < N;
         int nn = c.valid ? n : 0;
         int P_ = P(a), b = nn / P_, pix = nn - b * P_, iy = pix / a.W, ix = pix - iy * a.W;
-        c.base = (long long) b * a.Cout * a.Ho * a.Wo;
+        c.base = ((long long) b * a.Cout + (long long) a.g * (a.Cout / a.groups)) * a.Ho * a.Wo;
         c.y0 = iy + a.pad;
         c.x0 = ix + a.pad;
         return c;
@@ -117,15 +127,15 @@ struct ConvGrad {
     }
 };
 
-/** out[b][m][pix] = acc + bias[m] + add[b][m][pix], then max(0, .) if relu, for column n (n < N, m < M checked by
- *  the caller). */
+/** out[b][c][pix] = acc + bias[c] + add[b][c][pix] with c = g M + m (the group's channel m), then max(0, .) if relu,
+ *  for column n (n < N, m < M checked by the caller). */
 template <class Map>
 static __device__ __forceinline__ void conv_store(const ConvArgs& a, float* out, const float* bias, const float* add,
                                                   int relu, int m, int n, float acc) {
-    int P_ = Map::P(a), b = n / P_, pix = n - b * P_;
-    long long o = ((long long) b * Map::M(a) + m) * P_ + pix;
+    int P_ = Map::P(a), b = n / P_, pix = n - b * P_, c = a.g * Map::M(a) + m;
+    long long o = ((long long) b * Map::C(a) + c) * P_ + pix;
     float v = acc;
-    if (bias) v += bias[m];
+    if (bias) v += bias[c];
     if (add) v += add[o];
     if (relu && !(v > 0.f)) v = 0.f;   // NaN -> 0 as the reference's x > 0 ? x : 0
     out[o] = v;
@@ -175,20 +185,20 @@ static __device__ __forceinline__ void conv_f32_body(const float* __restrict__ x
     }
 }
 
-/** x [B,Cin,H,W], w [Cout,Cin,KH,KW], bias [Cout] or null, add [B,Cout,Ho,Wo] or null -> y [B,Cout,Ho,Wo];
- *  relu != 0: y = max(0, .). */
+/** x [B,Cin,H,W], w [Cout,Cin/groups,KH,KW], bias [Cout] or null, add [B,Cout,Ho,Wo] or null -> y [B,Cout,Ho,Wo];
+ *  relu != 0: y = max(0, .). Grid (N tiles, M tiles, groups). */
 extern "C" __global__ void __launch_bounds__(CONV_F32_THREADS)
 conv2d_f32_v1(const float* x, const float* w, const float* bias, const float* add, float* y, int B, int Cin, int H,
-              int W, int Cout, int KH, int KW, int stride, int pad, int Ho, int Wo, int relu) {
-    ConvArgs a{B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo};
+              int W, int Cout, int KH, int KW, int stride, int pad, int Ho, int Wo, int relu, int groups) {
+    ConvArgs a{B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo, groups, (int) blockIdx.z};
     conv_f32_body<ConvFwd>(x, w, bias, add, y, a, relu);
 }
 
-/** dy [B,Cout,Ho,Wo], w [Cout,Cin,KH,KW] -> dx [B,Cin,H,W]. */
+/** dy [B,Cout,Ho,Wo], w [Cout,Cin/groups,KH,KW] -> dx [B,Cin,H,W]. */
 extern "C" __global__ void __launch_bounds__(CONV_F32_THREADS)
 conv2d_grad_f32_v1(const float* dy, const float* w, float* dx, int B, int Cin, int H, int W, int Cout, int KH, int KW,
-                   int stride, int pad, int Ho, int Wo) {
-    ConvArgs a{B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo};
+                   int stride, int pad, int Ho, int Wo, int groups) {
+    ConvArgs a{B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo, groups, (int) blockIdx.z};
     conv_f32_body<ConvGrad>(dy, w, nullptr, nullptr, dx, a, 0);
 }
 
@@ -317,30 +327,30 @@ static __device__ __forceinline__ void conv_mma_body(const float* __restrict__ x
 /** As conv2d_f32_v1 (relu included) with w16 the weights rounded to bf16 (convert_f32_bf16_v1); fp32 accumulation. */
 extern "C" __global__ void __launch_bounds__(CONV_MMA_THREADS)
 conv2d_bf16_v2(const float* x, const unsigned short* w16, const float* bias, const float* add, float* y, int B, int Cin,
-               int H, int W, int Cout, int KH, int KW, int stride, int pad, int Ho, int Wo, int relu) {
-    ConvArgs a{B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo};
+               int H, int W, int Cout, int KH, int KW, int stride, int pad, int Ho, int Wo, int relu, int groups) {
+    ConvArgs a{B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo, groups, (int) blockIdx.z};
     conv_mma_body<ConvFwd, Bf16>(x, w16, bias, add, y, a, relu);
 }
 
 extern "C" __global__ void __launch_bounds__(CONV_MMA_THREADS)
 conv2d_grad_bf16_v2(const float* dy, const unsigned short* w16, float* dx, int B, int Cin, int H, int W, int Cout, int KH,
-                    int KW, int stride, int pad, int Ho, int Wo) {
-    ConvArgs a{B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo};
+                    int KW, int stride, int pad, int Ho, int Wo, int groups) {
+    ConvArgs a{B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo, groups, (int) blockIdx.z};
     conv_mma_body<ConvGrad, Bf16>(dy, w16, nullptr, nullptr, dx, a, 0);
 }
 
 /** As conv2d_bf16_v2 with IEEE half operands (convert_f32_f16_v1). */
 extern "C" __global__ void __launch_bounds__(CONV_MMA_THREADS)
 conv2d_f16_v2(const float* x, const unsigned short* w16, const float* bias, const float* add, float* y, int B, int Cin,
-              int H, int W, int Cout, int KH, int KW, int stride, int pad, int Ho, int Wo, int relu) {
-    ConvArgs a{B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo};
+              int H, int W, int Cout, int KH, int KW, int stride, int pad, int Ho, int Wo, int relu, int groups) {
+    ConvArgs a{B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo, groups, (int) blockIdx.z};
     conv_mma_body<ConvFwd, F16>(x, w16, bias, add, y, a, relu);
 }
 
 extern "C" __global__ void __launch_bounds__(CONV_MMA_THREADS)
 conv2d_grad_f16_v2(const float* dy, const unsigned short* w16, float* dx, int B, int Cin, int H, int W, int Cout, int KH,
-                   int KW, int stride, int pad, int Ho, int Wo) {
-    ConvArgs a{B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo};
+                   int KW, int stride, int pad, int Ho, int Wo, int groups) {
+    ConvArgs a{B, Cin, H, W, Cout, KH, KW, stride, pad, Ho, Wo, groups, (int) blockIdx.z};
     conv_mma_body<ConvGrad, F16>(dy, w16, nullptr, nullptr, dx, a, 0);
 }
 

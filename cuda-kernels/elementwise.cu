@@ -1,4 +1,4 @@
-// elementwise: SiLU, add, ReLU and their input-gradients; fp32 -> bf16/f16 conversion of weights for the
+// elementwise: SiLU, add, ReLU and their input-gradients; GELU (exact, erf); fp32 -> bf16/f16 conversion of weights for the
 // tensor-core convolutions. All grid-stride loops over 64-bit indices, EW_THREADS per block.
 // Versions: *_v1 only.
 #include "common.cuh"
@@ -18,6 +18,15 @@ silu_grad_f32_v1(const float* __restrict__ dy, const float* __restrict__ x, floa
     IE_GRID_STRIDE(i, n) {
         float v = x[i], e = expf(-v), s = 1.f / (1.f + e);
         dx[i] = dy[i] * s * (1.f + v * (e * s));
+    }
+}
+
+/** y = x (1 + erf(x / sqrt 2)) / 2, torch's exact GELU (erff: within 2 ulp). */
+extern "C" __global__ void __launch_bounds__(EW_THREADS)
+gelu_f32_v1(const float* __restrict__ x, float* __restrict__ y, long long n) {
+    IE_GRID_STRIDE(i, n) {
+        float v = x[i];
+        y[i] = 0.5f * v * (1.f + erff(v * 0.70710678118654752f));
     }
 }
 
@@ -51,6 +60,7 @@ convert_f32_f16_v1(const float* __restrict__ x, unsigned short* __restrict__ y, 
 
 IE_KERNEL_EXPORT(silu_f32_v1)
 IE_KERNEL_EXPORT(silu_grad_f32_v1)
+IE_KERNEL_EXPORT(gelu_f32_v1)
 IE_KERNEL_EXPORT(add_f32_v1)
 IE_KERNEL_EXPORT(relu_f32_v1)
 IE_KERNEL_EXPORT(relu_grad_f32_v1)

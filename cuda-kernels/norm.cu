@@ -1,5 +1,6 @@
 // norm: GroupNorm over (C/G channels x spatial) per sample and group, biased variance, affine, then optionally
-// y * (1 + scale) + shift (scale-shift from [B, 2C]) and SiLU, fused; and its input-gradient.
+// y * (1 + scale) + shift (scale-shift from [B, 2C]) and SiLU, fused; and its input-gradient. LayerNorm over the
+// channels at each position (the vision transformers' tokens, channel-major [B, C, T]).
 //
 // A group of ADM-256 at 256x256 holds 8 x 65536 values, and there are only 32 groups per sample, so one block per
 // group would leave most of the GPU idle: statistics are computed per chunk of a group (many blocks), each chunk
@@ -12,6 +13,9 @@
 //   group_norm_grad_reduce_f32_v1 grid (B*G, chunks): per chunk sum(dxhat), sum(dxhat * xhat) -> part2[..][2]
 //   group_norm_grad_apply_f32_v1  grid (B*C, ceil(HW / GN_APPLY_PER_BLOCK)):
 //                                 dx = inv (dxhat - mean(dxhat) - xhat mean(dxhat xhat))
+//   layer_norm_f32_v1             grid-stride, one thread per position (b, s) of x [B, C, S]: fp64 mean, then fp64
+//                                 sum of squared deviations over the C channels (stride S: consecutive threads read
+//                                 consecutive positions, so every load of a warp is coalesced), fp32 apply
 // Default: v1.
 #include "common.cuh"
 
@@ -192,7 +196,27 @@ group_norm_grad_apply_f32_v1(const float* __restrict__ dy, const float* __restri
     }
 }
 
+/** x, y [B, C, S]: y = (x - mean) / sqrt(var + eps) gamma[c] + beta[c] over the C values of each position. */
+extern "C" __global__ void __launch_bounds__(EW_THREADS)
+layer_norm_f32_v1(const float* __restrict__ x, const float* __restrict__ gamma, const float* __restrict__ beta,
+                  float* __restrict__ y, int B, int C, long long S, float eps) {
+    IE_GRID_STRIDE(p, (long long) B * S) {
+        const long long b = p / S, s = p - b * S, base = b * C * S + s;
+        double sum = 0;
+        for (int c = 0; c < C; c++) sum += x[base + c * S];
+        const double mean = sum / C;
+        double sq = 0;
+        for (int c = 0; c < C; c++) {
+            const double d = x[base + c * S] - mean;
+            sq += d * d;
+        }
+        const double inv = 1.0 / sqrt(sq / C + eps);
+        for (int c = 0; c < C; c++) y[base + c * S] = (float) ((x[base + c * S] - mean) * inv * gamma[c] + beta[c]);
+    }
+}
+
 IE_KERNEL_EXPORT(group_norm_stats_f32_v1)
 IE_KERNEL_EXPORT(group_norm_apply_f32_v1)
 IE_KERNEL_EXPORT(group_norm_grad_reduce_f32_v1)
 IE_KERNEL_EXPORT(group_norm_grad_apply_f32_v1)
+IE_KERNEL_EXPORT(layer_norm_f32_v1)

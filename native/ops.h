@@ -44,6 +44,19 @@ void ie_linear_f32(const float* x, const float* w, const float* bias, float* y, 
  * as q|k|v; y [B, C, T]. Softmax in fp32 over keys. Returns -1 when its scratch allocation fails. */
 int ie_attention_f32(const float* qkv, float* y, int B, int heads, int ch, int T);
 
+/* grouped.c. Grouped convolution (groups > 1; semantics of ie_conv2d_ex_f32 with w [Cout, Cin/groups, KH, KW] and
+ * output channel co reading only the input channels of its group co / (Cout/groups)), direct, one task per output
+ * plane; and its input-gradient (dx [B, Cin, H, W] from dy [B, Cout, Ho, Wo]). */
+void ie_conv2d_grouped_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
+                           int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int groups, int relu);
+void ie_conv2d_grouped_grad_f32(const float* dy, const float* w, float* dx, int B, int Cin, int H, int W, int Cout,
+                                int KH, int KW, int stride, int pad, int groups);
+
+/* transformer.c. LayerNorm over the C channels of x [B, C, S] at each of the S positions; y may alias x. */
+void ie_layer_norm_f32(const float* x, const float* gamma, const float* beta, float* y, int B, int C, long S, float eps);
+/* Exact-form GELU, y = x (1 + erf(x / sqrt 2)) / 2, erf with |error| <= 1.5e-7 (PyTorch's vectorised CPU erf). */
+void ie_gelu_f32(const float* x, float* y, long n);
+
 /* ie_sgemm on the calling thread only (for use inside a parallel region). */
 IE_HIDDEN void ie_sgemm_serial(int transA, int transB, int M, int N, int K, float alpha, const float* A, int lda,
                                const float* B, int ldb, float beta, float* C, int ldc);

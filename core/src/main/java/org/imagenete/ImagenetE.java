@@ -9,12 +9,13 @@ import org.imagenete.edit.Editor;
 import org.imagenete.edit.Fills;
 import org.imagenete.edit.Seeds;
 import org.imagenete.eval.Classifier;
+import org.imagenete.eval.Classifiers;
+import org.imagenete.eval.ModelSpec;
 import org.imagenete.eval.Datasets;
 import org.imagenete.eval.EvalItem;
 import org.imagenete.eval.Evaluator;
 import org.imagenete.eval.Metrics;
 import org.imagenete.eval.OnnxClassifier;
-import org.imagenete.eval.ResNetClassifier;
 import org.imagenete.image.Images;
 import org.imagenete.image.Mask;
 import org.imagenete.image.MaskSource;
@@ -96,7 +97,8 @@ public final class ImagenetE {
     }
 
     /**
-     * Evaluates a classifier (torchvision ResNet weights, run natively on {@code ops}, or an .onnx model) on a
+     * Evaluates a classifier (a native checkpoint as {@link org.imagenete.eval.ModelZoo} reads it, run on {@code ops}, or
+     * an .onnx model) on a
      * benchmark folder, an ImageFolder or (with {@code data} a CSV file) a labels file; returns per-variant figures.
      */
     public static Metrics.Summary evaluate(Path data, Path model, Ops ops) { return evaluate(data, model, null, ops); }
@@ -107,7 +109,7 @@ public final class ImagenetE {
      */
     public static Metrics.Summary evaluate(Path data, Path model, Map<String, Integer> classMap, Ops ops) {
         List<EvalItem> items = data.toString().endsWith(".csv") ? Datasets.labelsFile(data) : Datasets.load(data, null, classMap);
-        try (Classifier c = model.toString().endsWith(".onnx") ? new OnnxClassifier(model, 0, false) : ResNetClassifier.open(model, ops)) {
+        try (Classifier c = Classifiers.open(ModelSpec.ofFile(model), ops, 0, OnnxClassifier.Provider.AUTO)) {
             return Metrics.compute(Evaluator.run(c, items, Evaluator.Options.defaults(), null).predictions());
         }
     }

@@ -95,6 +95,9 @@ public final class BenchReport {
             case "ResNetBench.logits" -> {
                 return new Work(8.18e9 * params.get("batch").asInt(), 0);
             }
+            case "ZooBench.logits" -> {
+                return new Work(ZooBench.GFLOP.get(params.get("model").asText()) * 1e9 * params.get("batch").asInt(), 0);
+            }
             case "CompositeBench.affineComposite" -> {   // bg (3 ch) + layer (4 ch) read, 4 ch written, once each
                 double px = (double) params.get("batch").asInt() * params.get("size").asInt() * params.get("size").asInt();
                 return new Work(0, px * (3 + 4 + 4) * 4);

@@ -2,7 +2,7 @@ package org.imagenete.cli;
 
 import org.imagenete.eval.Classifier;
 import org.imagenete.eval.OnnxClassifier;
-import org.imagenete.eval.ResNetClassifier;
+import org.imagenete.eval.ModelZoo;
 import org.imagenete.io.SafeTensors;
 import org.imagenete.ops.Ops;
 import org.imagenete.tensor.Tensor;
@@ -22,10 +22,11 @@ import java.util.concurrent.Callable;
 /** Runs a classifier on preprocessed images from a safetensors file: a checking tool like {@code unet}. */
 @Command(name = "classify", mixinStandardHelpOptions = true,
         description = {"Classify x [B,3,H,W] (already normalised) from a safetensors file; writes logits [B,classes].",
-                "--weights: a torchvision ResNet state dict (.pth or .safetensors), run natively; --onnx: any ONNX model."})
+                "--weights: a torchvision ResNet / ResNeXt / Wide ResNet or torchvision / timm ViT / DeiT state dict (.pth or",
+                ".safetensors, as model zoos publish them), run natively; --onnx: any ONNX model."})
 public final class ClassifyCommand implements Callable<Integer> {
     static final class Model {
-        @Option(names = "--weights", paramLabel = "FILE", description = "torchvision ResNet-18/34/50/101/152 (.pth, .safetensors)")
+        @Option(names = "--weights", paramLabel = "FILE", description = "a native classifier's weights (.pth, .safetensors)")
         Path weights;
 
         @Option(names = "--onnx", paramLabel = "MODEL", description = "an ONNX classifier (ONNX Runtime)")
@@ -50,7 +51,7 @@ public final class ClassifyCommand implements Callable<Integer> {
         Main.requireFile(m);
         List<Tensor> owned = new ArrayList<>();
         Ops ops = model.weights != null ? backend.ops() : null;
-        try (Classifier c = model.weights != null ? ResNetClassifier.open(model.weights, ops)
+        try (Classifier c = model.weights != null ? ModelZoo.open(model.weights, ops, null)
                 : new OnnxClassifier(model.onnx, backend.threadCount(), onnxCuda);
              SafeTensors in = SafeTensors.open(input)) {
             Tensor x = UnetCommand.f32(in, "x", owned);

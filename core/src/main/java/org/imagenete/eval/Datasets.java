@@ -12,6 +12,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -78,16 +79,23 @@ public final class Datasets {
         } catch (IOException e) {
             throw new UncheckedIOException(dir + ": " + e.getMessage(), e);
         }
+        // an original's complexity is what its edits record as complexity_before (the unedited image at working size)
+        Map<String, Double> before = new HashMap<>();
+        for (JsonNode n : rows)
+            if (n.path("values").path("complexity_before").isNumber() && n.hasNonNull("image"))
+                before.putIfAbsent(n.get("image").asText(), n.get("values").get("complexity_before").asDouble());
         for (JsonNode n : rows) {
             if (!n.hasNonNull("file")) continue;
             for (String k : List.of("image", "label", "variant"))
                 if (!n.hasNonNull(k)) throw new IllegalArgumentException(dir + ": a manifest row has no '" + k + "': " + n);
             if (!n.get("label").isIntegralNumber() || !n.get("label").canConvertToInt())
                 throw new IllegalArgumentException(dir + ": a manifest row's label is " + n.get("label") + ", not a class index: " + n);
-            JsonNode v = n.path("value");
-            out.add(new EvalItem(dir.resolve(n.get("file").asText()), n.get("image").asText(), n.get("variant").asText(),
+            JsonNode v = n.path("value"), after = n.path("values").path("complexity_after");
+            String image = n.get("image").asText();
+            double complexity = after.isNumber() ? after.asDouble() : before.getOrDefault(image, Double.NaN);
+            out.add(new EvalItem(dir.resolve(n.get("file").asText()), image, n.get("variant").asText(),
                     n.hasNonNull("attribute") ? n.get("attribute").asText() : null, v.isNumber() ? v.asDouble() : Double.NaN,
-                    n.get("label").asInt()));
+                    n.get("label").asInt(), complexity));
         }
         return out;
     }

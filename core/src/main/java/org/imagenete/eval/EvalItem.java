@@ -14,12 +14,24 @@ import java.nio.file.Path;
  * @param variant   {@link Metrics#ORIGINAL} or the edit's variant name
  * @param attribute edited attribute family or null; {@code value} its value (NaN when none)
  * @param label     true ImageNet-1k index (or the dataset's class index)
- * @param member    the image's bytes inside the tar {@code file} (WebDataset shards), or null for a plain file
+ * @param complexity the achieved background complexity the manifest records (NaN when unknown)
+ * @param member     the image's bytes inside the tar {@code file} (WebDataset shards), or null for a plain file
  */
-public record EvalItem(Path file, String image, String variant, String attribute, double value, int label, TarIndex.Member member) {
-    /** An image in a file of its own. */
+public record EvalItem(Path file, String image, String variant, String attribute, double value, int label, double complexity,
+                       TarIndex.Member member) {
+    /** An image in a file of its own, its complexity unknown. */
     public EvalItem(Path file, String image, String variant, String attribute, double value, int label) {
-        this(file, image, variant, attribute, value, label, null);
+        this(file, image, variant, attribute, value, label, Double.NaN, null);
+    }
+
+    /** An image in a file of its own. */
+    public EvalItem(Path file, String image, String variant, String attribute, double value, int label, double complexity) {
+        this(file, image, variant, attribute, value, label, complexity, null);
+    }
+
+    /** A member of a tar shard, its complexity unknown. */
+    public EvalItem(Path file, String image, String variant, String attribute, double value, int label, TarIndex.Member member) {
+        this(file, image, variant, attribute, value, label, Double.NaN, member);
     }
 
     /** The decoded image (EXIF orientation applied); errors name the file, or the shard and the member. */

@@ -16,9 +16,11 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * Batched evaluation with decoding and preprocessing running ahead of inference: decoder threads fill a
- * bounded queue of ready batches (in input order), the calling thread runs the classifier on them. Unreadable
- * images are reported with their path and reason and skipped; they never stop the run.
+ * Batched evaluation of one or many classifiers with decoding and preprocessing running ahead of inference: decoder
+ * threads fill a bounded queue of ready batches (in input order), the calling thread runs every classifier on them.
+ * Each image is decoded once; the models that share a {@link Preprocessing} share its floats, and each distinct
+ * preprocessing is computed once per image. Unreadable images are reported with their path and reason and skipped;
+ * they never stop the run. A model that fails mid-run is marked failed with the reason and the others go on.
  */
 public final class Evaluator {
     /** @param decodeThreads threads decoding and preprocessing; @param prefetch ready batches kept ahead */
@@ -34,20 +36,55 @@ public final class Evaluator {
         public double imagesPerSecond() { return predictions.size() / seconds; }
     }
 
+    /**
+     * One model's part of a run: its predictions, the seconds spent in its inference, and the reason it failed (null
+     * when it did not; its predictions are then those of the batches before the failure).
+     */
+    public record ModelOutcome(Classifier model, List<Prediction> predictions, double inferSeconds, String failure) {
+        public boolean failed() { return failure != null; }
+
+        /** Images per second of inference alone (decoding is shared and overlapped). */
+        public double imagesPerSecond() { return inferSeconds > 0 ? predictions.size() / inferSeconds : Double.NaN; }
+    }
+
+    /** A run of several models over one list of images: per model outcomes in the order given, shared decoding. */
+    public record MultiOutcome(List<ModelOutcome> models, List<Failure> failures, double seconds, double decodeSeconds,
+                               double waitSeconds) {}
+
     /** Called after each batch: images done, total, elapsed seconds. */
     @FunctionalInterface
     public interface Progress {
         void update(int done, int total, double seconds);
     }
 
-    private record Batch(int index, List<EvalItem> items, float[] data, List<Failure> failures, double decodeSeconds) {}
+    /** A decoded batch: the images that decoded, and their floats for each distinct preprocessing (in order). */
+    private record Batch(int index, List<EvalItem> items, float[][] data, List<Failure> failures, double decodeSeconds) {}
 
     private Evaluator() {}
 
+    /** One model; a failure of the model is thrown (as {@link IllegalStateException} with the reason). */
     public static Outcome run(Classifier model, List<EvalItem> items, Options o, Progress progress) {
-        Datasets.checkLabels(items, model.numClasses(), model.name());
-        Preprocessing pre = model.preprocessing();
-        int per = 3 * pre.crop() * pre.crop();
+        MultiOutcome m = runAll(List.of(model), items, o, progress);
+        ModelOutcome r = m.models().getFirst();
+        if (r.failed()) throw new IllegalStateException(model.name() + " failed: " + r.failure());
+        return new Outcome(r.predictions(), m.failures(), m.seconds(), m.decodeSeconds(), r.inferSeconds(), m.waitSeconds());
+    }
+
+    /**
+     * Every model over every image. Labels are checked against each model's class count before any work. A model
+     * whose {@link Classifier#logits} throws is marked failed and not run again; the run stops early only when every
+     * model has failed.
+     */
+    public static MultiOutcome runAll(List<Classifier> models, List<EvalItem> items, Options o, Progress progress) {
+        if (models.isEmpty()) throw new IllegalArgumentException("no models to evaluate");
+        for (Classifier m : models) Datasets.checkLabels(items, m.numClasses(), m.name());
+        List<Preprocessing> pres = new ArrayList<>();
+        int[] preOf = new int[models.size()];
+        for (int i = 0; i < models.size(); i++) {
+            Preprocessing p = models.get(i).preprocessing();
+            if (!pres.contains(p)) pres.add(p);
+            preOf[i] = pres.indexOf(p);
+        }
         int nBatches = (items.size() + o.batch - 1) / o.batch;
         BlockingQueue<Batch> ready = new ArrayBlockingQueue<>(Math.max(1, o.prefetch));
         ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, o.decodeThreads), r -> {
@@ -57,9 +94,13 @@ public final class Evaluator {
         });
         AtomicBoolean stop = new AtomicBoolean();
         long t0 = System.nanoTime();
-        List<Prediction> preds = new ArrayList<>();
+        List<List<Prediction>> preds = new ArrayList<>();
+        for (int i = 0; i < models.size(); i++) preds.add(new ArrayList<>());
+        double[] infer = new double[models.size()];
+        String[] failed = new String[models.size()];
         List<Failure> failures = new ArrayList<>();
-        double decode = 0, infer = 0, wait = 0;
+        double decode = 0, wait = 0;
+        int done = 0;
         // A single producer hands batch indices to the pool in order and puts results in order.
         Thread producer = new Thread(() -> {
             try {
@@ -68,7 +109,7 @@ public final class Evaluator {
                 for (int b = 0; b < nBatches && !stop.get(); b++) {
                     while (next < nBatches && inflight.size() < Math.max(1, o.decodeThreads) + 1) {
                         int bi = next++;
-                        inflight.add(pool.submit(() -> decodeBatch(bi, items.subList(bi * o.batch, Math.min(items.size(), (bi + 1) * o.batch)), pre, per)));
+                        inflight.add(pool.submit(() -> decodeBatch(bi, items.subList(bi * o.batch, Math.min(items.size(), (bi + 1) * o.batch)), pres)));
                     }
                     ready.put(inflight.removeFirst().get());
                 }
@@ -90,14 +131,24 @@ public final class Evaluator {
                 decode += batch.decodeSeconds;
                 failures.addAll(batch.failures);
                 int n = batch.items.size();
-                if (n > 0) {
+                for (int m = 0; m < models.size() && n > 0; m++) {
+                    if (failed[m] != null) continue;
+                    Classifier model = models.get(m);
+                    Preprocessing pre = pres.get(preOf[m]);
                     long i0 = System.nanoTime();
-                    try (Tensor x = Tensor.of(batch.data, n, 3, pre.crop(), pre.crop()); Tensor logits = model.logits(x)) {
-                        infer += (System.nanoTime() - i0) / 1e9;
-                        for (int s = 0; s < n; s++) preds.add(predict(batch.items.get(s), logits, s, model.numClasses()));
+                    try (Tensor x = Tensor.of(batch.data[preOf[m]], n, 3, pre.crop(), pre.crop()); Tensor logits = model.logits(x)) {
+                        for (int s = 0; s < n; s++) preds.get(m).add(predict(batch.items.get(s), logits, s, model.numClasses()));
+                    } catch (RuntimeException | OutOfMemoryError e) {
+                        String why = e.getMessage() == null ? e.toString() : e.getMessage();
+                        failed[m] = String.format(Locale.ROOT, "failed at images %d-%d of %d: %s", b * o.batch, b * o.batch + n - 1,
+                                items.size(), why.replaceAll("\\s*\\R\\s*", " ").strip());   // one line: it goes into a CSV cell
+                    } finally {
+                        infer[m] += (System.nanoTime() - i0) / 1e9;
                     }
                 }
-                if (progress != null) progress.update(preds.size() + failures.size(), items.size(), (System.nanoTime() - t0) / 1e9);
+                done += n + batch.failures.size();
+                if (progress != null) progress.update(done, items.size(), (System.nanoTime() - t0) / 1e9);
+                if (java.util.Arrays.stream(failed).allMatch(java.util.Objects::nonNull)) break;
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -107,25 +158,34 @@ public final class Evaluator {
             producer.interrupt();
             pool.shutdownNow();
         }
-        return new Outcome(preds, failures, (System.nanoTime() - t0) / 1e9, decode, infer, wait);
+        List<ModelOutcome> out = new ArrayList<>();
+        for (int m = 0; m < models.size(); m++) out.add(new ModelOutcome(models.get(m), preds.get(m), infer[m], failed[m]));
+        return new MultiOutcome(out, failures, (System.nanoTime() - t0) / 1e9, decode, wait);
     }
 
-    private static Batch decodeBatch(int index, List<EvalItem> items, Preprocessing pre, int per) {
+    /** Decodes each image once and prepares it for every distinct preprocessing. */
+    private static Batch decodeBatch(int index, List<EvalItem> items, List<Preprocessing> pres) {
         long t0 = System.nanoTime();
         List<EvalItem> ok = new ArrayList<>();
         List<Failure> bad = new ArrayList<>();
-        float[] data = new float[items.size() * per];
+        float[][] data = new float[pres.size()][];
+        for (int p = 0; p < pres.size(); p++) data[p] = new float[items.size() * 3 * pres.get(p).crop() * pres.get(p).crop()];
         for (EvalItem it : items) {
             try {
-                RgbImage img = Preprocess.crop(it.read(), pre);
-                System.arraycopy(Preprocess.normalise(img, pre), 0, data, ok.size() * per, per);
+                RgbImage img = it.read();
+                for (int p = 0; p < pres.size(); p++) {
+                    Preprocessing pre = pres.get(p);
+                    int per = 3 * pre.crop() * pre.crop();
+                    System.arraycopy(Preprocess.normalise(Preprocess.crop(img, pre), pre), 0, data[p], ok.size() * per, per);
+                }
                 ok.add(it);
             } catch (RuntimeException e) {
                 bad.add(new Failure(it.file(), e.getMessage() == null ? e.toString() : e.getMessage()));
             }
         }
-        float[] packed = ok.size() == items.size() ? data : java.util.Arrays.copyOf(data, ok.size() * per);
-        return new Batch(index, ok, packed, bad, (System.nanoTime() - t0) / 1e9);
+        if (ok.size() < items.size())
+            for (int p = 0; p < pres.size(); p++) data[p] = java.util.Arrays.copyOf(data[p], ok.size() * 3 * pres.get(p).crop() * pres.get(p).crop());
+        return new Batch(index, ok, data, bad, (System.nanoTime() - t0) / 1e9);
     }
 
     /** Softmax (float64) top-5 and confidence of one row of logits. */
@@ -148,7 +208,7 @@ public final class Evaluator {
         }
         float conf = (float) (Math.exp(logits.getFloat((long) row * classes + top[0]) - max) / z);
         return new Prediction(it.image(), it.variant(), it.attribute(), it.value(), it.label(), top, conf,
-                Map.of("file", it.location()));
+                Map.of("file", it.location()), it.complexity());
     }
 
     /** A one-line progress bar on stderr: done/total, images/s, ETA. */

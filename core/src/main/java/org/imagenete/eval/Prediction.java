@@ -13,9 +13,15 @@ import java.util.Map;
  * @param top5    the five highest classes, best first
  * @param confidence softmax probability of top5[0]
  * @param extra   anything else to keep (paths, achieved values)
+ * @param complexity the image's background complexity as the benchmark's manifest records it; NaN when unknown
  */
 public record Prediction(String image, String variant, String attribute, double value, int label, int[] top5,
-                         float confidence, Map<String, String> extra) {
+                         float confidence, Map<String, String> extra, double complexity) {
+    public Prediction(String image, String variant, String attribute, double value, int label, int[] top5, float confidence,
+                      Map<String, String> extra) {
+        this(image, variant, attribute, value, label, top5, confidence, extra, Double.NaN);
+    }
+
     public int predicted() { return top5[0]; }
 
     public boolean top1() { return top5[0] == label; }

@@ -37,8 +37,14 @@ public final class Report {
     /** One picture of the sample grid or of the CAM section. */
     public record Picture(String image, String variant, byte[] png, String caption, boolean correct) {}
 
+    /** {@code bins}: accuracy per background-complexity bin (empty when the images have no complexity). */
     public record Input(String title, String model, Metrics.Summary summary, List<Prediction> predictions,
-                        List<Picture> grid, List<Picture> cams, Map<String, String> info) {}
+                        List<Picture> grid, List<Picture> cams, Map<String, String> info, List<Metrics.ComplexityBin> bins) {
+        public Input(String title, String model, Metrics.Summary summary, List<Prediction> predictions, List<Picture> grid,
+                     List<Picture> cams, Map<String, String> info) {
+            this(title, model, summary, predictions, grid, cams, info, List.of());
+        }
+    }
 
     private Report() {}
 
@@ -84,14 +90,31 @@ public final class Report {
             o.put("variant", v.variant());
             o.put("n", v.n());
             num(o, "top1", v.top1());
+            num(o, "top1_low", v.top1Ci().low());
+            num(o, "top1_high", v.top1Ci().high());
             num(o, "top5", v.top5());
             num(o, "original_top1_same_images", v.originalTop1OnSameImages());
+            o.put("paired", v.paired());
+            o.put("lost", v.lost());
+            o.put("gained", v.gained());
             num(o, "drop", v.drop());
+            num(o, "drop_p", v.dropP());
+            if (!Double.isNaN(v.dropP())) o.put("drop_significant", v.dropSignificant());
             num(o, "flip_rate", v.flipRate());
             num(o, "mean_confidence", v.meanConfidence());
             num(o, "ece", v.ece());
             ObjectNode pc = o.putObject("per_class");
             v.perClass().forEach((k, a) -> pc.put(Integer.toString(k), a[1] / a[0]));
+        }
+        ArrayNode cb = root.putArray("complexity_bins");
+        for (Metrics.ComplexityBin b : in.bins) {
+            ObjectNode o = cb.addObject();
+            o.put("low", b.low());
+            o.put("high", b.high());
+            o.put("n", b.n());
+            num(o, "top1", b.top1());
+            num(o, "top1_low", b.top1Ci().low());
+            num(o, "top1_high", b.top1Ci().high());
         }
         ArrayNode ss = root.putArray("sensitivity");
         for (Metrics.Sensitivity s : in.summary.sensitivity()) {
@@ -113,10 +136,12 @@ public final class Report {
     }
 
     static String variantsCsv(Metrics.Summary s) {
-        StringBuilder b = new StringBuilder("variant,n,top1,top5,original_top1_same_images,drop,flip_rate,mean_confidence,ece\n");
+        StringBuilder b = new StringBuilder("variant,n,top1,top5,original_top1_same_images,drop,flip_rate,mean_confidence,ece,"
+                + "top1_low,top1_high,paired,lost,gained,drop_p\n");
         for (Metrics.VariantStats v : s.variants())
-            b.append(String.format(Locale.ROOT, "%s,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f%n", csv(v.variant()), v.n(), v.top1(),
-                    v.top5(), v.originalTop1OnSameImages(), v.drop(), v.flipRate(), v.meanConfidence(), v.ece()));
+            b.append(String.format(Locale.ROOT, "%s,%d,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%.6f,%d,%d,%d,%.6g%n", csv(v.variant()), v.n(), v.top1(),
+                    v.top5(), v.originalTop1OnSameImages(), v.drop(), v.flipRate(), v.meanConfidence(), v.ece(), v.top1Ci().low(),
+                    v.top1Ci().high(), v.paired(), v.lost(), v.gained(), v.dropP()));
         return b.toString();
     }
 
@@ -129,7 +154,7 @@ public final class Report {
         return b.toString();
     }
 
-    private static String csv(String s) {
+    static String csv(String s) {
         return s.contains(",") || s.contains("\"") || s.contains("\n") ? "\"" + s.replace("\"", "\"\"") + "\"" : s;
     }
 
@@ -221,7 +246,7 @@ public final class Report {
         return c;
     }
 
-    private static void style(Styler st) {
+    static void style(Styler st) {
         st.setChartBackgroundColor(Color.WHITE);
         st.setLegendPosition(Styler.LegendPosition.InsideNE);
         st.setAntiAlias(true);
@@ -250,21 +275,38 @@ public final class Report {
                         + "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f2f2f2}td.l,th.l{text-align:left}"
                         + ".grid{display:flex;flex-wrap:wrap;gap:6px}.cell{width:168px;font-size:11px;text-align:center}"
                         + ".cell img{width:160px;height:160px;object-fit:cover;border:3px solid #bbb}.ok img{border-color:#2a2}.bad img{border-color:#d33}"
-                        + ".row{margin:10px 0}.chart{max-width:100%;display:block;margin:8px 0}</style></head><body>");
+                        + ".row{margin:10px 0}.chart{max-width:100%;display:block;margin:8px 0}.ns{color:#888}</style></head><body>");
         h.append("<h1>").append(esc(in.title)).append("</h1><p>Model: <b>").append(esc(in.model)).append("</b></p>");
         h.append("<table id=\"info\">");
         in.info.forEach((k, v) -> h.append("<tr><th class=\"l\">").append(esc(k)).append("</th><td class=\"l\">").append(esc(v)).append("</td></tr>"));
         h.append("</table>");
-        h.append("<h2>Accuracy per variant</h2><table id=\"variants\"><tr><th class=\"l\">variant</th><th>images</th><th>top-1</th><th>top-5</th>"
-                + "<th>originals (same images)</th><th>top-1 drop</th><th>flip rate</th><th>mean confidence</th><th>ECE</th></tr>");
-        for (Metrics.VariantStats v : s.variants())
-            h.append(String.format(Locale.ROOT, "<tr><td class=\"l\">%s</td><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
-                    esc(v.variant()), v.n(), pct(v.top1()), pct(v.top5()), pct(v.originalTop1OnSameImages()), pct(v.drop()),
-                    pct(v.flipRate()), pct(v.meanConfidence()), pct(v.ece())));
+        h.append("<h2>Accuracy per variant</h2><p>95% Wilson intervals; drops against the originals of the same images with the exact"
+                + " McNemar p-value (lost: right as original, wrong here; gained: the reverse). Drops marked n.s. are not significant at 5%.</p>"
+                + "<table id=\"variants\"><tr><th class=\"l\">variant</th><th>images</th><th>top-1</th><th>95% interval</th><th>top-5</th>"
+                + "<th>originals (same images)</th><th>top-1 drop</th><th>lost / gained</th><th>McNemar p</th><th>flip rate</th>"
+                + "<th>mean confidence</th><th>ECE</th></tr>");
+        for (Metrics.VariantStats v : s.variants()) {
+            boolean ns = !Double.isNaN(v.dropP()) && !v.dropSignificant();
+            h.append(String.format(Locale.ROOT, "<tr><td class=\"l\">%s</td><td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td%s>%s</td>"
+                            + "<td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>",
+                    esc(v.variant()), v.n(), pct(v.top1()), Double.isNaN(v.top1Ci().low()) ? "-" : pct(v.top1Ci().low()) + " - " + pct(v.top1Ci().high()),
+                    pct(v.top5()), pct(v.originalTop1OnSameImages()), ns ? " class=\"ns\"" : "", pct(v.drop()) + (ns ? " n.s." : ""),
+                    v.variant().equals(Metrics.ORIGINAL) ? "-" : v.lost() + " / " + v.gained(),
+                    Double.isNaN(v.dropP()) ? "-" : String.format(Locale.ROOT, "%.3g", v.dropP()), pct(v.flipRate()), pct(v.meanConfidence()), pct(v.ece())));
+        }
         h.append("</table>");
         h.append(img(png(accuracyChart(s)), "chart-accuracy", "top-1 and top-5 accuracy per variant"));
         h.append(img(png(dropChart(s)), "chart-drop", "top-1 drop and flip rate per variant"));
         h.append(img(png(calibrationChart(s)), "chart-calibration", "mean confidence and expected calibration error"));
+        if (!in.bins.isEmpty()) {
+            h.append("<h2>Accuracy against background complexity</h2>").append(img(png(complexityChart(in.bins)), "chart-complexity",
+                    "top-1 accuracy per complexity bin"));
+            h.append("<table id=\"complexity\"><tr><th class=\"l\">complexity</th><th>images</th><th>top-1</th><th>95% interval</th></tr>");
+            for (Metrics.ComplexityBin b : in.bins)
+                h.append(String.format(Locale.ROOT, "<tr><td class=\"l\">%.3g - %.3g</td><td>%d</td><td>%s</td><td>%s</td></tr>", b.low(), b.high(), b.n(),
+                        pct(b.top1()), b.n() == 0 ? "-" : pct(b.top1Ci().low()) + " - " + pct(b.top1Ci().high())));
+            h.append("</table>");
+        }
         if (!s.sensitivity().isEmpty()) {
             h.append("<h2>Sensitivity</h2>").append(img(png(sensitivityChart(s)), "chart-sensitivity", "flips along sweeps"));
             h.append("<table id=\"sensitivity\"><tr><th class=\"l\">image</th><th class=\"l\">sweep</th><th>flips at</th></tr>");
@@ -290,11 +332,30 @@ public final class Report {
             h.append("</tr>");
         }
         h.append("</table>");
-        // marks every chart that decoded, so a headless browser's DOM dump shows the charts rendered
-        h.append("<script>window.addEventListener('load',()=>{let n=0;document.querySelectorAll('img.chart').forEach(i=>{"
-                + "if(i.complete&&i.naturalWidth>0){i.dataset.rendered='1';n++;}});document.body.dataset.chartsRendered=n;});</script>");
+        renderedMarker(h);
         h.append("</body></html>\n");
         return h.toString();
+    }
+
+    /** Marks every chart that decoded, so a headless browser's DOM dump shows the charts rendered. */
+    static void renderedMarker(StringBuilder h) {
+        h.append("<script>window.addEventListener('load',()=>{let n=0;document.querySelectorAll('img.chart').forEach(i=>{"
+                + "if(i.complete&&i.naturalWidth>0){i.dataset.rendered='1';n++;}});document.body.dataset.chartsRendered=n;});</script>");
+    }
+
+    static CategoryChart complexityChart(List<Metrics.ComplexityBin> bins) {
+        CategoryChart c = new CategoryChartBuilder().width(900).height(380).title("Top-1 accuracy per background-complexity bin")
+                .xAxisTitle("background complexity").yAxisTitle("top-1 accuracy").build();
+        style(c.getStyler());
+        List<String> names = new ArrayList<>();
+        List<Double> acc = new ArrayList<>();
+        for (Metrics.ComplexityBin b : bins) {
+            names.add(String.format(Locale.ROOT, "%.3g-%.3g", b.low(), b.high()));
+            acc.add(Double.isNaN(b.top1()) ? 0 : b.top1());
+        }
+        c.addSeries("top-1", names, acc);
+        c.getStyler().setYAxisMin(0.0).setYAxisMax(1.0);
+        return c;
     }
 
     private static void pictures(StringBuilder h, String title, String id, List<Picture> pics) {

@@ -24,7 +24,7 @@ public final class ResNetClassifier implements Classifier, Classifier.CamSource 
 
     public static ResNetClassifier open(Path weights, Ops ops) {
         ResNet net = ResNet.open(weights);
-        return new ResNetClassifier(net, ops, "resnet" + net.arch().depth() + " (" + weights.getFileName() + ", native " + ops.name() + ")",
+        return new ResNetClassifier(net, ops, net.arch().name() + " (" + weights.getFileName() + ", native " + ops.name() + ")",
                 Preprocessing.imagenet());
     }
 
@@ -37,6 +37,8 @@ public final class ResNetClassifier implements Classifier, Classifier.CamSource 
     @Override public int numClasses() { return net.arch().numClasses(); }
 
     @Override public Preprocessing preprocessing() { return pre; }
+
+    @Override public String provider() { return "native " + ops.name(); }
 
     @Override public Tensor logits(Tensor x) { return net.forward(ops, x, null, null); }
 

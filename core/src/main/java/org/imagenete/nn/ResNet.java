@@ -21,8 +21,9 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * torchvision's ResNet (18/34 with BasicBlocks, 50/101/152 with Bottlenecks, v1.5: stride on the 3x3 conv) in
- * eval mode, written only in {@link Ops}. BatchNorm is folded into the preceding convolution at load:
+ * torchvision's ResNet (18/34 with BasicBlocks, 50/101/152 with Bottlenecks, v1.5: stride on the 3x3 conv), and its
+ * ResNeXt (the Bottleneck's 3x3 conv grouped, e.g. 32 groups of 4 channels per 64 planes: resnext50_32x4d) and
+ * Wide ResNet (the Bottleneck twice as wide: wide_resnet50_2) variants, in eval mode, written only in {@link Ops}. BatchNorm is folded into the preceding convolution at load:
  * w' = w gamma / sqrt(var + eps), b' = beta - mean gamma / sqrt(var + eps). Names follow the state dict.
  */
 public final class ResNet implements AutoCloseable {
@@ -34,20 +35,47 @@ public final class ResNet implements AutoCloseable {
         void accept(String name, Tensor t);
     }
 
-    /** Depth, block type and blocks per stage. */
-    public record Arch(int depth, boolean bottleneck, int[] blocks, int numClasses) {
-        public static Arch of(int depth, int numClasses) {
+    /**
+     * Depth, block type, blocks per stage, and torchvision's {@code groups} and {@code width_per_group}: the
+     * Bottleneck's inner width is planes * widthPerGroup / 64 * groups (64 and 1 for ResNet, 4 and 32 for
+     * resnext50_32x4d, 128 and 1 for wide_resnet50_2).
+     */
+    public record Arch(int depth, boolean bottleneck, int[] blocks, int numClasses, int groups, int widthPerGroup) {
+        public Arch {
+            if (groups < 1 || widthPerGroup < 1 || (!bottleneck && (groups != 1 || widthPerGroup != 64)))
+                throw new IllegalArgumentException("ResNet-" + depth + ": groups " + groups + ", width per group " + widthPerGroup
+                        + " (BasicBlock networks have 1 and 64)");
+        }
+
+        public static Arch of(int depth, int numClasses) { return of(depth, numClasses, 1, 64); }
+
+        public static Arch of(int depth, int numClasses, int groups, int widthPerGroup) {
             return switch (depth) {
-                case 18 -> new Arch(18, false, new int[]{2, 2, 2, 2}, numClasses);
-                case 34 -> new Arch(34, false, new int[]{3, 4, 6, 3}, numClasses);
-                case 50 -> new Arch(50, true, new int[]{3, 4, 6, 3}, numClasses);
-                case 101 -> new Arch(101, true, new int[]{3, 4, 23, 3}, numClasses);
-                case 152 -> new Arch(152, true, new int[]{3, 8, 36, 3}, numClasses);
+                case 18 -> new Arch(18, false, new int[]{2, 2, 2, 2}, numClasses, groups, widthPerGroup);
+                case 34 -> new Arch(34, false, new int[]{3, 4, 6, 3}, numClasses, groups, widthPerGroup);
+                case 50 -> new Arch(50, true, new int[]{3, 4, 6, 3}, numClasses, groups, widthPerGroup);
+                case 101 -> new Arch(101, true, new int[]{3, 4, 23, 3}, numClasses, groups, widthPerGroup);
+                case 152 -> new Arch(152, true, new int[]{3, 8, 36, 3}, numClasses, groups, widthPerGroup);
                 default -> throw new IllegalArgumentException("ResNet depth " + depth + " (18, 34, 50, 101, 152)");
             };
         }
 
+        /** torchvision's name: resnet50, resnext50_32x4d, wide_resnet50_2 (other combinations spelled the ResNeXt way). */
+        public String name() {
+            if (groups > 1) return "resnext" + depth + "_" + groups + "x" + widthPerGroup + "d";
+            if (widthPerGroup != 64) return widthPerGroup % 64 == 0 ? "wide_resnet" + depth + "_" + widthPerGroup / 64 : "resnet" + depth + "_1x" + widthPerGroup + "d";
+            return "resnet" + depth;
+        }
+
         public int expansion() { return bottleneck ? 4 : 1; }
+
+        @Override public String toString() {
+            return name() + ": blocks " + Arrays.toString(blocks) + (bottleneck ? " (bottleneck" + (groups > 1 ? ", " + groups + " groups" : "")
+                    + ", width " + width(64) + " in layer1)" : "") + ", " + numClasses + " classes";
+        }
+
+        /** The Bottleneck's inner width in a stage of {@code planes} (64 << stage). */
+        public int width(int planes) { return planes * widthPerGroup / 64 * groups; }
 
         public int features() { return 512 * expansion(); }
 
@@ -63,11 +91,12 @@ public final class ResNet implements AutoCloseable {
                     String n = "layer" + (s + 1) + "." + b;
                     int stride = b == 0 && s > 0 ? 2 : 1;
                     if (bottleneck) {
-                        p.put(n + ".conv1.weight", new int[]{planes, in, 1, 1});
-                        bn(p, n + ".bn1", planes);
-                        p.put(n + ".conv2.weight", new int[]{planes, planes, 3, 3});
-                        bn(p, n + ".bn2", planes);
-                        p.put(n + ".conv3.weight", new int[]{planes * 4, planes, 1, 1});
+                        int w = width(planes);
+                        p.put(n + ".conv1.weight", new int[]{w, in, 1, 1});
+                        bn(p, n + ".bn1", w);
+                        p.put(n + ".conv2.weight", new int[]{w, w / groups, 3, 3});
+                        bn(p, n + ".bn2", w);
+                        p.put(n + ".conv3.weight", new int[]{planes * 4, w, 1, 1});
                         bn(p, n + ".bn3", planes * 4);
                     } else {
                         p.put(n + ".conv1.weight", new int[]{planes, in, 3, 3});
@@ -93,16 +122,29 @@ public final class ResNet implements AutoCloseable {
             p.put(n + ".num_batches_tracked", new int[]{});
         }
 
-        /** Reads depth and class count off a torchvision state dict. */
+        /** Whether the keys are those of a torchvision ResNet family state dict (its stem and first block). */
+        public static boolean recognises(Map<String, Tensor> sd) {
+            return sd.containsKey("conv1.weight") && sd.containsKey("layer1.0.conv1.weight");
+        }
+
+        /** Reads depth, class count, groups and width off a torchvision state dict. */
         public static Arch infer(Map<String, Tensor> sd) {
             int[] blocks = new int[4];
             for (int s = 0; s < 4; s++) while (sd.containsKey("layer" + (s + 1) + "." + blocks[s] + ".conv1.weight")) blocks[s]++;
             boolean bottleneck = sd.containsKey("layer1.0.conv3.weight");
             Tensor fc = sd.get("fc.weight");
-            if (fc == null || blocks[0] == 0) throw new IllegalArgumentException("not a torchvision ResNet state dict (no fc.weight / layer1.0)");
-            for (int depth : new int[]{18, 34, 50, 101, 152}) {
-                Arch a = of(depth, fc.dim(0));
-                if (a.bottleneck == bottleneck && Arrays.equals(a.blocks, blocks)) return a;
+            if (fc == null || fc.rank() != 2 || blocks[0] == 0)
+                throw new IllegalArgumentException("not a torchvision ResNet state dict (no fc.weight [classes, C] / layer1.0)");
+            int groups = 1, widthPerGroup = 64;
+            Tensor c2 = sd.get("layer1.0.conv2.weight");
+            if (bottleneck && c2 != null && c2.rank() == 4 && c2.dim(1) > 0 && c2.dim(0) % c2.dim(1) == 0) {
+                // layer1's conv2 is [width, width / groups, 3, 3] with width = 64 * widthPerGroup / 64 * groups
+                groups = c2.dim(0) / c2.dim(1);
+                widthPerGroup = c2.dim(1);
+            }
+            for (int depth : bottleneck ? new int[]{50, 101, 152} : new int[]{18, 34}) {
+                Arch a = of(depth, fc.dim(0), groups, widthPerGroup);
+                if (Arrays.equals(a.blocks, blocks)) return a;
             }
             throw new IllegalArgumentException("unknown ResNet layout: blocks " + Arrays.toString(blocks) + (bottleneck ? " (bottleneck)" : ""));
         }
@@ -140,11 +182,13 @@ public final class ResNet implements AutoCloseable {
         Map<String, int[]> expected = arch.parameterShapes();
         for (var e : expected.entrySet()) {
             Tensor t = sd.get(e.getKey());
+            // num_batches_tracked is unused in eval mode, and absent from checkpoints saved before torch 0.4.1
+            if (t == null && e.getKey().endsWith(".num_batches_tracked")) continue;
             if (t == null) throw new CheckpointException(file, e.getKey(), "missing (expected shape " + Arrays.toString(e.getValue()) + ")");
             if (!Arrays.equals(t.shape().dims(), e.getValue()) && !(e.getValue().length == 0 && t.numel() == 1))
                 throw new CheckpointException(file, e.getKey(), "shape " + t.shape() + ", expected " + Arrays.toString(e.getValue()));
         }
-        for (String k : sd.keySet()) if (!expected.containsKey(k)) throw new CheckpointException(file, k, "unexpected key for ResNet-" + arch.depth);
+        for (String k : sd.keySet()) if (!expected.containsKey(k)) throw new CheckpointException(file, k, "unexpected key for " + arch.name());
         Map<String, Tensor[]> convs = new LinkedHashMap<>();
         try {
             fold(convs, sd, "conv1", "bn1");
@@ -247,8 +291,8 @@ public final class ResNet implements AutoCloseable {
         Tensor r1 = null, r2 = null, out;
         try {
             if (arch.bottleneck) {
-                r1 = ops.conv2d(x, c1[0], c1[1], 1, 0, null, true);                      // conv1 bn1 relu: [B, planes, H, W]
-                r2 = ops.conv2d(r1, c2[0], c2[1], stride, 1, null, true);                // conv2 bn2 relu: [B, planes, H/s, W/s]
+                r1 = ops.conv2d(x, c1[0], c1[1], 1, 0, null, true);                      // conv1 bn1 relu: [B, width, H, W]
+                r2 = ops.conv2d(r1, c2[0], c2[1], stride, 1, arch.groups, null, true);   // conv2 bn2 relu (grouped): [B, width, H/s, W/s]
                 out = ops.conv2d(r2, c3[0], c3[1], 1, 0, identity, true);                // conv3 bn3 + identity, relu: [B, 4 planes, H/s, W/s]
             } else {
                 r1 = ops.conv2d(x, c1[0], c1[1], stride, 1, null, true);                 // conv1 bn1 relu
@@ -305,7 +349,7 @@ public final class ResNet implements AutoCloseable {
                 int h1 = br.r1.dim(2), w1 = br.r1.dim(3);
                 try (Tensor dr2 = ops.conv2dGrad(dSum, convs.get(n + ".conv3")[0], 1, 0, ho, wo);
                      Tensor da2 = ops.reluGrad(dr2, br.r2);
-                     Tensor dr1 = ops.conv2dGrad(da2, convs.get(n + ".conv2")[0], br.stride, 1, h1, w1);
+                     Tensor dr1 = ops.conv2dGrad(da2, convs.get(n + ".conv2")[0], br.stride, 1, arch.groups, h1, w1);
                      Tensor da1 = ops.reluGrad(dr1, br.r1)) {
                     dMain = ops.conv2dGrad(da1, convs.get(n + ".conv1")[0], 1, 0, br.h, br.w);
                 }
@@ -327,7 +371,7 @@ public final class ResNet implements AutoCloseable {
      * exactly these weights on ONNX Runtime (the benchmarks' kernel 0), and as an export for other tools.
      */
     public byte[] toOnnx() {
-        OnnxWriter g = new OnnxWriter("resnet" + arch.depth);
+        OnnxWriter g = new OnnxWriter(arch.name());
         String h = relu(g, conv(g, "conv1", "x", 2, 3));
         h = g.node("MaxPool", "maxpool", new String[]{h}, OnnxWriter.ints("kernel_shape", 3, 3), OnnxWriter.ints("strides", 2, 2),
                 OnnxWriter.ints("pads", 1, 1, 1, 1));
@@ -339,7 +383,7 @@ public final class ResNet implements AutoCloseable {
                 String y;
                 if (arch.bottleneck) {
                     y = relu(g, conv(g, n + ".conv1", h, 1, 0));
-                    y = relu(g, conv(g, n + ".conv2", y, stride, 1));
+                    y = relu(g, conv(g, n + ".conv2", y, stride, 1, arch.groups));
                     y = conv(g, n + ".conv3", y, 1, 0);
                 } else {
                     y = relu(g, conv(g, n + ".conv1", h, stride, 1));
@@ -353,11 +397,14 @@ public final class ResNet implements AutoCloseable {
         return g.input("x", "batch", 3L, "height", "width").output("logits", "batch", (long) arch.numClasses).toByteArray();
     }
 
-    private String conv(OnnxWriter g, String name, String in, int stride, int pad) {
+    private String conv(OnnxWriter g, String name, String in, int stride, int pad) { return conv(g, name, in, stride, pad, 1); }
+
+    private String conv(OnnxWriter g, String name, String in, int stride, int pad, int groups) {
         Tensor[] c = convs.get(name);
         long k = c[0].dim(2);
         return g.node("Conv", name + ".out", new String[]{in, g.initializer(name + ".weight", c[0]), g.initializer(name + ".bias", c[1])},
-                OnnxWriter.ints("kernel_shape", k, k), OnnxWriter.ints("strides", stride, stride), OnnxWriter.ints("pads", pad, pad, pad, pad));
+                OnnxWriter.ints("kernel_shape", k, k), OnnxWriter.ints("strides", stride, stride), OnnxWriter.ints("pads", pad, pad, pad, pad),
+                OnnxWriter.integer("group", groups));
     }
 
     private static String relu(OnnxWriter g, String in) { return g.node("Relu", in + ".relu", new String[]{in}); }

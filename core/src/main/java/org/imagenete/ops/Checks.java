@@ -29,13 +29,19 @@ public final class Checks {
 
     /** Output shape of {@link Ops#conv2d}, after checking every argument. */
     public static int[] conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add) {
+        return conv2d(x, w, bias, stride, pad, 1, add);
+    }
+
+    /** Output shape of a grouped {@link Ops#conv2d}, after checking every argument. */
+    public static int[] conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, int groups, Tensor add) {
         rank("conv2d input", x, 4);
         rank("conv2d weight", w, 4);
         int b = x.dim(0), cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
         int cout = w.dim(0), kh = w.dim(2), kw = w.dim(3);
-        if (w.dim(1) != cin)
-            throw new IllegalArgumentException("conv2d weight " + w.shape() + " expects " + w.dim(1)
-                    + " input channels, input " + x.shape() + " has " + cin);
+        groups(w, groups);
+        if ((long) w.dim(1) * groups != cin)
+            throw new IllegalArgumentException("conv2d weight " + w.shape() + " expects " + (long) w.dim(1) * groups
+                    + " input channels" + (groups > 1 ? " (" + groups + " groups of " + w.dim(1) + ")" : "") + ", input " + x.shape() + " has " + cin);
         if (stride < 1 || pad < 0) throw new IllegalArgumentException("conv2d stride " + stride + " pad " + pad);
         int ho = (h + 2 * pad - kh) / stride + 1, wo = (wd + 2 * pad - kw) / stride + 1;
         if (h + 2 * pad < kh || wd + 2 * pad < kw || ho < 1 || wo < 1)
@@ -65,6 +71,13 @@ public final class Checks {
         shape("group_norm weight", gamma, c);
         shape("group_norm bias", beta, c);
         if (scaleShift != null) shape("group_norm scale-shift", scaleShift, x.dim(0), 2 * c);
+    }
+
+    public static void layerNorm(Tensor x, Tensor gamma, Tensor beta) {
+        f32("layer_norm input", x);
+        if (x.rank() < 2) throw new IllegalArgumentException("layer_norm input must be [B,C,...], got " + x.shape());
+        shape("layer_norm weight", gamma, x.dim(1));
+        shape("layer_norm bias", beta, x.dim(1));
     }
 
     public static void same(String op, Tensor a, Tensor b) {
@@ -104,9 +117,20 @@ public final class Checks {
         if (dim < 2 || dim % 2 != 0) throw new IllegalArgumentException("timestep embedding width must be even, got " + dim);
     }
 
+    /** Groups must divide the output channels of w [Cout, Cin/groups, KH, KW]. */
+    private static void groups(Tensor w, int groups) {
+        if (groups < 1 || w.dim(0) % groups != 0)
+            throw new IllegalArgumentException("conv2d: " + groups + " groups do not divide the " + w.dim(0) + " output channels of weight " + w.shape());
+    }
+
     public static void conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int h, int wdt) {
+        conv2dGrad(dy, w, stride, pad, 1, h, wdt);
+    }
+
+    public static void conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int groups, int h, int wdt) {
         rank("conv2d_grad dy", dy, 4);
         rank("conv2d_grad weight", w, 4);
+        groups(w, groups);
         if (dy.dim(1) != w.dim(0))
             throw new IllegalArgumentException("conv2d_grad: dy " + dy.shape() + " has " + dy.dim(1) + " channels, weight " + w.shape() + " makes " + w.dim(0));
         if (stride < 1 || pad < 0 || h < 1 || wdt < 1) throw new IllegalArgumentException("conv2d_grad stride " + stride + " pad " + pad + " size " + h + "x" + wdt);

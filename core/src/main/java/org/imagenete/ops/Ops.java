@@ -20,10 +20,16 @@ public interface Ops {
     /**
      * 2-D cross-correlation with zero padding, optionally adding {@code add} (a fused residual), then, when
      * {@code relu}, max(0, .) (a fused activation: ResNet's conv-BN-ReLU, BN folded into w and bias).
-     * x [B,Cin,H,W], w [Cout,Cin,KH,KW], bias [Cout] or null, add [B,Cout,Ho,Wo] or null
+     * Grouped (ResNeXt's 3x3): the channels form {@code groups} groups and output channel co (group
+     * g = co / (Cout/groups)) sees only the input channels of group g, [g Cin/groups, (g+1) Cin/groups).
+     * x [B,Cin,H,W], w [Cout,Cin/groups,KH,KW], bias [Cout] or null, add [B,Cout,Ho,Wo] or null
      * -> [B,Cout,Ho,Wo] with Ho = (H + 2 pad - KH) / stride + 1.
      */
-    Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add, boolean relu);
+    Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, int groups, Tensor add, boolean relu);
+
+    default Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add, boolean relu) {
+        return conv2d(x, w, bias, stride, pad, 1, add, relu);
+    }
 
     default Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add) {
         return conv2d(x, w, bias, stride, pad, add, false);
@@ -98,10 +104,25 @@ public interface Ops {
      */
     Tensor affineComposite(Tensor bg, Tensor src, float[] inverse);
 
+    /**
+     * LayerNorm over the channels (dim 1) at every position: x [B,C,...] -> same shape,
+     * y = (x - mean) / sqrt(var + eps) gamma[c] + beta[c], mean and biased variance over the C values of one
+     * position. For x [N, C] this is torch's LayerNorm(C); for a transformer's tokens kept channel-major,
+     * [B, C, T], it normalises each token (as ConvNeXt's channels-first LayerNorm does for images).
+     */
+    Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps);
+
+    /** torch's exact GELU, x Phi(x) = x (1 + erf(x / sqrt 2)) / 2, any shape. */
+    Tensor gelu(Tensor x);
+
     // ---- input-gradients: given the cotangent dy of an op's output, the cotangent of its input ----
 
-    /** Of {@link #conv2d} (the residual's is dy itself): dy [B,Cout,Ho,Wo] -> dx [B,Cin,h,w]. */
-    Tensor conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int h, int wdt);
+    /** Of {@link #conv2d} (the residual's is dy itself): dy [B,Cout,Ho,Wo], w [Cout,Cin/groups,KH,KW] -> dx [B,Cin,h,w]. */
+    Tensor conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int groups, int h, int wdt);
+
+    default Tensor conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int h, int wdt) {
+        return conv2dGrad(dy, w, stride, pad, 1, h, wdt);
+    }
 
     /** Of {@link #linear}: dy [N,out] -> dx = dy W [N,in]. */
     Tensor linearGrad(Tensor dy, Tensor w);

@@ -48,9 +48,9 @@ public final class ProfilingOps implements Ops {
 
     @Override public Set<Op> supports() { return inner.supports(); }
 
-    @Override public Tensor conv2d(Tensor x, Tensor w, Tensor b, int s, int p, Tensor add, boolean relu) {
-        return time("conv2d k" + w.dim(2) + " s" + s + " ->" + w.dim(0) + (add != null ? " +add" : "") + (relu ? " +relu" : ""), x,
-                () -> inner.conv2d(x, w, b, s, p, add, relu));
+    @Override public Tensor conv2d(Tensor x, Tensor w, Tensor b, int s, int p, int groups, Tensor add, boolean relu) {
+        return time("conv2d k" + w.dim(2) + " s" + s + " ->" + w.dim(0) + (groups > 1 ? " g" + groups : "") + (add != null ? " +add" : "")
+                + (relu ? " +relu" : ""), x, () -> inner.conv2d(x, w, b, s, p, groups, add, relu));
     }
 
     @Override public Tensor linear(Tensor x, Tensor w, Tensor b) { return time("linear", x, () -> inner.linear(x, w, b)); }
@@ -83,8 +83,15 @@ public final class ProfilingOps implements Ops {
 
     @Override public Tensor affineComposite(Tensor bg, Tensor src, float[] inv) { return time("affine_composite", bg, () -> inner.affineComposite(bg, src, inv)); }
 
-    @Override public Tensor conv2dGrad(Tensor dy, Tensor w, int s, int p, int h, int wd) {
-        return time("conv2d_grad k" + w.dim(2) + " s" + s + " ->" + w.dim(1), dy, () -> inner.conv2dGrad(dy, w, s, p, h, wd));
+    @Override public Tensor layerNorm(Tensor x, Tensor g, Tensor b, float eps) {
+        return time("layer_norm " + x.dim(1), x, () -> inner.layerNorm(x, g, b, eps));
+    }
+
+    @Override public Tensor gelu(Tensor x) { return time("gelu", x, () -> inner.gelu(x)); }
+
+    @Override public Tensor conv2dGrad(Tensor dy, Tensor w, int s, int p, int groups, int h, int wd) {
+        return time("conv2d_grad k" + w.dim(2) + " s" + s + " ->" + w.dim(1) * groups + (groups > 1 ? " g" + groups : ""), dy,
+                () -> inner.conv2dGrad(dy, w, s, p, groups, h, wd));
     }
 
     @Override public Tensor linearGrad(Tensor dy, Tensor w) { return time("linear_grad", dy, () -> inner.linearGrad(dy, w)); }

@@ -8,6 +8,7 @@ import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class MetricsTest {
     static Prediction p(String img, String variant, String attr, double value, int label, int pred, float conf) {
@@ -37,6 +38,14 @@ class MetricsTest {
         assertEquals(0.25, b.top1(), 1e-12);
         assertEquals(1.0, b.top5(), 1e-12, "labels are in the top 5 of every prediction here");
         assertEquals(0.5, b.drop(), 1e-12, "0.75 on the same images -> 0.25");
+        assertEquals(4, b.paired());
+        assertEquals(2, b.lost(), "b and c were right as originals");
+        assertEquals(0, b.gained());
+        assertEquals(0.5, b.dropP(), 1e-15, "exact McNemar of 2 vs 0: 2 / 2^2");
+        assertEquals(false, b.dropSignificant());
+        assertEquals(1, b.correct());
+        assertEquals(Stats.wilson95(1, 4), b.top1Ci());
+        assertTrue(Double.isNaN(o.dropP()), "the originals have no drop to test");
         assertEquals(0.75, b.flipRate(), 1e-12, "b, c and d change their prediction (d: 5 -> 6), a keeps it");
         assertEquals((0.95 + 0.5 + 0.4 + 0.3) / 4, b.meanConfidence(), 1e-6);
         // ECE: bins of width 1/15; each prediction alone in its bin: mean |acc - conf| = (0.05 + 0.5 + 0.4 + 0.3)/4
@@ -76,5 +85,27 @@ class MetricsTest {
         assertEquals(List.of(0.0, -10.0, -30.0), by.get("background-").sweep().stream().map(v -> v[0]).toList());
         assertEquals(20.0, by.get("background-adv+").flipValue());
         assertEquals("background-adv", by.get("background-adv+").attribute());
+    }
+
+    /** Equal-count bins over the complexities; each prediction counted in its bin (the last bin holds its upper edge). */
+    @Test
+    void complexityBins() {
+        List<Double> values = new ArrayList<>();
+        for (int i = 0; i < 10; i++) values.add((double) i);
+        values.add(Double.NaN);
+        double[] edges = Metrics.complexityEdges(values, 2);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new double[]{0, 5, 9}, edges);
+        List<Prediction> ps = new ArrayList<>();
+        for (int i = 0; i < 10; i++)
+            ps.add(new Prediction("i" + i, "original", null, Double.NaN, 1, new int[]{i < 3 || i == 9 ? 1 : 2, 3, 4, 5, 6}, 0.5f, Map.of(), i));
+        ps.add(new Prediction("x", "original", null, Double.NaN, 1, new int[]{1, 3, 4, 5, 6}, 0.5f, Map.of()));   // no complexity: left out
+        List<Metrics.ComplexityBin> bins = Metrics.byComplexity(ps, edges);
+        assertEquals(2, bins.size());
+        assertEquals(5, bins.get(0).n());
+        assertEquals(0.6, bins.get(0).top1(), 1e-12, "0, 1, 2 of 0..4");
+        assertEquals(5, bins.get(1).n());
+        assertEquals(0.2, bins.get(1).top1(), 1e-12, "9 of 5..9, the upper edge included");
+        assertEquals(0, Metrics.complexityEdges(List.of(Double.NaN), 5).length, "nothing known: no bins");
+        org.junit.jupiter.api.Assertions.assertArrayEquals(new double[]{3, 3}, Metrics.complexityEdges(List.of(3.0, 3.0, 3.0), 4), "all equal: one bin");
     }
 }

@@ -97,6 +97,19 @@ class FiniteDifferenceTest {
         }
     }
 
+    /** The grouped convolution's gradient is its adjoint: each group's input channels get only that group's outputs. */
+    @ParameterizedTest(name = "grouped conv_grad {0}->{1} g{4} s{3}")
+    @CsvSource({"4, 6, 7, 1, 2", "6, 6, 8, 2, 3", "3, 3, 5, 1, 3"})
+    void groupedConv2d(int cin, int cout, int h, int stride, int groups) {
+        long seed = 300L * cin + groups;
+        try (Tensor x = Rand.uniform(seed, 2, cin, h, h + 1); Tensor wt = Rand.uniform(seed + 1, 0.5f, cout, cin / groups, 3, 3);
+             Tensor bias = Rand.uniform(seed + 2, 0.1f, cout)) {
+            checkVjp("grouped conv2d " + cin + "->" + cout + " g" + groups + " s" + stride, x,
+                    xx -> REF.conv2d(xx, wt, bias, stride, 1, groups, null, false),
+                    c -> REF.conv2dGrad(c, wt, stride, 1, groups, h, h + 1), seed);
+        }
+    }
+
     @Test
     void linear() {
         try (Tensor x = Rand.uniform(1, 3, 5); Tensor w = Rand.uniform(2, 4, 5); Tensor b = Rand.uniform(3, 4)) {

@@ -107,6 +107,20 @@ class GradAgreementTest {
         }
     }
 
+    /** Grouped convolutions' input-gradient (ResNeXt's 3x3 with stride, depthwise, awkward group sizes). */
+    @ParameterizedTest(name = "grouped conv_grad {0}->{1} g{7} k{4} s{5} @ {2}x{3} b{6}")
+    @CsvSource({"128, 128, 14, 14, 3, 1, 2, 32", "256, 256, 15, 15, 3, 2, 1, 32", "64, 64, 9, 7, 3, 1, 3, 64", "12, 18, 11, 13, 3, 2, 2, 3",
+            "10, 15, 6, 5, 1, 1, 3, 5"})
+    void groupedConv2dGrad(int cin, int cout, int h, int w, int k, int stride, int b, int groups) {
+        int pad = k / 2, ho = (h + 2 * pad - k) / stride + 1, wo = (w + 2 * pad - k) / stride + 1;
+        long seed = 53L * cin + cout + h + groups;
+        try (Tensor dy = Rand.uniform(seed, b, cout, ho, wo);
+             Tensor wt = Rand.uniform(seed + 1, (float) Math.sqrt(3.0 * groups / (cin * k * k)), cout, cin / groups, k, k)) {
+            agree(Op.CONV2D_GRAD, cin + "->" + cout + " g" + groups + " k" + k + "s" + stride + " @" + h + "x" + w + " b" + b,
+                    ops -> ops.conv2dGrad(dy, wt, stride, pad, groups, h, w));
+        }
+    }
+
     @Test
     void conv2dGradNonSquareKernel() {
         // KH != KW takes the GEMM + col2im path even at stride 1

@@ -59,7 +59,11 @@ class OpsAgreementTest {
             Map.entry(Op.MAX_POOL, new Tol(0, 0, "a selection of an input value: exact")),
             Map.entry(Op.MAX_POOL_GRAD, new Tol(1e-6, 1e-6, "fp32 sums of up to 4 overlapping window gradients vs float64")),
             Map.entry(Op.GLOBAL_AVG_POOL, new Tol(1e-7, 1e-6, "float64 sums in both; one fp32 rounding")),
-            Map.entry(Op.GLOBAL_AVG_POOL_GRAD, new Tol(0, 1e-7, "dy / (h w) rounded once in both"))));
+            Map.entry(Op.GLOBAL_AVG_POOL_GRAD, new Tol(0, 1e-7, "dy / (h w) rounded once in both")),
+            Map.entry(Op.LAYER_NORM, new Tol(2e-6, 1e-6, "float64 statistics in both; the fast path rounds (x - mean) inv gamma + beta once, from fp32"
+                    + " mean and inverse std products in double: a few ulp of |y| up to ~5")),
+            Map.entry(Op.GELU, new Tol(1e-6, 1e-6, "erf by Abramowitz-Stegun 7.1.26 as PyTorch's vectorised CPU erf (|err| <= 1.5e-7) and a 2e-7"
+                    + " exp: |d| <= 0.5 |x| 1.5e-7 + a few ulp, under 1e-6 for |x| <= 12"))));
 
     /**
      * CONV2D where the CPU backend takes Winograd F(4x4,3x3) with 128+ channels (ResNet's 3x3 layers at batch 32): the
@@ -84,7 +88,7 @@ class OpsAgreementTest {
     @Test
     void opSetIsClosedAndFullySupported() {
         System.out.println("op set: " + Op.values().length + " ops " + java.util.Arrays.toString(Op.values()));
-        assertEquals(27, Op.values().length, "the op set grew: add a tolerance, a reference and agreement tests");
+        assertEquals(29, Op.values().length, "the op set grew: add a tolerance, a reference and agreement tests");
         assertEquals(TOLERANCE.keySet(), java.util.EnumSet.allOf(Op.class));
         assertEquals(java.util.EnumSet.allOf(Op.class), fast.supports());
         assertEquals(java.util.EnumSet.allOf(Op.class), REF.supports());
@@ -183,6 +187,58 @@ class OpsAgreementTest {
         }
     }
 
+    /**
+     * Grouped convolutions: ResNeXt's 3x3 (32 groups of 4 channels at layer1's width, 8 groups here to keep the
+     * reference quick; stride 2 as in each stage's first block), depthwise (groups = channels), and awkward group
+     * sizes with a bias, a residual and the fused ReLU.
+     */
+    @ParameterizedTest(name = "grouped conv {0}->{1} g{8} k{4} s{5} p{6} @ {2}x{3} b{7}")
+    @CsvSource({
+            "128, 128, 14, 14, 3, 1, 1, 2, 32, false",    // resnext50_32x4d layer1 conv2 (spatially reduced)
+            "256, 256, 15, 15, 3, 2, 1, 1, 32, true",     // layer2's first block: stride 2, odd size
+            "64, 64, 9, 7, 3, 1, 1, 3, 64, true",         // depthwise
+            "12, 18, 11, 13, 3, 1, 1, 2, 3, true",        // 4 -> 6 channels per group
+            "10, 15, 6, 5, 1, 1, 0, 3, 5, false",         // 1x1
+            "6, 4, 9, 9, 5, 2, 2, 1, 2, true",
+    })
+    void groupedConv2d(int cin, int cout, int h, int w, int k, int stride, int pad, int b, int groups, boolean fused) {
+        long seed = 71L * cin + 13L * cout + h + k + groups;
+        int ho = (h + 2 * pad - k) / stride + 1, wo = (w + 2 * pad - k) / stride + 1;
+        try (Tensor x = Rand.uniform(seed, b, cin, h, w);
+             Tensor wt = Rand.uniform(seed + 1, (float) Math.sqrt(3.0 * groups / (cin * k * k)), cout, cin / groups, k, k);
+             Tensor bt = Rand.uniform(seed + 2, 0.05f, cout);
+             Tensor at = fused ? Rand.uniform(seed + 3, b, cout, ho, wo) : null) {
+            agree(Op.CONV2D, cin + "->" + cout + " g" + groups + " k" + k + "s" + stride + " @" + h + "x" + w + " b" + b + (fused ? " +add +relu" : ""),
+                    ops -> ops.conv2d(x, wt, bt, stride, pad, groups, at, fused));
+        }
+    }
+
+    /** A grouped convolution equals the plain convolutions of its groups, concatenated (reference and fast). */
+    @Test
+    void groupedConv2dIsConvPerGroup() {
+        int b = 2, cin = 6, cout = 4, groups = 2;
+        try (Tensor x = Rand.uniform(41, b, cin, 7, 6); Tensor w = Rand.uniform(42, 0.4f, cout, cin / groups, 3, 3);
+             Tensor bias = Rand.uniform(43, 0.05f, cout)) {
+            for (Ops ops : new Ops[]{REF, fast}) {
+                try (Tensor y = ops.conv2d(x, w, bias, 1, 1, groups, null, false)) {
+                    for (int g = 0; g < groups; g++) {
+                        Tensor xg = Tensor.allocate(org.imagenete.tensor.DType.F32, b, cin / groups, 7, 6);
+                        for (int s = 0; s < b; s++)
+                            for (long i = 0; i < (long) cin / groups * 42; i++)
+                                xg.setFloat(s * (cin / groups) * 42L + i, x.getFloat((s * cin + (long) g * cin / groups) * 42 + i));
+                        try (xg; Tensor wg = w.slice0(g * cout / groups, cout / groups); Tensor bg = bias.slice0(g * cout / groups, cout / groups);
+                             Tensor yg = ops.conv2d(xg, wg, bg, 1, 1)) {
+                            for (int s = 0; s < b; s++)
+                                for (long i = 0; i < (long) cout / groups * 42; i++)
+                                    assertEquals(yg.getFloat(s * (cout / groups) * 42L + i), y.getFloat((s * cout + (long) g * cout / groups) * 42 + i),
+                                            1e-6, ops.name() + " group " + g + " element " + i);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /** The fused ReLU is max(0, .) of exactly what the plain convolution returns, on both backends. */
     @Test
     void conv2dReluIsReluOfConv2d() {
@@ -270,6 +326,48 @@ class OpsAgreementTest {
         // qkv of unit-ish scale: logits of order 1-5, as after GroupNorm + qkv conv
         try (Tensor qkv = Rand.uniform(heads * 31L + t, 1.7f, b, 3 * heads * ch, t)) {
             agree(Op.ATTENTION, b + "x" + heads + "x" + ch + " T" + t, ops -> ops.attention(qkv, heads));
+        }
+    }
+
+    /**
+     * The vision transformers' ops at ViT-B/16's shapes (768 channels, 197 tokens; 3072-wide MLP), DeiT-tiny's (192),
+     * the head's [B, C] rows, and awkward ones (odd channel counts, one position, token counts not a multiple of the
+     * CPU kernel's 256-position block); inputs with a non-zero mean and scales up to 12 (GELU's tails).
+     */
+    @ParameterizedTest(name = "layer_norm / gelu {0}")
+    @CsvSource({"2, 768, 197", "1, 3072, 197", "3, 192, 198", "2, 768, 1", "5, 7, 300", "1, 1, 5", "2, 33, 257", "4, 1000, 0"})
+    void transformerOps(int b, int c, int t) {
+        int[] dims = t == 0 ? new int[]{b, c} : new int[]{b, c, t};
+        try (Tensor x0 = Rand.uniform(c * 3L + t, dims); Tensor x = scale(x0, 3f); Tensor xo = addOffset(x, 0.7f);
+             Tensor g0 = Rand.uniform(5, 0.2f, c); Tensor g = addOffset(g0, 1f); Tensor be = Rand.uniform(6, 0.1f, c);
+             Tensor wide = scale(x0, 12f)) {
+            String s = java.util.Arrays.toString(dims);
+            agree(Op.LAYER_NORM, s, ops -> ops.layerNorm(xo, g, be, 1e-6f));
+            agree(Op.LAYER_NORM, s + " eps 1e-5", ops -> ops.layerNorm(x, g, be, 1e-5f));
+            agree(Op.GELU, s, ops -> ops.gelu(x));
+            agree(Op.GELU, s + " x12", ops -> ops.gelu(wide));
+        }
+    }
+
+    /** The reference GELU against values of torch.nn.functional.gelu in float64 (Debian's python3-torch 1.13.0a0), and LayerNorm by hand. */
+    @Test
+    void transformerOpsByHand() {
+        float[] x = {-6, -3, -1, -0.5f, 0, 0.25f, 1, 2.5f, 5};
+        double[] torch = {-5.9195258695e-09, -4.0496940949e-03, -1.5865525393e-01, -1.5426876936e-01, 0, 1.4967658142e-01, 8.4134474607e-01,
+                2.4844758367, 4.9999985667};
+        try (Tensor t = Tensor.of(x, x.length); Tensor y = REF.gelu(t)) {
+            for (int i = 0; i < x.length; i++) assertEquals(torch[i], y.getFloat(i), 1e-7 * Math.max(1, Math.abs(torch[i])) + 1e-15, "gelu(" + x[i] + ")");
+        }
+        // one position, channels {1, 2, 3, 6}: mean 3, biased variance 3.5
+        try (Tensor t = Tensor.of(new float[]{1, 2, 3, 6}, 1, 4); Tensor g = Tensor.of(new float[]{1, 1, 2, 1}, 4);
+             Tensor b = Tensor.of(new float[]{0, 0, 0, 1}, 4)) {
+            for (Ops ops : new Ops[]{REF, fast}) {
+                try (Tensor y = ops.layerNorm(t, g, b, 0)) {
+                    double inv = 1 / Math.sqrt(3.5);
+                    double[] want = {-2 * inv, -inv, 0, 3 * inv + 1};
+                    for (int i = 0; i < 4; i++) assertEquals(want[i], y.getFloat(i), 1e-6, ops.name() + " element " + i);
+                }
+            }
         }
     }
 
@@ -362,10 +460,14 @@ class OpsAgreementTest {
 
     @Test
     void bothBackendsRejectBadShapesAlike() {
-        try (Tensor x = Rand.uniform(1, 1, 4, 8, 8); Tensor w = Rand.uniform(2, 8, 5, 3, 3)) {
+        try (Tensor x = Rand.uniform(1, 1, 4, 8, 8); Tensor w = Rand.uniform(2, 8, 5, 3, 3); Tensor wg = Rand.uniform(3, 6, 2, 3, 3)) {
             for (Ops ops : new Ops[]{REF, fast}) {
                 var e = assertThrows(IllegalArgumentException.class, () -> ops.conv2d(x, w, null, 1, 1));
                 assertEquals("conv2d weight [8, 5, 3, 3] expects 5 input channels, input [1, 4, 8, 8] has 4", e.getMessage());
+                e = assertThrows(IllegalArgumentException.class, () -> ops.conv2d(x, wg, null, 1, 1, 4, null, false));
+                assertEquals("conv2d: 4 groups do not divide the 6 output channels of weight [6, 2, 3, 3]", e.getMessage());
+                e = assertThrows(IllegalArgumentException.class, () -> ops.conv2d(x, wg, null, 1, 1, 3, null, false));
+                assertEquals("conv2d weight [6, 2, 3, 3] expects 6 input channels (3 groups of 2), input [1, 4, 8, 8] has 4", e.getMessage());
             }
         }
         assertEquals(CpuOps.class, fast.getClass());

@@ -28,6 +28,10 @@ import static org.imagenete.ops.cpu.NativeLib.voidFn;
 public final class CpuOps implements Ops {
     private static final MethodHandle CONV = NativeLib.handle("ie_conv2d_auto_ex_f32", voidFn(ADDRESS, ADDRESS, ADDRESS,
             ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle CONV_GROUPED = NativeLib.handle("ie_conv2d_grouped_f32", voidFn(ADDRESS, ADDRESS, ADDRESS,
+            ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle CONV_GROUPED_GRAD = NativeLib.handle("ie_conv2d_grouped_grad_f32", voidFn(ADDRESS, ADDRESS, ADDRESS,
+            JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle LINEAR = NativeLib.handle("ie_linear_f32", voidFn(ADDRESS, ADDRESS, ADDRESS,
             ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle GROUP_NORM = NativeLib.handle("ie_group_norm_f32", voidFn(ADDRESS, ADDRESS,
@@ -117,11 +121,15 @@ public final class CpuOps implements Ops {
     private static Tensor f32(int... dims) { return Tensor.allocate(DType.F32, dims); }
 
     @Override
-    public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add, boolean relu) {
-        int[] o = Checks.conv2d(x, w, bias, stride, pad, add);
+    public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, int groups, Tensor add, boolean relu) {
+        int[] o = Checks.conv2d(x, w, bias, stride, pad, groups, add);
         Tensor y = f32(o);
-        return run(y, () -> { CONV.invokeExact(seg(x), seg(w), seg(bias), seg(add), seg(y), x.dim(0), x.dim(1), x.dim(2),
-                x.dim(3), w.dim(0), w.dim(2), w.dim(3), stride, pad, relu ? 1 : 0); });
+        if (groups == 1)
+            return run(y, () -> { CONV.invokeExact(seg(x), seg(w), seg(bias), seg(add), seg(y), x.dim(0), x.dim(1), x.dim(2),
+                    x.dim(3), w.dim(0), w.dim(2), w.dim(3), stride, pad, relu ? 1 : 0); });
+        // grouped (ResNeXt): a direct kernel, one output plane per task (native/grouped.c)
+        return run(y, () -> { CONV_GROUPED.invokeExact(seg(x), seg(w), seg(bias), seg(add), seg(y), x.dim(0), x.dim(1), x.dim(2),
+                x.dim(3), w.dim(0), w.dim(2), w.dim(3), stride, pad, groups, relu ? 1 : 0); });
     }
 
     @Override
@@ -211,6 +219,27 @@ public final class CpuOps implements Ops {
         return run(y, () -> { GAP.invokeExact(seg(x), seg(y), (long) x.dim(0) * x.dim(1), (long) x.dim(2) * x.dim(3)); });
     }
 
+    // ---- the vision transformers' ops: native/transformer.c ----
+    private static final MethodHandle LAYER_NORM = NativeLib.handle("ie_layer_norm_f32", voidFn(ADDRESS, ADDRESS, ADDRESS, ADDRESS,
+            JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_FLOAT));
+    private static final MethodHandle GELU = NativeLib.handle("ie_gelu_f32", voidFn(ADDRESS, ADDRESS, JAVA_LONG));
+
+    @Override
+    public Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps) {
+        Checks.layerNorm(x, gamma, beta);
+        Tensor y = f32(x.shape().dims());
+        int b = x.dim(0), c = x.dim(1);
+        long s = x.numel() / ((long) b * c);
+        return run(y, () -> { LAYER_NORM.invokeExact(seg(x), seg(gamma), seg(beta), seg(y), b, c, s, eps); });
+    }
+
+    @Override
+    public Tensor gelu(Tensor x) {
+        Checks.f32("gelu input", x);
+        Tensor y = f32(x.shape().dims());
+        return run(y, () -> { GELU.invokeExact(seg(x), seg(y), x.numel()); });
+    }
+
     @Override
     public Tensor affineComposite(Tensor bg, Tensor src, float[] inverse) {
         Checks.affineComposite(bg, src, inverse);
@@ -261,11 +290,14 @@ public final class CpuOps implements Ops {
     }
 
     @Override
-    public Tensor conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int h, int wdt) {
-        Checks.conv2dGrad(dy, w, stride, pad, h, wdt);
-        Tensor dx = f32(dy.dim(0), w.dim(1), h, wdt);
-        return runAlloc(dx, "conv2d_grad", () -> (int) CONV_GRAD.invokeExact(seg(dy), seg(w), seg(dx), dy.dim(0), w.dim(0),
-                w.dim(1), h, wdt, w.dim(2), w.dim(3), stride, pad));
+    public Tensor conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int groups, int h, int wdt) {
+        Checks.conv2dGrad(dy, w, stride, pad, groups, h, wdt);
+        Tensor dx = f32(dy.dim(0), w.dim(1) * groups, h, wdt);
+        if (groups == 1)
+            return runAlloc(dx, "conv2d_grad", () -> (int) CONV_GRAD.invokeExact(seg(dy), seg(w), seg(dx), dy.dim(0), w.dim(0),
+                    w.dim(1), h, wdt, w.dim(2), w.dim(3), stride, pad));
+        return run(dx, () -> { CONV_GROUPED_GRAD.invokeExact(seg(dy), seg(w), seg(dx), dy.dim(0), w.dim(1) * groups, h, wdt, w.dim(0),
+                w.dim(2), w.dim(3), stride, pad, groups); });
     }
 
     @Override

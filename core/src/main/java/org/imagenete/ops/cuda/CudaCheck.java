@@ -179,6 +179,27 @@ public final class CudaCheck {
                 }
             }));
         }
+        // grouped convolutions (ResNeXt's 3x3, depthwise, awkward group sizes): cin, cout, h, w, stride, b, groups
+        int[][] grouped = full ? new int[][]{{128, 128, 28, 28, 1, 2, 32}, {256, 256, 15, 15, 2, 1, 32}, {512, 512, 7, 7, 1, 2, 32},
+                {64, 64, 9, 7, 1, 3, 64}, {12, 18, 11, 13, 2, 2, 3}}
+                : new int[][]{{32, 32, 8, 8, 1, 2, 8}, {64, 64, 7, 9, 2, 1, 32}, {16, 16, 5, 7, 1, 3, 16}, {12, 18, 11, 13, 2, 2, 3}, {10, 15, 6, 5, 1, 1, 5}};
+        for (int[] v : grouped) {
+            int cin = v[0], cout = v[1], h = v[2], w = v[3], st = v[4], b = v[5], groups = v[6];
+            String name = "grouped conv " + cin + "->" + cout + " g" + groups + " s" + st + " @" + h + "x" + w + " b" + b;
+            cs.add(new Case(name, EnumSet.of(Op.CONV2D, Op.CONV2D_GRAD), c -> {
+                long seed = 71L * cin + 13L * cout + h + groups;
+                int ho = (h + 2 - 3) / st + 1, wo = (w + 2 - 3) / st + 1;
+                try (Tensor x = uniform(seed, 1, b, cin, h, w);
+                     Tensor wt = uniform(seed + 1, (float) Math.sqrt(3.0 * groups / (cin * 9)), cout, cin / groups, 3, 3);
+                     Tensor bt = uniform(seed + 2, 0.05f, cout); Tensor at = uniform(seed + 3, 1, b, cout, ho, wo);
+                     Tensor dy = uniform(seed + 4, 1, b, cout, ho, wo)) {
+                    String d = name.substring(13);
+                    c.agree(Op.CONV2D, d, ops -> ops.conv2d(x, wt, bt, st, 1, groups, null, false));
+                    c.agree(Op.CONV2D, d + " add relu", ops -> ops.conv2d(x, wt, bt, st, 1, groups, at, true));
+                    c.agree(Op.CONV2D_GRAD, d, ops -> ops.conv2dGrad(dy, wt, st, 1, groups, h, w));
+                }
+            }));
+        }
         cs.add(new Case("conv non-square kernels", EnumSet.of(Op.CONV2D, Op.CONV2D_GRAD), c -> {
             try (Tensor x = uniform(10, 1, 2, 5, 9, 9); Tensor dy = uniform(11, 1, 2, 6, 9, 7); Tensor wt = uniform(12, 0.3f, 6, 5, 1, 3)) {
                 c.agree(Op.CONV2D, "5->6 k1x3 @9x9 b2", ops -> ops.conv2d(x, wt, null, 1, 0, null));
@@ -254,6 +275,22 @@ public final class CudaCheck {
                 try (Tensor qkv = uniform(heads * 31L + t, 1.7f, b, 3 * heads * ch, t); Tensor dy = uniform(heads * 17L + t, 1, b, heads * ch, t)) {
                     c.agree(Op.ATTENTION, s, ops -> ops.attention(qkv, heads));
                     c.agree(Op.ATTENTION_GRAD, s, ops -> ops.attentionGrad(dy, qkv, heads));
+                }
+            }));
+        }
+        // the vision transformers' ops: b, channels, tokens (0: a [B, C] matrix)
+        int[][] vit = full ? new int[][]{{2, 768, 197}, {1, 3072, 197}, {3, 192, 198}, {2, 768, 0}, {5, 7, 300}, {2, 33, 257}}
+                : new int[][]{{2, 192, 17}, {1, 768, 5}, {3, 7, 33}, {2, 64, 0}, {1, 1, 3}};
+        for (int[] v : vit) {
+            int b = v[0], ch = v[1], t = v[2];
+            int[] dims = t == 0 ? new int[]{b, ch} : new int[]{b, ch, t};
+            String s = java.util.Arrays.toString(dims);
+            cs.add(new Case("layer_norm / gelu " + s, EnumSet.of(Op.LAYER_NORM, Op.GELU), c -> {
+                try (Tensor x0 = uniform(ch * 3L + t, 3, dims); Tensor x = affine(x0, 1, 0.7f); Tensor wide = affine(x0, 4, 0);
+                     Tensor g0 = uniform(5, 0.2f, ch); Tensor g = affine(g0, 1, 1); Tensor be = uniform(6, 0.1f, ch)) {
+                    c.agree(Op.LAYER_NORM, s, ops -> ops.layerNorm(x, g, be, 1e-6f));
+                    c.agree(Op.GELU, s, ops -> ops.gelu(x0));
+                    c.agree(Op.GELU, s + " x12", ops -> ops.gelu(wide));
                 }
             }));
         }

@@ -94,6 +94,8 @@ public final class CudaOps implements Ops {
         m.put(Op.GLOBAL_AVG_POOL, List.of("global_avg_pool_f32_v1"));
         m.put(Op.GLOBAL_AVG_POOL_GRAD, List.of("global_avg_pool_grad_f32_v1"));
         m.put(Op.AFFINE_COMPOSITE, List.of("affine_composite_f32_v1"));
+        m.put(Op.LAYER_NORM, List.of("layer_norm_f32_v1"));
+        m.put(Op.GELU, List.of("gelu_f32_v1"));
         return m;
     }
 
@@ -160,18 +162,18 @@ public final class CudaOps implements Ops {
 
     // ------------------------------------------------------------------------------------------------ conv
     @Override
-    public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add, boolean relu) {
-        int[] o = Checks.conv2d(x, w, bias, stride, pad, add);
+    public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, int groups, Tensor add, boolean relu) {
+        int[] o = Checks.conv2d(x, w, bias, stride, pad, groups, add);
         try (Call c = new Call()) {
             long px = c.in(x), pw = precision == Precision.FP32 ? c.weight(w) : ctx.weight16(w, precision);
             long pb = c.weight(bias), pa = c.in(add);
             Tensor y = c.out(o);
             KernelArgs a = KernelArgs.of().ptr(px).ptr(pw).ptr(pb).ptr(pa).ptr(c.ptr(y));
             convShape(a, x.dim(0), x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3), stride, pad, o[2], o[3]);
-            a.i32(relu ? 1 : 0);
+            a.i32(relu ? 1 : 0).i32(groups);
             long n = (long) o[0] * o[2] * o[3];
             launchConv(precision == Precision.FP32 ? "conv2d_f32_v1" : precision == Precision.BF16 ? "conv2d_bf16_v2" : "conv2d_f16_v2",
-                    w.dim(0), n, a);
+                    w.dim(0) / groups, n, groups, a);
             return c.done(y);
         }
     }
@@ -180,26 +182,28 @@ public final class CudaOps implements Ops {
         a.i32(b).i32(cin).i32(h).i32(w).i32(cout).i32(kh).i32(kw).i32(stride).i32(pad).i32(ho).i32(wo);
     }
 
-    /** Implicit-GEMM grid: (N tiles, M tiles). */
-    private void launchConv(String kernel, int m, long n, KernelArgs a) {
+    /** Implicit-GEMM grid: (N tiles, M tiles of one group, groups). */
+    private void launchConv(String kernel, int m, long n, int groups, KernelArgs a) {
         if (n > Integer.MAX_VALUE) throw new IllegalArgumentException(kernel + ": " + n + " output pixels exceed the kernel's int indexing");
+        if (groups > 65535) throw new IllegalArgumentException(kernel + ": " + groups + " groups exceed the grid's z limit (65535)");
         boolean mma = precision != Precision.FP32;
         int bm = mma ? Kernels.CONV_MMA_BM : Kernels.CONV_F32_BM, bn = mma ? Kernels.CONV_MMA_BN : Kernels.CONV_F32_BN;
         int threads = mma ? Kernels.CONV_MMA_THREADS : Kernels.CONV_F32_THREADS;
-        dev.launch(kernel, Dim3.of(Dim3.blocks(n, bn), Dim3.blocks(m, bm)), Dim3.of(threads), a);
+        dev.launch(kernel, Dim3.of(Dim3.blocks(n, bn), Dim3.blocks(m, bm), groups), Dim3.of(threads), a);
     }
 
     @Override
-    public Tensor conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int h, int wdt) {
-        Checks.conv2dGrad(dy, w, stride, pad, h, wdt);
-        int b = dy.dim(0), cout = w.dim(0), cin = w.dim(1);
+    public Tensor conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int groups, int h, int wdt) {
+        Checks.conv2dGrad(dy, w, stride, pad, groups, h, wdt);
+        int b = dy.dim(0), cout = w.dim(0), cin = w.dim(1) * groups;
         try (Call c = new Call()) {
             long pdy = c.in(dy), pw = precision == Precision.FP32 ? c.weight(w) : ctx.weight16(w, precision);
             Tensor dx = c.out(b, cin, h, wdt);
             KernelArgs a = KernelArgs.of().ptr(pdy).ptr(pw).ptr(c.ptr(dx));
             convShape(a, b, cin, h, wdt, cout, w.dim(2), w.dim(3), stride, pad, dy.dim(2), dy.dim(3));
+            a.i32(groups);
             launchConv(precision == Precision.FP32 ? "conv2d_grad_f32_v1" : precision == Precision.BF16 ? "conv2d_grad_bf16_v2"
-                    : "conv2d_grad_f16_v2", cin, (long) b * h * wdt, a);
+                    : "conv2d_grad_f16_v2", w.dim(1), (long) b * h * wdt, groups, a);
             return c.done(dx);
         }
     }
@@ -288,6 +292,20 @@ public final class CudaOps implements Ops {
         }
     }
 
+    // ------------------------------------------------------------------------------------------------ layer norm
+    @Override
+    public Tensor layerNorm(Tensor x, Tensor gamma, Tensor beta, float eps) {
+        Checks.layerNorm(x, gamma, beta);
+        int b = x.dim(0), ch = x.dim(1);
+        long s = x.numel() / ((long) b * ch);
+        try (Call c = new Call()) {
+            long px = c.in(x), pg = c.weight(gamma), pb = c.weight(beta);
+            Tensor y = c.out(x.shape().dims());
+            ew("layer_norm_f32_v1", (long) b * s, KernelArgs.of().ptr(px).ptr(pg).ptr(pb).ptr(c.ptr(y)).i32(b).i32(ch).i64(s).f32(eps));
+            return c.done(y);
+        }
+    }
+
     // ------------------------------------------------------------------------------------------------ element-wise
     private Tensor unary(String kernel, Tensor x) {
         try (Call c = new Call()) {
@@ -323,6 +341,12 @@ public final class CudaOps implements Ops {
     public Tensor add(Tensor a, Tensor b) {
         Checks.same("add", a, b);
         return binary("add_f32_v1", a, b);
+    }
+
+    @Override
+    public Tensor gelu(Tensor x) {
+        Checks.f32("gelu input", x);
+        return unary("gelu_f32_v1", x);
     }
 
     @Override

@@ -46,7 +46,9 @@ public final class CudaTolerances {
             Map.entry(Op.MAX_POOL_GRAD, new Tol(1e-6, 1e-6, "fp32 sums of up to 4 overlapping window gradients vs float64")),
             Map.entry(Op.GLOBAL_AVG_POOL, new Tol(1e-7, 1e-6, "fp64 block sum, one fp32 rounding")),
             Map.entry(Op.GLOBAL_AVG_POOL_GRAD, new Tol(0, 1e-7, "dy / (h w) in fp64, rounded once, as the reference")),
-            Map.entry(Op.AFFINE_COMPOSITE, new Tol(1e-6, 1e-6, "bilinear weights and sums in fp64 in the reference's order; one fp32 rounding"))));
+            Map.entry(Op.AFFINE_COMPOSITE, new Tol(1e-6, 1e-6, "bilinear weights and sums in fp64 in the reference's order; one fp32 rounding")),
+            Map.entry(Op.LAYER_NORM, new Tol(1e-6, 1e-6, "fp64 statistics and apply, as the reference; one fp32 rounding")),
+            Map.entry(Op.GELU, new Tol(1e-6, 1e-6, "erff (within 2 ulp) and ~4 fp32 roundings"))));
 
     /**
      * Tensor-core convolutions: both operands rounded to 8 significant bits (bf16) before exact products and fp32

@@ -1,6 +1,5 @@
 package org.imagenete.cli;
 
-import org.imagenete.diffusion.BlendedSampler;
 import org.imagenete.diffusion.GaussianDiffusion;
 import org.imagenete.diffusion.Guidance;
 import org.imagenete.diffusion.GuidedStep;
@@ -99,10 +98,10 @@ public final class StepCommand implements Callable<Integer> {
                  GuidedStep.Result rc = GuidedStep.run(model, ops, d, x, idx, Guidance.Terms.complexity(lams, 0, perSample));
                  GuidedStep.Result rr = GuidedStep.run(model, ops, d, x, idx, Guidance.Terms.complexity(new float[b], rl, perSample))) {
                 Tensor g = r.g() != null ? r.g() : keep(owned, Tensor.zeros(DType.F32, b, c, h, w));
-                Tensor gm = keep(owned, BlendedSampler.guidedMean(r.pmv(), g));
-                Tensor sample = keep(owned, d.sample(gm, r.pmv().logVariance(), idx, zs));
-                Tensor qObj = keep(owned, d.qSample(xObj, idx, zo));
-                Tensor xPrev = keep(owned, BlendedSampler.blend(sample, qObj, m));
+                Tensor gm = keep(owned, d.sample(ops, r.pmv(), g, idx, null));          // without noise: the guided mean
+                Tensor sample = keep(owned, d.sample(ops, r.pmv(), g, idx, zs));
+                Tensor qObj = keep(owned, d.qSample(ops, xObj, idx, zo));
+                Tensor xPrev = keep(owned, ops.blend(sample, qObj, m, false));
                 out.put("pmv.model_out", r.modelOut());
                 out.put("pmv.mean", r.pmv().mean());
                 out.put("pmv.variance", r.pmv().variance());

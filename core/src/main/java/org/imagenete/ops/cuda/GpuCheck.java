@@ -265,7 +265,7 @@ public final class GpuCheck {
         CudaOps ops = new CudaOps(ctx, CudaOps.Precision.FP32);
         try (Adm model = tiny(); SafeTensors f = SafeTensors.open(golden("adm-tiny/io.safetensors"));
              CudaGraph g = CudaGraph.capture(ops, in -> model.forward(ops, in[0], in[1], null, null), f.get("x"), f.get("t"));
-             Tensor eager = model.forward(ops, f.get("x"), f.get("t"), null, null); Tensor replay = g.run(f.get("x"), f.get("t"))) {
+             Tensor eager = model.forward(ops, f.get("x"), f.get("t"), null, null); Tensor replay = g.run1(f.get("x"), f.get("t"))) {
             CudaCheck.Result r = CudaCheck.compare("graph replay vs eager", Op.CONV2D, replay, eager, 0, 0, Double.POSITIVE_INFINITY);
             System.out.println(r.line() + " (" + g.nodes() + " nodes)");
             return r.pass() ? null : r.detail();
@@ -333,7 +333,7 @@ public final class GpuCheck {
                                     admFlop * b / ms / 1e9, b * 1e3 / ms));
                             if (b == 1) {
                                 try (CudaGraph g = CudaGraph.capture(ops, in -> model.forward(ops, in[0], in[1], null, null), x, t)) {
-                                    double gms = time(() -> g.run(x, t));
+                                    double gms = time(() -> g.run1(x, t));
                                     row(md, adm + " forward " + ops.name() + " b1, CUDA graph (" + g.nodes() + " nodes)", gms,
                                             String.format(Locale.ROOT, "%.1f TFLOP/s, %.2fx eager", admFlop / gms / 1e9, ms / gms));
                                 }

@@ -1,4 +1,4 @@
-package org.imagenete.diffusion;
+package org.imagenete.ops;
 
 import org.junit.jupiter.api.Test;
 

@@ -29,7 +29,18 @@ import java.util.TreeMap;
  */
 public final class CudaOps implements Ops {
     /** Operand precision of the convolutions. */
-    public enum Precision { FP32, BF16, FP16 }
+    public enum Precision {
+        FP32, BF16, FP16;
+
+        /** The operands' dtype (the tolerance table's key). */
+        public org.imagenete.tensor.DType operands() {
+            return switch (this) {
+                case FP32 -> org.imagenete.tensor.DType.F32;
+                case BF16 -> org.imagenete.tensor.DType.BF16;
+                case FP16 -> org.imagenete.tensor.DType.F16;
+            };
+        }
+    }
 
     private final CudaContext ctx;
     private final Device dev;

@@ -1,10 +1,8 @@
-package org.imagenete.ops.cuda;
+package org.imagenete.gpucheck;
 
-import org.imagenete.device.CublasBaseline;
 import org.imagenete.device.Device;
 import org.imagenete.device.DeviceEvent;
 import org.imagenete.device.Devices;
-import org.imagenete.device.SelfTest;
 import org.imagenete.diffusion.GaussianDiffusion;
 import org.imagenete.diffusion.Guidance;
 import org.imagenete.diffusion.GuidedStep;
@@ -16,6 +14,9 @@ import org.imagenete.nn.FormulaWeights;
 import org.imagenete.nn.ResNet;
 import org.imagenete.ops.Op;
 import org.imagenete.ops.Ops;
+import org.imagenete.ops.cuda.CudaContext;
+import org.imagenete.ops.cuda.CudaGraph;
+import org.imagenete.ops.cuda.CudaOps;
 import org.imagenete.ops.ref.ReferenceOps;
 import org.imagenete.tensor.NativeMemory;
 import org.imagenete.tensor.Tensor;
@@ -426,7 +427,7 @@ public final class GpuCheck {
     }
 
     /** For the JUnit GPU test: the checks only, failures counted. */
-    static int checksOnly(CudaContext ctx, Path testdata, boolean quick) {
+    public static int checksOnly(CudaContext ctx, Path testdata, boolean quick) {
         GpuCheck c = new GpuCheck(ctx, testdata, quick);
         c.runAll(false);
         return c.failures;

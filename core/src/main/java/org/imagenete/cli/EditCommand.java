@@ -87,6 +87,8 @@ public final class EditCommand implements Callable<Integer> {
 
     @Mixin BackendOptions backend;
 
+    @Mixin StatsOptions stats;
+
     @Override
     public Integer call() throws Exception {
         if (!Files.isRegularFile(image)) throw new IllegalArgumentException(image + ": no such file");
@@ -121,6 +123,7 @@ public final class EditCommand implements Callable<Integer> {
                     b.respacing(), steps, b.rangeLambda(), b.perSample(), b.ddim(), b.eta(), null, b.adversarialScale(), null), cfg.fillOptions(), cfg.batch());
         }
         long t0 = System.nanoTime();
+        stats.start(ops);
         try (Adm model = needsModel ? Adm.open(weights, flags) : null; ResNet cls = needsClassifier ? ResNet.open(classifier) : null) {
             Editor editor = new Editor(cfg, model, ops, Fills.NAMES.contains(fill) ? Fills.named(fill) : Fills.fast(),
                     cls == null ? null : new ClassifierGuidance(cls));
@@ -146,6 +149,8 @@ public final class EditCommand implements Callable<Integer> {
             System.err.printf(Locale.ROOT, "edit: %d of %d edits in %.1f s (%s)%n", results.size() - failed, results.size(),
                     (System.nanoTime() - t0) / 1e9, ops.name());
             return failed == 0 ? 0 : 1;
+        } finally {
+            stats.print(ops);
         }
     }
 

@@ -73,6 +73,8 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Mixin BackendOptions backend;
 
+    @Mixin StatsOptions stats;
+
     /** Where the demo and generate look for the ADM weights when --weights is not given. */
     public static Path defaultWeights() { return Checksums.cacheDir().resolve("models").resolve("256x256_diffusion_uncond.pt"); }
 
@@ -119,6 +121,7 @@ public final class GenerateCommand implements Callable<Integer> {
                     f.respacing(), fillSteps != null ? fillSteps : f.skip(), f.rangeLambda(), f.perSample(), f.ddim(), f.eta(), null, 0f, null)
                     .withResample(fillResample), cfg.batch());
         }
+        stats.start(ops);
         try (Adm model = useModel ? Adm.open(adm, flags) : null; ResNet cls = needsClassifier ? ResNet.open(classifier) : null;
              IsNetMasker isnet = autoMasks ? IsNetMasker.open() : null) {
             Editor editor = new Editor(cfg, model, ops, Fills.named(classical), cls == null ? null : new ClassifierGuidance(cls));
@@ -137,6 +140,8 @@ public final class GenerateCommand implements Callable<Integer> {
                 System.err.println("  failed: " + f.image() + (f.variant() == null ? "" : " [" + f.variant() + "]") + ": " + f.reason());
             System.err.println("generate: benchmark in " + out.toAbsolutePath());
             return 0;
+        } finally {
+            stats.print(ops);
         }
     }
 

@@ -1,5 +1,6 @@
 package org.imagenete.cli;
 
+import org.imagenete.device.DeviceCounters;
 import org.imagenete.diffusion.GaussianDiffusion;
 import org.imagenete.diffusion.Guidance;
 import org.imagenete.diffusion.GuidedStep;
@@ -57,6 +58,8 @@ public final class StepCommand implements Callable<Integer> {
 
     @Mixin BackendOptions backend;
 
+    @Mixin StatsOptions stats;
+
     @Override
     public Integer call() throws Exception {
         if (!Files.isRegularFile(input)) throw new IllegalArgumentException(input + ": no such file");
@@ -64,6 +67,8 @@ public final class StepCommand implements Callable<Integer> {
         Map<String, String> flags = new LinkedHashMap<>();
         if (numHeadChannels != null) flags.put("num_head_channels", numHeadChannels.toString());
         List<Tensor> owned = new ArrayList<>();
+        stats.start(ops);
+        DeviceCounters counters = ops.device() == null ? null : ops.device().counters();
         try (Adm model = Adm.open(weights, flags); SafeTensors in = SafeTensors.open(input)) {
             Map<String, String> meta = in.metadata();
             String resp = respacing != null ? respacing : meta.getOrDefault("respacing", "100");
@@ -94,6 +99,7 @@ public final class StepCommand implements Callable<Integer> {
             Arrays.fill(lams, lam);
             long t0 = System.nanoTime();
             Map<String, Tensor> out = new LinkedHashMap<>();
+            if (counters != null) counters.beginStep();
             try (GuidedStep.Result r = GuidedStep.run(model, ops, d, x, idx, Guidance.Terms.complexity(lams, rl, perSample));
                  GuidedStep.Result rc = GuidedStep.run(model, ops, d, x, idx, Guidance.Terms.complexity(lams, 0, perSample));
                  GuidedStep.Result rr = GuidedStep.run(model, ops, d, x, idx, Guidance.Terms.complexity(new float[b], rl, perSample))) {
@@ -121,6 +127,7 @@ public final class StepCommand implements Callable<Integer> {
                 Tensor tu = keep(owned, Tensor.zeros(DType.I64, b));
                 for (int i = 0; i < b; i++) tu.data().setAtIndex(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, i, idx[i]);
                 out.put("step.t_unscaled", tu);
+                if (counters != null) counters.endStep();
                 double s = (System.nanoTime() - t0) / 1e9;
                 SafeTensors.write(output, out, Map.of("backend", ops.name(), "respacing", resp, "lambda", Float.toString(lam),
                         "range_lambda", Float.toString(rl), "per_sample", Boolean.toString(perSample)));
@@ -129,6 +136,7 @@ public final class StepCommand implements Callable<Integer> {
             }
         } finally {
             owned.forEach(Tensor::close);
+            stats.print(ops);
         }
         return 0;
     }

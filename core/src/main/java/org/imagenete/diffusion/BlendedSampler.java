@@ -86,7 +86,7 @@ public final class BlendedSampler {
     public static List<Tensor> sample(Adm model, Ops ops, List<Job> jobs, Options o) { return sample(model, ops, jobs, o, GRAPHS); }
 
     /** As {@link #sample(Adm, Ops, List, Options)}; {@code graphs}: replay device steps as a captured graph. */
-    static List<Tensor> sample(Adm model, Ops ops, List<Job> jobs, Options o, boolean graphs) {
+    public static List<Tensor> sample(Adm model, Ops ops, List<Job> jobs, Options o, boolean graphs) {
         if (jobs.isEmpty()) return List.of();
         GuidedStep.requireSampler(model);
         int b = jobs.size();

@@ -1,11 +1,13 @@
 package org.imagenete.diffusion;
 
 import org.imagenete.ops.Ops;
+import org.imagenete.tensor.Shape;
 import org.imagenete.tensor.Tensor;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 
 /**
  * The few per-sample numbers a sampling step reports, gathered on the backend's device into one [B, k] tensor so
@@ -85,10 +87,8 @@ final class StepStats implements AutoCloseable {
     record Read(Layout layout, float[] v, int batch) {
         float value(String name, int sample, int j) { return v[sample * layout.columns() + layout.offset(name) + j]; }
 
-        boolean has(String name) { return layout.offset(name) >= 0; }
-
         /** Throws for the first checked tensor (in check order) with a NaN or Inf, naming the step, sample and tensor. */
-        void requireFinite(int[] idx, java.util.Map<String, org.imagenete.tensor.Shape> shapes) {
+        void requireFinite(int[] idx, Map<String, Shape> shapes) {
             int o = 0;
             for (int i = 0; i < layout.names().size(); i++) {
                 if (layout.checks().get(i))

@@ -8,7 +8,7 @@
 // unchanged; every other product that meets a sum is an explicit fma. The reference (SamplerReference) and the C
 // kernels (native/sampler.c) do the same operations, so the element-wise results agree bit for bit except where
 // libm's exp enters (variance, sample: within an ulp). Philox normals are bit-identical everywhere: only IEEE
-// operations (see org.imagenete.ops.Philox).
+// operations (native/philox.h, shared with the C kernels; org.imagenete.ops.Philox is the definition).
 //
 // Versions (v1):
 //   axpby, p_mean_variance, posterior_sample, blend, spectrum_scale   grid-stride, one thread per element
@@ -80,77 +80,8 @@ blend_f32_v1(const float* __restrict__ rest, const float* __restrict__ obj, cons
     }
 }
 
-// ---- Philox4x32-10 and the Box-Muller transform: org.imagenete.ops.Philox, operation for operation ----
-
-static __device__ __forceinline__ void ie_philox_block(unsigned c[4], unsigned k0, unsigned k1) {
-#pragma unroll
-    for (int r = 0; r < 10; r++) {
-        unsigned long long p0 = (unsigned long long) 0xD2511F53u * c[0], p1 = (unsigned long long) 0xCD9E8D57u * c[2];
-        unsigned hi0 = (unsigned) (p0 >> 32), lo0 = (unsigned) p0, hi1 = (unsigned) (p1 >> 32), lo1 = (unsigned) p1;
-        c[0] = hi1 ^ c[1] ^ k0;
-        c[1] = lo1;
-        c[2] = hi0 ^ c[3] ^ k1;
-        c[3] = lo0;
-        k0 += 0x9E3779B9u;
-        k1 += 0xBB67AE85u;
-    }
-}
-
-static __device__ __forceinline__ double ie_philox_unit(unsigned u) { return ((double) u + 1.0) * 0x1p-32; }
-
-static __device__ __forceinline__ double ie_philox_log(double u) {
-    long long bits = __double_as_longlong(u);
-    int e = (int) ((bits >> 52) & 0x7ff) - 1023;
-    double m = __longlong_as_double((bits & 0xfffffffffffffLL) | 0x3ff0000000000000LL);
-    if (m > 1.4142135623730951) {
-        m = m * 0.5;
-        e = e + 1;
-    }
-    double s = (m - 1) / (m + 1), s2 = s * s;
-    double p = 1.0 / 21;
-    p = fma(p, s2, 1.0 / 19);
-    p = fma(p, s2, 1.0 / 17);
-    p = fma(p, s2, 1.0 / 15);
-    p = fma(p, s2, 1.0 / 13);
-    p = fma(p, s2, 1.0 / 11);
-    p = fma(p, s2, 1.0 / 9);
-    p = fma(p, s2, 1.0 / 7);
-    p = fma(p, s2, 1.0 / 5);
-    p = fma(p, s2, 1.0 / 3);
-    p = fma(p, s2, 1.0);
-    return fma((double) e, 0.6931471805599453, (2 * s) * p);
-}
-
-static __device__ __forceinline__ void ie_philox_sincos(double v, double* sn, double* cs) {
-    int k = (int) floor(4 * v + 0.5);
-    double t = (v - k * 0.25) * 6.283185307179586, t2 = t * t;
-    double ps = -1.0 / 121645100408832000.0;
-    ps = fma(ps, t2, 1.0 / 355687428096000.0);
-    ps = fma(ps, t2, -1.0 / 1307674368000.0);
-    ps = fma(ps, t2, 1.0 / 6227020800.0);
-    ps = fma(ps, t2, -1.0 / 39916800.0);
-    ps = fma(ps, t2, 1.0 / 362880.0);
-    ps = fma(ps, t2, -1.0 / 5040.0);
-    ps = fma(ps, t2, 1.0 / 120.0);
-    ps = fma(ps, t2, -1.0 / 6.0);
-    double s = fma(t * t2, ps, t);
-    double pc = -1.0 / 6402373705728000.0;
-    pc = fma(pc, t2, 1.0 / 20922789888000.0);
-    pc = fma(pc, t2, -1.0 / 87178291200.0);
-    pc = fma(pc, t2, 1.0 / 479001600.0);
-    pc = fma(pc, t2, -1.0 / 3628800.0);
-    pc = fma(pc, t2, 1.0 / 40320.0);
-    pc = fma(pc, t2, -1.0 / 720.0);
-    pc = fma(pc, t2, 1.0 / 24.0);
-    pc = fma(pc, t2, -0.5);
-    double c = fma(t2, pc, 1.0);
-    switch (k & 3) {
-        case 0: *sn = s; *cs = c; break;
-        case 1: *sn = c; *cs = -s; break;
-        case 2: *sn = -s; *cs = -c; break;
-        default: *sn = -c; *cs = s; break;
-    }
-}
+// Philox4x32-10 and the IEEE-only Box-Muller: the one C definition, shared with the CPU kernels (native/sampler.c)
+#include "../native/philox.h"
 
 /** keys [B, 4] = (seed lo, seed hi, step lo, step hi); stream = (step << 8) | purpose; 4 normals per thread. */
 extern "C" __global__ void __launch_bounds__(EW_THREADS)
@@ -160,17 +91,9 @@ philox_normal_f32_v1(const int* __restrict__ keys, float* __restrict__ y, long l
         long long b = i / blocks, blk = i - b * blocks;
         unsigned long long step = (unsigned long long) (unsigned) keys[4 * b + 2] | ((unsigned long long) (unsigned) keys[4 * b + 3] << 32);
         unsigned long long stream = (step << 8) | (unsigned) purpose;
-        unsigned c[4] = {(unsigned) blk, (unsigned) ((unsigned long long) blk >> 32), (unsigned) stream, (unsigned) (stream >> 32)};
-        ie_philox_block(c, (unsigned) keys[4 * b], (unsigned) keys[4 * b + 1]);
         float four[4];
-#pragma unroll
-        for (int pair = 0; pair < 2; pair++) {
-            double r = sqrt(-2 * ie_philox_log(ie_philox_unit(c[2 * pair])));
-            double sn, cs;
-            ie_philox_sincos(ie_philox_unit(c[2 * pair + 1]), &sn, &cs);
-            four[2 * pair] = (float) (r * cs);
-            four[2 * pair + 1] = (float) (r * sn);
-        }
+        ie_philox_normals4((uint64_t) blk, (uint32_t) stream, (uint32_t) (stream >> 32), (uint32_t) keys[4 * b], (uint32_t) keys[4 * b + 1],
+                           four);
         float* ys = y + b * per;
         long long e = 4 * blk;
         for (int j = 0; j < 4 && e + j < per; j++) ys[e + j] = four[j];

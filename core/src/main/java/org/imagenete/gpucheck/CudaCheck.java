@@ -449,8 +449,8 @@ public final class CudaCheck {
         return pair[keep];
     }
 
-    /** Random RGBA with alpha in [0, 1] and colour premultiplied by it. */
-    static Tensor premultiplied(Tensor rgba) {
+    /** Random RGBA with alpha in [0, 1] and colour premultiplied by it (also the CPU agreement test's layer). */
+    public static Tensor premultiplied(Tensor rgba) {
         Tensor y = Tensor.allocate(DType.F32, rgba.shape());
         int b = y.dim(0), hw = y.dim(2) * y.dim(3);
         for (int s = 0; s < b; s++)

@@ -1,5 +1,6 @@
 package org.imagenete.ops;
 
+import org.imagenete.gpucheck.CudaCheck;
 import org.imagenete.ops.Tolerances.Tol;
 import org.imagenete.ops.cpu.CpuOps;
 import org.imagenete.ops.ref.ReferenceOps;
@@ -279,22 +280,9 @@ class OpsAgreementTest {
             float[] m = {(float) (sc * Math.cos(a)), (float) (-sc * Math.sin(a)), (float) tx, (float) (sc * Math.sin(a)), (float) (sc * Math.cos(a)), (float) (1.5 - s)};
             System.arraycopy(m, 0, inv, 6 * s, 6);
         }
-        try (Tensor bg = Rand.uniform(1, b, 3, h, w); Tensor src = premultiplied(Rand.uniform(2, b, 4, hs, ws))) {
+        try (Tensor bg = Rand.uniform(1, b, 3, h, w); Tensor src = CudaCheck.premultiplied(Rand.uniform(2, b, 4, hs, ws))) {
             agree(Op.AFFINE_COMPOSITE, kind, ops -> ops.affineComposite(bg, src, inv));
         }
-    }
-
-    /** Random RGBA with alpha in [0, 1] and colour premultiplied by it. */
-    static Tensor premultiplied(Tensor rgba) {
-        Tensor y = rgba.copy();
-        int b = y.dim(0), hw = y.dim(2) * y.dim(3);
-        for (int s = 0; s < b; s++)
-            for (int i = 0; i < hw; i++) {
-                float a = (y.getFloat((s * 4L + 3) * hw + i) + 1) / 2;
-                y.setFloat((s * 4L + 3) * hw + i, a);
-                for (int c = 0; c < 3; c++) y.setFloat((s * 4L + c) * hw + i, y.getFloat((s * 4L + c) * hw + i) * a);
-            }
-        return y;
     }
 
     /** An opaque layer placed with the identity map reproduces its colours exactly; a transparent one the background. */

@@ -10,12 +10,15 @@
 #                   natives, Jackson, ...; not ONNX Runtime) into DIR. Copy DIR, or the whole checkout with it, to
 #                   the GPU node; the golden checks read the checkout's testdata/ folder.
 #   GPU node:       bench/gpu-check.sh [--quick] [--bundle-dir DIR] [--junit] [--jmh]
-#                   runs org.imagenete.ops.cuda.GpuCheck from the bundle: self-test kernels, every op in fp32 and the
-#                   tensor-core convolutions in bf16/f16 against the reference, tensor cores against their emulated
-#                   twin, golden ADM-tiny and ResNet-50, CUDA graph replay; then ADM-256 forward (batch 1 and 8,
-#                   fp32 and bf16, eager and as a graph), one guided step, ResNet-50 at batch 256, and one
-#                   convolution against cuBLAS where the node has libcublas ("kernel 0"). Writes the table to
-#                   bench/results/gpu-check.md. --quick: small shapes, no benchmarks (~1 minute).
+#                   runs org.imagenete.gpucheck.GpuCheck from the bundle: self-test kernels, every op in fp32 (the
+#                   sampler's ops included: Philox noise bit-identical to the CPU's) and the tensor-core convolutions in
+#                   bf16/f16 against the reference, tensor cores against their emulated twin, golden ADM-tiny and
+#                   ResNet-50, CUDA graph replay, the golden guided blended step on the device, and blended sampling
+#                   (step graph = eager bit for bit, batch-independent, <= 1 KiB per image and step); then ADM-256
+#                   forward (batch 1 and 8, fp32 and bf16, eager and as a graph), one guided step, 10 blended
+#                   sampling steps eager and as a step graph (ms, launches and host time per step), ResNet-50 at
+#                   batch 256, and one convolution against cuBLAS where the node has libcublas ("kernel 0").
+#                   Writes the table to bench/results/gpu-check.md. --quick: small shapes, no benchmarks (~1 minute).
 #                   --junit: also `mvn -o test -Dtest=CudaGpuTest` (needs Maven and a filled ~/.m2 on the node).
 #                   --jmh: also the JMH GPU benchmarks from bench/target/benchmarks.jar (built by bench/run.sh).
 # Without a bundle but with Maven on the node, it builds one first (the fatbin then comes from core/target/classes
@@ -37,7 +40,7 @@ while [ $# -gt 0 ]; do
         --quick) quick=(--quick) ;;
         --junit) junit=1 ;;
         --jmh) jmh=1 ;;
-        -h|--help) sed -n '2,29p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
         *) echo "gpu-check: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
     shift
@@ -97,7 +100,7 @@ cp="$bundle/classes:$bundle/lib/*"
 flags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx24g -XX:+UseParallelGC)
 start=$(date +%s)
 say "running GpuCheck ${quick[*]:-} (time limit 450 s)"
-timeout 450 "$java" "${flags[@]}" -cp "$cp" org.imagenete.ops.cuda.GpuCheck "${quick[@]}" --testdata "$testdata" \
+timeout 450 "$java" "${flags[@]}" -cp "$cp" org.imagenete.gpucheck.GpuCheck "${quick[@]}" --testdata "$testdata" \
     --out bench/results/gpu-check.md 2>&1 | tee bench/results/gpu-check.log
 status=${PIPESTATUS[0]}
 say "GpuCheck exit status $status after $(( $(date +%s) - start )) s; table in bench/results/gpu-check.md, log in bench/results/gpu-check.log"

@@ -26,7 +26,8 @@ fi
 srcs=("$here"/*.cu)
 if [ -f "$fatbin" ] && [ -f "$report" ]; then
     stale=0
-    for f in "${srcs[@]}" "$here"/*.cuh "$here"/build.sh; do [ "$f" -nt "$fatbin" ] && stale=1; done
+    # ../native/philox.h: the Philox transform sampler.cu shares with the CPU kernels
+    for f in "${srcs[@]}" "$here"/*.cuh "$here"/../native/philox.h "$here"/build.sh; do [ "$f" -nt "$fatbin" ] && stale=1; done
     if [ "$stale" = 0 ]; then echo "cuda-kernels: $fatbin is up to date"; exit 0; fi
 fi
 work=$(mktemp -d)

@@ -16,7 +16,8 @@ if ! command -v "$cxx" >/dev/null 2>&1; then
 fi
 mkdir -p "$out"
 srcs=("$kernels"/*.cu)
-inputs=("${srcs[@]}" "$kernels"/*.cuh "$here"/cuda_emu.h "$here"/emu_runtime.cpp "$here"/build.sh)
+# native/philox.h: the Philox transform sampler.cu shares with the CPU kernels
+inputs=("${srcs[@]}" "$kernels"/*.cuh "$here"/../philox.h "$here"/cuda_emu.h "$here"/emu_runtime.cpp "$here"/build.sh)
 if [ -f "$lib" ]; then
     stale=0
     for f in "${inputs[@]}"; do [ "$f" -nt "$lib" ] && stale=1; done

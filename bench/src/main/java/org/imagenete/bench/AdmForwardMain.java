@@ -46,6 +46,7 @@ public final class AdmForwardMain {
                     return out.getFloat(0);
                 }
             });
+            double fwdCpu = lastCpu;
             if (prof != null) prof.reset();   // profile the guided runs only (the forward runs warmed up the JIT and the memory pool)
             double guided = mode.equals("forward") ? Double.NaN : time("guided step", runs, batch, base, () -> {
                 try (GuidedStep.Result r = GuidedStep.run(model, ops, d, x, idx, Guidance.Terms.complexity(lambda, 50f, true))) {
@@ -63,7 +64,8 @@ public final class AdmForwardMain {
                             tape.bytes() / (double) (1L << 30));
                 }
             }
-            if (mode.equals("both")) System.out.printf(Locale.ROOT, "guided step / forward = %.2f%n", guided / fwd);
+            if (mode.equals("both"))
+                System.out.printf(Locale.ROOT, "guided step / forward = %.2f (wall), %.2f (CPU time)%n", guided / fwd, lastCpu / fwdCpu);
 
         }
     }
@@ -72,20 +74,36 @@ public final class AdmForwardMain {
         float run();
     }
 
+    /** CPU time of the whole process (every thread, the native kernels' OpenMP threads included), nanoseconds. */
+    static long cpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
+    /**
+     * Median wall seconds of {@code runs} runs; also prints the median process CPU seconds, which a machine shared with
+     * other work inflates far less than the wall time (run with OMP_WAIT_POLICY=passive so that waiting threads do not
+     * spin): on a loaded machine compare CPU seconds.
+     */
     static double time(String what, int runs, int batch, long base, Run r) {
-        double[] secs = new double[runs];
+        double[] secs = new double[runs], cpu = new double[runs];
         for (int i = 0; i < runs; i++) {
             NativeMemory.resetPeak();
-            long s = System.nanoTime();
+            long s = System.nanoTime(), c = cpuNanos();
             float v = r.run();
             secs[i] = (System.nanoTime() - s) / 1e9;
-            System.out.printf(Locale.ROOT, "%s run %d: %.3f s, tensor memory peak beyond weights %.2f GiB (check value %.6f)%n", what, i,
-                    secs[i], (NativeMemory.peakBytes() - base) / (double) (1L << 30), v);
+            cpu[i] = (cpuNanos() - c) / 1e9;
+            System.out.printf(Locale.ROOT, "%s run %d: %.3f s (CPU %.3f s), tensor memory peak beyond weights %.2f GiB (check value %.6f)%n",
+                    what, i, secs[i], cpu[i], (NativeMemory.peakBytes() - base) / (double) (1L << 30), v);
         }
         Arrays.sort(secs);
+        Arrays.sort(cpu);
         double med = secs[runs / 2];
-        System.out.printf(Locale.ROOT, "%s median %.3f s (min %.3f, max %.3f) at batch %d, %.0f GFLOP/s forward-equivalent%n", what, med,
-                secs[0], secs[runs - 1], batch, BenchReport.ADM256_FLOP * batch / med / 1e9);
+        System.out.printf(Locale.ROOT, "%s median %.3f s (min %.3f, max %.3f), CPU %.3f s, at batch %d, %.0f GFLOP/s forward-equivalent%n",
+                what, med, secs[0], secs[runs - 1], cpu[runs / 2], batch, BenchReport.ADM256_FLOP * batch / med / 1e9);
+        lastCpu = cpu[runs / 2];
         return med;
     }
+
+    /** The median CPU seconds of the last {@link #time} call. */
+    static double lastCpu;
 }

@@ -87,6 +87,8 @@ public final class EditCommand implements Callable<Integer> {
 
     @Mixin BackendOptions backend;
 
+    @Mixin StatsOptions stats;
+
     @Override
     public Integer call() throws Exception {
         UsageException.require((mask == null) != !autoMask, "give --mask MASK or --auto-mask");
@@ -121,6 +123,7 @@ public final class EditCommand implements Callable<Integer> {
         Map<String, String> flags = new LinkedHashMap<>();
         if (numHeadChannels != null) flags.put("num_head_channels", numHeadChannels.toString());
         long t0 = System.nanoTime();
+        stats.start(ops);
         try (Adm model = req.usesModel(weights != null) ? Adm.open(weights, flags) : null;
              ResNet cls = req.needsClassifier() ? ResNet.open(classifier) : null) {
             req.checkClassifier(cls, String.valueOf(classifier));
@@ -143,6 +146,8 @@ public final class EditCommand implements Callable<Integer> {
             System.err.printf(Locale.ROOT, "edit: %d of %d edits in %.1f s (%s)%n", results.size() - failed, results.size(),
                     (System.nanoTime() - t0) / 1e9, ops.name());
             return failed == 0 ? 0 : 1;
+        } finally {
+            stats.print(ops);
         }
     }
 }

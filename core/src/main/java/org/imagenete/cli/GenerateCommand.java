@@ -96,6 +96,8 @@ public final class GenerateCommand implements Callable<Integer> {
 
     @Mixin BackendOptions backend;
 
+    @Mixin StatsOptions stats;
+
     /** Where the demo and generate look for the ADM weights when --weights is not given. */
     public static Path defaultWeights() { return Checksums.cacheDir().resolve("models").resolve("256x256_diffusion_uncond.pt"); }
 
@@ -139,6 +141,7 @@ public final class GenerateCommand implements Callable<Integer> {
         boolean geometric = vs.stream().flatMap(v -> v.edits().stream()).anyMatch(e -> !(e instanceof org.imagenete.edit.Edit.Background));
         boolean harmonize = geometric && cfg.harmonizeSteps() > 0;
         boolean useModel = needsModel || fillMode == Editor.Fill.DIFFUSION || (harmonize && adm != null);
+        stats.start(ops);
         try (Adm model = useModel ? Adm.open(adm, flags) : null; ResNet cls = needsClassifier ? ResNet.open(classifier) : null;
              IsNetMasker isnet = autoMasks ? IsNetMasker.open() : null) {
             if (cls != null)
@@ -176,6 +179,8 @@ public final class GenerateCommand implements Callable<Integer> {
                 return Main.EXIT_SOME_FAILED;
             }
             return Main.EXIT_OK;
+        } finally {
+            stats.print(ops);
         }
     }
 

@@ -1,6 +1,6 @@
 package org.imagenete.cli;
 
-import org.imagenete.diffusion.BlendedSampler;
+import org.imagenete.device.DeviceCounters;
 import org.imagenete.diffusion.GaussianDiffusion;
 import org.imagenete.diffusion.Guidance;
 import org.imagenete.diffusion.GuidedStep;
@@ -66,6 +66,8 @@ public final class StepCommand implements Callable<Integer> {
 
     @Mixin BackendOptions backend;
 
+    @Mixin StatsOptions stats;
+
     @Override
     public Integer call() throws Exception {
         UnetCommand.checkOutput(output, input, weights);
@@ -76,6 +78,8 @@ public final class StepCommand implements Callable<Integer> {
         ClassifierGuidance.Input advMode = adv.mode();
         if (classifier != null && !Files.isRegularFile(classifier)) throw new IllegalArgumentException(classifier + ": no such file");
         List<Tensor> owned = new ArrayList<>();
+        stats.start(ops);
+        DeviceCounters counters = ops.device() == null ? null : ops.device().counters();
         try (Adm model = Adm.open(weights, flags); SafeTensors in = SafeTensors.open(input);
              ResNet cls = classifier == null ? null : ResNet.open(classifier)) {
             Map<String, String> meta = in.metadata();
@@ -110,14 +114,15 @@ public final class StepCommand implements Callable<Integer> {
                 terms = new Guidance.Terms(lams, rl, perSample, new ClassifierGuidance(cls, advMode), adv.scale, labels(in, b, cls.arch().numClasses()));
             long t0 = System.nanoTime();
             Map<String, Tensor> out = new LinkedHashMap<>();
+            if (counters != null) counters.beginStep();
             try (GuidedStep.Result r = GuidedStep.run(model, ops, d, x, idx, terms);
                  GuidedStep.Result rc = GuidedStep.run(model, ops, d, x, idx, Guidance.Terms.complexity(lams, 0, perSample));
                  GuidedStep.Result rr = GuidedStep.run(model, ops, d, x, idx, Guidance.Terms.complexity(new float[b], rl, perSample))) {
                 Tensor g = r.g() != null ? r.g() : keep(owned, Tensor.zeros(DType.F32, b, c, h, w));
-                Tensor gm = keep(owned, BlendedSampler.guidedMean(r.pmv(), g));
-                Tensor sample = keep(owned, d.sample(gm, r.pmv().logVariance(), idx, zs));
-                Tensor qObj = keep(owned, d.qSample(xObj, idx, zo));
-                Tensor xPrev = keep(owned, BlendedSampler.blend(sample, qObj, m));
+                Tensor gm = keep(owned, d.sample(ops, r.pmv(), g, idx, null));          // without noise: the guided mean
+                Tensor sample = keep(owned, d.sample(ops, r.pmv(), g, idx, zs));
+                Tensor qObj = keep(owned, d.qSample(ops, xObj, idx, zo));
+                Tensor xPrev = keep(owned, ops.blend(sample, qObj, m, false));
                 out.put("pmv.model_out", r.modelOut());
                 out.put("pmv.mean", r.pmv().mean());
                 out.put("pmv.variance", r.pmv().variance());
@@ -138,6 +143,7 @@ public final class StepCommand implements Callable<Integer> {
                 Tensor tu = keep(owned, Tensor.zeros(DType.I64, b));
                 for (int i = 0; i < b; i++) tu.data().setAtIndex(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, i, idx[i]);
                 out.put("step.t_unscaled", tu);
+                if (counters != null) counters.endStep();
                 double s = (System.nanoTime() - t0) / 1e9;
                 Map<String, String> written = new LinkedHashMap<>(Map.of("backend", ops.name(), "respacing", resp, "lambda", Float.toString(lam),
                         "range_lambda", Float.toString(rl), "per_sample", Boolean.toString(perSample)));
@@ -151,6 +157,7 @@ public final class StepCommand implements Callable<Integer> {
             }
         } finally {
             owned.forEach(Tensor::close);
+            stats.print(ops);
         }
         return 0;
     }

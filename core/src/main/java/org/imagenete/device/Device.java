@@ -9,7 +9,8 @@ import java.lang.foreign.MemorySegment;
  * stream; {@link #download} and {@link #synchronize} wait for it. Device addresses are plain longs.
  *
  * <p>While capturing ({@link #beginCapture}), launches, device copies and fills are recorded instead of run;
- * host copies and synchronisation are errors, as on a GPU.
+ * host copies and synchronisation are errors, as on a GPU. Every host-device copy and every launch is counted
+ * ({@link #counters()}).
  */
 public interface Device extends AutoCloseable {
     /** What it is, for logs: "NVIDIA H200 (sm_90, 139.8 GiB)", "emulated (2 threads)". */
@@ -61,6 +62,9 @@ public interface Device extends AutoCloseable {
     MemorySegment allocatePinned(long bytes);
 
     void freePinned(MemorySegment pinned);
+
+    /** Copies between host and device memory, launches, sampling steps: counted by the device itself. */
+    DeviceCounters counters();
 
     @Override void close();
 }

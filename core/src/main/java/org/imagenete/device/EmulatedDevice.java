@@ -91,6 +91,7 @@ public final class EmulatedDevice implements Device {
     private final TreeMap<Long, Long> allocations = new TreeMap<>();
     private List<Runnable> capture;
     private boolean closed;
+    private final DeviceCounters counters = new DeviceCounters();
 
     /** An emulated device using all cores. */
     public EmulatedDevice() { this(0); }
@@ -193,12 +194,15 @@ public final class EmulatedDevice implements Device {
         open();
         noCapture("host-to-device copy");
         MemorySegment.copy(src, 0, region(dst, src.byteSize(), "upload"), 0, src.byteSize());
+        counters.upload(src.byteSize());
     }
 
     @Override public synchronized void download(MemorySegment dst, long src) {
         open();
         noCapture("device-to-host copy");
+        long start = System.nanoTime();
         MemorySegment.copy(region(src, dst.byteSize(), "download"), 0, dst, 0, dst.byteSize());
+        counters.download(dst.byteSize(), start);
     }
 
     @Override public synchronized void copy(long dst, long src, long bytes) {
@@ -232,7 +236,13 @@ public final class EmulatedDevice implements Device {
                             + ") is not inside a live device allocation");
             }
         KernelArgs a = args.copy();
-        run(() -> execute(kernel, grid, block, a));
+        if (capture != null) {
+            capture.add(() -> execute(kernel, grid, block, a));
+            return;
+        }
+        long start = System.nanoTime();
+        execute(kernel, grid, block, a);
+        counters.launch(start);
     }
 
     private void execute(String kernel, Dim3 grid, Dim3 block, KernelArgs args) {
@@ -305,7 +315,9 @@ public final class EmulatedDevice implements Device {
                     if (gone) throw new IllegalStateException("graph closed");
                     open();
                     noCapture("graph launch");
+                    long start = System.nanoTime();
                     work.forEach(Runnable::run);
+                    counters.graphLaunch(work.size(), start);
                 }
             }
 
@@ -321,6 +333,8 @@ public final class EmulatedDevice implements Device {
     }
 
     @Override public synchronized void freePinned(MemorySegment pinned) { free(pinned.address()); }
+
+    @Override public DeviceCounters counters() { return counters; }
 
     /** Addresses of live allocations (tests check for leaks). */
     public synchronized TreeSet<Long> liveAllocations() { return new TreeSet<>(allocations.keySet()); }

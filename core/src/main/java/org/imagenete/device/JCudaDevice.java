@@ -84,6 +84,7 @@ public final class JCudaDevice implements Device {
     private final Map<Long, Pointer> pinned = new HashMap<>();
     private final ThreadLocal<Boolean> bound = ThreadLocal.withInitial(() -> false);
     private boolean capturing, closed;
+    private final DeviceCounters counters = new DeviceCounters();
 
     private JCudaDevice(int ordinal, byte[] image) {
         JCudaDriver.setExceptionsEnabled(true);
@@ -200,11 +201,13 @@ public final class JCudaDevice implements Device {
             ByteBuffer bb = src.asSlice(off, len).asByteBuffer();
             cuMemcpyHtoDAsync(ptr(dst + off, len), Pointer.to(bb), len, stream);
         }
+        counters.upload(n);
     }
 
     @Override public synchronized void download(MemorySegment dst, long src) {
         bind();
         if (capturing) throw new IllegalStateException("device-to-host copy during graph capture");
+        long start = System.nanoTime();
         long n = dst.byteSize();
         for (long off = 0; off < n; off += PIECE) {
             long len = Math.min(PIECE, n - off);
@@ -212,6 +215,7 @@ public final class JCudaDevice implements Device {
             cuMemcpyDtoHAsync(Pointer.to(bb), ptr(src + off, len), len, stream);
         }
         cuStreamSynchronize(stream);
+        counters.download(n, start);
     }
 
     @Override public synchronized void copy(long dst, long src, long bytes) {
@@ -225,6 +229,7 @@ public final class JCudaDevice implements Device {
     }
 
     @Override public synchronized void launch(String kernel, Dim3 grid, Dim3 block, KernelArgs args) {
+        long start = System.nanoTime();
         bind();
         CUfunction f = function(kernel);
         Pointer[] params = new Pointer[args.size()];
@@ -238,6 +243,7 @@ public final class JCudaDevice implements Device {
             };
         }
         cuLaunchKernel(f, grid.x(), grid.y(), grid.z(), block.x(), block.y(), block.z(), 0, stream, Pointer.to(params), null);
+        if (!capturing) counters.launch(start);
     }
 
     @Override public synchronized void synchronize() {
@@ -311,8 +317,10 @@ public final class JCudaDevice implements Device {
             @Override public void launch() {
                 synchronized (JCudaDevice.this) {
                     if (gone) throw new IllegalStateException("graph closed");
+                    long start = System.nanoTime();
                     bind();
                     cuGraphLaunch(exec, stream);
+                    counters.graphLaunch(nodes, start);
                 }
             }
 
@@ -339,6 +347,8 @@ public final class JCudaDevice implements Device {
         pinned.put(seg.address(), p);
         return seg;
     }
+
+    @Override public DeviceCounters counters() { return counters; }
 
     @Override public synchronized void freePinned(MemorySegment seg) {
         bind();

@@ -1,15 +1,22 @@
 package org.imagenete.diffusion;
 
+import org.imagenete.device.DeviceCounters;
 import org.imagenete.nn.Adm;
 import org.imagenete.ops.Checks;
+import org.imagenete.ops.DeviceSupport;
 import org.imagenete.ops.Ops;
+import org.imagenete.ops.Philox;
 import org.imagenete.tensor.DType;
+import org.imagenete.tensor.Shape;
 import org.imagenete.tensor.Tensor;
 
 import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
-
-import static org.imagenete.diffusion.GaussianDiffusion.F;
+import java.util.Map;
+import java.util.function.Function;
 
 /**
  * Blended diffusion as ImageNet-E runs it: keep the object, regenerate the background with complexity (and
@@ -21,6 +28,13 @@ import static org.imagenete.diffusion.GaussianDiffusion.F;
  * what it is batched with (with per-sample complexity normalisation, the default). Optional RePaint-style
  * resampling repeats each step, diffusing back one step in between, so the regenerated part harmonises with the
  * kept one (for inpainting).
+ *
+ * <p>Every step is ops of the backend, noise included ({@link Ops#philoxNormal}). On a device ({@link Ops#device()})
+ * the images go up once, the result comes back once, and a step moves only its scalars: the step table
+ * ({@link StepScalars}), the timesteps and the Philox keys up, one [B, k] tensor of NaN/Inf counts and loss values
+ * down. The first step runs eagerly (it puts the weights and constants on the device); the following steps are
+ * captured once as a device graph and replayed ({@code -Dimagenete.cuda.graphs=false} keeps them eager). A step
+ * whose guidance reads the host (a classifier that does its math there) cannot be captured and stays eager.
  */
 public final class BlendedSampler {
     /** One edit: images [3,H,W] in [-1,1] at the model resolution, mask [1,H,W] (1 = object). */
@@ -62,11 +76,20 @@ public final class BlendedSampler {
         void step(int index, int stepsRun, int stepsTotal, double complexity);
     }
 
+    /** Whether device steps are captured as graphs ({@code -Dimagenete.cuda.graphs}, default true). */
+    static final boolean GRAPHS = Boolean.parseBoolean(System.getProperty("imagenete.cuda.graphs", "true"));
+
+    private static final System.Logger LOG = System.getLogger("imagenete");
+
     private BlendedSampler() {}
 
     /** Runs the jobs as one batch; returns one [3,H,W] image per job, in [-1,1]. */
-    public static List<Tensor> sample(Adm model, Ops ops, List<Job> jobs, Options o) {
+    public static List<Tensor> sample(Adm model, Ops ops, List<Job> jobs, Options o) { return sample(model, ops, jobs, o, GRAPHS); }
+
+    /** As {@link #sample(Adm, Ops, List, Options)}; {@code graphs}: replay device steps as a captured graph. */
+    public static List<Tensor> sample(Adm model, Ops ops, List<Job> jobs, Options o, boolean graphs) {
         if (jobs.isEmpty()) return List.of();
+        GuidedStep.requireSampler(model);
         int b = jobs.size();
         Tensor bg0 = jobs.getFirst().background;
         int c = bg0.dim(0), h = bg0.dim(1), w = bg0.dim(2);
@@ -85,38 +108,56 @@ public final class BlendedSampler {
             labels[i] = jobs.get(i).label;
         }
         Guidance.Terms terms = new Guidance.Terms(lambda, o.rangeLambda, o.perSample, o.classifier, o.adversarialScale, labels);
-        try (Tensor bg = stack(jobs, Job::background); Tensor obj = stack(jobs, Job::object); Tensor m = stack(jobs, Job::mask)) {
+        DeviceSupport dev = ops.device();
+        int[] dims = {b, c, h, w};
+        long per = (long) c * h * w;
+        List<Tensor> owned = new ArrayList<>();
+        try (Stepper stepper = new Stepper(model, ops, dev, terms, o, graphs)) {
+            Tensor obj = keep(owned, place(dev, stack(jobs, Job::object)));
+            Tensor m = keep(owned, place(dev, stack(jobs, Job::mask)));
+            stepper.bind(obj, m);
             int[] idx = new int[b];
-            java.util.Arrays.fill(idx, o.skip - 1);
+            Arrays.fill(idx, o.skip - 1);
             Tensor x;
-            try (Tensor z = noise(jobs, Philox.Purpose.START, o.skip - 1, bg.shape().dims())) {
-                x = d.qSample(bg, idx, z);
+            try (Tensor bg = place(dev, stack(jobs, Job::background)); Inputs in = Inputs.of(dev, d, idx, terms, o, keys(jobs, o.skip - 1), per);
+                 Tensor z = ops.philoxNormal(in.keys, Philox.Purpose.START.ordinal(), dims)) {
+                x = ops.axpby(bg, z, in.scal, StepScalars.Q_SAMPLE);
             }
             Tensor lastX0 = null;
             try {
                 for (int i = o.skip - 1; i >= 0; i--) {
                     for (int u = 0; u < o.resample; u++) {
                         long stream = i + ((long) u << 20);   // repetition u > 0 draws fresh numbers
-                        java.util.Arrays.fill(idx, i);
-                        try (GuidedStep.Result r = GuidedStep.run(model, ops, d, x, idx, terms)) {
-                            Tensor next;
-                            try (Tensor z = noise(jobs, Philox.Purpose.SAMPLE, stream, x.shape().dims())) {
-                                next = o.ddim ? ddim(d, x, r, idx, o.eta, z) : ddpm(d, r, idx, z);
-                            }
-                            try (next; Tensor zo = noise(jobs, Philox.Purpose.OBJECT, stream, x.shape().dims());
-                                 Tensor qObj = d.qSample(obj, idx, zo)) {
-                                x.close();
-                                x = blend(next, qObj, m);
-                            }
-                            GuidedStep.checkFinite("x after step", x, idx);
-                            if (lastX0 != null) lastX0.close();
-                            lastX0 = r.pmv().predX0().copy();
-                            if (o.listener != null && u == o.resample - 1) o.listener.step(i, o.skip - i, o.skip, r.complexity());
+                        Arrays.fill(idx, i);
+                        Tensor[] r;
+                        StepStats.Read read;
+                        DeviceCounters counters = dev == null ? null : dev.counters();
+                        if (counters != null) counters.beginStep();
+                        try (Tensor t = d.modelTimesteps(idx); Tensor scal = StepScalars.of(d.schedule(), idx, terms, o.eta, per);
+                             Tensor keys = keys(jobs, stream)) {
+                            r = stepper.step(x, t, scal, keys);
                         }
+                        try (Tensor stats = r[2]) {
+                            read = StepStats.read(stats, stepper.layout);
+                            read.requireFinite(idx, stepper.shapes);
+                        } catch (RuntimeException | Error e) {
+                            r[0].close();
+                            r[1].close();
+                            throw e;
+                        }
+                        if (counters != null) counters.endStep();
+                        x.close();
+                        x = r[0];
+                        if (lastX0 != null) lastX0.close();
+                        lastX0 = r[1];
+                        if (o.listener != null && u == o.resample - 1)
+                            o.listener.step(i, o.skip - i, o.skip, stepper.guided
+                                    ? Guidance.Values.of(read, terms, stepper.extra).complexity() : Double.NaN);
                         if (u < o.resample - 1 && i > 0) {
                             // back to the noise level of index i: x_i = sqrt(1 - beta'_i) x_{i-1} + sqrt(beta'_i) z
-                            try (Tensor z = noise(jobs, Philox.Purpose.RESAMPLE, stream, x.shape().dims())) {
-                                Tensor back = d.diffuseOneStep(x, idx, z);
+                            try (Inputs in = Inputs.of(dev, d, idx, terms, o, keys(jobs, stream), per);
+                                 Tensor z = ops.philoxNormal(in.keys, Philox.Purpose.RESAMPLE.ordinal(), dims)) {
+                                Tensor back = ops.axpby(x, z, in.scal, StepScalars.BACK);
                                 x.close();
                                 x = back;
                             }
@@ -125,72 +166,172 @@ public final class BlendedSampler {
                         }
                     }
                 }
-                try (Tensor fin = blend(obj, lastX0, m, true)) {
-                    List<Tensor> out = new java.util.ArrayList<>();
-                    for (int s = 0; s < b; s++) out.add(fin.slice0(s, 1).view(c, h, w).copy());
+                try (Tensor fin = ops.blend(lastX0, obj, m, true)) {
+                    MemorySegment all = fin.read();                            // the one download of the result
+                    long bytes = per * Float.BYTES;
+                    List<Tensor> out = new ArrayList<>();
+                    for (int s = 0; s < b; s++) {
+                        Tensor img = Tensor.allocate(DType.F32, c, h, w);
+                        MemorySegment.copy(all, s * bytes, img.data(), 0, bytes);
+                        out.add(img);
+                    }
                     return out;
                 }
             } finally {
                 x.close();
                 if (lastX0 != null) lastX0.close();
             }
+        } finally {
+            owned.forEach(Tensor::close);
         }
     }
 
-    private static Tensor ddpm(GaussianDiffusion d, GuidedStep.Result r, int[] idx, Tensor z) {
-        Tensor mean = r.pmv().mean();
-        if (r.g() == null) return d.sample(mean, r.pmv().logVariance(), idx, z);
-        try (Tensor gm = guidedMean(r.pmv(), r.g())) {
-            return d.sample(gm, r.pmv().logVariance(), idx, z);
+    private static Tensor keep(List<Tensor> owned, Tensor t) {
+        owned.add(t);
+        return t;
+    }
+
+    /** A host tensor made the backend's: uploaded once on a device (the host copy is closed), kept as is otherwise. */
+    private static Tensor place(DeviceSupport dev, Tensor host) {
+        if (dev == null) return host;
+        try (host) {
+            return dev.toDevice(host);
         }
     }
 
-    /** DDIM with score-form guidance: eps' = eps - sqrt(1 - abar_i) g. */
-    private static Tensor ddim(GaussianDiffusion d, Tensor x, GuidedStep.Result r, int[] idx, float eta, Tensor z) {
-        Tensor eps = r.pmv().eps();
-        if (r.g() == null) return d.ddimStep(x, eps, idx, eta, z);
-        try (Tensor e2 = eps.copy()) {
-            MemorySegment es = e2.data(), gs = r.g().data();
-            long per = e2.numel() / e2.dim(0);
-            for (int s = 0; s < e2.dim(0); s++) {
-                float k = (float) d.schedule().sqrtOneMinusAlphasCumprod[idx[s]];
-                for (long j = s * per; j < (s + 1) * per; j++) es.setAtIndex(F, j, es.getAtIndex(F, j) - k * gs.getAtIndex(F, j));
-            }
-            return d.ddimStep(x, e2, idx, eta, z);
+    /** A step's scalars and Philox keys placed on the backend (for the few ops outside the step body). */
+    private record Inputs(Tensor scal, Tensor keys) implements AutoCloseable {
+        static Inputs of(DeviceSupport dev, GaussianDiffusion d, int[] idx, Guidance.Terms terms, Options o, Tensor keys, long per) {
+            Tensor s = StepScalars.of(d.schedule(), idx, terms, o.eta, per);
+            return new Inputs(place(dev, s), place(dev, keys));
+        }
+
+        @Override public void close() {
+            scal.close();
+            keys.close();
         }
     }
 
-    /** mean + variance * g (guided-diffusion's condition_mean). */
-    public static Tensor guidedMean(GaussianDiffusion.Pmv pmv, Tensor g) {
-        Tensor out = Tensor.allocate(DType.F32, g.shape());
-        MemorySegment m = pmv.mean().data(), v = pmv.variance().data(), gs = g.data(), o = out.data();
-        for (long k = 0; k < g.numel(); k++) o.setAtIndex(F, k, m.getAtIndex(F, k) + v.getAtIndex(F, k) * gs.getAtIndex(F, k));
-        return out;
-    }
+    /**
+     * Runs steps: eagerly, or as a captured graph replayed with new inputs. The step body is device work only (when
+     * the guidance terms are), so the same body is what runs eagerly on any backend and what a graph records.
+     */
+    private static final class Stepper implements AutoCloseable {
+        final Adm model;
+        final Ops ops;
+        final DeviceSupport dev;
+        final Guidance.Terms terms;
+        final Options o;
+        final boolean guided;
+        boolean graphs;
+        Tensor obj, mask;
+        DeviceSupport.Replay graph;
+        int steps;
+        StepStats.Layout layout;
+        Map<String, Shape> shapes;
+        float[] extra;
 
-    /** a (1 - m) + b m with m [B,1,H,W] broadcast over channels. */
-    public static Tensor blend(Tensor a, Tensor b, Tensor m) { return blend(b, a, m, false); }
+        Stepper(Adm model, Ops ops, DeviceSupport dev, Guidance.Terms terms, Options o, boolean graphs) {
+            this.model = model;
+            this.ops = ops;
+            this.dev = dev;
+            this.terms = terms;
+            this.o = o;
+            this.guided = terms.active();
+            this.graphs = graphs && dev != null;
+        }
 
-    /** obj m + rest (1 - m), optionally clamped to [-1, 1]. */
-    static Tensor blend(Tensor obj, Tensor rest, Tensor m, boolean clamp) {
-        Checks.same("blend", obj, rest);
-        int bn = obj.dim(0), c = obj.dim(1);
-        long hw = (long) obj.dim(2) * obj.dim(3);
-        Checks.shape("blend mask", m, bn, 1, obj.dim(2), obj.dim(3));
-        Tensor out = Tensor.allocate(DType.F32, obj.shape());
-        MemorySegment os = obj.data(), rs = rest.data(), ms = m.data(), ys = out.data();
-        for (int s = 0; s < bn; s++)
-            for (int ch = 0; ch < c; ch++)
-                for (long k = 0; k < hw; k++) {
-                    long j = ((long) s * c + ch) * hw + k;
-                    float mv = ms.getAtIndex(F, s * hw + k);
-                    float v = rs.getAtIndex(F, j) * (1 - mv) + os.getAtIndex(F, j) * mv;
-                    ys.setAtIndex(F, j, clamp ? Math.max(-1f, Math.min(1f, v)) : v);
+        void bind(Tensor obj, Tensor mask) {
+            this.obj = obj;
+            this.mask = mask;
+        }
+
+        /** {x_{i-1}, pred_x0, stats} from x_i and the step's host inputs. */
+        Tensor[] step(Tensor x, Tensor t, Tensor scal, Tensor keys) {
+            try {
+                if (dev == null) return body(new Tensor[]{x, t, scal, keys});
+                if (graph == null && graphs && steps > 0) capture(x, t, scal, keys);
+                if (graph != null) return graph.run(x, t, scal, keys);
+                try (Tensor td = dev.toDevice(t); Tensor sd = dev.toDevice(scal); Tensor kd = dev.toDevice(keys)) {
+                    return body(new Tensor[]{x, td, sd, kd});
                 }
-        return out;
+            } finally {
+                steps++;
+            }
+        }
+
+        private void capture(Tensor x, Tensor t, Tensor scal, Tensor keys) {
+            try {
+                graph = dev.capture(this::body, x, t, scal, keys);
+            } catch (IllegalStateException e) {
+                // guidance that computes on the host (a classifier reading pred_x0) cannot be part of a graph
+                graphs = false;
+                LOG.log(System.Logger.Level.INFO, "sampling steps run eagerly: the step cannot be captured as a graph (" + e.getMessage() + ")");
+            }
+        }
+
+        /** The step: in = {x, t, scal, keys} -> {x_{i-1}, pred_x0, stats [B, k]}. */
+        Tensor[] body(Tensor[] in) {
+            Tensor x = in[0], t = in[1], scal = in[2], keys = in[3];
+            int[] dims = x.shape().dims();
+            StepStats stats = new StepStats(ops);
+            GuidedStep.Evaluation ev;
+            try {
+                ev = GuidedStep.evaluate(model, ops, x, t, scal, terms, guided, stats);
+            } catch (RuntimeException | Error e) {
+                stats.close();
+                throw e;
+            }
+            Tensor xn = null;
+            try {
+                GaussianDiffusion.Pmv p = ev.pmv();
+                Tensor next;
+                try (Tensor z = ops.philoxNormal(keys, Philox.Purpose.SAMPLE.ordinal(), dims)) {
+                    next = o.ddim ? ddim(x, p.eps(), ev.g(), z, scal) : ops.posteriorSample(p.mean(), p.variance(), p.logVariance(), ev.g(), z,
+                            scal, StepScalars.NOISE);
+                }
+                try (next; Tensor zo = ops.philoxNormal(keys, Philox.Purpose.OBJECT.ordinal(), dims);
+                     Tensor q = ops.axpby(obj, zo, scal, StepScalars.Q_SAMPLE)) {
+                    xn = ops.blend(next, q, mask, false);
+                }
+                stats.check("x after step", xn);
+                layout = stats.layout();
+                shapes = new java.util.LinkedHashMap<>(ev.shapes());
+                shapes.put("x after step", xn.shape());
+                extra = ev.extra();
+                return new Tensor[]{xn, p.predX0(), stats.gather()};
+            } catch (RuntimeException | Error e) {
+                if (xn != null) xn.close();
+                ev.pmv().predX0().close();
+                stats.close();
+                throw e;
+            } finally {
+                ev.modelOut().close();
+                ev.pmv().mean().close();
+                ev.pmv().variance().close();
+                ev.pmv().logVariance().close();
+                ev.pmv().eps().close();
+                if (ev.g() != null) ev.g().close();
+                if (ev.gAdv() != null) ev.gAdv().close();
+            }
+        }
+
+        /** DDIM with score-form guidance: eps' = eps - sqrt(1 - abar_i) g, then the DDIM update from eps'. */
+        private Tensor ddim(Tensor x, Tensor eps, Tensor g, Tensor z, Tensor scal) {
+            try (Tensor e2 = g == null ? null : ops.axpby(eps, g, scal, StepScalars.DDIM_EPS)) {
+                Tensor e = e2 != null ? e2 : eps;
+                try (Tensor x0 = ops.axpby(x, e, scal, StepScalars.DDIM_X0); Tensor v = ops.axpby(x0, e, scal, StepScalars.DDIM_DIR)) {
+                    return ops.axpby(v, z, scal, StepScalars.DDIM_NOISE);
+                }
+            }
+        }
+
+        @Override public void close() {
+            if (graph != null) graph.close();
+        }
     }
 
-    private static Tensor stack(List<Job> jobs, java.util.function.Function<Job, Tensor> f) {
+    private static Tensor stack(List<Job> jobs, Function<Job, Tensor> f) {
         Tensor first = f.apply(jobs.getFirst());
         int[] d = first.shape().dims();
         int[] sd = new int[d.length + 1];
@@ -198,19 +339,21 @@ public final class BlendedSampler {
         System.arraycopy(d, 0, sd, 1, d.length);
         Tensor out = Tensor.allocate(DType.F32, sd);
         for (int i = 0; i < jobs.size(); i++)
-            MemorySegment.copy(f.apply(jobs.get(i)).data(), 0, out.data(), i * first.byteSize(), first.byteSize());
+            MemorySegment.copy(f.apply(jobs.get(i)).read(), 0, out.data(), i * first.byteSize(), first.byteSize());
         return out;
     }
 
-    /** Per-sample Philox noise for a step and purpose, [B, ...] like {@code dims}. */
-    static Tensor noise(List<Job> jobs, Philox.Purpose purpose, long step, int[] dims) {
-        Tensor z = Tensor.allocate(DType.F32, dims);
-        int per = (int) (z.numel() / dims[0]);
-        float[] buf = new float[per];
-        for (int s = 0; s < jobs.size(); s++) {
-            Philox.normals(jobs.get(s).seed, Philox.stream(step, purpose), buf, 0, per);
-            MemorySegment.copy(buf, 0, z.data(), F, (long) s * per * 4, per);
+    /** Philox keys [B,4] I32 of a step: (seed lo, seed hi, step lo, step hi) per job ({@link Ops#philoxNormal}). */
+    static Tensor keys(List<Job> jobs, long step) {
+        Tensor k = Tensor.allocate(DType.I32, jobs.size(), 4);
+        MemorySegment s = k.data();
+        for (int i = 0; i < jobs.size(); i++) {
+            long seed = jobs.get(i).seed;
+            s.setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, 4L * i, (int) seed);
+            s.setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, 4L * i + 1, (int) (seed >>> 32));
+            s.setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, 4L * i + 2, (int) step);
+            s.setAtIndex(ValueLayout.JAVA_INT_UNALIGNED, 4L * i + 3, (int) (step >>> 32));
         }
-        return z;
+        return k;
     }
 }

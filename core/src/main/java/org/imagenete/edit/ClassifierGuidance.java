@@ -1,7 +1,6 @@
 package org.imagenete.edit;
 
 import org.imagenete.diffusion.GuidanceClassifier;
-import org.imagenete.eval.Preprocessing;
 import org.imagenete.nn.ResNet;
 import org.imagenete.ops.Ops;
 import org.imagenete.tensor.DType;
@@ -40,9 +39,10 @@ public final class ClassifierGuidance implements GuidanceClassifier {
     }
 
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
+    /** torchvision's ImageNet normalisation, which the ResNet weights expect (eval's Preprocessing.imagenet(), below eval). */
+    static final float[] MEAN = {0.485f, 0.456f, 0.406f}, STD = {0.229f, 0.224f, 0.225f};
     private final ResNet net;
     private final Input input;
-    private final Preprocessing norm = Preprocessing.imagenet();
 
     public ClassifierGuidance(ResNet net, Input input) {
         this.net = net;
@@ -67,7 +67,7 @@ public final class ClassifierGuidance implements GuidanceClassifier {
             MemorySegment xs = x.data(), ns = xn.data();
             for (int s = 0; s < b; s++)
                 for (int ch = 0; ch < c; ch++) {
-                    float mean = norm.mean()[ch], std = norm.std()[ch];
+                    float mean = MEAN[ch], std = STD[ch];
                     long base = ((long) s * c + ch) * hw;
                     for (long k = base; k < base + hw; k++) {
                         float v = xs.getAtIndex(F, k);
@@ -95,7 +95,7 @@ public final class ClassifierGuidance implements GuidanceClassifier {
                 MemorySegment ds = dxn.data(), os = dx.data();
                 for (int s = 0; s < b; s++)
                     for (int ch = 0; ch < c; ch++) {
-                        float k2 = 1f / (2 * norm.std()[ch]);
+                        float k2 = 1f / (2 * STD[ch]);
                         long base = ((long) s * c + ch) * hw;
                         for (long k = base; k < base + hw; k++) os.setAtIndex(F, k, ds.getAtIndex(F, k) * k2);
                     }

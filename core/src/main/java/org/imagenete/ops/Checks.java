@@ -204,4 +204,75 @@ public final class Checks {
                     + (inverse == null ? 0 : inverse.length) + " for " + bg.dim(0));
         for (float v : inverse) if (!Float.isFinite(v)) throw new IllegalArgumentException("affine_composite: non-finite transform " + java.util.Arrays.toString(inverse));
     }
+
+    // ---- the sampler's ops ----
+
+    /** A per-sample scalar table coef [B,K] with columns col..col+n-1 for a batch of b. */
+    public static void coef(String op, Tensor coef, int col, int n, int b) {
+        rank(op + " coefficients", coef, 2);
+        if (coef.dim(0) != b || col < 0 || col + n > coef.dim(1))
+            throw new IllegalArgumentException(op + ": coefficients " + coef.shape() + " need " + b + " rows and columns "
+                    + col + ".." + (col + n - 1));
+    }
+
+    /** x [B,...] (rank >= 1, B >= 1) for a per-sample op; returns B. */
+    public static int batched(String what, Tensor x) {
+        f32(what, x);
+        if (x.rank() < 1 || x.dim(0) < 1) throw new IllegalArgumentException(what + " must be [B,...] with B >= 1, got " + x.shape());
+        return x.dim(0);
+    }
+
+    public static void axpby(Tensor x, Tensor z, Tensor coef, int col) {
+        int b = batched("axpby x", x);
+        if (z != null) same("axpby", x, z);
+        coef("axpby", coef, col, 3, b);
+    }
+
+    /** Checks p_mean_variance's arguments; returns the dims of each output (x's). */
+    public static int[] pMeanVariance(Tensor out, Tensor x, Tensor coef, int col) {
+        int b = batched("p_mean_variance x", x);
+        if (x.rank() < 2) throw new IllegalArgumentException("p_mean_variance x must be [B,C,...], got " + x.shape());
+        int[] want = x.shape().dims();
+        want[1] *= 2;
+        shape("p_mean_variance model output", out, want);
+        coef("p_mean_variance", coef, col, 6, b);
+        return x.shape().dims();
+    }
+
+    public static void posteriorSample(Tensor mean, Tensor variance, Tensor logVariance, Tensor g, Tensor z, Tensor coef, int col) {
+        int b = batched("posterior_sample mean", mean);
+        same("posterior_sample variance", mean, variance);
+        same("posterior_sample log variance", mean, logVariance);
+        if (g != null) same("posterior_sample g", mean, g);
+        if (z != null) same("posterior_sample noise", mean, z);
+        coef("posterior_sample", coef, col, 1, b);
+    }
+
+    public static void blend(Tensor rest, Tensor obj, Tensor mask) {
+        rank("blend image", rest, 4);
+        same("blend", rest, obj);
+        shape("blend mask", mask, rest.dim(0), 1, rest.dim(2), rest.dim(3));
+    }
+
+    public static void philoxNormal(Tensor keys, int purpose, int[] dims) {
+        if (keys == null) throw new IllegalArgumentException("philox keys are missing");
+        if (keys.dtype() != org.imagenete.tensor.DType.I32 || keys.rank() != 2 || keys.dim(1) != 4)
+            throw new IllegalArgumentException("philox keys must be I32 [B,4] (seed lo, seed hi, step lo, step hi), got " + keys.dtype() + keys.shape());
+        if (dims == null || dims.length < 1 || dims[0] != keys.dim(0))
+            throw new IllegalArgumentException("philox_normal dims " + Arrays.toString(dims) + " must start with the batch " + keys.dim(0));
+        Shape.of(dims);
+        if (purpose < 0 || purpose > 255) throw new IllegalArgumentException("philox purpose " + purpose + " outside 0..255");
+    }
+
+    /** A complex spectrum [B,...,2]. */
+    public static void spectrum(String op, Tensor f) {
+        batched(op + " spectrum", f);
+        if (f.rank() < 2 || f.dim(-1) != 2) throw new IllegalArgumentException(op + " needs a spectrum [B,...,2], got " + f.shape());
+    }
+
+    public static void rangeGrad(Tensor x, Tensor g, Tensor coef, int col) {
+        int b = batched("range_grad x", x);
+        if (g != null) same("range_grad", x, g);
+        coef("range_grad", coef, col, 1, b);
+    }
 }

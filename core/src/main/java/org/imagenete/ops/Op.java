@@ -12,5 +12,8 @@ public enum Op {
     LAYER_NORM, GELU,
     // input-gradients (vector-Jacobian products with respect to the op's input; add's is the identity)
     CONV2D_GRAD, LINEAR_GRAD, GROUP_NORM_GRAD, SILU_GRAD, CONCAT_GRAD, UPSAMPLE_NEAREST_2X_GRAD,
-    AVG_POOL_2X_GRAD, ATTENTION_GRAD, FFT2_GRAD, RELU_GRAD, MAX_POOL_GRAD, GLOBAL_AVG_POOL_GRAD
+    AVG_POOL_2X_GRAD, ATTENTION_GRAD, FFT2_GRAD, RELU_GRAD, MAX_POOL_GRAD, GLOBAL_AVG_POOL_GRAD,
+    // the sampler's arithmetic around the UNet (diffusion/), so that a sampling step stays on the backend's device
+    AXPBY, P_MEAN_VARIANCE, POSTERIOR_SAMPLE, BLEND, PHILOX_NORMAL, SPECTRUM_MEAN_ABS, SPECTRUM_SCALE, RANGE_GRAD,
+    NONFINITE_COUNT
 }

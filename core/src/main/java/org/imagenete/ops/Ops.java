@@ -17,6 +17,9 @@ public interface Ops {
     /** The ops this backend implements; a model checks this before it starts. */
     Set<Op> supports();
 
+    /** The backend's device memory, graphs and counters, or null when it computes in host memory. */
+    default DeviceSupport device() { return null; }
+
     /**
      * 2-D cross-correlation with zero padding, optionally adding {@code add} (a fused residual), then, when
      * {@code relu}, max(0, .) (a fused activation: ResNet's conv-BN-ReLU, BN folded into w and bias).
@@ -156,4 +159,66 @@ public interface Ops {
 
     /** Of {@link #globalAvgPool}: dy [B,C] -> dy / (h w) over [B,C,h,w]. */
     Tensor globalAvgPoolGrad(Tensor dy, int h, int w);
+
+    // ---- the sampler's arithmetic (diffusion/) ----
+    // Tensors are [B, ...] with a sample's elements contiguous. Per-sample scalars come from a table coef [B,K] (F32)
+    // read from column `col`: the sampler fills one table per step, so that a step's scalars are device memory that a
+    // captured CUDA graph reads, and only the table crosses to the device. Element-wise results are computed in
+    // float64 from the fp32 inputs and rounded to fp32 once; where a product of non-exact values meets a sum the
+    // formula says fma, and every backend evaluates it so.
+
+    /**
+     * y = a x + c z + d per sample, (a, c, d) = coef[b, col..col+2]; z may be null. A term whose coefficient is 0
+     * is not read (BLAS's beta = 0 rule), so it passes no NaN or Inf on: with a = c = 0 the result is d.
+     * Evaluated as (a x + c z) + d (fp32 products are exact in float64). x, z [B,...] -> [B,...].
+     */
+    Tensor axpby(Tensor x, Tensor z, Tensor coef, int col);
+
+    /**
+     * guided-diffusion's p_mean_variance for an eps model with learned-range variance. out [B,2C,...] = [eps, v],
+     * x [B,C,...], coef[b, col..col+5] = (log beta, clipped log posterior variance, sqrt(1/abar), sqrt(1/abar - 1),
+     * posterior mean coef1, coef2) -> {mean, variance, log variance, pred_x0, eps}, each [B,C,...]:
+     * frac = (v + 1)/2, logvar = fma(frac, log beta, (1 - frac) log post var), variance = exp(logvar) (libm:
+     * within an ulp between backends), pred_x0 = sqrt(1/abar) x - sqrt(1/abar - 1) eps, and
+     * mean = fma(coef1, pred_x0, coef2 x) with pred_x0 unrounded.
+     */
+    Tensor[] pMeanVariance(Tensor out, Tensor x, Tensor coef, int col);
+
+    /**
+     * The DDPM step from a guided mean: m = fp32(mean + variance g) (g may be null: the unguided mean), then
+     * y = fma(s exp(logvar / 2), z, m) with s = coef[b, col] (1 where the step adds noise; 0 at the last step: z is
+     * not read). z may be null: y = m, the guided mean itself. All [B,...].
+     */
+    Tensor posteriorSample(Tensor mean, Tensor variance, Tensor logVariance, Tensor g, Tensor z, Tensor coef, int col);
+
+    /**
+     * The masked blend y = fma(rest, 1 - m, obj m): rest, obj [B,C,H,W], mask [B,1,H,W] broadcast over the channels;
+     * clamped to [-1, 1] when {@code clamp}.
+     */
+    Tensor blend(Tensor rest, Tensor obj, Tensor mask, boolean clamp);
+
+    /**
+     * Standard normals of shape {@code dims} (dims[0] = B) from {@link Philox}: sample b's element e is normal e of
+     * stream (step_b << 8 | purpose) under seed_b, with keys [B,4] I32 = (seed lo, seed hi, step lo, step hi).
+     * Bit-identical on every backend (see {@link Philox}).
+     */
+    Tensor philoxNormal(Tensor keys, int purpose, int... dims);
+
+    /** Mean |F| per sample of a complex spectrum f [B,...,2] (re, im interleaved) -> [B]: float64 sums, rounded once. */
+    Tensor spectrumMeanAbs(Tensor f);
+
+    /**
+     * The complexity gradient's spectrum: f / |f| times w_b = coef[b, col], 0 where f = 0 (PyTorch's sgn), [B,...,2]:
+     * q = w / sqrt(re^2 + im^2), (re q, im q).
+     */
+    Tensor spectrumScale(Tensor f, Tensor coef, int col);
+
+    /**
+     * The range loss's gradient added to g: {fma(r, x - clamp(x, -1, 1), g) [B,...], mean over each sample of
+     * (x - clamp(x, -1, 1))^2 [B]} with r = coef[b, col]; g may be null (zero).
+     */
+    Tensor[] rangeGrad(Tensor x, Tensor g, Tensor coef, int col);
+
+    /** NaN and Inf per sample: x [B,...] -> [B,2] = (how many, index of the first within the sample or -1); exact below 2^24. */
+    Tensor nonFinite(Tensor x);
 }

@@ -48,6 +48,8 @@ public final class ProfilingOps implements Ops {
 
     @Override public Set<Op> supports() { return inner.supports(); }
 
+    @Override public DeviceSupport device() { return inner.device(); }
+
     @Override public Tensor conv2d(Tensor x, Tensor w, Tensor b, int s, int p, int groups, Tensor add, boolean relu) {
         return time("conv2d k" + w.dim(2) + " s" + s + " ->" + w.dim(0) + (groups > 1 ? " g" + groups : "") + (add != null ? " +add" : "")
                 + (relu ? " +relu" : ""), x, () -> inner.conv2d(x, w, b, s, p, groups, add, relu));
@@ -117,4 +119,26 @@ public final class ProfilingOps implements Ops {
     @Override public Tensor maxPool2dGrad(Tensor dy, Tensor x, int k, int s, int p) { return time("max_pool_grad", x, () -> inner.maxPool2dGrad(dy, x, k, s, p)); }
 
     @Override public Tensor globalAvgPoolGrad(Tensor dy, int h, int w) { return time("global_avg_pool_grad", dy, () -> inner.globalAvgPoolGrad(dy, h, w)); }
+
+    @Override public Tensor axpby(Tensor x, Tensor z, Tensor coef, int col) { return time("axpby", x, () -> inner.axpby(x, z, coef, col)); }
+
+    @Override public Tensor[] pMeanVariance(Tensor out, Tensor x, Tensor coef, int col) {
+        return time("p_mean_variance", x, () -> inner.pMeanVariance(out, x, coef, col));
+    }
+
+    @Override public Tensor posteriorSample(Tensor mean, Tensor variance, Tensor logVariance, Tensor g, Tensor z, Tensor coef, int col) {
+        return time("posterior_sample", mean, () -> inner.posteriorSample(mean, variance, logVariance, g, z, coef, col));
+    }
+
+    @Override public Tensor blend(Tensor rest, Tensor obj, Tensor mask, boolean clamp) { return time("blend", rest, () -> inner.blend(rest, obj, mask, clamp)); }
+
+    @Override public Tensor philoxNormal(Tensor keys, int purpose, int... dims) { return time("philox_normal", keys, () -> inner.philoxNormal(keys, purpose, dims)); }
+
+    @Override public Tensor spectrumMeanAbs(Tensor f) { return time("spectrum_mean_abs", f, () -> inner.spectrumMeanAbs(f)); }
+
+    @Override public Tensor spectrumScale(Tensor f, Tensor coef, int col) { return time("spectrum_scale", f, () -> inner.spectrumScale(f, coef, col)); }
+
+    @Override public Tensor[] rangeGrad(Tensor x, Tensor g, Tensor coef, int col) { return time("range_grad", x, () -> inner.rangeGrad(x, g, coef, col)); }
+
+    @Override public Tensor nonFinite(Tensor x) { return time("non_finite", x, () -> inner.nonFinite(x)); }
 }

@@ -10,9 +10,10 @@ import java.lang.ref.Cleaner;
  * Compute happens in F32; F16 and BF16 are storage formats converted with {@link #toF32()}.
  *
  * <p>A backend may attach a {@link Mirror}, a copy of the contents in device memory, shared by the tensor and
- * its {@link #view}s. While the mirror is the only up-to-date copy, the first {@link #data()} downloads it; any
- * {@link #data()} then drops the mirror, because the caller may write to the host memory. So host code never
- * needs to know where a tensor lives.
+ * its {@link #view}s. While the mirror is the only up-to-date copy, the first host access downloads it. A read
+ * ({@link #read()}, and every getter and copy here) keeps the mirror: both copies are then equal, and the tensor
+ * stays where the backend put it. {@link #data()} is write access: it drops the mirror, because the caller may
+ * change the host memory. So host code never needs to know where a tensor lives, and reading never moves it.
  */
 public final class Tensor implements AutoCloseable {
     static final ValueLayout.OfFloat F32 = ValueLayout.JAVA_FLOAT_UNALIGNED;
@@ -118,7 +119,24 @@ public final class Tensor implements AutoCloseable {
 
     public long byteSize() { return data.byteSize(); }
 
-    /** The memory; only valid until {@link #close()} of the tensor that owns it. Downloads a newer mirror first. */
+    /**
+     * The contents for reading: a read-only view of the host memory, valid until {@link #close()} of the tensor that
+     * owns it. Downloads a newer mirror first and keeps it (the tensor stays on the device).
+     */
+    public MemorySegment read() {
+        checkOpen();
+        Residence r = residence;
+        if (r.mirror != null && r.hostStale) {
+            r.mirror.download(data);
+            r.hostStale = false;
+        }
+        return data.asReadOnly();
+    }
+
+    /**
+     * The memory for writing (and reading); only valid until {@link #close()} of the tensor that owns it. Downloads a
+     * newer mirror first, then drops it: the host copy becomes the only one.
+     */
     public MemorySegment data() {
         checkOpen();
         Residence r = residence;
@@ -178,7 +196,7 @@ public final class Tensor implements AutoCloseable {
     }
 
     public float getFloat(long i) {
-        MemorySegment d = data();
+        MemorySegment d = read();
         return switch (dtype) {
             case F32 -> d.getAtIndex(F32, i);
             case F16 -> Float.float16ToFloat(d.getAtIndex(I16, i));
@@ -191,14 +209,14 @@ public final class Tensor implements AutoCloseable {
     }
 
     public double getDouble(long i) {
-        return dtype == DType.F64 ? data().getAtIndex(F64, i) : dtype == DType.I64 ? data().getAtIndex(I64, i) : getFloat(i);
+        return dtype == DType.F64 ? read().getAtIndex(F64, i) : dtype == DType.I64 ? read().getAtIndex(I64, i) : getFloat(i);
     }
 
     public long getLong(long i) {
         return switch (dtype) {
-            case I64 -> data().getAtIndex(I64, i);
-            case I32 -> data().getAtIndex(I32, i);
-            case U8 -> data().get(ValueLayout.JAVA_BYTE, i) & 0xff;
+            case I64 -> read().getAtIndex(I64, i);
+            case I32 -> read().getAtIndex(I32, i);
+            case U8 -> read().get(ValueLayout.JAVA_BYTE, i) & 0xff;
             default -> throw new IllegalStateException("getLong on " + dtype + " tensor");
         };
     }
@@ -228,7 +246,7 @@ public final class Tensor implements AutoCloseable {
         if (n > Integer.MAX_VALUE) throw new IllegalStateException("tensor too large for a Java array: " + shape);
         float[] out = new float[(int) n];
         if (dtype == DType.F32) {
-            MemorySegment.copy(data(), F32, 0, out, 0, out.length);
+            MemorySegment.copy(read(), F32, 0, out, 0, out.length);
         } else {
             for (int i = 0; i < out.length; i++) out[i] = getFloat(i);
         }
@@ -245,7 +263,7 @@ public final class Tensor implements AutoCloseable {
     public Tensor toF32() {
         Tensor out = allocate(DType.F32, shape);
         if (dtype == DType.F32) {
-            MemorySegment.copy(data(), 0, out.data, 0, data.byteSize());
+            MemorySegment.copy(read(), 0, out.data, 0, data.byteSize());
         } else {
             long n = numel();
             for (long i = 0; i < n; i++) out.data.setAtIndex(F32, i, getFloat(i));
@@ -256,7 +274,7 @@ public final class Tensor implements AutoCloseable {
     /** A new owning copy with the same dtype. */
     public Tensor copy() {
         Tensor out = allocate(dtype, shape);
-        MemorySegment.copy(data(), 0, out.data, 0, data.byteSize());
+        MemorySegment.copy(read(), 0, out.data, 0, data.byteSize());
         return out;
     }
 

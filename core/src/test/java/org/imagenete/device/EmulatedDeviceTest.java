@@ -1,5 +1,6 @@
 package org.imagenete.device;
 
+import org.imagenete.gpucheck.SelfTest;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

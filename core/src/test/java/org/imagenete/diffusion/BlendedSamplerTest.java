@@ -124,7 +124,7 @@ class BlendedSamplerTest {
         try (Tensor xe = x.copy()) {
             for (long i = 0; i < xe.numel(); i++) xe.setFloat(i, (float) (x.getFloat(i) + eps * g.getFloat(i)));
             try (Tensor t = d.modelTimesteps(idx); Tensor out = model.forward(ops, xe, t, null, null);
-                 GaussianDiffusion.Pmv p = d.pMeanVariance(out, xe, idx);
+                 GaussianDiffusion.Pmv p = d.pMeanVariance(ops, out, xe, idx);
                  Guidance.Result lr = Guidance.lossGradient(ops, p.predX0(), terms)) {
                 return lr.loss();
             }

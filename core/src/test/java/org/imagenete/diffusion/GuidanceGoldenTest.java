@@ -16,7 +16,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /**
  * One guided blended step of ImageNet-E on the tiny ADM against the original code (golden guidance.safetensors):
  * complexity and its gradient, p_mean_variance, the guidance gradient g (and its two parts), the guided mean,
- * the DDPM sample, the noised object and the blended x_{i-1}. Batch-mean complexity, as the released code.
+ * the DDPM sample, the noised object and the blended x_{i-1}, all as ops of the backend (on cuda-emulated the CUDA
+ * kernels do the diffusion arithmetic too). Batch-mean complexity, as the released code.
  */
 class GuidanceGoldenTest {
     static final String FILE = "guidance.safetensors";
@@ -32,7 +33,7 @@ class GuidanceGoldenTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"reference", "cpu"})
+    @ValueSource(strings = {"reference", "cpu", "cuda-emulated"})
     void oneGuidedBlendedStepMatches(String backend) {
         Ops ops = Backends.get(backend);
         try (SafeTensors g = SafeTensors.open(Golden.golden(FILE)); Adm model = AdmGolden.tinyModel()) {
@@ -60,10 +61,10 @@ class GuidanceGoldenTest {
                 close("step.C_pred", r.complexity(), g);
                 close("step.range", r.range(), g);
                 close("step.loss", r.loss(), g);
-                try (Tensor gm = BlendedSampler.guidedMean(r.pmv(), r.g());
-                     Tensor sample = d.sample(gm, r.pmv().logVariance(), idx, g.get("noise_sample"));
-                     Tensor qObj = d.qSample(g.get("x_obj"), idx, g.get("noise_obj"));
-                     Tensor xPrev = BlendedSampler.blend(sample, qObj, g.get("m_obj"))) {
+                try (Tensor gm = d.sample(ops, r.pmv(), r.g(), idx, null);
+                     Tensor sample = d.sample(ops, r.pmv(), r.g(), idx, g.get("noise_sample"));
+                     Tensor qObj = d.qSample(ops, g.get("x_obj"), idx, g.get("noise_obj"));
+                     Tensor xPrev = ops.blend(sample, qObj, g.get("m_obj"), false)) {
                     close("step.guided_mean", gm, g.get("step.guided_mean"));
                     close("step.sample", sample, g.get("step.sample"));
                     close("step.q_obj", qObj, g.get("step.q_obj"));

@@ -83,4 +83,12 @@ class ClassifierGuidanceTest {
             }
         }
     }
+
+    /** The normalisation kept below eval (edit may not import it) is eval's ImageNet preprocessing. */
+    @Test
+    void normalisationIsTheClassifiersImageNetOne() {
+        var p = org.imagenete.eval.Preprocessing.imagenet();
+        org.junit.jupiter.api.Assertions.assertArrayEquals(p.mean(), ClassifierGuidance.MEAN);
+        org.junit.jupiter.api.Assertions.assertArrayEquals(p.std(), ClassifierGuidance.STD);
+    }
 }

@@ -1,6 +1,6 @@
 package org.imagenete.ops;
 
-import org.imagenete.ops.OpsAgreementTest.Tol;
+import org.imagenete.ops.Tolerances.Tol;
 import org.imagenete.ops.ref.ReferenceOps;
 import org.imagenete.tensor.NativeMemory;
 import org.imagenete.tensor.Tensor;
@@ -21,7 +21,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 
 /**
  * fft2 and the input-gradients of the fast CPU backend against the scalar reference (tolerances in
- * {@link OpsAgreementTest#TOLERANCE}), at the ADM's real channel counts (spatially reduced where the float64
+ * {@link Tolerances}), at the ADM's real channel counts (spatially reduced where the float64
  * reference would be slow), ResNet's strided shapes, and awkward sizes (odd widths, 1x1, batch 3, FFT lengths
  * that need Bluestein). New allocations are poisoned with NaN so that an unwritten output element fails.
  * {@link #timings()} prints (does not assert) the speed of the two kernels the sampler runs most.
@@ -41,7 +41,7 @@ class GradAgreementTest {
 
     /** Compares with the op's tolerance, atol multiplied by {@code atolScale} (1 except for the FFT). */
     private static void agree(Op op, String what, double atolScale, Function<Ops, Tensor> f) {
-        agree(OpsAgreementTest.TOLERANCE.get(op), op + " " + what, atolScale, f);
+        agree(Tolerances.FP32.get(op), op + " " + what, atolScale, f);
     }
 
     private static void agree(Tol tol, String what, double atolScale, Function<Ops, Tensor> f) {
@@ -102,7 +102,7 @@ class GradAgreementTest {
     void conv2dGradWinograd(int cin, int cout, int h, int w, int b) {
         try (Tensor dy = Rand.uniform(5L * cin + cout + h, b, cout, h, w);
              Tensor wt = Rand.uniform(7L * cout + w, (float) Math.sqrt(3.0 / (cin * 9)), cout, cin, 3, 3)) {
-            agree(OpsAgreementTest.CONV2D_WINOGRAD, "CONV2D_GRAD (winograd) " + cin + "->" + cout + " @" + h + "x" + w + " b" + b, 1,
+            agree(Tolerances.CONV2D_WINOGRAD, "CONV2D_GRAD (winograd) " + cin + "->" + cout + " @" + h + "x" + w + " b" + b, 1,
                     ops -> ops.conv2dGrad(dy, wt, 1, 1, h, w));
         }
     }

@@ -27,8 +27,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * One guided ImageNet-E step of ADM-256 at batch 1 on the GPU: forward with a tape, complexity (FFT) and range
- * guidance on pred_x0, the UNet's input-gradient; the diffusion arithmetic between them runs on the host (it reads
- * the device outputs), as GuidedStep does.
+ * guidance on pred_x0, the UNet's input-gradient, all on the device (the sampler's ops); only the step's scalars
+ * (loss values, NaN counts) come back.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)

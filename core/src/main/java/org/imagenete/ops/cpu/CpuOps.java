@@ -387,4 +387,25 @@ public final class CpuOps implements Ops {
         Tensor dx = f32(dy.dim(0), dy.dim(1), h, w);
         return run(dx, () -> { GAP_GRAD.invokeExact(seg(dy), seg(dx), (long) dy.dim(0) * dy.dim(1), (long) h * w); });
     }
+
+    // ---- the sampler's arithmetic: native/sampler.c (SamplerKernels) ----
+    @Override public Tensor axpby(Tensor x, Tensor z, Tensor coef, int col) { return SamplerKernels.axpby(x, z, coef, col); }
+
+    @Override public Tensor[] pMeanVariance(Tensor out, Tensor x, Tensor coef, int col) { return SamplerKernels.pMeanVariance(out, x, coef, col); }
+
+    @Override public Tensor posteriorSample(Tensor mean, Tensor variance, Tensor logVariance, Tensor g, Tensor z, Tensor coef, int col) {
+        return SamplerKernels.posteriorSample(mean, variance, logVariance, g, z, coef, col);
+    }
+
+    @Override public Tensor blend(Tensor rest, Tensor obj, Tensor mask, boolean clamp) { return SamplerKernels.blend(rest, obj, mask, clamp); }
+
+    @Override public Tensor philoxNormal(Tensor keys, int purpose, int... dims) { return SamplerKernels.philoxNormal(keys, purpose, dims); }
+
+    @Override public Tensor spectrumMeanAbs(Tensor f) { return SamplerKernels.spectrumMeanAbs(f); }
+
+    @Override public Tensor spectrumScale(Tensor f, Tensor coef, int col) { return SamplerKernels.spectrumScale(f, coef, col); }
+
+    @Override public Tensor[] rangeGrad(Tensor x, Tensor g, Tensor coef, int col) { return SamplerKernels.rangeGrad(x, g, coef, col); }
+
+    @Override public Tensor nonFinite(Tensor x) { return SamplerKernels.nonFinite(x); }
 }

@@ -4,7 +4,9 @@ import org.imagenete.device.Device;
 import org.imagenete.device.DeviceAllocator;
 import org.imagenete.device.Devices;
 import org.imagenete.device.Dim3;
+import org.imagenete.device.DeviceCounters;
 import org.imagenete.device.KernelArgs;
+import org.imagenete.ops.DeviceSupport;
 import org.imagenete.tensor.DType;
 import org.imagenete.tensor.Tensor;
 
@@ -15,6 +17,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * A device with its caching allocator and what the CUDA backend keeps on it, shared by every {@link CudaOps} on
@@ -29,7 +32,7 @@ import java.util.Optional;
  *   <li>other host inputs are uploaded into a temporary block for one op.</li>
  * </ul>
  */
-public final class CudaContext implements AutoCloseable {
+public final class CudaContext implements DeviceSupport, AutoCloseable {
     private static CudaContext gpu, emulated;
 
     private final Device device;
@@ -65,8 +68,10 @@ public final class CudaContext implements AutoCloseable {
     }
 
     /** New F32 tensor living on the device (host memory allocated but stale until read). */
-    Tensor output(int... dims) {
-        Tensor t = Tensor.allocate(DType.F32, dims);
+    Tensor output(int... dims) { return output(DType.F32, dims); }
+
+    private Tensor output(DType dtype, int... dims) {
+        Tensor t = Tensor.allocate(dtype, dims);
         try {
             t.attachMirror(allocate(t.byteSize()), true);
         } catch (RuntimeException | Error e) {
@@ -76,25 +81,30 @@ public final class CudaContext implements AutoCloseable {
         return t;
     }
 
-    /** A device-resident F32 copy of {@code host} (a graph's static input, a benchmark's input). */
-    public Tensor toDevice(Tensor host) {
-        if (host.dtype() != DType.F32) throw new IllegalArgumentException("toDevice needs F32, got " + host.dtype());
-        Tensor t = output(host.shape().dims());
+    @Override public DeviceCounters counters() { return device.counters(); }
+
+    @Override public Replay capture(Function<Tensor[], Tensor[]> body, Tensor... examples) {
+        return CudaGraph.capture(this, body, false, examples);
+    }
+
+    /** A device-resident copy of {@code host} (a graph's static input, a benchmark's input, the sampler's images). */
+    @Override public Tensor toDevice(Tensor host) {
+        Tensor t = output(host.dtype(), host.shape().dims());
         DeviceBuffer src = resident(host);
         DeviceBuffer dst = resident(t);
         if (src != null) device.copy(dst.ptr, src.ptr, t.byteSize());
-        else device.upload(dst.ptr, host.data());
+        else device.upload(dst.ptr, host.read());
         return t;
     }
 
     /** Copies {@code src} into the device storage of {@code dst} (same size; dst device-resident). */
-    public void copyInto(Tensor dst, Tensor src) {
+    @Override public void copyInto(Tensor dst, Tensor src) {
         DeviceBuffer d = resident(dst);
         if (d == null) throw new IllegalArgumentException("copyInto: destination is not on " + device.name());
         if (src.byteSize() != dst.byteSize()) throw new IllegalArgumentException("copyInto: " + src.shape() + " into " + dst.shape());
         DeviceBuffer s = resident(src);
         if (s != null) device.copy(d.ptr, s.ptr, dst.byteSize());
-        else device.upload(d.ptr, src.data());
+        else device.upload(d.ptr, src.read());
     }
 
     /** Device address of an activation input: its own buffer when resident, else a temporary upload. */
@@ -104,7 +114,7 @@ public final class CudaContext implements AutoCloseable {
         if (b != null) return b.ptr;
         DeviceBuffer tmp = allocate(t.byteSize());
         temps.add(tmp);
-        device.upload(tmp.ptr, t.data());
+        device.upload(tmp.ptr, t.read());
         return tmp.ptr;
     }
 
@@ -115,7 +125,7 @@ public final class CudaContext implements AutoCloseable {
         if (b != null) return b;
         b = allocate(t.byteSize());
         try {
-            device.upload(b.ptr, t.data());
+            device.upload(b.ptr, t.read());
             t.attachMirror(b, false);
         } catch (RuntimeException | Error e) {
             b.close();

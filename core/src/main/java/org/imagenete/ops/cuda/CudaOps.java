@@ -29,7 +29,18 @@ import java.util.TreeMap;
  */
 public final class CudaOps implements Ops {
     /** Operand precision of the convolutions. */
-    public enum Precision { FP32, BF16, FP16 }
+    public enum Precision {
+        FP32, BF16, FP16;
+
+        /** The operands' dtype (the tolerance table's key). */
+        public org.imagenete.tensor.DType operands() {
+            return switch (this) {
+                case FP32 -> org.imagenete.tensor.DType.F32;
+                case BF16 -> org.imagenete.tensor.DType.BF16;
+                case FP16 -> org.imagenete.tensor.DType.F16;
+            };
+        }
+    }
 
     private final CudaContext ctx;
     private final Device dev;
@@ -96,6 +107,15 @@ public final class CudaOps implements Ops {
         m.put(Op.AFFINE_COMPOSITE, List.of("affine_composite_f32_v1"));
         m.put(Op.LAYER_NORM, List.of("layer_norm_f32_v1"));
         m.put(Op.GELU, List.of("gelu_f32_v1"));
+        m.put(Op.AXPBY, List.of("axpby_f32_v1"));
+        m.put(Op.P_MEAN_VARIANCE, List.of("p_mean_variance_f32_v1"));
+        m.put(Op.POSTERIOR_SAMPLE, List.of("posterior_sample_f32_v1"));
+        m.put(Op.BLEND, List.of("blend_f32_v1"));
+        m.put(Op.PHILOX_NORMAL, List.of("philox_normal_f32_v1"));
+        m.put(Op.SPECTRUM_MEAN_ABS, List.of("spectrum_mean_abs_f32_v1"));
+        m.put(Op.SPECTRUM_SCALE, List.of("spectrum_scale_f32_v1"));
+        m.put(Op.RANGE_GRAD, List.of("range_grad_f32_v1"));
+        m.put(Op.NONFINITE_COUNT, List.of("non_finite_f32_v1"));
         return m;
     }
 
@@ -121,6 +141,8 @@ public final class CudaOps implements Ops {
     public Precision precision() { return precision; }
 
     public CudaContext context() { return ctx; }
+
+    @Override public org.imagenete.ops.DeviceSupport device() { return ctx; }
 
     /** Temporary device blocks of one op (uploads of host inputs, scratch), freed after its launches. */
     private final class Call implements AutoCloseable {
@@ -612,6 +634,124 @@ public final class CudaOps implements Ops {
                 dev.launch("fft2_rows_f32_v1", grid, block, KernelArgs.of().ptr(pin).i32(adjoint ? 1 : 0).ptr(tmp).ptr(twW).i32(w));
                 dev.launch("fft2_cols_f32_v1", grid, block, KernelArgs.of().ptr(tmp).ptr(c.ptr(y)).i32(adjoint ? 1 : 0).ptr(twH).i32(h).i32(w));
             }
+            return c.done(y);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------------ sampler (sampler.cu)
+    private static long per(Tensor t) { return t.numel() / t.dim(0); }
+
+    /** One block per sample of a per-sample reduction kernel. */
+    private void perSample(String kernel, int b, KernelArgs a) {
+        dev.launch(kernel, Dim3.of(b), Dim3.of(Kernels.SAMPLER_REDUCE_THREADS), a);
+    }
+
+    @Override
+    public Tensor axpby(Tensor x, Tensor z, Tensor coef, int col) {
+        Checks.axpby(x, z, coef, col);
+        try (Call c = new Call()) {
+            long px = c.in(x), pz = c.in(z), pc = c.in(coef);
+            Tensor y = c.out(x.shape().dims());
+            ew("axpby_f32_v1", x.numel(), KernelArgs.of().ptr(px).ptr(pz).ptr(pc).ptr(c.ptr(y)).i64(per(x)).i32(x.dim(0))
+                    .i32(coef.dim(1)).i32(col));
+            return c.done(y);
+        }
+    }
+
+    @Override
+    public Tensor[] pMeanVariance(Tensor out, Tensor x, Tensor coef, int col) {
+        int[] d = Checks.pMeanVariance(out, x, coef, col);
+        try (Call c = new Call()) {
+            long po = c.in(out), px = c.in(x), pc = c.in(coef);
+            Tensor[] r = {c.out(d), c.out(d), c.out(d), c.out(d), c.out(d)};
+            KernelArgs a = KernelArgs.of().ptr(po).ptr(px).ptr(pc);
+            for (Tensor t : r) a.ptr(c.ptr(t));
+            ew("p_mean_variance_f32_v1", x.numel(), a.i64(per(x)).i32(x.dim(0)).i32(coef.dim(1)).i32(col));
+            return c.done(r);
+        }
+    }
+
+    @Override
+    public Tensor posteriorSample(Tensor mean, Tensor variance, Tensor logVariance, Tensor g, Tensor z, Tensor coef, int col) {
+        Checks.posteriorSample(mean, variance, logVariance, g, z, coef, col);
+        try (Call c = new Call()) {
+            long pm = c.in(mean), pv = c.in(variance), pl = c.in(logVariance), pg = c.in(g), pz = c.in(z), pc = c.in(coef);
+            Tensor y = c.out(mean.shape().dims());
+            ew("posterior_sample_f32_v1", mean.numel(), KernelArgs.of().ptr(pm).ptr(pv).ptr(pl).ptr(pg).ptr(pz).ptr(pc).ptr(c.ptr(y))
+                    .i64(per(mean)).i32(mean.dim(0)).i32(coef.dim(1)).i32(col));
+            return c.done(y);
+        }
+    }
+
+    @Override
+    public Tensor blend(Tensor rest, Tensor obj, Tensor mask, boolean clamp) {
+        Checks.blend(rest, obj, mask);
+        try (Call c = new Call()) {
+            long pr = c.in(rest), po = c.in(obj), pm = c.in(mask);
+            Tensor y = c.out(rest.shape().dims());
+            ew("blend_f32_v1", rest.numel(), KernelArgs.of().ptr(pr).ptr(po).ptr(pm).ptr(c.ptr(y)).i64((long) rest.dim(2) * rest.dim(3))
+                    .i32(rest.dim(1)).i32(rest.dim(0)).i32(clamp ? 1 : 0));
+            return c.done(y);
+        }
+    }
+
+    @Override
+    public Tensor philoxNormal(Tensor keys, int purpose, int... dims) {
+        Checks.philoxNormal(keys, purpose, dims);
+        try (Call c = new Call()) {
+            long pk = c.in(keys);
+            Tensor y = c.out(dims);
+            long per = per(y);
+            ew("philox_normal_f32_v1", (per + 3) / 4 * dims[0], KernelArgs.of().ptr(pk).ptr(c.ptr(y)).i64(per).i32(dims[0]).i32(purpose));
+            return c.done(y);
+        }
+    }
+
+    @Override
+    public Tensor spectrumMeanAbs(Tensor f) {
+        Checks.spectrum("spectrum_mean_abs", f);
+        try (Call c = new Call()) {
+            long pf = c.in(f);
+            Tensor y = c.out(f.dim(0));
+            perSample("spectrum_mean_abs_f32_v1", f.dim(0), KernelArgs.of().ptr(pf).ptr(c.ptr(y)).i64(per(f) / 2));
+            return c.done(y);
+        }
+    }
+
+    @Override
+    public Tensor spectrumScale(Tensor f, Tensor coef, int col) {
+        Checks.spectrum("spectrum_scale", f);
+        Checks.coef("spectrum_scale", coef, col, 1, f.dim(0));
+        try (Call c = new Call()) {
+            long pf = c.in(f), pc = c.in(coef);
+            Tensor y = c.out(f.shape().dims());
+            ew("spectrum_scale_f32_v1", f.numel() / 2, KernelArgs.of().ptr(pf).ptr(pc).ptr(c.ptr(y)).i64(per(f) / 2).i32(f.dim(0))
+                    .i32(coef.dim(1)).i32(col));
+            return c.done(y);
+        }
+    }
+
+    @Override
+    public Tensor[] rangeGrad(Tensor x, Tensor g, Tensor coef, int col) {
+        Checks.rangeGrad(x, g, coef, col);
+        try (Call c = new Call()) {
+            long px = c.in(x), pg = c.in(g), pc = c.in(coef);
+            Tensor y = c.out(x.shape().dims()), sq = c.out(x.dim(0));
+            perSample("range_grad_f32_v1", x.dim(0), KernelArgs.of().ptr(px).ptr(pg).ptr(pc).ptr(c.ptr(y)).ptr(c.ptr(sq)).i64(per(x))
+                    .i32(coef.dim(1)).i32(col));
+            return c.done(new Tensor[]{y, sq});
+        }
+    }
+
+    @Override
+    public Tensor nonFinite(Tensor x) {
+        int b = Checks.batched("non_finite input", x);
+        long per = per(x);
+        if (per > Integer.MAX_VALUE) throw new IllegalArgumentException("non_finite: " + per + " elements per sample exceed the kernel's int indexing");
+        try (Call c = new Call()) {
+            long px = c.in(x);
+            Tensor y = c.out(b, 2);
+            perSample("non_finite_f32_v1", b, KernelArgs.of().ptr(px).ptr(c.ptr(y)).i32((int) per));
             return c.done(y);
         }
     }

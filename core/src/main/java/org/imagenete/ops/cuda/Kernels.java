@@ -27,6 +27,8 @@ final class Kernels {
     static final int GAP_THREADS = 256;
     // fft.cu
     static final int FFT_THREADS = 128;
+    // sampler.cu
+    static final int SAMPLER_REDUCE_THREADS = 256;
 
     /** Every constant above that the kernel sources export, by its C++ name. */
     static java.util.Map<String, Long> exported() {
@@ -53,6 +55,7 @@ final class Kernels {
         m.put("ATTN_ROW_WARPS", (long) ATTN_ROW_WARPS);
         m.put("GAP_THREADS", (long) GAP_THREADS);
         m.put("FFT_THREADS", (long) FFT_THREADS);
+        m.put("SAMPLER_REDUCE_THREADS", (long) SAMPLER_REDUCE_THREADS);
         return m;
     }
 }

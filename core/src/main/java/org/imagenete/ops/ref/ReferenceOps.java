@@ -651,4 +651,25 @@ public final class ReferenceOps implements Ops {
                 }
         return out(y, bn, c + 1, h, w);
     }
+
+    // ---- the sampler's arithmetic: SamplerReference ----
+    @Override public Tensor axpby(Tensor x, Tensor z, Tensor coef, int col) { return SamplerReference.axpby(x, z, coef, col); }
+
+    @Override public Tensor[] pMeanVariance(Tensor out, Tensor x, Tensor coef, int col) { return SamplerReference.pMeanVariance(out, x, coef, col); }
+
+    @Override public Tensor posteriorSample(Tensor mean, Tensor variance, Tensor logVariance, Tensor g, Tensor z, Tensor coef, int col) {
+        return SamplerReference.posteriorSample(mean, variance, logVariance, g, z, coef, col);
+    }
+
+    @Override public Tensor blend(Tensor rest, Tensor obj, Tensor mask, boolean clamp) { return SamplerReference.blend(rest, obj, mask, clamp); }
+
+    @Override public Tensor philoxNormal(Tensor keys, int purpose, int... dims) { return SamplerReference.philoxNormal(keys, purpose, dims); }
+
+    @Override public Tensor spectrumMeanAbs(Tensor f) { return SamplerReference.spectrumMeanAbs(f); }
+
+    @Override public Tensor spectrumScale(Tensor f, Tensor coef, int col) { return SamplerReference.spectrumScale(f, coef, col); }
+
+    @Override public Tensor[] rangeGrad(Tensor x, Tensor g, Tensor coef, int col) { return SamplerReference.rangeGrad(x, g, coef, col); }
+
+    @Override public Tensor nonFinite(Tensor x) { return SamplerReference.nonFinite(x); }
 }

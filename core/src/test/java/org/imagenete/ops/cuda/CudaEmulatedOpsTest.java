@@ -1,8 +1,10 @@
 package org.imagenete.ops.cuda;
 
+import org.imagenete.gpucheck.CudaCheck;
 import org.imagenete.ops.Backends;
 import org.imagenete.ops.Op;
 import org.imagenete.ops.Ops;
+import org.imagenete.ops.Tolerances;
 import org.imagenete.ops.ref.ReferenceOps;
 import org.imagenete.tensor.NativeMemory;
 import org.junit.jupiter.api.AfterAll;
@@ -21,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 /**
  * Every op of the CUDA backend, run by the CUDA kernels on the emulated device, against the scalar reference
- * ({@link CudaCheck#cases}, small shapes; the tolerances of {@link CudaTolerances}). fp32 for every op; the
+ * ({@link CudaCheck#cases}, small shapes; the one tolerance table, {@link Tolerances}). fp32 for every op; the
  * tensor-core convolutions in bf16 and f16 (on the emulator their mma.sync is the warp-cooperative twin that
  * follows the PTX fragment layout). Host and device allocations are poisoned with NaN, so an output element a
  * kernel leaves unwritten fails the comparison.
@@ -51,7 +53,7 @@ class CudaEmulatedOpsTest {
         }
         assertEquals(EnumSet.allOf(Op.class), CudaCheck.covered(CudaCheck.cases(false)), "an op without an emulated check");
         assertEquals(EnumSet.allOf(Op.class), CudaCheck.covered(CudaCheck.cases(true)), "an op without a GPU check");
-        assertEquals(EnumSet.allOf(Op.class), CudaTolerances.FP32.keySet(), "an op without a tolerance");
+        assertEquals(EnumSet.allOf(Op.class), Tolerances.FP32.keySet(), "an op without a tolerance");
         assertEquals("cuda-emulated", Backends.get("cuda-emulated").name());
         assertEquals("cuda-emulated-bf16", Backends.get("cuda-emulated-bf16").name());
     }

@@ -1,6 +1,7 @@
 package org.imagenete.ops.cuda;
 
 import org.imagenete.device.Devices;
+import org.imagenete.gpucheck.GpuCheck;
 import org.imagenete.testutil.Golden;
 import org.junit.jupiter.api.Test;
 

@@ -15,8 +15,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Where tensors live with the CUDA backend: outputs stay on the device and chain into the next op without a host
- * copy; host code that reads one downloads it (and the device copy is dropped); views share the device copy;
- * weights upload once per storage and are freed with it, also when it is garbage-collected without close.
+ * copy; host code that reads one downloads it once and the tensor stays on the device (write access drops the
+ * device copy); views share the device copy; weights upload once per storage and are freed with it, also when it is
+ * garbage-collected without close; the device counts every copy between host and device.
  */
 class DeviceResidencyTest {
     /** A context of its own: its allocator's byte counts see only this test's buffers. */
@@ -27,6 +28,7 @@ class DeviceResidencyTest {
     void outputsStayOnTheDeviceUntilTheHostReadsThem() {
         try (Tensor x = Rand.uniform(1, 2, 3, 4, 5); Tensor y = ops.relu(x)) {
             assertInstanceOf(DeviceBuffer.class, y.mirror(), "output lives on the device");
+            var mirror = y.mirror();
             assertNull(x.mirror(), "an activation input is uploaded for the op only");
             try (Tensor v = y.view(2, 60); Tensor z = ops.silu(v)) {
                 assertSame(y.mirror(), v.mirror(), "a view shares the device copy");
@@ -35,9 +37,36 @@ class DeviceResidencyTest {
                     Compare.assertClose("relu then silu on the device", z, r, 1e-6, 1e-6);
                 }
             }
-            float first = y.getFloat(0);                 // host read: download, then the host copy is the only one
-            assertNull(y.mirror());
+            var counters = ctx.device().counters();
+            long downloads = counters.snapshot().d2hCopies();
+            float first = y.getFloat(0);                 // host read: one download, and the tensor stays on the device
+            assertSame(mirror, y.mirror(), "reading never moves a tensor");
             assertEquals(Math.max(0, x.getFloat(0)), first);
+            y.toFloatArray();
+            y.read();
+            assertEquals(downloads + 1, counters.snapshot().d2hCopies(), "host and device copies are equal after the first read");
+            try (Tensor z = ops.relu(y)) {                // still usable on the device without an upload
+                assertNotNull(z.mirror());
+            }
+            y.data();                                    // write access: the host copy becomes the only one
+            assertNull(y.mirror());
+        }
+    }
+
+    @Test
+    void theDeviceCountsEveryCopyBetweenHostAndDevice() {
+        var counters = ctx.device().counters();
+        counters.reset();
+        try (Tensor x = Rand.uniform(6, 3, 40); Tensor d = ctx.toDevice(x); Tensor y = ops.relu(d)) {
+            var s = counters.snapshot();
+            assertEquals(1, s.h2dCopies());
+            assertEquals(x.byteSize(), s.h2dBytes());
+            assertEquals(1, s.launches());
+            y.toFloatArray();
+            s = counters.snapshot();
+            assertEquals(1, s.d2hCopies());
+            assertEquals(y.byteSize(), s.d2hBytes());
+            assertEquals("device transfers: 2 copies, 480 bytes host-to-device, 480 bytes device-to-host, 0 steps", s.transfersLine());
         }
     }
 
@@ -55,7 +84,9 @@ class DeviceResidencyTest {
             }
             assertEquals(withWeight, ctx.allocator().liveBytes());
             assertTrue(withWeight - before >= w.byteSize());
-            w.getFloat(0);                                   // host access may write: the device copy is dropped
+            w.getFloat(0);                                   // a read keeps the cached copy
+            assertSame(cached, w.mirror());
+            w.data();                                        // write access may change the weight: the device copy is dropped
             assertNull(w.mirror());
             assertTrue(cached.isClosed());
             assertEquals(before, ctx.allocator().liveBytes());

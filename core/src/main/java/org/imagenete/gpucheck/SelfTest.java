@@ -1,4 +1,8 @@
-package org.imagenete.device;
+package org.imagenete.gpucheck;
+
+import org.imagenete.device.Device;
+import org.imagenete.device.Dim3;
+import org.imagenete.device.KernelArgs;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;

@@ -1,10 +1,10 @@
-package org.imagenete.ops.cuda;
+package org.imagenete.gpucheck;
 
-import org.imagenete.device.CublasBaseline;
 import org.imagenete.device.Device;
 import org.imagenete.device.DeviceEvent;
 import org.imagenete.device.Devices;
-import org.imagenete.device.SelfTest;
+import org.imagenete.device.DeviceCounters;
+import org.imagenete.diffusion.BlendedSampler;
 import org.imagenete.diffusion.GaussianDiffusion;
 import org.imagenete.diffusion.Guidance;
 import org.imagenete.diffusion.GuidedStep;
@@ -16,6 +16,9 @@ import org.imagenete.nn.FormulaWeights;
 import org.imagenete.nn.ResNet;
 import org.imagenete.ops.Op;
 import org.imagenete.ops.Ops;
+import org.imagenete.ops.cuda.CudaContext;
+import org.imagenete.ops.cuda.CudaGraph;
+import org.imagenete.ops.cuda.CudaOps;
 import org.imagenete.ops.ref.ReferenceOps;
 import org.imagenete.tensor.NativeMemory;
 import org.imagenete.tensor.Tensor;
@@ -113,6 +116,8 @@ public final class GpuCheck {
             check("golden ADM-tiny forward and input-gradient (fp32)", this::goldenAdm);
             check("golden ResNet-50 logits (fp32, bf16 within 2%)", this::goldenResNet);
             check("CUDA graph replay = eager (ADM-tiny)", this::graph);
+            check("golden guided blended step on the device (sampler ops, fp32)", this::goldenStep);
+            check("blended sampling on the device: step graph = eager, batch-independent, <= 1 KiB per image and step", this::sampling);
         } else {
             say("golden data not found under " + testdata.toAbsolutePath() + " (--testdata DIR: the repository's testdata folder): golden checks skipped");
         }
@@ -265,10 +270,81 @@ public final class GpuCheck {
         CudaOps ops = new CudaOps(ctx, CudaOps.Precision.FP32);
         try (Adm model = tiny(); SafeTensors f = SafeTensors.open(golden("adm-tiny/io.safetensors"));
              CudaGraph g = CudaGraph.capture(ops, in -> model.forward(ops, in[0], in[1], null, null), f.get("x"), f.get("t"));
-             Tensor eager = model.forward(ops, f.get("x"), f.get("t"), null, null); Tensor replay = g.run(f.get("x"), f.get("t"))) {
+             Tensor eager = model.forward(ops, f.get("x"), f.get("t"), null, null); Tensor replay = g.run1(f.get("x"), f.get("t"))) {
             CudaCheck.Result r = CudaCheck.compare("graph replay vs eager", Op.CONV2D, replay, eager, 0, 0, Double.POSITIVE_INFINITY);
             System.out.println(r.line() + " (" + g.nodes() + " nodes)");
             return r.pass() ? null : r.detail();
+        }
+    }
+
+    /** One guided blended step of the golden guidance.safetensors on the device: g, the guided mean, the sample, x_{i-1}. */
+    private String goldenStep() {
+        String file = "guidance.safetensors";
+        Ops ops = new CudaOps(ctx, CudaOps.Precision.FP32);
+        try (Adm model = tiny(); SafeTensors g = SafeTensors.open(golden(file))) {
+            GaussianDiffusion d = new GaussianDiffusion(Schedule.respaced(1000, g.metadata().get("respacing")));
+            int[] idx = {(int) g.get("t_index").getLong(0), (int) g.get("t_index").getLong(1)};
+            float lambda = Float.parseFloat(g.metadata().get("lambda")), range = Float.parseFloat(g.metadata().get("range_lambda"));
+            List<String> bad = new ArrayList<>();
+            try (GuidedStep.Result r = GuidedStep.run(model, ops, d, g.get("x_t"), idx, Guidance.Terms.complexity(new float[]{lambda, lambda}, range, false));
+                 Tensor sample = d.sample(ops, r.pmv(), r.g(), idx, g.get("noise_sample"));
+                 Tensor q = d.qSample(ops, g.get("x_obj"), idx, g.get("noise_obj"));
+                 Tensor prev = ops.blend(sample, q, g.get("m_obj"), false)) {
+                for (var e : Map.of("step.g", r.g(), "pmv.pred_xstart", r.pmv().predX0(), "step.sample", sample, "step.x_prev", prev).entrySet()) {
+                    CudaCheck.Result c = CudaCheck.compare("golden " + e.getKey(), Op.POSTERIOR_SAMPLE, e.getValue(), g.get(e.getKey()),
+                            atol(file, e.getKey()), 0, Double.POSITIVE_INFINITY);
+                    System.out.println(c.line());
+                    if (!c.pass()) bad.add(c.detail());
+                }
+            }
+            return bad.isEmpty() ? null : String.join("; ", bad);
+        }
+    }
+
+    /**
+     * Blended sampling of the tiny ADM on the device: the step replayed as a graph equals eager execution bit for bit, an
+     * image's result does not depend on its batch, and each extra step moves at most 1 KiB per image.
+     */
+    private String sampling() {
+        CudaOps ops = new CudaOps(ctx, CudaOps.Precision.FP32);
+        List<Tensor> in = new ArrayList<>();
+        try (Adm model = tiny()) {
+            List<BlendedSampler.Job> jobs = new ArrayList<>();
+            for (int j = 0; j < 2; j++) {
+                Tensor bg = CudaCheck.uniform(40 + j, 0.8f, 3, 32, 32), obj = CudaCheck.uniform(50 + j, 0.9f, 3, 32, 32);
+                Tensor m = Tensor.zeros(org.imagenete.tensor.DType.F32, 1, 32, 32);
+                for (int k = 300; k < 600; k++) m.setFloat(k, 1);
+                in.addAll(List.of(bg, obj, m));
+                jobs.add(new BlendedSampler.Job(bg, obj, m, 20f - 40 * j, 7 + j, -1));
+            }
+            List<String> bad = new ArrayList<>();
+            long[] bytes = new long[2];
+            for (int k = 0; k < 2; k++) {
+                BlendedSampler.Options o = new BlendedSampler.Options("100", 3 + 2 * k, 50f, true, false, 0f, null, 0f, null);
+                List<Tensor> eager = BlendedSampler.sample(model, ops, jobs, o, false);
+                ctx.counters().reset();
+                List<Tensor> graph = BlendedSampler.sample(model, ops, jobs, o, true);
+                DeviceCounters.Snapshot sn = ctx.counters().snapshot();
+                bytes[k] = sn.h2dBytes() + sn.d2hBytes();
+                System.out.println((3 + 2 * k) + " steps: " + sn.transfersLine() + "; " + sn.stepsLine());
+                List<Tensor> alone = BlendedSampler.sample(model, ops, jobs.subList(1, 2), o, true);
+                try {
+                    for (int j = 0; j < 2; j++)
+                        if (eager.get(j).read().mismatch(graph.get(j).read()) != -1) bad.add("graph replay != eager (" + o.skip() + " steps, image " + j + ")");
+                    if (alone.getFirst().read().mismatch(graph.get(1).read()) != -1) bad.add("batch of 1 != second of a batch of 2");
+                    if (sn.graphLaunches() != o.skip() - 1) bad.add(sn.graphLaunches() + " graph launches for " + o.skip() + " steps");
+                } finally {
+                    eager.forEach(Tensor::close);
+                    graph.forEach(Tensor::close);
+                    alone.forEach(Tensor::close);
+                }
+            }
+            double perStep = (bytes[1] - bytes[0]) / 2.0 / jobs.size();
+            System.out.printf(Locale.ROOT, "traffic per extra step and image: %.0f bytes%n", perStep);
+            if (!(perStep > 0 && perStep <= 1024)) bad.add(perStep + " bytes per extra step and image");
+            return bad.isEmpty() ? null : String.join("; ", bad);
+        } finally {
+            in.forEach(Tensor::close);
         }
     }
 
@@ -333,7 +409,7 @@ public final class GpuCheck {
                                     admFlop * b / ms / 1e9, b * 1e3 / ms));
                             if (b == 1) {
                                 try (CudaGraph g = CudaGraph.capture(ops, in -> model.forward(ops, in[0], in[1], null, null), x, t)) {
-                                    double gms = time(() -> g.run(x, t));
+                                    double gms = time(() -> g.run1(x, t));
                                     row(md, adm + " forward " + ops.name() + " b1, CUDA graph (" + g.nodes() + " nodes)", gms,
                                             String.format(Locale.ROOT, "%.1f TFLOP/s, %.2fx eager", admFlop / gms / 1e9, ms / gms));
                                 }
@@ -359,10 +435,11 @@ public final class GpuCheck {
                             ms[i] = (System.nanoTime() - s) / 1e6;
                         }
                         Arrays.sort(ms);
-                        row(md, "guided step (forward + complexity/range guidance + UNet VJP, host math included) " + ops.name() + " b1",
+                        row(md, "guided step (forward + complexity/range guidance + UNet VJP, all on the device) " + ops.name() + " b1",
                                 ms[1], String.format(Locale.ROOT, "%.1f TFLOP/s counting 3 forwards", 3 * admFlop / ms[1] / 1e9));
                     }
                 });
+                bench(md, "blended sampling " + ops.name() + " b1", () -> samplingBench(md, model, ops, 1, sc.res(), admFlop));
             }
         }
         ResNet.Arch a = ResNet.Arch.of(sc.resnetDepth(), 1000);
@@ -384,6 +461,42 @@ public final class GpuCheck {
             }
         }
         bench(md, "conv vs cuBLAS", () -> convVersusCublas(md));
+    }
+
+    /**
+     * Ten guided blended steps (ImageNet-E's background edit; 3 on the emulator) at batch b, eager and with the step
+     * captured as a graph:
+     * wall milliseconds per step (the sampler reads its few scalars back every step, so the wall time is the device
+     * time plus what the host adds), kernel and graph launches per step, host time between launches, bytes per step.
+     */
+    private void samplingBench(StringBuilder md, Adm model, CudaOps ops, int b, int res, double admFlop) {
+        List<BlendedSampler.Job> jobs = new ArrayList<>();
+        List<Tensor> in = new ArrayList<>();
+        try {
+            for (int j = 0; j < b; j++) {
+                Tensor bg = FormulaWeights.tensor(5_000_000 + j, 0, 0, 0.8, 3, res, res), obj = FormulaWeights.tensor(6_000_000 + j, 0, 0, 0.8, 3, res, res);
+                Tensor m = Tensor.zeros(org.imagenete.tensor.DType.F32, 1, res, res);
+                for (int k = res * res / 3; k < res * res / 2; k++) m.setFloat(k, 1);
+                in.addAll(List.of(bg, obj, m));
+                jobs.add(new BlendedSampler.Job(bg, obj, m, 20f, j, -1));
+            }
+            BlendedSampler.Options o = dev.isEmulated() ? new BlendedSampler.Options("100", 3, 50f, true, false, 0f, null, 0f, null)
+                    : BlendedSampler.Options.imagenetE();
+            for (boolean graphs : new boolean[]{false, true}) {
+                BlendedSampler.Options warm = new BlendedSampler.Options("100", 2, 50f, true, false, 0f, null, 0f, null);
+                BlendedSampler.sample(model, ops, jobs, warm, graphs).forEach(Tensor::close);   // weights, constants, a first capture
+                ctx.counters().reset();
+                long t0 = System.nanoTime();
+                BlendedSampler.sample(model, ops, jobs, o, graphs).forEach(Tensor::close);
+                double ms = (System.nanoTime() - t0) / 1e6 / o.skip();
+                DeviceCounters.Snapshot sn = ctx.counters().snapshot();
+                row(md, "blended sampling, " + o.skip() + " guided steps, " + (graphs ? "step graph" : "eager") + " " + ops.name() + " b" + b, ms,
+                        String.format(Locale.ROOT, "%.1f TFLOP/s counting 3 forwards; %s; %.0f B/step/image after the images", 3 * admFlop * b / ms / 1e9,
+                                sn.stepsLine().replace("device steps: ", ""), (sn.h2dBytes() + sn.d2hBytes()) / (double) o.skip() / b));
+            }
+        } finally {
+            in.forEach(Tensor::close);
+        }
     }
 
     /** ADM's dominant convolution (256 -> 256, 3x3 at 64x64, batch 8) against a cuBLAS GEMM of the same M, N, K. */
@@ -426,7 +539,7 @@ public final class GpuCheck {
     }
 
     /** For the JUnit GPU test: the checks only, failures counted. */
-    static int checksOnly(CudaContext ctx, Path testdata, boolean quick) {
+    public static int checksOnly(CudaContext ctx, Path testdata, boolean quick) {
         GpuCheck c = new GpuCheck(ctx, testdata, quick);
         c.runAll(false);
         return c.failures;

@@ -1,4 +1,4 @@
-package org.imagenete.device;
+package org.imagenete.gpucheck;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;

@@ -1,8 +1,10 @@
-package org.imagenete.ops.cuda;
+package org.imagenete.gpucheck;
 
 import org.imagenete.ops.Op;
 import org.imagenete.ops.Ops;
-import org.imagenete.ops.cuda.CudaTolerances.Tol;
+import org.imagenete.ops.Tolerances;
+import org.imagenete.ops.Tolerances.Tol;
+import org.imagenete.ops.cuda.CudaOps;
 import org.imagenete.tensor.DType;
 import org.imagenete.tensor.SeededRandom;
 import org.imagenete.tensor.Tensor;
@@ -15,8 +17,8 @@ import java.util.Set;
 import java.util.function.Function;
 
 /**
- * Every op of a CUDA backend against a reference backend, case by case, with the tolerance table of
- * {@link CudaTolerances}: the checks CI runs on the emulated device (small shapes: the emulator is slow) and
+ * Every op of a fast backend (CUDA, and the CPU's sampler ops) against a reference backend, case by case, with the tolerance table of
+ * {@link Tolerances}: the checks CI runs on the emulated device (small shapes: the emulator is slow) and
  * {@link GpuCheck} runs on a GPU (the ADM's real channel counts, spatially reduced, like the CPU agreement tests).
  * Inputs are seeded uniform [-1, 1] (scaled where an op needs it) plus awkward sizes: odd widths, 1x1 spatial,
  * batch 3, strides, several tiles in every GEMM dimension. Output memory, host and device, is poisoned by the
@@ -46,27 +48,30 @@ public final class CudaCheck {
     }
 
     /**
-     * Runs comparisons of CUDA backends against {@code ref}, collecting results. The reference runs once per
-     * comparison; the 16-bit backends are compared only on the ops their precision changes (the convolutions),
-     * every other op runs the same fp32 kernels in all of them.
+     * Runs comparisons of fast backends (CUDA in any precision, or the CPU's) against {@code ref}, collecting results.
+     * The reference runs once per comparison; the 16-bit CUDA backends are compared only on the ops their precision
+     * changes (the convolutions), every other op runs the same fp32 kernels in all of them.
      */
     public static final class Checker {
         final Ops ref;
-        final List<CudaOps> cudas;
+        final List<Ops> fast;
         final List<Result> results = new ArrayList<>();
 
-        public Checker(Ops ref, List<CudaOps> cudas) {
+        public Checker(Ops ref, List<? extends Ops> fast) {
             this.ref = ref;
-            this.cudas = List.copyOf(cudas);
+            this.fast = List.copyOf(fast);
         }
 
         public List<Result> results() { return results; }
 
+        /** The operand dtype of a backend's convolutions (the tolerance table's key). */
+        static DType operands(Ops o) { return o instanceof CudaOps c ? c.precision().operands() : DType.F32; }
+
         void agree(Op op, String what, Function<Ops, Tensor> f) { agree(op, what, 1, f); }
 
-        /** Compares f(cuda) with f(ref); atol is multiplied by atolScale (the FFT's sqrt(HW)). */
+        /** Compares f(fast) with f(ref); atol is multiplied by atolScale (the FFT's sqrt(HW)). */
         void agree(Op op, String what, double atolScale, Function<Ops, Tensor> f) {
-            List<CudaOps> todo = cudas.stream().filter(c -> c.precision() == CudaOps.Precision.FP32 || CudaTolerances.BF16.containsKey(op)).toList();
+            List<Ops> todo = fast.stream().filter(c -> operands(c) == DType.F32 || Tolerances.lowPrecision(op, operands(c))).toList();
             if (todo.isEmpty()) return;
             String opName = op.name().toLowerCase(Locale.ROOT) + " " + what;
             Tensor r;
@@ -78,11 +83,11 @@ public final class CudaCheck {
                 return;
             }
             try (r) {
-                for (CudaOps c : todo) {
-                    Tol tol = CudaTolerances.of(op, c.precision());
+                for (Ops c : todo) {
+                    Tol tol = Tolerances.of(op, operands(c));
                     String name = c.name() + " " + opName;
                     try (Tensor a = f.apply(c)) {
-                        results.add(compare(name, op, a, r, tol.atol() * atolScale, tol.rtol(), CudaTolerances.relL2(op, c.precision())));
+                        results.add(compare(name, op, a, r, tol.atol() * atolScale, tol.rtol(), Tolerances.relL2(op, operands(c))));
                     } catch (RuntimeException e) {
                         results.add(new Result(name, op, Double.NaN, Double.NaN, Double.NaN, Double.POSITIVE_INFINITY, 0, false, e.toString()));
                     }
@@ -353,7 +358,127 @@ public final class CudaCheck {
                 }
             }));
         }
+        cs.addAll(samplerCases(full));
         return cs;
+    }
+
+    /**
+     * The sampler's ops ({@link Ops#axpby} ... {@link Ops#nonFinite}) at batch 1-3 and awkward sizes: 1x1, odd sides,
+     * element counts that are not multiples of 4 (Philox blocks) and cross the CPU's 4096-element reduction chunks, zero
+     * coefficients next to NaN operands (the zero-coefficient rule), clamped values, zero spectra, and NaN/Inf in some
+     * samples only. {@code full} adds the ADM-256 image size. The CPU agreement test (SamplerOpsAgreementTest) runs these
+     * same cases against the native kernels.
+     */
+    public static List<Case> samplerCases(boolean full) {
+        List<Case> cs = new ArrayList<>();
+        List<int[]> shapes = new ArrayList<>(List.of(new int[]{1, 3, 1, 1}, new int[]{3, 3, 7, 5}, new int[]{2, 3, 32, 32},
+                new int[]{1, 3, 40, 37}, new int[]{2, 1, 3, 2}));
+        if (full) {
+            shapes.add(new int[]{2, 3, 256, 256});
+            shapes.add(new int[]{1, 3, 255, 257});
+        }
+        EnumSet<Op> ops = EnumSet.of(Op.AXPBY, Op.P_MEAN_VARIANCE, Op.POSTERIOR_SAMPLE, Op.BLEND, Op.PHILOX_NORMAL, Op.SPECTRUM_MEAN_ABS,
+                Op.SPECTRUM_SCALE, Op.RANGE_GRAD, Op.NONFINITE_COUNT);
+        for (int[] d : shapes) {
+            int b = d[0], ch = d[1], h = d[2], w = d[3];
+            long seed = 1000L * b + 100L * ch + 10L * h + w;
+            String s = b + "x" + ch + "x" + h + "x" + w;
+            cs.add(new Case("sampler ops " + s, ops, c -> {
+                int[] img = {b, ch, h, w}, twice = {b, 2 * ch, h, w}, spec = {b, ch, h, w, 2};
+                try (Tensor x = uniform(seed, 1.6f, img); Tensor z0 = uniform(seed + 1, 1, img); Tensor z = withNaN(z0);
+                     Tensor out = uniform(seed + 2, 1, twice); Tensor coef = samplerCoefficients(seed + 3, b);
+                     Tensor mean = uniform(seed + 4, 1, img); Tensor v0 = uniform(seed + 5, 0.01f, img); Tensor var = affine(v0, 1, 0.011f);
+                     Tensor lv = uniform(seed + 6, 2, img); Tensor g = uniform(seed + 7, 1, img);
+                     Tensor m0 = uniform(seed + 8, 0.5f, b, 1, h, w); Tensor mask = affine(m0, 1, 0.5f);
+                     Tensor f0 = uniform(seed + 9, 30, spec); Tensor f = withZeros(f0); Tensor keys = philoxKeys(seed + 10, b);
+                     Tensor bad0 = uniform(seed + 11, 1, img); Tensor bad = withNonFinite(bad0)) {
+                    c.agree(Op.AXPBY, s + " a x + c z + d", o -> o.axpby(x, z, coef, 0));
+                    c.agree(Op.AXPBY, s + " no z", o -> o.axpby(x, null, coef, 3));
+                    for (int k = 0; k < 5; k++) {
+                        int out_ = k;
+                        c.agree(Op.P_MEAN_VARIANCE, s + " output " + k, o -> pick(o.pMeanVariance(out, x, coef, 6), out_));
+                    }
+                    c.agree(Op.POSTERIOR_SAMPLE, s + " guided, noise", o -> o.posteriorSample(mean, var, lv, g, z0, coef, 12));
+                    c.agree(Op.POSTERIOR_SAMPLE, s + " unguided", o -> o.posteriorSample(mean, var, lv, null, z0, coef, 12));
+                    c.agree(Op.POSTERIOR_SAMPLE, s + " guided mean", o -> o.posteriorSample(mean, var, lv, g, null, coef, 12));
+                    c.agree(Op.BLEND, s, o -> o.blend(x, g, mask, false));
+                    c.agree(Op.BLEND, s + " clamped", o -> o.blend(x, g, mask, true));
+                    c.agree(Op.PHILOX_NORMAL, s + " purpose 1", o -> o.philoxNormal(keys, 1, img));
+                    c.agree(Op.PHILOX_NORMAL, s + " purpose 5, other shape", o -> o.philoxNormal(keys, 5, b, h * w * ch + 3));
+                    c.agree(Op.SPECTRUM_MEAN_ABS, s, o -> o.spectrumMeanAbs(f));
+                    c.agree(Op.SPECTRUM_SCALE, s, o -> o.spectrumScale(f, coef, 13));
+                    c.agree(Op.RANGE_GRAD, s + " gradient", o -> pick(o.rangeGrad(x, g, coef, 14), 0));
+                    c.agree(Op.RANGE_GRAD, s + " mean square", o -> pick(o.rangeGrad(x, g, coef, 14), 1));
+                    c.agree(Op.RANGE_GRAD, s + " no g", o -> pick(o.rangeGrad(x, null, coef, 14), 0));
+                    c.agree(Op.NONFINITE_COUNT, s, o -> o.nonFinite(bad));
+                }
+            }));
+        }
+        return cs;
+    }
+
+    /** Output k of a multi-output op; the others are closed. */
+    private static Tensor pick(Tensor[] outs, int k) {
+        for (int i = 0; i < outs.length; i++) if (i != k) outs[i].close();
+        return outs[k];
+    }
+
+    /**
+     * A coefficient table [B, 16] for {@link #samplerCases}: columns 0-2 (a, c, d) with c = 0 in sample 0 (whose z holds
+     * a NaN: the zero-coefficient rule must keep it out), 3-5 another axpby with a = 0 in the last sample, 6-11
+     * p_mean_variance's scalars near the schedule's values, 12 the noise flag (0 in sample 0), 13 a spectrum weight,
+     * 14 a range weight (0 in the last sample of a batch), 15 unused.
+     */
+    static Tensor samplerCoefficients(long seed, int b) {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        float[] t = new float[16 * b];
+        for (int s = 0; s < b; s++) {
+            float[] row = {(float) r.nextDouble(-1, 1), s == 0 ? 0 : (float) r.nextDouble(-1, 1), (float) r.nextDouble(-1, 1),
+                    s == b - 1 ? 0 : (float) r.nextDouble(-2, 2), (float) r.nextDouble(-2, 2), (float) r.nextDouble(-0.5, 0.5),
+                    (float) r.nextDouble(-7, -3), (float) r.nextDouble(-9, -5), (float) r.nextDouble(1, 3), (float) r.nextDouble(0.1, 2.5),
+                    (float) r.nextDouble(0.01, 0.5), (float) r.nextDouble(0.5, 1), s == 0 ? 0 : 1, (float) r.nextDouble(-1e-3, 1e-3),
+                    s == b - 1 && b > 1 ? 0 : (float) r.nextDouble(1e-3, 1e-2), 0};
+            System.arraycopy(row, 0, t, 16 * s, 16);
+        }
+        return Tensor.of(t, b, 16);
+    }
+
+    /** Philox keys [B, 4] I32: seeds with both halves set, steps past 2^32 (the stream's high word). */
+    static Tensor philoxKeys(long seed, int b) {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(seed);
+        Tensor k = Tensor.allocate(DType.I32, b, 4);
+        java.lang.foreign.MemorySegment m = k.data();
+        for (int i = 0; i < 4 * b; i++) m.setAtIndex(java.lang.foreign.ValueLayout.JAVA_INT_UNALIGNED, i, i % 4 == 3 ? r.nextInt(0, 3) : r.nextInt());
+        return k;
+    }
+
+    /** A copy with a NaN at element 0 (sample 0). */
+    static Tensor withNaN(Tensor x) {
+        Tensor y = x.copy();
+        y.setFloat(0, Float.NaN);
+        return y;
+    }
+
+    /** A copy with every 7th complex value exactly zero (|F| = 0: the scaled spectrum must be 0 there). */
+    static Tensor withZeros(Tensor f) {
+        Tensor y = f.copy();
+        for (long i = 0; i < y.numel() / 2; i += 7) {
+            y.setFloat(2 * i, 0);
+            y.setFloat(2 * i + 1, 0);
+        }
+        return y;
+    }
+
+    /** A copy with NaN and +-Inf in every sample but the first. */
+    static Tensor withNonFinite(Tensor x) {
+        Tensor y = x.copy();
+        long per = y.numel() / y.dim(0);
+        for (int s = 1; s < y.dim(0); s++) {
+            y.setFloat(s * per + per - 1, Float.NaN);
+            if (per > 2) y.setFloat(s * per + per / 2, s % 2 == 0 ? Float.POSITIVE_INFINITY : Float.NEGATIVE_INFINITY);
+            if (per > 4) y.setFloat(s * per + 3, Float.NaN);
+        }
+        return y;
     }
 
     private static Tensor first(Tensor[] pair, int keep) {
@@ -361,8 +486,8 @@ public final class CudaCheck {
         return pair[keep];
     }
 
-    /** Random RGBA with alpha in [0, 1] and colour premultiplied by it. */
-    static Tensor premultiplied(Tensor rgba) {
+    /** Random RGBA with alpha in [0, 1] and colour premultiplied by it (also the CPU agreement test's layer). */
+    public static Tensor premultiplied(Tensor rgba) {
         Tensor y = Tensor.allocate(DType.F32, rgba.shape());
         int b = y.dim(0), hw = y.dim(2) * y.dim(3);
         for (int s = 0; s < b; s++)

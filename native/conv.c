@@ -278,13 +278,14 @@ static void packb_images(const void* vctx, int k0, int kc, int n0, int nc, float
     }
 }
 
-/* One convolution (see the header comment); relu: max(0, .) after bias and residual. */
-static void conv_impl(const float* x, const float* w, const float* bias, const float* add, float* y,
-                      int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu)
+/* One convolution (see the header comment); relu: max(0, .) after bias and residual. Weights w (fp32) or, when
+ * w16 != NULL, bf16 (then the CPU must have ie_has_bf16()). Returns -1 when out of memory. */
+static int conv_impl(const float* x, const float* w, const uint16_t* w16, const float* bias, const float* add, float* y,
+                     int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu)
 {
-    if (B <= 0 || Cout <= 0) return;
+    if (B <= 0 || Cout <= 0) return 0;
     const int Ho = (H + 2 * pad - KH) / stride + 1, Wo = (W + 2 * pad - KW) / stride + 1;
-    if (Ho <= 0 || Wo <= 0) return;
+    if (Ho <= 0 || Wo <= 0) return 0;
     const long HoWo = (long)Ho * Wo, CHW = (long)Cin * H * W;
     const int K = Cin * KH * KW, NR = ie_gemm_nr();
     const int plain = KH == 1 && KW == 1 && stride == 1 && pad == 0;
@@ -295,10 +296,20 @@ static void conv_impl(const float* x, const float* w, const float* bias, const f
 #endif
 #ifdef __AVX512F__
     if (masks && Cout <= ie_gemm_mr() && K > 0) {
-        /* few output channels: read B straight from the image (packing would dominate) */
+        /* few output channels: read B straight from the image (packing would dominate); bf16: the weights
+         * widened, x rounded as loaded */
         const int KK = KH * KW;
         long* off = malloc(sizeof(long) * (size_t)K);
         int* slot = malloc(sizeof(int) * (size_t)K);
+        float* wf = w16 ? malloc(sizeof(float) * (size_t)Cout * K) : NULL;
+        if (!off || !slot || (w16 && !wf)) {
+            free(off); free(slot); free(wf); free((void*)masks);
+            return -1;
+        }
+        if (w16) {
+            ie_bf16_to_f32(w16, wf, (size_t)Cout * K);
+            w = wf;
+        }
         for (int k = 0; k < K; k++) {
             int ci = k / KK, r = k % KK, ky = r / KW, kx = r % KW;
             off[k] = (long)ci * H * W + (long)(ky - pad) * W + (kx - pad);
@@ -307,9 +318,9 @@ static void conv_impl(const float* x, const float* w, const float* bias, const f
         for (int b = 0; b < B; b++)
             ie_gemm_smallm_direct(Cout, (int)HoWo, K, w, K, x + (long)b * CHW, off, slot, masks, KK,
                                   y + (long)b * Cout * HoWo, HoWo, bias,
-                                  add ? add + (long)b * Cout * HoWo : NULL, HoWo, relu);
-        free(off); free(slot); free((void*)masks);
-        return;
+                                  add ? add + (long)b * Cout * HoWo : NULL, HoWo, relu, w16 != NULL);
+        free(off); free(slot); free(wf); free((void*)masks);
+        return 0;
     }
 #endif
     /* batched columns where per-image panels would leave > 10% of the lanes idle (14x14: 23%, 7x7: 23%;
@@ -323,7 +334,7 @@ static void conv_impl(const float* x, const float* w, const float* bias, const f
         ie_gemm_job jb;
         memset(&jb, 0, sizeof jb);
         jb.M = Cout; jb.N = (int)(B * HoWo); jb.K = K;
-        jb.A = w; jb.rsa = K; jb.csa = 1;
+        jb.A = w; jb.A16 = w16; jb.rsa = K; jb.csa = 1;
         jb.packb = plain ? packb_images : im2col_pack; jb.bctx = &ic;
         jb.C = y; jb.ldc = HoWo;
         jb.alpha = 1.0f; jb.beta = 0.0f;
@@ -332,17 +343,21 @@ static void conv_impl(const float* x, const float* w, const float* bias, const f
         jb.relu = relu;
         jb.img_cols = (int)HoWo; jb.img_stride = (long)Cout * HoWo;
         ie_gemm_run(&jb, 1);
-        return;
+        return 0;
     }
     ie_gemm_job* jobs = malloc(sizeof(ie_gemm_job) * (size_t)B);
     im2col_ctx* ic = malloc(sizeof(im2col_ctx) * (size_t)B);
     ie_packb_plain* pc = malloc(sizeof(ie_packb_plain) * (size_t)B);
+    if (!jobs || !ic || !pc) {
+        free(jobs); free(ic); free(pc); free((void*)masks);
+        return -1;
+    }
     for (int b = 0; b < B; b++) {
         const float* xb = x + (long)b * CHW;
         ie_gemm_job* jb = &jobs[b];
         memset(jb, 0, sizeof *jb);
         jb->M = Cout; jb->N = (int)HoWo; jb->K = K;
-        jb->A = w; jb->rsa = K; jb->csa = 1;
+        jb->A = w; jb->A16 = w16; jb->rsa = K; jb->csa = 1;
         if (plain) {
             pc[b] = (ie_packb_plain){ xb, (long)H * W, 0 };
             jb->packb = ie_packb_plain_fn; jb->bctx = &pc[b];
@@ -359,16 +374,30 @@ static void conv_impl(const float* x, const float* w, const float* bias, const f
     ie_gemm_run(jobs, B);
     free(jobs); free(ic); free(pc);
     free((void*)masks);
+    return 0;
 }
 
 void ie_conv2d_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
                    int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad)
 {
-    conv_impl(x, w, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad, 0);
+    conv_impl(x, w, NULL, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad, 0);
 }
 
 void ie_conv2d_ex_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
                       int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu)
 {
-    conv_impl(x, w, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad, relu);
+    conv_impl(x, w, NULL, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad, relu);
+}
+
+int ie_conv2d_bf16_ex(const float* x, const uint16_t* w, const float* bias, const float* add, float* y,
+                      int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu)
+{
+    if (ie_has_bf16()) return conv_impl(x, NULL, w, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad, relu);
+    const size_t n = (size_t)Cout * Cin * KH * KW;
+    float* wf = malloc(sizeof(float) * (n ? n : 1));
+    if (!wf) return -1;
+    ie_bf16_to_f32(w, wf, n);
+    const int r = conv_impl(x, wf, NULL, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad, relu);
+    free(wf);
+    return r;
 }

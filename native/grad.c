@@ -109,6 +109,48 @@ int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
     return 0;
 }
 
+int ie_conv2d_grad_bf16(const float* dy, const uint16_t* w, float* dx,
+                        int B, int Cout, int Cin, int H, int W, int KH, int KW, int stride, int pad)
+{
+    if (B <= 0 || Cin <= 0) return 0;
+    const int Ho = (H + 2 * pad - KH) / stride + 1, Wo = (W + 2 * pad - KW) / stride + 1;
+    const long KK = (long) KH * KW;
+    if (stride == 1 && KH == KW && pad <= KH - 1 && (long) B * Ho * Wo >= 1024) {
+        /* large images: the bf16 forward conv of dy with the flipped, channel-transposed bf16 kernel */
+        ie_scratch wt = ie_scratch_take(((size_t) Cout * Cin * KK + 1) / 2);
+        if (!wt.p) return -1;
+        uint16_t* t = (uint16_t*) wt.p;
+        #pragma omp parallel for schedule(static)
+        for (int ci0 = 0; ci0 < Cin; ci0 += 32)
+            for (int co0 = 0; co0 < Cout; co0 += 32)
+                for (int co = co0; co < co0 + 32 && co < Cout; co++)
+                    for (int ci = ci0; ci < ci0 + 32 && ci < Cin; ci++) {
+                        const uint16_t* src = w + ((long) co * Cin + ci) * KK;
+                        uint16_t* dst = t + ((long) ci * Cout + co) * KK;
+                        for (long k = 0; k < KK; k++) dst[k] = src[KK - 1 - k];
+                    }
+        const int r = ie_conv2d_auto_ex_bf16(dy, t, NULL, NULL, dx, B, Cout, Ho, Wo, Cin, KH, KW, 1, KH - 1 - pad, 0);
+        ie_scratch_park(wt);
+        return r;
+    }
+    /* small images (the largest weights, a small share of the work): fp32 on the widened weights and on dy rounded
+     * to bf16 (a small copy), the same products */
+    const long ndy = (long) B * Cout * Ho * Wo;
+    ie_scratch wf = ie_scratch_take((size_t) Cout * Cin * KK);
+    float* dyr = ie_has_bf16() ? malloc(sizeof(float) * (size_t) ndy) : NULL;
+    if (!wf.p || (ie_has_bf16() && !dyr)) {
+        free(dyr);
+        if (wf.p) ie_scratch_park(wf);
+        return -1;
+    }
+    ie_bf16_to_f32(w, wf.p, (size_t) Cout * Cin * KK);
+    if (dyr) ie_round_bf16_f32(dy, dyr, (size_t) ndy);
+    const int r = ie_conv2d_grad_f32(dyr ? dyr : dy, wf.p, dx, B, Cout, Cin, H, W, KH, KW, stride, pad);
+    ie_scratch_park(wf);
+    free(dyr);
+    return r;
+}
+
 /* ------------------------------------------------------------------------------------ linear */
 
 void ie_linear_grad_f32(const float* dy, const float* w, float* dx, int N, int M, int K)

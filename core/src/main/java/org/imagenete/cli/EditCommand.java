@@ -121,7 +121,8 @@ public final class EditCommand implements Callable<Integer> {
                     b.respacing(), steps, b.rangeLambda(), b.perSample(), b.ddim(), b.eta(), null, b.adversarialScale(), null), cfg.fillOptions(), cfg.batch());
         }
         long t0 = System.nanoTime();
-        try (Adm model = needsModel ? Adm.open(weights, flags) : null; ResNet cls = needsClassifier ? ResNet.open(classifier) : null) {
+        try (Adm model = needsModel ? Adm.open(weights, flags, ops.convWeightType()) : null;
+             ResNet cls = needsClassifier ? ResNet.open(classifier, ops.convWeightType()) : null) {
             Editor editor = new Editor(cfg, model, ops, Fills.NAMES.contains(fill) ? Fills.named(fill) : Fills.fast(),
                     cls == null ? null : new ClassifierGuidance(cls));
             Editor.Source src = new Editor.Source(stem, img, m, labelIndex, userBg);
@@ -143,8 +144,8 @@ public final class EditCommand implements Callable<Integer> {
                 AtomicFiles.write(out.resolve(base + ".json"), sidecar(r, ops, fillMode, modelSha, clsSha, labelIndex).getBytes(StandardCharsets.UTF_8));
                 System.err.println("edit: wrote " + out.resolve(base + ".png"));
             }
-            System.err.printf(Locale.ROOT, "edit: %d of %d edits in %.1f s (%s)%n", results.size() - failed, results.size(),
-                    (System.nanoTime() - t0) / 1e9, ops.name());
+            System.err.printf(Locale.ROOT, "edit: %d of %d edits in %.1f s (%s, %s)%n", results.size() - failed, results.size(),
+                    (System.nanoTime() - t0) / 1e9, ops.name(), ops.convPrecision().flag());
             return failed == 0 ? 0 : 1;
         }
     }
@@ -174,6 +175,7 @@ public final class EditCommand implements Callable<Integer> {
         o.put("size", size);
         o.put("fill", fillMode == Editor.Fill.FAST && fill.equals("fast") ? "patch" : fill);
         o.put("backend", ops.name());
+        o.put("precision", ops.convPrecision().flag());
         if (modelSha != null) {
             o.put("model", weights.toString());
             o.put("model_sha256", modelSha);

@@ -119,10 +119,11 @@ public final class GenerateCommand implements Callable<Integer> {
                     f.respacing(), fillSteps != null ? fillSteps : f.skip(), f.rangeLambda(), f.perSample(), f.ddim(), f.eta(), null, 0f, null)
                     .withResample(fillResample), cfg.batch());
         }
-        try (Adm model = useModel ? Adm.open(adm, flags) : null; ResNet cls = needsClassifier ? ResNet.open(classifier) : null;
+        try (Adm model = useModel ? Adm.open(adm, flags, ops.convWeightType()) : null;
+             ResNet cls = needsClassifier ? ResNet.open(classifier, ops.convWeightType()) : null;
              IsNetMasker isnet = autoMasks ? IsNetMasker.open() : null) {
             Editor editor = new Editor(cfg, model, ops, Fills.named(classical), cls == null ? null : new ClassifierGuidance(cls));
-            Generator.Provenance prov = new Generator.Provenance(ops.name(), fillMode == Editor.Fill.DIFFUSION ? "diffusion" : classical,
+            Generator.Provenance prov = new Generator.Provenance(ops.name(), ops.convPrecision().flag(), fillMode == Editor.Fill.DIFFUSION ? "diffusion" : classical,
                     useModel ? Checksums.sha256(adm) : null, needsClassifier ? Checksums.sha256(classifier) : null);
             Generator g = new Generator(editor, new Generator.Options(vs, seed, si, sn, Math.max(1, batch)), out, prov,
                     isnet == null ? null : isnet::mask);

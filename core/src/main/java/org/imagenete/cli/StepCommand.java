@@ -65,7 +65,7 @@ public final class StepCommand implements Callable<Integer> {
         Map<String, String> flags = new LinkedHashMap<>();
         if (numHeadChannels != null) flags.put("num_head_channels", numHeadChannels.toString());
         List<Tensor> owned = new ArrayList<>();
-        try (Adm model = Adm.open(weights, flags); SafeTensors in = SafeTensors.open(input)) {
+        try (Adm model = Adm.open(weights, flags, ops.convWeightType()); SafeTensors in = SafeTensors.open(input)) {
             Map<String, String> meta = in.metadata();
             String resp = respacing != null ? respacing : meta.getOrDefault("respacing", "100");
             float lam = lambda != null ? lambda : Float.parseFloat(meta.getOrDefault("lambda", "20"));
@@ -123,7 +123,7 @@ public final class StepCommand implements Callable<Integer> {
                 for (int i = 0; i < b; i++) tu.data().setAtIndex(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, i, idx[i]);
                 out.put("step.t_unscaled", tu);
                 double s = (System.nanoTime() - t0) / 1e9;
-                SafeTensors.write(output, out, Map.of("backend", ops.name(), "respacing", resp, "lambda", Float.toString(lam),
+                SafeTensors.write(output, out, Map.of("backend", ops.name(), "precision", ops.convPrecision().flag(), "respacing", resp, "lambda", Float.toString(lam),
                         "range_lambda", Float.toString(rl), "per_sample", Boolean.toString(perSample)));
                 System.err.printf(Locale.ROOT, "step: index %s, lambda %s, range %s -> %s in %.2f s (%s)%n",
                         Arrays.toString(idx), lam, rl, output, s, ops.name());

@@ -25,7 +25,9 @@ import java.util.Set;
 /**
  * guided-diffusion's {@code UNetModel}, written only in {@link Ops}. Field and layer names are the state-dict
  * keys; lines that make a tensor end with its shape. Weights are F32 (F16/BF16 checkpoints are converted
- * once at load); F32 checkpoint tensors are used in place (memory-mapped, no copy).
+ * once at load); F32 checkpoint tensors are used in place (memory-mapped, no copy). Loaded for a backend whose
+ * {@link Ops#convWeightType()} is BF16, the convolution weights are BF16 instead (converted once at load, or used
+ * in place from a BF16 checkpoint); the linear layers, norms and biases stay F32.
  */
 public final class Adm implements AutoCloseable {
     /** Receives named intermediate activations ("time_embed", "input_blocks.3", "middle_block", ...). */
@@ -71,6 +73,13 @@ public final class Adm implements AutoCloseable {
      * @param source closed together with the model (the checkpoint mapping the tensors live in), may be null
      */
     public static Adm load(AdmConfig config, Map<String, Tensor> stateDict, Path file, AutoCloseable source) {
+        return load(config, stateDict, file, source, DType.F32);
+    }
+
+    /** The same with the convolution weights (rank 3 and 4) in {@code convWeights}: F32 or BF16. */
+    public static Adm load(AdmConfig config, Map<String, Tensor> stateDict, Path file, AutoCloseable source, DType convWeights) {
+        if (convWeights != DType.F32 && convWeights != DType.BF16)
+            throw new IllegalArgumentException("convolution weights in " + convWeights + ": F32 or BF16");
         Map<String, int[]> expected = config.parameterShapes();
         for (Map.Entry<String, int[]> e : expected.entrySet()) {
             Tensor t = stateDict.get(e.getKey());
@@ -93,8 +102,9 @@ public final class Adm implements AutoCloseable {
         try {
             for (String k : expected.keySet()) {
                 Tensor t = stateDict.get(k);
-                if (t.dtype() != DType.F32) {
-                    t = t.toF32();
+                DType want = t.rank() >= 3 ? convWeights : DType.F32;   // conv2d [out,in,kh,kw], conv1d [out,in,1]
+                if (t.dtype() != want) {
+                    t = t.convert(want);
                     owned.add(t);
                 }
                 weights.put(k, t);
@@ -111,7 +121,10 @@ public final class Adm implements AutoCloseable {
      * {@code flags} (guided-diffusion flag names, see {@link AdmConfig#withFlags}) and loads the model. The
      * checkpoint stays mapped until the model is closed. Logs the configuration once.
      */
-    public static Adm open(Path file, Map<String, String> flags) {
+    public static Adm open(Path file, Map<String, String> flags) { return open(file, flags, DType.F32); }
+
+    /** The same with the convolution weights in {@code convWeights} (F32, or BF16 for {@link Ops#convWeightType()}). */
+    public static Adm open(Path file, Map<String, String> flags, DType convWeights) {
         StateDict sd = Checkpoints.open(file);
         try {
             int headChannels = flags.containsKey("num_head_channels") ? Integer.parseInt(flags.get("num_head_channels").trim()) : 64;
@@ -124,7 +137,7 @@ public final class Adm implements AutoCloseable {
             System.getLogger("imagenete").log(System.Logger.Level.INFO, file.getFileName() + ": " + config.describe()
                     + (flags.containsKey("num_head_channels") || flags.containsKey("num_heads") ? ""
                     : " (head split is not stored in checkpoints: assumed 64 channels per head)"));
-            return load(config, sd.tensors(), file, sd);
+            return load(config, sd.tensors(), file, sd, convWeights);
         } catch (RuntimeException e) {
             sd.close();
             throw e;

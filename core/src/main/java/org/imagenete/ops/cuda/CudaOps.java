@@ -118,6 +118,9 @@ public final class CudaOps implements Ops {
 
     public Precision precision() { return precision; }
 
+    @Override
+    public org.imagenete.ops.Precision convPrecision() { return org.imagenete.ops.Precision.valueOf(precision.name()); }
+
     public CudaContext context() { return ctx; }
 
     /** Temporary device blocks of one op (uploads of host inputs, scratch), freed after its launches. */

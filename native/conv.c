@@ -221,6 +221,52 @@ static void im2col_pack(const void* vctx, int k0, int kc, int n0, int nc, float*
     }
 }
 
+#ifdef __AVX512BF16__
+/* im2col_pack's masked stride-1 path (ctx->masks set) straight into bf16 pairs: tap rows k and k+1 (of the same or
+ * the next channel) loaded and masked as there, rounded and interleaved. */
+static void im2col_pack16(const void* vctx, int k0, int kc, int n0, int nc, uint32_t* dst)
+{
+    const im2col_ctx* p = vctx;
+    const int NR = ie_gemm_nr(), NV = NR / 16;
+    const int KK = p->KH * p->KW, kp = (kc + 1) / 2;
+    const long HW = (long)p->H * p->W;
+    const char* xb = (const char*)p->x;
+    const char* xe = (const char*)(p->x + p->Cin * HW);
+    for (int j0 = 0; j0 < nc; j0 += NR) {
+        const long pan = (n0 + j0) / NR;
+        const unsigned short* mk = p->masks + pan * KK * NV;
+        uint32_t* d = dst + (long)(j0 / NR) * kp * NR;
+        int ci = k0 / KK, r = k0 % KK, ky = r / p->KW, kx = r % p->KW;
+        for (int k = 0; k < kc; k += 2, d += NR) {
+            __m512 row[2][4];
+            for (int h = 0; h < 2; h++) {
+                if (k + h >= kc) {
+                    for (int v = 0; v < NV; v++) row[h][v] = _mm512_setzero_ps();
+                    continue;
+                }
+                const char* src = (const char*)p->x +
+                    ((long)ci * HW + n0 + j0 + (long)(ky - p->pad) * p->W + (kx - p->pad)) * (long)sizeof(float);
+                const unsigned short* m = mk + (ky * p->KW + kx) * NV;
+                if (kx == 0 && ci + PACK_PF_CH < p->Cin) {
+                    const char* pf = src + PACK_PF_CH * HW * (long)sizeof(float);
+                    for (int v = 0; v <= NV; v++) _mm_prefetch(pf + 64 * v, _MM_HINT_T0);
+                }
+                const float* sv = (const float*)src;
+                if (src >= xb && src + NR * sizeof(float) <= xe)
+                    for (int v = 0; v < NV; v++) row[h][v] = _mm512_maskz_mov_ps(m[v], _mm512_loadu_ps(sv + 16 * v));
+                else
+                    for (int v = 0; v < NV; v++) row[h][v] = _mm512_maskz_loadu_ps(m[v], sv + 16 * v);
+                if (++kx == p->KW) {
+                    kx = 0;
+                    if (++ky == p->KH) { ky = 0; ci++; }
+                }
+            }
+            for (int v = 0; v < NV; v++) _mm512_store_si512(d + 16 * v, ie_bf16_pairs(row[0][v], row[1][v]));
+        }
+    }
+}
+#endif
+
 #ifndef PLAIN_PF_ROWS
 #define PLAIN_PF_ROWS 4
 #endif
@@ -277,6 +323,58 @@ static void packb_images(const void* vctx, int k0, int kc, int n0, int nc, float
 #endif
     }
 }
+
+#ifdef __AVX512BF16__
+/* packb_images straight into bf16 pairs: channel rows k and k+1 of each run of columns within one image. */
+static void packb_images16(const void* vctx, int k0, int kc, int n0, int nc, uint32_t* dst)
+{
+    const im2col_ctx* p = vctx;
+    const int NR = ie_gemm_nr(), NV = NR / 16, kp = (kc + 1) / 2;
+    const long HW = (long)p->Ho * p->Wo;
+    for (int j0 = 0; j0 < nc; j0 += NR) {
+        const int nr = nc - j0 < NR ? nc - j0 : NR;
+        uint32_t* d = dst + (long)(j0 / NR) * kp * NR;
+        long soff[64 + 2];
+        int sc[64 + 2], slen[64 + 2], nseg = 0;
+        for (long n = n0 + j0, c = 0; c < nr; nseg++) {
+            const long b = n / HW, q = n - b * HW;
+            const int len = (int)(HW - q < nr - c ? HW - q : nr - c);
+            soff[nseg] = b * p->img_stride + q + (long)k0 * HW;
+            sc[nseg] = (int)c;
+            slen[nseg] = len;
+            c += len; n += len;
+        }
+        __attribute__((aligned(64))) float rows[2][64];
+        for (int k = 0; k < kc; k += 2, d += NR) {
+            __m512 r[2][4];
+            for (int h = 0; h < 2; h++) {
+                if (k + h >= kc) {
+                    for (int v = 0; v < NV; v++) r[h][v] = _mm512_setzero_ps();
+                    continue;
+                }
+                if (nseg == 1 && nr == NR) {          /* the panel inside one image: plain loads */
+                    const float* sp = p->x + soff[0] + (long)(k + h) * HW;
+                    const char* pf = (const char*)(sp + 2 * PLAIN_PF_ROWS * HW);
+                    for (int v = 0; v <= NV; v++) _mm_prefetch(pf + 64 * v, _MM_HINT_T0);
+                    for (int v = 0; v < NV; v++) r[h][v] = _mm512_loadu_ps(sp + 16 * v);
+                    continue;
+                }
+                memset(rows[h], 0, sizeof rows[h]);
+                for (int sg = 0; sg < nseg; sg++) {
+                    const float* sp = p->x + soff[sg] + (long)(k + h) * HW;
+                    for (int c = 0; c < slen[sg]; c += 16) {
+                        const int n = slen[sg] - c < 16 ? slen[sg] - c : 16;
+                        const __mmask16 m = (__mmask16)((1u << n) - 1);
+                        _mm512_mask_storeu_ps(rows[h] + sc[sg] + c, m, _mm512_maskz_loadu_ps(m, sp + c));
+                    }
+                }
+                for (int v = 0; v < NV; v++) r[h][v] = _mm512_load_ps(rows[h] + 16 * v);
+            }
+            for (int v = 0; v < NV; v++) _mm512_store_si512(d + 16 * v, ie_bf16_pairs(r[0][v], r[1][v]));
+        }
+    }
+}
+#endif
 
 /* One convolution (see the header comment); relu: max(0, .) after bias and residual. Weights w (fp32) or, when
  * w16 != NULL, bf16 (then the CPU must have ie_has_bf16()). Returns -1 when out of memory. */
@@ -336,6 +434,9 @@ static int conv_impl(const float* x, const float* w, const uint16_t* w16, const 
         jb.M = Cout; jb.N = (int)(B * HoWo); jb.K = K;
         jb.A = w; jb.A16 = w16; jb.rsa = K; jb.csa = 1;
         jb.packb = plain ? packb_images : im2col_pack; jb.bctx = &ic;
+#ifdef __AVX512BF16__
+        if (plain) jb.packb16 = packb_images16;
+#endif
         jb.C = y; jb.ldc = HoWo;
         jb.alpha = 1.0f; jb.beta = 0.0f;
         jb.bias = bias;
@@ -361,9 +462,15 @@ static int conv_impl(const float* x, const float* w, const uint16_t* w16, const 
         if (plain) {
             pc[b] = (ie_packb_plain){ xb, (long)H * W, 0 };
             jb->packb = ie_packb_plain_fn; jb->bctx = &pc[b];
+#ifdef __AVX512BF16__
+            jb->packb16 = ie_packb16_plain_fn;
+#endif
         } else {
             ic[b] = (im2col_ctx){ xb, CHW, Cin, H, W, KH, KW, stride, pad, Ho, Wo, masks };
             jb->packb = im2col_pack; jb->bctx = &ic[b];
+#ifdef __AVX512BF16__
+            if (masks) jb->packb16 = im2col_pack16;
+#endif
         }
         jb->C = y + (long)b * Cout * HoWo; jb->ldc = HoWo;
         jb->alpha = 1.0f; jb->beta = 0.0f;

@@ -621,6 +621,39 @@ void ie_packb_plain_fn(const void* ctx, int k0, int kc, int n0, int nc, float* d
     }
 }
 
+#ifdef __AVX512BF16__
+void ie_packb16_plain_fn(const void* ctx, int k0, int kc, int n0, int nc, uint32_t* dst)
+{
+    const ie_packb_plain* p = ctx;
+    const long ldb = p->ldb;
+    const int kp = (kc + 1) / 2;
+    for (int j0 = 0; j0 < nc; j0 += IE_NR) {
+        const int nr = nc - j0 < IE_NR ? nc - j0 : IE_NR;
+        __mmask16 m[IE_NR / 16];
+        for (int v = 0; v < IE_NR / 16; v++) {
+            const int r = nr - 16 * v;
+            m[v] = r >= 16 ? (__mmask16)0xFFFF : r <= 0 ? (__mmask16)0 : (__mmask16)((1u << r) - 1);
+        }
+        uint32_t* d = dst + (long)(j0 / IE_NR) * kp * IE_NR;
+        const float* s = p->B + (long)k0 * ldb + n0 + j0;
+        for (int k = 0; k < kc; k += 2, s += 2 * ldb, d += IE_NR) {
+            /* rows of B (image channels for a 1x1 conv) are far apart: prefetch a few ahead */
+            const char* pf = (const char*)s + 2 * PLAIN_PF_ROWS * ldb * (long)sizeof(float);
+            for (int v = 0; v <= IE_NR / 16; v++) {
+                _mm_prefetch(pf + 64 * v, _MM_HINT_T0);
+                _mm_prefetch(pf + ldb * (long)sizeof(float) + 64 * v, _MM_HINT_T0);
+            }
+            const int two = k + 1 < kc;
+            for (int v = 0; v < IE_NR / 16; v++) {
+                const __m512 lo = _mm512_maskz_loadu_ps(m[v], s + 16 * v);
+                const __m512 hi = two ? _mm512_maskz_loadu_ps(m[v], s + ldb + 16 * v) : _mm512_setzero_ps();
+                _mm512_store_si512(d + 16 * v, ie_bf16_pairs(lo, hi));
+            }
+        }
+    }
+}
+#endif
+
 /* ---------------------------------------------------------------- driver */
 
 typedef struct { int job, m0, m1, n0, n1; } unit_t;
@@ -660,7 +693,8 @@ static void run_unit(const ie_gemm_job* jb, int m0, int m1, int n0, int n1, floa
                     pstride = jb->bpre_ld;
                 } else if (bf) {
 #ifdef __AVX512BF16__
-                    pack_bf16(jb, pc, kc, jc, nc, (uint32_t*)bp, tmp);
+                    if (jb->packb16) jb->packb16(jb->bctx, pc, kc, jc, nc, (uint32_t*)bp);
+                    else pack_bf16(jb, pc, kc, jc, nc, (uint32_t*)bp, tmp);
 #endif
                 } else {
                     jb->packb(jb->bctx, pc, kc, jc, nc, bp);
@@ -882,6 +916,9 @@ int ie_gemm_bf16(int transB, int M, int N, int K, const uint16_t* A, int lda, co
     jb.M = M; jb.N = N; jb.K = K;
     jb.A16 = A; jb.rsa = lda; jb.csa = 1;
     jb.packb = ie_packb_plain_fn; jb.bctx = &pb;
+#ifdef __AVX512BF16__
+    if (!transB) jb.packb16 = ie_packb16_plain_fn;
+#endif
     jb.C = C; jb.ldc = ldc;
     jb.alpha = 1.0f; jb.beta = beta;
     ie_gemm_run(&jb, 1);

@@ -103,6 +103,8 @@ void ie_set_winograd_bf16(int on);
 /* Packs op(B)[k0:k0+kc, n0:n0+nc] into micro-panels of ie_gemm_nr() columns:
  * dst[(j/NR)*kc*NR + k*NR + j%NR], zero-filled for columns j >= nc in the last panel. */
 typedef void (*ie_packb_fn)(const void* ctx, int k0, int kc, int n0, int nc, float* dst);
+/* The same into bf16 pairs (see ie_gemm_job.bpre16: kc may be odd, the last pair's high half zero). */
+typedef void (*ie_packb16_fn)(const void* ctx, int k0, int kc, int n0, int nc, uint32_t* dst);
 
 typedef struct {
     int M, N, K;
@@ -125,6 +127,7 @@ typedef struct {
      * bf16 B(2q, j) | B(2q+1, j) << 16. Products exact, sums in fp32 (vdpbf16ps). */
     const uint16_t* A16;
     const uint32_t* bpre16;
+    ie_packb16_fn packb16;           /* bf16: packs straight into pairs (same ctx), instead of through packb */
 } ie_gemm_job;
 
 /* A scratch buffer of at least nfloats floats, 2 MiB aligned, from those parked between calls when one is large
@@ -166,6 +169,8 @@ IE_HIDDEN int ie_gemm_mr(void);
 /* Packer for a plain row-major B (ctx = ie_packb_plain*). */
 typedef struct { const float* B; long ldb; int trans; } ie_packb_plain;
 IE_HIDDEN void ie_packb_plain_fn(const void* ctx, int k0, int kc, int n0, int nc, float* dst);
+/* Its bf16 form for a non-transposed B (trans == 0), ie_packb16_fn. */
+IE_HIDDEN void ie_packb16_plain_fn(const void* ctx, int k0, int kc, int n0, int nc, uint32_t* dst);
 
 #ifdef __cplusplus
 }

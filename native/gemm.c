@@ -652,6 +652,32 @@ void ie_packb16_plain_fn(const void* ctx, int k0, int kc, int n0, int nc, uint32
         }
     }
 }
+
+void ie_packb16_bf16_fn(const void* ctx, int k0, int kc, int n0, int nc, uint32_t* dst)
+{
+    const ie_packb_bf16* p = ctx;
+    const long ldb = p->ldb;
+    const int kp = (kc + 1) / 2;
+    const __m512i first = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), second = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    for (int j0 = 0; j0 < nc; j0 += IE_NR) {
+        const int nr = nc - j0 < IE_NR ? nc - j0 : IE_NR;
+        uint32_t* d = dst + (long)(j0 / IE_NR) * kp * IE_NR;
+        const uint16_t* s = p->B + (long)k0 * ldb + n0 + j0;
+        for (int k = 0; k < kc; k += 2, s += 2 * ldb, d += IE_NR) {
+            const int two = k + 1 < kc;
+            for (int h = 0; h < IE_NR; h += 32) {       /* 32 columns: one 512-bit row load each */
+                const int r = nr - h;
+                const __mmask32 m = r >= 32 ? (__mmask32)0xFFFFFFFF : r <= 0 ? 0 : (__mmask32)((1u << r) - 1);
+                const __m512i a = _mm512_maskz_loadu_epi16(m, s + h);
+                const __m512i b = two ? _mm512_maskz_loadu_epi16(m, s + ldb + h) : _mm512_setzero_si512();
+                /* unpack pairs within 128-bit lanes (columns 0-3 | 8-11 | ..., 4-7 | 12-15 | ...), then in order */
+                const __m512i lo = _mm512_unpacklo_epi16(a, b), hi = _mm512_unpackhi_epi16(a, b);
+                _mm512_store_si512(d + h, _mm512_permutex2var_epi64(lo, first, hi));
+                _mm512_store_si512(d + h + 16, _mm512_permutex2var_epi64(lo, second, hi));
+            }
+        }
+    }
+}
 #endif
 
 /* ---------------------------------------------------------------- driver */
@@ -882,19 +908,6 @@ void ie_bf16_to_f32(const uint16_t* src, float* dst, size_t n)
         const uint32_t u = (uint32_t)src[i] << 16;
         memcpy(dst + i, &u, sizeof u);
     }
-}
-
-void ie_round_bf16_f32(const float* src, float* dst, size_t n)
-{
-#ifdef __AVX512BF16__
-#pragma omp parallel for schedule(static) if (n > 65536)
-    for (size_t i = 0; i < n; i += 16) {
-        const __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << (n - i)) - 1);
-        _mm512_mask_storeu_ps(dst + i, m, ie_round_bf16(_mm512_maskz_loadu_ps(m, src + i)));
-    }
-#else
-    memcpy(dst, src, n * sizeof(float));
-#endif
 }
 
 int ie_gemm_bf16(int transB, int M, int N, int K, const uint16_t* A, int lda, const float* B, int ldb,

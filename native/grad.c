@@ -109,6 +109,65 @@ int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
     return 0;
 }
 
+#ifdef __AVX512BF16__
+/* float -> bf16 bits, round to nearest even (finite values) */
+static inline uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return (uint16_t) ((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+}
+
+/* Small images in bf16: cols^T [nc, Cin*KK] = bf16(dy)^T [nc, Cout] @ w [Cout, Cin*KK] by the bf16 GEMM, the weights
+ * read as they are (rows co, co+1 interleaved while packed: no transposed or widened copy of the largest weights),
+ * then cols^T transposed (a few MB) for col2im, as the fp32 path does. */
+static int conv_grad_small_bf16(const float* dy, const uint16_t* w, float* dx,
+                                int B, int Cout, int Cin, int H, int W, int KH, int KW, int stride, int pad)
+{
+    const int Ho = (H + 2 * pad - KH) / stride + 1, Wo = (W + 2 * pad - KW) / stride + 1;
+    const long KK = (long) KH * KW, HW = (long) H * W, HoWo = (long) Ho * Wo, M = (long) Cin * KK;
+    long nt = COL_TILE_FLOATS / M;
+    nt = nt < 64 ? 64 : nt / 64 * 64;
+    if (HoWo <= 1024) nt = HoWo;
+    if (nt > HoWo) nt = HoWo;
+    uint16_t* dyT = malloc(sizeof(uint16_t) * (size_t) nt * Cout);
+    float* colsT = malloc(sizeof(float) * (size_t) M * nt), *cols = malloc(sizeof(float) * (size_t) M * nt);
+    if (!dyT || !colsT || !cols) {
+        free(dyT); free(colsT); free(cols);
+        return -1;
+    }
+    #pragma omp parallel for schedule(static)
+    for (long i = 0; i < (long) B * Cin; i++) memset(dx + i * HW, 0, (size_t) HW * sizeof(float));
+    const ie_packb_bf16 pw = { w, M };
+    for (int b = 0; b < B; b++) {
+        const float* dyb = dy + (long) b * Cout * HoWo;
+        float* dxb = dx + (long) b * Cin * HW;
+        for (long n0 = 0; n0 < HoWo; n0 += nt) {
+            const long nc = HoWo - n0 < nt ? HoWo - n0 : nt;
+            #pragma omp parallel for schedule(static)
+            for (long p = 0; p < nc; p++)
+                for (int co = 0; co < Cout; co++) dyT[p * Cout + co] = to_bf16(dyb[(long) co * HoWo + n0 + p]);
+            ie_gemm_job jb;
+            memset(&jb, 0, sizeof jb);
+            jb.M = (int) nc; jb.N = (int) M; jb.K = Cout;
+            jb.A16 = dyT; jb.rsa = Cout; jb.csa = 1;
+            jb.packb16 = ie_packb16_bf16_fn; jb.bctx = &pw;
+            jb.C = colsT; jb.ldc = M;
+            jb.alpha = 1.0f; jb.beta = 0.0f;
+            ie_gemm_run(&jb, 1);
+            #pragma omp parallel for schedule(static)
+            for (long m0 = 0; m0 < M; m0 += 64)
+                for (long p0 = 0; p0 < nc; p0 += 64)
+                    for (long m = m0; m < m0 + 64 && m < M; m++)
+                        for (long p = p0; p < p0 + 64 && p < nc; p++) cols[m * nc + p] = colsT[p * M + m];
+            col2im_add(cols, nc, n0, dxb, Cin, H, W, Wo, KH, KW, stride, pad);
+        }
+    }
+    free(dyT); free(colsT); free(cols);
+    return 0;
+}
+#endif
+
 int ie_conv2d_grad_bf16(const float* dy, const uint16_t* w, float* dx,
                         int B, int Cout, int Cin, int H, int W, int KH, int KW, int stride, int pad)
 {
@@ -133,21 +192,15 @@ int ie_conv2d_grad_bf16(const float* dy, const uint16_t* w, float* dx,
         ie_scratch_park(wt);
         return r;
     }
-    /* small images (the largest weights, a small share of the work): fp32 on the widened weights and on dy rounded
-     * to bf16 (a small copy), the same products */
-    const long ndy = (long) B * Cout * Ho * Wo;
+#ifdef __AVX512BF16__
+    if (ie_has_bf16()) return conv_grad_small_bf16(dy, w, dx, B, Cout, Cin, H, W, KH, KW, stride, pad);
+#endif
+    /* no AVX-512 BF16: fp32 on the widened weights */
     ie_scratch wf = ie_scratch_take((size_t) Cout * Cin * KK);
-    float* dyr = ie_has_bf16() ? malloc(sizeof(float) * (size_t) ndy) : NULL;
-    if (!wf.p || (ie_has_bf16() && !dyr)) {
-        free(dyr);
-        if (wf.p) ie_scratch_park(wf);
-        return -1;
-    }
+    if (!wf.p) return -1;
     ie_bf16_to_f32(w, wf.p, (size_t) Cout * Cin * KK);
-    if (dyr) ie_round_bf16_f32(dy, dyr, (size_t) ndy);
-    const int r = ie_conv2d_grad_f32(dyr ? dyr : dy, wf.p, dx, B, Cout, Cin, H, W, KH, KW, stride, pad);
+    const int r = ie_conv2d_grad_f32(dy, wf.p, dx, B, Cout, Cin, H, W, KH, KW, stride, pad);
     ie_scratch_park(wf);
-    free(dyr);
     return r;
 }
 

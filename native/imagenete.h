@@ -157,8 +157,6 @@ static inline __m512 ie_round_bf16(__m512 v)
 #endif
 /* dst[i] = the float of bf16 bits src[i] (exact). */
 IE_HIDDEN void ie_bf16_to_f32(const uint16_t* src, float* dst, size_t n);
-/* dst[i] = src[i] rounded to bf16 (to nearest even, as the bf16 packing rounds), kept as float (ie_has_bf16() only). */
-IE_HIDDEN void ie_round_bf16_f32(const float* src, float* dst, size_t n);
 /* C[M,N] (M <= ie_gemm_mr()) = A @ B with B read from an image, no packing (AVX-512 only):
  * B(k, p) = lanes of x[off[k] + p] enabled in masks[(p/NR)*KK*NV + slot[k]*NV + (p%NR)/16]. */
 IE_HIDDEN void ie_gemm_smallm_direct(int M, int N, int K, const float* A, long lda, const float* x,
@@ -171,6 +169,9 @@ typedef struct { const float* B; long ldb; int trans; } ie_packb_plain;
 IE_HIDDEN void ie_packb_plain_fn(const void* ctx, int k0, int kc, int n0, int nc, float* dst);
 /* Its bf16 form for a non-transposed B (trans == 0), ie_packb16_fn. */
 IE_HIDDEN void ie_packb16_plain_fn(const void* ctx, int k0, int kc, int n0, int nc, uint32_t* dst);
+/* ie_packb16_fn for a B already in bf16, row-major (ctx = ie_packb_bf16*): rows k, k+1 interleaved. */
+typedef struct { const uint16_t* B; long ldb; } ie_packb_bf16;
+IE_HIDDEN void ie_packb16_bf16_fn(const void* ctx, int k0, int kc, int n0, int nc, uint32_t* dst);
 
 #ifdef __cplusplus
 }

@@ -270,6 +270,22 @@ static void im2col_pack16(const void* vctx, int k0, int kc, int n0, int nc, uint
 #ifndef PLAIN_PF_ROWS
 #define PLAIN_PF_ROWS 4
 #endif
+/* The runs of GEMM columns n .. n+nr (nr <= 64) that lie within one image of a 1x1 stride-1 convolution over the
+ * batch: run r is row k0 of the image at x + soff[r], slen[r] columns, panel columns sc[r] on. Returns the count. */
+static int image_runs(const im2col_ctx* p, int k0, long n, int nr, long* soff, int* sc, int* slen)
+{
+    const long HW = (long)p->Ho * p->Wo;
+    int nseg = 0;
+    for (long c = 0; c < nr; nseg++) {
+        const long b = n / HW, q = n - b * HW;
+        const int len = (int)(HW - q < nr - c ? HW - q : nr - c);
+        soff[nseg] = b * p->img_stride + q + (long)k0 * HW;
+        sc[nseg] = (int)c;
+        slen[nseg] = len;
+        c += len; n += len;
+    }
+    return nseg;
+}
 /* 1x1 stride-1 convolution over the batch: B(k, n) = x[(n / HW) * img_stride + k * HW + n % HW]
  * (ctx: im2col_ctx). Per panel, the runs of columns within one image are copied row by
  * row; a panel inside one image (the common case) is 4 plain loads and stores per row. */
@@ -282,15 +298,8 @@ static void packb_images(const void* vctx, int k0, int kc, int n0, int nc, float
         const int nr = nc - j0 < NR ? nc - j0 : NR;
         float* d = dst + (long)(j0 / NR) * kc * NR;
         long soff[64 + 2];
-        int sc[64 + 2], slen[64 + 2], nseg = 0;
-        for (long n = n0 + j0, c = 0; c < nr; nseg++) {
-            const long b = n / HW, q = n - b * HW;
-            const int len = (int)(HW - q < nr - c ? HW - q : nr - c);
-            soff[nseg] = b * p->img_stride + q + (long)k0 * HW;
-            sc[nseg] = (int)c;
-            slen[nseg] = len;
-            c += len; n += len;
-        }
+        int sc[64 + 2], slen[64 + 2];
+        const int nseg = image_runs(p, k0, n0 + j0, nr, soff, sc, slen);
 #ifdef __AVX512F__
         if (nseg == 1 && nr == NR) {
             const float* s = p->x + soff[0];
@@ -335,15 +344,8 @@ static void packb_images16(const void* vctx, int k0, int kc, int n0, int nc, uin
         const int nr = nc - j0 < NR ? nc - j0 : NR;
         uint32_t* d = dst + (long)(j0 / NR) * kp * NR;
         long soff[64 + 2];
-        int sc[64 + 2], slen[64 + 2], nseg = 0;
-        for (long n = n0 + j0, c = 0; c < nr; nseg++) {
-            const long b = n / HW, q = n - b * HW;
-            const int len = (int)(HW - q < nr - c ? HW - q : nr - c);
-            soff[nseg] = b * p->img_stride + q + (long)k0 * HW;
-            sc[nseg] = (int)c;
-            slen[nseg] = len;
-            c += len; n += len;
-        }
+        int sc[64 + 2], slen[64 + 2];
+        const int nseg = image_runs(p, k0, n0 + j0, nr, soff, sc, slen);
         __attribute__((aligned(64))) float rows[2][64];
         for (int k = 0; k < kc; k += 2, d += NR) {
             __m512 r[2][4];

@@ -56,6 +56,21 @@ static void col2im_add(const float* cols, long nc, long n0, float* dx, int Cin, 
     }
 }
 
+/* Columns per col2im tile for M rows of columns (all HoWo at once when <= 1024: the weights are packed once). */
+static long col_tile(long M, long HoWo)
+{
+    long nt = COL_TILE_FLOATS / M;
+    nt = nt < 64 ? 64 : nt / 64 * 64;
+    if (HoWo <= 1024) nt = HoWo;
+    return nt > HoWo ? HoWo : nt;
+}
+
+static void zero_planes(float* dx, long planes, long HW)
+{
+    #pragma omp parallel for schedule(static)
+    for (long i = 0; i < planes; i++) memset(dx + i * HW, 0, (size_t) HW * sizeof(float));
+}
+
 int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
                        int B, int Cout, int Cin, int H, int W, int KH, int KW, int stride, int pad)
 {
@@ -87,14 +102,10 @@ int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
         return 0;
     }
     const long M = (long) Cin * KK;
-    long nt = COL_TILE_FLOATS / M;
-    nt = nt < 64 ? 64 : nt / 64 * 64;
-    if (HoWo <= 1024) nt = HoWo;      /* one tile: the weights are packed once */
-    if (nt > HoWo) nt = HoWo;
+    const long nt = col_tile(M, HoWo);
     float* cols = malloc((size_t) M * nt * sizeof(float));
     if (!cols) return -1;
-    #pragma omp parallel for schedule(static)
-    for (long i = 0; i < (long) B * Cin; i++) memset(dx + i * HW, 0, (size_t) HW * sizeof(float));
+    zero_planes(dx, (long) B * Cin, HW);
     for (int b = 0; b < B; b++) {
         const float* dyb = dy + (long) b * Cout * HoWo;
         float* dxb = dx + (long) b * Cin * HW;
@@ -126,18 +137,14 @@ static int conv_grad_small_bf16(const float* dy, const uint16_t* w, float* dx,
 {
     const int Ho = (H + 2 * pad - KH) / stride + 1, Wo = (W + 2 * pad - KW) / stride + 1;
     const long KK = (long) KH * KW, HW = (long) H * W, HoWo = (long) Ho * Wo, M = (long) Cin * KK;
-    long nt = COL_TILE_FLOATS / M;
-    nt = nt < 64 ? 64 : nt / 64 * 64;
-    if (HoWo <= 1024) nt = HoWo;
-    if (nt > HoWo) nt = HoWo;
+    const long nt = col_tile(M, HoWo);
     uint16_t* dyT = malloc(sizeof(uint16_t) * (size_t) nt * Cout);
     float* colsT = malloc(sizeof(float) * (size_t) M * nt), *cols = malloc(sizeof(float) * (size_t) M * nt);
     if (!dyT || !colsT || !cols) {
         free(dyT); free(colsT); free(cols);
         return -1;
     }
-    #pragma omp parallel for schedule(static)
-    for (long i = 0; i < (long) B * Cin; i++) memset(dx + i * HW, 0, (size_t) HW * sizeof(float));
+    zero_planes(dx, (long) B * Cin, HW);
     const ie_packb_bf16 pw = { w, M };
     for (int b = 0; b < B; b++) {
         const float* dyb = dy + (long) b * Cout * HoWo;

@@ -85,6 +85,18 @@ static err_t compare(const float* y, const double* ref, size_t n, double tol, co
     return e;
 }
 
+/* counts a check; prints failures (and, with IE_VERBOSE, passes) */
+static void tally(err_t e, const char* what)
+{
+    checks++;
+    if (e.bad) {
+        failures++;
+        printf("FAIL %-70s maxabs %.3g relL2 %.3g (%ld bad)\n", what, e.maxabs, e.rel_l2, e.bad);
+    } else if (getenv("IE_VERBOSE")) {
+        printf("ok   %-70s maxabs %.3g relL2 %.3g\n", what, e.maxabs, e.rel_l2);
+    }
+}
+
 /* ------------------------------------------------------------------ references */
 
 static void ref_conv(const float* x, const float* w, const float* bias, const float* add, double* y,
@@ -151,14 +163,7 @@ static void test_sgemm_one(int ta, int tb, int M, int N, int K, float alpha, flo
     char what[160];
     snprintf(what, sizeof what, "sgemm tA=%d tB=%d M=%d N=%d K=%d alpha=%g beta=%g pad=%d", ta, tb, M, N, K,
              alpha, beta, pad);
-    err_t e = compare(C, ref, nc, tol, what);
-    checks++;
-    if (e.bad) {
-        failures++;
-        printf("FAIL %-70s maxabs %.3g relL2 %.3g (%ld bad)\n", what, e.maxabs, e.rel_l2, e.bad);
-    } else if (getenv("IE_VERBOSE")) {
-        printf("ok   %-70s maxabs %.3g relL2 %.3g\n", what, e.maxabs, e.rel_l2);
-    }
+    tally(compare(C, ref, nc, tol, what), what);
     free(A); free(Bm); free(C0); free(C); free(ref);
 }
 
@@ -465,14 +470,7 @@ static void test_gemm_bf16_one(int tb, int M, int N, int K, float beta, int pad)
     double tol = 1e-5 * (1 + sqrt((double)K)) * (1 + fabs(beta));
     char what[160];
     snprintf(what, sizeof what, "gemm-bf16 tB=%d M=%d N=%d K=%d beta=%g pad=%d", tb, M, N, K, beta, pad);
-    err_t e = compare(C, ref, nc, tol, what);
-    checks++;
-    if (e.bad) {
-        failures++;
-        printf("FAIL %-70s maxabs %.3g relL2 %.3g (%ld bad)\n", what, e.maxabs, e.rel_l2, e.bad);
-    } else if (getenv("IE_VERBOSE")) {
-        printf("ok   %-70s maxabs %.3g relL2 %.3g\n", what, e.maxabs, e.rel_l2);
-    }
+    tally(compare(C, ref, nc, tol, what), what);
     free(A); free(Bm); free(C); free(ref);
 }
 

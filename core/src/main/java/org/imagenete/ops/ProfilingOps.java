@@ -48,6 +48,10 @@ public final class ProfilingOps implements Ops {
 
     @Override public Set<Op> supports() { return inner.supports(); }
 
+    @Override public Precision convPrecision() { return inner.convPrecision(); }
+
+    @Override public org.imagenete.tensor.DType convWeightType() { return inner.convWeightType(); }
+
     @Override public Tensor conv2d(Tensor x, Tensor w, Tensor b, int s, int p, Tensor add, boolean relu) {
         return time("conv2d k" + w.dim(2) + " s" + s + " ->" + w.dim(0) + (add != null ? " +add" : "") + (relu ? " +relu" : ""), x,
                 () -> inner.conv2d(x, w, b, s, p, add, relu));

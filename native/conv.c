@@ -388,6 +388,22 @@ static int conv_impl(const float* x, const float* w, const uint16_t* w16, const 
     if (Ho <= 0 || Wo <= 0) return 0;
     const long HoWo = (long)Ho * Wo, CHW = (long)Cin * H * W;
     const int K = Cin * KH * KW, NR = ie_gemm_nr();
+    if (KH == 1 && KW == 1 && pad == 0 && stride > 1 && (long)B * Cin * HoWo <= 1L << 28) {
+        /* strided 1x1 (ResNet's downsampling): the input subsampled once (a quarter of it), then the plain 1x1 GEMM,
+         * instead of packing short strided runs of output rows (7 to 28 columns) one by one */
+        float* xs = malloc(sizeof(float) * (size_t)B * Cin * HoWo);
+        if (!xs) return -1;
+#pragma omp parallel for schedule(static)
+        for (long pl = 0; pl < (long)B * Cin; pl++)
+            for (int oy = 0; oy < Ho; oy++) {
+                const float* src = x + pl * H * W + (long)oy * stride * W;
+                float* dst = xs + pl * HoWo + (long)oy * Wo;
+                for (int ox = 0; ox < Wo; ox++) dst[ox] = src[(long)ox * stride];
+            }
+        const int r = conv_impl(xs, w, w16, bias, add, y, B, Cin, Ho, Wo, Cout, 1, 1, 1, 0, relu);
+        free(xs);
+        return r;
+    }
     const int plain = KH == 1 && KW == 1 && stride == 1 && pad == 0;
     const unsigned short* masks = NULL;
 #ifdef __AVX512F__

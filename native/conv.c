@@ -221,9 +221,71 @@ static void im2col_pack(const void* vctx, int k0, int kc, int n0, int nc, float*
     }
 }
 
+#ifdef __AVX512BF16__
+/* im2col_pack's masked stride-1 path (ctx->masks set) straight into bf16 pairs: tap rows k and k+1 (of the same or
+ * the next channel) loaded and masked as there, rounded and interleaved. */
+static void im2col_pack16(const void* vctx, int k0, int kc, int n0, int nc, uint32_t* dst)
+{
+    const im2col_ctx* p = vctx;
+    const int NR = ie_gemm_nr(), NV = NR / 16;
+    const int KK = p->KH * p->KW, kp = (kc + 1) / 2;
+    const long HW = (long)p->H * p->W;
+    const char* xb = (const char*)p->x;
+    const char* xe = (const char*)(p->x + p->Cin * HW);
+    for (int j0 = 0; j0 < nc; j0 += NR) {
+        const long pan = (n0 + j0) / NR;
+        const unsigned short* mk = p->masks + pan * KK * NV;
+        uint32_t* d = dst + (long)(j0 / NR) * kp * NR;
+        int ci = k0 / KK, r = k0 % KK, ky = r / p->KW, kx = r % p->KW;
+        for (int k = 0; k < kc; k += 2, d += NR) {
+            __m512 row[2][4];
+            for (int h = 0; h < 2; h++) {
+                if (k + h >= kc) {
+                    for (int v = 0; v < NV; v++) row[h][v] = _mm512_setzero_ps();
+                    continue;
+                }
+                const char* src = (const char*)p->x +
+                    ((long)ci * HW + n0 + j0 + (long)(ky - p->pad) * p->W + (kx - p->pad)) * (long)sizeof(float);
+                const unsigned short* m = mk + (ky * p->KW + kx) * NV;
+                if (kx == 0 && ci + PACK_PF_CH < p->Cin) {
+                    const char* pf = src + PACK_PF_CH * HW * (long)sizeof(float);
+                    for (int v = 0; v <= NV; v++) _mm_prefetch(pf + 64 * v, _MM_HINT_T0);
+                }
+                const float* sv = (const float*)src;
+                if (src >= xb && src + NR * sizeof(float) <= xe)
+                    for (int v = 0; v < NV; v++) row[h][v] = _mm512_maskz_mov_ps(m[v], _mm512_loadu_ps(sv + 16 * v));
+                else
+                    for (int v = 0; v < NV; v++) row[h][v] = _mm512_maskz_loadu_ps(m[v], sv + 16 * v);
+                if (++kx == p->KW) {
+                    kx = 0;
+                    if (++ky == p->KH) { ky = 0; ci++; }
+                }
+            }
+            for (int v = 0; v < NV; v++) _mm512_store_si512(d + 16 * v, ie_bf16_pairs(row[0][v], row[1][v]));
+        }
+    }
+}
+#endif
+
 #ifndef PLAIN_PF_ROWS
 #define PLAIN_PF_ROWS 4
 #endif
+/* The runs of GEMM columns n .. n+nr (nr <= 64) that lie within one image of a 1x1 stride-1 convolution over the
+ * batch: run r is row k0 of the image at x + soff[r], slen[r] columns, panel columns sc[r] on. Returns the count. */
+static int image_runs(const im2col_ctx* p, int k0, long n, int nr, long* soff, int* sc, int* slen)
+{
+    const long HW = (long)p->Ho * p->Wo;
+    int nseg = 0;
+    for (long c = 0; c < nr; nseg++) {
+        const long b = n / HW, q = n - b * HW;
+        const int len = (int)(HW - q < nr - c ? HW - q : nr - c);
+        soff[nseg] = b * p->img_stride + q + (long)k0 * HW;
+        sc[nseg] = (int)c;
+        slen[nseg] = len;
+        c += len; n += len;
+    }
+    return nseg;
+}
 /* 1x1 stride-1 convolution over the batch: B(k, n) = x[(n / HW) * img_stride + k * HW + n % HW]
  * (ctx: im2col_ctx). Per panel, the runs of columns within one image are copied row by
  * row; a panel inside one image (the common case) is 4 plain loads and stores per row. */
@@ -236,15 +298,8 @@ static void packb_images(const void* vctx, int k0, int kc, int n0, int nc, float
         const int nr = nc - j0 < NR ? nc - j0 : NR;
         float* d = dst + (long)(j0 / NR) * kc * NR;
         long soff[64 + 2];
-        int sc[64 + 2], slen[64 + 2], nseg = 0;
-        for (long n = n0 + j0, c = 0; c < nr; nseg++) {
-            const long b = n / HW, q = n - b * HW;
-            const int len = (int)(HW - q < nr - c ? HW - q : nr - c);
-            soff[nseg] = b * p->img_stride + q + (long)k0 * HW;
-            sc[nseg] = (int)c;
-            slen[nseg] = len;
-            c += len; n += len;
-        }
+        int sc[64 + 2], slen[64 + 2];
+        const int nseg = image_runs(p, k0, n0 + j0, nr, soff, sc, slen);
 #ifdef __AVX512F__
         if (nseg == 1 && nr == NR) {
             const float* s = p->x + soff[0];
@@ -278,15 +333,77 @@ static void packb_images(const void* vctx, int k0, int kc, int n0, int nc, float
     }
 }
 
-/* One convolution (see the header comment); relu: max(0, .) after bias and residual. */
-static void conv_impl(const float* x, const float* w, const float* bias, const float* add, float* y,
-                      int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu)
+#ifdef __AVX512BF16__
+/* packb_images straight into bf16 pairs: channel rows k and k+1 of each run of columns within one image. */
+static void packb_images16(const void* vctx, int k0, int kc, int n0, int nc, uint32_t* dst)
 {
-    if (B <= 0 || Cout <= 0) return;
+    const im2col_ctx* p = vctx;
+    const int NR = ie_gemm_nr(), NV = NR / 16, kp = (kc + 1) / 2;
+    const long HW = (long)p->Ho * p->Wo;
+    for (int j0 = 0; j0 < nc; j0 += NR) {
+        const int nr = nc - j0 < NR ? nc - j0 : NR;
+        uint32_t* d = dst + (long)(j0 / NR) * kp * NR;
+        long soff[64 + 2];
+        int sc[64 + 2], slen[64 + 2];
+        const int nseg = image_runs(p, k0, n0 + j0, nr, soff, sc, slen);
+        __attribute__((aligned(64))) float rows[2][64];
+        for (int k = 0; k < kc; k += 2, d += NR) {
+            __m512 r[2][4];
+            for (int h = 0; h < 2; h++) {
+                if (k + h >= kc) {
+                    for (int v = 0; v < NV; v++) r[h][v] = _mm512_setzero_ps();
+                    continue;
+                }
+                if (nseg == 1 && nr == NR) {          /* the panel inside one image: plain loads */
+                    const float* sp = p->x + soff[0] + (long)(k + h) * HW;
+                    const char* pf = (const char*)(sp + 2 * PLAIN_PF_ROWS * HW);
+                    for (int v = 0; v <= NV; v++) _mm_prefetch(pf + 64 * v, _MM_HINT_T0);
+                    for (int v = 0; v < NV; v++) r[h][v] = _mm512_loadu_ps(sp + 16 * v);
+                    continue;
+                }
+                memset(rows[h], 0, sizeof rows[h]);
+                for (int sg = 0; sg < nseg; sg++) {
+                    const float* sp = p->x + soff[sg] + (long)(k + h) * HW;
+                    for (int c = 0; c < slen[sg]; c += 16) {
+                        const int n = slen[sg] - c < 16 ? slen[sg] - c : 16;
+                        const __mmask16 m = (__mmask16)((1u << n) - 1);
+                        _mm512_mask_storeu_ps(rows[h] + sc[sg] + c, m, _mm512_maskz_loadu_ps(m, sp + c));
+                    }
+                }
+                for (int v = 0; v < NV; v++) r[h][v] = _mm512_load_ps(rows[h] + 16 * v);
+            }
+            for (int v = 0; v < NV; v++) _mm512_store_si512(d + 16 * v, ie_bf16_pairs(r[0][v], r[1][v]));
+        }
+    }
+}
+#endif
+
+/* One convolution (see the header comment); relu: max(0, .) after bias and residual. Weights w (fp32) or, when
+ * w16 != NULL, bf16 (then the CPU must have ie_has_bf16()). Returns -1 when out of memory. */
+static int conv_impl(const float* x, const float* w, const uint16_t* w16, const float* bias, const float* add, float* y,
+                     int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu)
+{
+    if (B <= 0 || Cout <= 0) return 0;
     const int Ho = (H + 2 * pad - KH) / stride + 1, Wo = (W + 2 * pad - KW) / stride + 1;
-    if (Ho <= 0 || Wo <= 0) return;
+    if (Ho <= 0 || Wo <= 0) return 0;
     const long HoWo = (long)Ho * Wo, CHW = (long)Cin * H * W;
     const int K = Cin * KH * KW, NR = ie_gemm_nr();
+    if (KH == 1 && KW == 1 && pad == 0 && stride > 1 && (long)B * Cin * HoWo <= 1L << 28) {
+        /* strided 1x1 (ResNet's downsampling): the input subsampled once (a quarter of it), then the plain 1x1 GEMM,
+         * instead of packing short strided runs of output rows (7 to 28 columns) one by one */
+        float* xs = malloc(sizeof(float) * (size_t)B * Cin * HoWo);
+        if (!xs) return -1;
+#pragma omp parallel for schedule(static)
+        for (long pl = 0; pl < (long)B * Cin; pl++)
+            for (int oy = 0; oy < Ho; oy++) {
+                const float* src = x + pl * H * W + (long)oy * stride * W;
+                float* dst = xs + pl * HoWo + (long)oy * Wo;
+                for (int ox = 0; ox < Wo; ox++) dst[ox] = src[(long)ox * stride];
+            }
+        const int r = conv_impl(xs, w, w16, bias, add, y, B, Cin, Ho, Wo, Cout, 1, 1, 1, 0, relu);
+        free(xs);
+        return r;
+    }
     const int plain = KH == 1 && KW == 1 && stride == 1 && pad == 0;
     const unsigned short* masks = NULL;
 #ifdef __AVX512F__
@@ -295,10 +412,20 @@ static void conv_impl(const float* x, const float* w, const float* bias, const f
 #endif
 #ifdef __AVX512F__
     if (masks && Cout <= ie_gemm_mr() && K > 0) {
-        /* few output channels: read B straight from the image (packing would dominate) */
+        /* few output channels: read B straight from the image (packing would dominate); bf16: the weights
+         * widened, x rounded as loaded */
         const int KK = KH * KW;
         long* off = malloc(sizeof(long) * (size_t)K);
         int* slot = malloc(sizeof(int) * (size_t)K);
+        float* wf = w16 ? malloc(sizeof(float) * (size_t)Cout * K) : NULL;
+        if (!off || !slot || (w16 && !wf)) {
+            free(off); free(slot); free(wf); free((void*)masks);
+            return -1;
+        }
+        if (w16) {
+            ie_bf16_to_f32(w16, wf, (size_t)Cout * K);
+            w = wf;
+        }
         for (int k = 0; k < K; k++) {
             int ci = k / KK, r = k % KK, ky = r / KW, kx = r % KW;
             off[k] = (long)ci * H * W + (long)(ky - pad) * W + (kx - pad);
@@ -307,9 +434,9 @@ static void conv_impl(const float* x, const float* w, const float* bias, const f
         for (int b = 0; b < B; b++)
             ie_gemm_smallm_direct(Cout, (int)HoWo, K, w, K, x + (long)b * CHW, off, slot, masks, KK,
                                   y + (long)b * Cout * HoWo, HoWo, bias,
-                                  add ? add + (long)b * Cout * HoWo : NULL, HoWo, relu);
-        free(off); free(slot); free((void*)masks);
-        return;
+                                  add ? add + (long)b * Cout * HoWo : NULL, HoWo, relu, w16 != NULL);
+        free(off); free(slot); free(wf); free((void*)masks);
+        return 0;
     }
 #endif
     /* batched columns where per-image panels would leave > 10% of the lanes idle (14x14: 23%, 7x7: 23%;
@@ -323,8 +450,11 @@ static void conv_impl(const float* x, const float* w, const float* bias, const f
         ie_gemm_job jb;
         memset(&jb, 0, sizeof jb);
         jb.M = Cout; jb.N = (int)(B * HoWo); jb.K = K;
-        jb.A = w; jb.rsa = K; jb.csa = 1;
+        jb.A = w; jb.A16 = w16; jb.rsa = K; jb.csa = 1;
         jb.packb = plain ? packb_images : im2col_pack; jb.bctx = &ic;
+#ifdef __AVX512BF16__
+        if (plain) jb.packb16 = packb_images16;
+#endif
         jb.C = y; jb.ldc = HoWo;
         jb.alpha = 1.0f; jb.beta = 0.0f;
         jb.bias = bias;
@@ -332,23 +462,33 @@ static void conv_impl(const float* x, const float* w, const float* bias, const f
         jb.relu = relu;
         jb.img_cols = (int)HoWo; jb.img_stride = (long)Cout * HoWo;
         ie_gemm_run(&jb, 1);
-        return;
+        return 0;
     }
     ie_gemm_job* jobs = malloc(sizeof(ie_gemm_job) * (size_t)B);
     im2col_ctx* ic = malloc(sizeof(im2col_ctx) * (size_t)B);
     ie_packb_plain* pc = malloc(sizeof(ie_packb_plain) * (size_t)B);
+    if (!jobs || !ic || !pc) {
+        free(jobs); free(ic); free(pc); free((void*)masks);
+        return -1;
+    }
     for (int b = 0; b < B; b++) {
         const float* xb = x + (long)b * CHW;
         ie_gemm_job* jb = &jobs[b];
         memset(jb, 0, sizeof *jb);
         jb->M = Cout; jb->N = (int)HoWo; jb->K = K;
-        jb->A = w; jb->rsa = K; jb->csa = 1;
+        jb->A = w; jb->A16 = w16; jb->rsa = K; jb->csa = 1;
         if (plain) {
             pc[b] = (ie_packb_plain){ xb, (long)H * W, 0 };
             jb->packb = ie_packb_plain_fn; jb->bctx = &pc[b];
+#ifdef __AVX512BF16__
+            jb->packb16 = ie_packb16_plain_fn;
+#endif
         } else {
             ic[b] = (im2col_ctx){ xb, CHW, Cin, H, W, KH, KW, stride, pad, Ho, Wo, masks };
             jb->packb = im2col_pack; jb->bctx = &ic[b];
+#ifdef __AVX512BF16__
+            if (masks) jb->packb16 = im2col_pack16;
+#endif
         }
         jb->C = y + (long)b * Cout * HoWo; jb->ldc = HoWo;
         jb->alpha = 1.0f; jb->beta = 0.0f;
@@ -359,16 +499,30 @@ static void conv_impl(const float* x, const float* w, const float* bias, const f
     ie_gemm_run(jobs, B);
     free(jobs); free(ic); free(pc);
     free((void*)masks);
+    return 0;
 }
 
 void ie_conv2d_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
                    int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad)
 {
-    conv_impl(x, w, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad, 0);
+    conv_impl(x, w, NULL, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad, 0);
 }
 
 void ie_conv2d_ex_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
                       int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu)
 {
-    conv_impl(x, w, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad, relu);
+    conv_impl(x, w, NULL, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad, relu);
+}
+
+int ie_conv2d_bf16_ex(const float* x, const uint16_t* w, const float* bias, const float* add, float* y,
+                      int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu)
+{
+    if (ie_has_bf16()) return conv_impl(x, NULL, w, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad, relu);
+    const size_t n = (size_t)Cout * Cin * KH * KW;
+    float* wf = malloc(sizeof(float) * (n ? n : 1));
+    if (!wf) return -1;
+    ie_bf16_to_f32(w, wf, n);
+    const int r = conv_impl(x, wf, NULL, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad, relu);
+    free(wf);
+    return r;
 }

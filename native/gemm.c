@@ -58,6 +58,12 @@
 #ifndef IE_NC
 #define IE_NC 512
 #endif
+/* bf16: k per block, in pairs the same 32 KB B micro-panel as fp32 (128 pairs x 64 columns x 4 B) */
+#ifndef IE_KC16
+#define IE_KC16 256
+#endif
+/* bf16 packing: fp32 panel rows produced per call of the fp32 packer before conversion (a 16 KB buffer) */
+#define PACK16_ROWS 64
 
 /* ---------------------------------------------------------------- threads */
 
@@ -78,6 +84,20 @@ int ie_get_num_threads(void)
 
 int ie_gemm_nr(void) { return IE_NR; }
 int ie_gemm_mr(void) { return IE_MR; }
+
+int ie_has_bf16(void)
+{
+#ifdef __AVX512BF16__
+    static int has = -1;
+    if (has < 0) {
+        __builtin_cpu_init();
+        has = __builtin_cpu_supports("avx512bf16") ? 1 : 0;
+    }
+    return has;
+#else
+    return 0;
+#endif
+}
 
 /* Per-thread scratch, grown on demand and kept (OpenMP pool threads are long-lived). */
 static _Thread_local float* tl_buf = NULL;
@@ -110,6 +130,7 @@ typedef struct {
     int img_cols;          /* batched columns (see ie_gemm_job): c and add point at row i of image 0, */
     long img_stride;       /* the tile's first column is col0 */
     long col0;
+    const uint16_t* pfa16; /* as pfa, for a bf16 A */
 } epi_t;
 enum { CB_FIRST = 1, CB_MID = 2, CB_LAST = 3 };
 
@@ -320,6 +341,81 @@ static void kernel_colA(int kc, const float* restrict a, long csa, const float* 
     kernel_store(acc, c, ldc, mr, nr, e);
 }
 
+#ifdef __AVX512BF16__
+/* The bf16 micro-kernel: A bf16 row-major in place, B a packed micro-panel of bf16 pairs along k. Per k-pair,
+ * NV loads of B and MR broadcasts of a 32-bit A pair for MR*NV vdpbf16ps (two products each: twice the FMA's
+ * work at the same issue rate). An odd kc ends with a half pair: A(i, kc-1) zero-extended, against the packer's
+ * zero row. */
+static void kernel_rowA_bf16(int kc, const uint16_t* restrict a, long rsa, const uint32_t* restrict b,
+                             float* restrict c, long ldc, int mr, int nr, const epi_t* e)
+{
+    __m512 acc[MR][NV];
+    const uint16_t* ap[MR];
+    prefetch_c(c, ldc, mr, e);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; i++) {
+        ap[i] = a + (i < mr ? i : mr - 1) * rsa;
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
+    }
+    const uint16_t* pfa = e->pfa16;
+    const int kp = kc / 2;
+    for (int k0 = 0; k0 < kp; k0 += 16) {
+        /* next A micro-panel, one cache line (32 pairs) per row every 16 pairs */
+        if (pfa && k0 % 32 == 0)
+            for (int i = 0; i < MR; i++) _mm_prefetch((const char*)(pfa + i * rsa + 2 * k0), _MM_HINT_T0);
+        const int k1 = k0 + 16 < kp ? k0 + 16 : kp;
+        for (int k = k0; k < k1; k++) {
+            __m512bh bv[NV];
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; v++) bv[v] = (__m512bh)_mm512_load_si512(b + 16 * v);
+#pragma GCC unroll 16
+            for (int i = 0; i < MR; i++) {
+                uint32_t pair;
+                memcpy(&pair, ap[i] + 2 * k, sizeof pair);
+                const __m512bh ai = (__m512bh)_mm512_set1_epi32((int)pair);
+#pragma GCC unroll 8
+                for (int v = 0; v < NV; v++) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], ai, bv[v]);
+            }
+            b += IE_NR;
+        }
+    }
+    if (kc & 1) {
+        __m512bh bv[NV];
+        for (int v = 0; v < NV; v++) bv[v] = (__m512bh)_mm512_load_si512(b + 16 * v);
+        for (int i = 0; i < MR; i++) {
+            const __m512bh ai = (__m512bh)_mm512_set1_epi32(ap[i][kc - 1]);
+            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], ai, bv[v]);
+        }
+    }
+    kernel_store(acc, c, ldc, mr, nr, e);
+}
+
+/* Packs op(B)[k0:k0+kc, n0:n0+nc] as bf16 pairs (see ie_gemm_job.bpre16; kp = ceil(kc/2) pair rows per panel)
+ * through the job's fp32 packer, PACK16_ROWS rows of one panel at a time into tmp. */
+static void pack_bf16(const ie_gemm_job* jb, int k0, int kc, int n0, int nc, uint32_t* dst, float* tmp)
+{
+    const int kp = (kc + 1) / 2;
+    for (int j0 = 0; j0 < nc; j0 += IE_NR) {
+        const int nr = nc - j0 < IE_NR ? nc - j0 : IE_NR;
+        uint32_t* d = dst + (long)(j0 / IE_NR) * kp * IE_NR;
+        for (int s = 0; s < kc; s += PACK16_ROWS) {
+            const int sk = kc - s < PACK16_ROWS ? kc - s : PACK16_ROWS;
+            jb->packb(jb->bctx, k0 + s, sk, n0 + j0, nr, tmp);
+            for (int r = 0; r < sk; r += 2) {
+                uint32_t* dr = d + (long)((s + r) / 2) * IE_NR;
+#pragma GCC unroll 8
+                for (int v = 0; v < NV; v++) {
+                    const __m512 lo = _mm512_load_ps(tmp + r * IE_NR + 16 * v);
+                    const __m512 hi = r + 1 < sk ? _mm512_load_ps(tmp + (r + 1) * IE_NR + 16 * v) : _mm512_setzero_ps();
+                    _mm512_store_si512(dr + 16 * v, ie_bf16_pairs(lo, hi));
+                }
+            }
+        }
+    }
+}
+#endif
+
 #ifndef SMALLM_PF
 #define SMALLM_PF 27
 #endif
@@ -329,7 +425,7 @@ static void kernel_colA(int kc, const float* restrict a, long csa, const float* 
  * panels split over threads. */
 void ie_gemm_smallm_direct(int M, int N, int K, const float* A, long lda, const float* x, const long* off,
                            const int* slot, const unsigned short* masks, int KK, float* C, long ldc,
-                           const float* bias, const float* add, long ldadd, int relu)
+                           const float* bias, const float* add, long ldadd, int relu, int round_x)
 {
     const long npan = (N + IE_NR - 1) / IE_NR;
     int nt = ie_get_num_threads();
@@ -355,6 +451,10 @@ void ie_gemm_smallm_direct(int M, int N, int K, const float* A, long lda, const 
             __m512 bv[NV];
 #pragma GCC unroll 8
             for (int v = 0; v < NV; v++) bv[v] = _mm512_maskz_loadu_ps(m[v], (const float*)src + 16 * v);
+#ifdef __AVX512BF16__
+            if (round_x)
+                for (int v = 0; v < NV; v++) bv[v] = ie_round_bf16(bv[v]);
+#endif
 #pragma GCC unroll 16
             for (int i = 0; i < MR; i++) {
                 __m512 ai = _mm512_set1_ps(ap[i][k]);
@@ -362,7 +462,7 @@ void ie_gemm_smallm_direct(int M, int N, int K, const float* A, long lda, const 
                 for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
             }
         }
-        epi_t e = { 1.0f, 0.0f, bias, add ? add + p0 : NULL, ldadd, 1, NULL, NULL, 0, relu, 1, 0, 0, 0 };
+        epi_t e = { 1.0f, 0.0f, bias, add ? add + p0 : NULL, ldadd, 1, NULL, NULL, 0, relu, 1, 0, 0, 0, NULL };
         kernel_store(acc, C + p0, ldc, M, nr, &e);
     }
 }
@@ -521,16 +621,80 @@ void ie_packb_plain_fn(const void* ctx, int k0, int kc, int n0, int nc, float* d
     }
 }
 
+#ifdef __AVX512BF16__
+void ie_packb16_plain_fn(const void* ctx, int k0, int kc, int n0, int nc, uint32_t* dst)
+{
+    const ie_packb_plain* p = ctx;
+    const long ldb = p->ldb;
+    const int kp = (kc + 1) / 2;
+    for (int j0 = 0; j0 < nc; j0 += IE_NR) {
+        const int nr = nc - j0 < IE_NR ? nc - j0 : IE_NR;
+        __mmask16 m[IE_NR / 16];
+        for (int v = 0; v < IE_NR / 16; v++) {
+            const int r = nr - 16 * v;
+            m[v] = r >= 16 ? (__mmask16)0xFFFF : r <= 0 ? (__mmask16)0 : (__mmask16)((1u << r) - 1);
+        }
+        uint32_t* d = dst + (long)(j0 / IE_NR) * kp * IE_NR;
+        const float* s = p->B + (long)k0 * ldb + n0 + j0;
+        for (int k = 0; k < kc; k += 2, s += 2 * ldb, d += IE_NR) {
+            /* rows of B (image channels for a 1x1 conv) are far apart: prefetch a few ahead */
+            const char* pf = (const char*)s + 2 * PLAIN_PF_ROWS * ldb * (long)sizeof(float);
+            for (int v = 0; v <= IE_NR / 16; v++) {
+                _mm_prefetch(pf + 64 * v, _MM_HINT_T0);
+                _mm_prefetch(pf + ldb * (long)sizeof(float) + 64 * v, _MM_HINT_T0);
+            }
+            const int two = k + 1 < kc;
+            for (int v = 0; v < IE_NR / 16; v++) {
+                const __m512 lo = _mm512_maskz_loadu_ps(m[v], s + 16 * v);
+                const __m512 hi = two ? _mm512_maskz_loadu_ps(m[v], s + ldb + 16 * v) : _mm512_setzero_ps();
+                _mm512_store_si512(d + 16 * v, ie_bf16_pairs(lo, hi));
+            }
+        }
+    }
+}
+
+void ie_packb16_bf16_fn(const void* ctx, int k0, int kc, int n0, int nc, uint32_t* dst)
+{
+    const ie_packb_bf16* p = ctx;
+    const long ldb = p->ldb;
+    const int kp = (kc + 1) / 2;
+    const __m512i first = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), second = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    for (int j0 = 0; j0 < nc; j0 += IE_NR) {
+        const int nr = nc - j0 < IE_NR ? nc - j0 : IE_NR;
+        uint32_t* d = dst + (long)(j0 / IE_NR) * kp * IE_NR;
+        const uint16_t* s = p->B + (long)k0 * ldb + n0 + j0;
+        for (int k = 0; k < kc; k += 2, s += 2 * ldb, d += IE_NR) {
+            const int two = k + 1 < kc;
+            for (int h = 0; h < IE_NR; h += 32) {       /* 32 columns: one 512-bit row load each */
+                const int r = nr - h;
+                const __mmask32 m = r >= 32 ? (__mmask32)0xFFFFFFFF : r <= 0 ? 0 : (__mmask32)((1u << r) - 1);
+                const __m512i a = _mm512_maskz_loadu_epi16(m, s + h);
+                const __m512i b = two ? _mm512_maskz_loadu_epi16(m, s + ldb + h) : _mm512_setzero_si512();
+                /* unpack pairs within 128-bit lanes (columns 0-3 | 8-11 | ..., 4-7 | 12-15 | ...), then in order */
+                const __m512i lo = _mm512_unpacklo_epi16(a, b), hi = _mm512_unpackhi_epi16(a, b);
+                _mm512_store_si512(d + h, _mm512_permutex2var_epi64(lo, first, hi));
+                _mm512_store_si512(d + h + 16, _mm512_permutex2var_epi64(lo, second, hi));
+            }
+        }
+    }
+}
+#endif
+
 /* ---------------------------------------------------------------- driver */
 
 typedef struct { int job, m0, m1, n0, n1; } unit_t;
 
-static void run_unit(const ie_gemm_job* jb, int m0, int m1, int n0, int n1, float* bp, float* cbuf)
+/* bp: the packed B block (KC x NC floats, or as many bf16 pairs); cbuf: the K-block accumulation tiles (or NULL);
+ * tmp: PACK16_ROWS x NR floats for the bf16 packing */
+static void run_unit(const ie_gemm_job* jb, int m0, int m1, int n0, int n1, float* bp, float* cbuf, float* tmp)
 {
     const int K = jb->K;
-    const int nkb = (K + IE_KC - 1) / IE_KC;       /* K blocks of balanced size <= KC */
+    const int bf = jb->A16 != NULL;
+    /* K blocks of balanced size <= KC; in bf16 of whole pairs (only the last block may end on a half pair) */
+    const int Ku = bf ? (K + 1) / 2 : K, kcu = bf ? IE_KC16 / 2 : IE_KC;
+    const int nkb = (Ku + kcu - 1) / kcu;
     epi_t e = { jb->alpha, jb->beta, NULL, NULL, jb->ldadd, 1, NULL, NULL, 0, jb->relu, 0, jb->img_cols,
-                jb->img_stride, 0 };
+                jb->img_stride, 0, NULL };
     const int rowA = jb->csa == 1;
     const int mtiles = (m1 - m0 + IE_MR - 1) / IE_MR;
     const int nmb = (m1 - m0 + IE_MC - 1) / IE_MC;  /* row blocks of balanced size <= MC */
@@ -542,12 +706,22 @@ static void run_unit(const ie_gemm_job* jb, int m0, int m1, int n0, int n1, floa
             int mc = m0 + (int)((long)mtiles * (ib + 1) / nmb) * IE_MR;
             mc = (mc < m1 ? mc : m1) - ic;
             for (int kb = 0; kb < nkb; kb++) {
-                const int pc = (int)((long)K * kb / nkb), kc = (int)((long)K * (kb + 1) / nkb) - pc;
+                const int u0 = (int)((long)Ku * kb / nkb), u1 = (int)((long)Ku * (kb + 1) / nkb);
+                const int pc = bf ? 2 * u0 : u0, kc = (bf ? (2 * u1 < K ? 2 * u1 : K) : u1) - pc;
+                /* 4-byte units: floats, or bf16 pairs */
                 const float* bb = bp;
-                long pstride = (long)kc * IE_NR;
+                long pstride = (long)(bf ? (kc + 1) / 2 : kc) * IE_NR;
                 if (jb->bpre) {
                     bb = jb->bpre + (long)(jc / IE_NR) * jb->bpre_ld + (long)pc * IE_NR;
                     pstride = jb->bpre_ld;
+                } else if (jb->bpre16) {
+                    bb = (const float*)(jb->bpre16 + (long)(jc / IE_NR) * jb->bpre_ld + (long)(pc / 2) * IE_NR);
+                    pstride = jb->bpre_ld;
+                } else if (bf) {
+#ifdef __AVX512BF16__
+                    if (jb->packb16) jb->packb16(jb->bctx, pc, kc, jc, nc, (uint32_t*)bp);
+                    else pack_bf16(jb, pc, kc, jc, nc, (uint32_t*)bp, tmp);
+#endif
                 } else {
                     jb->packb(jb->bctx, pc, kc, jc, nc, bp);
                 }
@@ -571,7 +745,16 @@ static void run_unit(const ie_gemm_job* jb, int m0, int m1, int n0, int n1, floa
                         e.cb = usecb ? cbuf + ((long)(ir / IE_MR) * npan + jr / IE_NR) * (IE_MR * IE_NR) : NULL;
                         e.bias = e.first && jb->bias ? jb->bias + i : NULL;
                         e.add = e.first && jb->add ? jb->add + (long)i * jb->ldadd + cofs : NULL;
-                        e.pfa = rowA && jr == 0 && ir + IE_MR < mc ? jb->A + (long)(i + IE_MR) * jb->rsa + pc : NULL;
+                        const int pf = jr == 0 && ir + IE_MR < mc;
+                        if (bf) {
+#ifdef __AVX512BF16__
+                            e.pfa16 = pf ? jb->A16 + (long)(i + IE_MR) * jb->rsa + pc : NULL;
+                            kernel_rowA_bf16(kc, jb->A16 + (long)i * jb->rsa + pc, jb->rsa, (const uint32_t*)b, c, jb->ldc,
+                                             mr, nr, &e);
+#endif
+                            continue;
+                        }
+                        e.pfa = rowA && pf ? jb->A + (long)(i + IE_MR) * jb->rsa + pc : NULL;
                         if (rowA)
                             kernel_rowA(kc, jb->A + (long)i * jb->rsa + pc, jb->rsa, b, c, jb->ldc, mr, nr, &e);
                         else
@@ -655,7 +838,7 @@ void ie_gemm_run(const ie_gemm_job* jobs, int njobs)
             }
         }
     }
-    const size_t bsize = (size_t)IE_KC * IE_NC;
+    const size_t bsize = (size_t)IE_KC * IE_NC, tsize = (size_t)PACK16_ROWS * IE_NR;
     int nt = T;
     if (flops < 2e5) nt = 1;
     if (nt > nu) nt = (int)nu;
@@ -665,18 +848,18 @@ void ie_gemm_run(const ie_gemm_job* jobs, int njobs)
     const size_t csize = 0;
 #endif
     if (nt <= 1) {
-        float* bp = scratch(bsize + csize);
+        float* bp = scratch(bsize + csize + tsize);
         for (long u = 0; u < nu; u++)
             run_unit(&jobs[units[u].job], units[u].m0, units[u].m1, units[u].n0, units[u].n1, bp,
-                     csize ? bp + bsize : NULL);
+                     csize ? bp + bsize : NULL, bp + bsize + csize);
     } else {
 #pragma omp parallel num_threads(nt)
         {
-            float* bp = scratch(bsize + csize);
+            float* bp = scratch(bsize + csize + tsize);
 #pragma omp for schedule(dynamic, 1)
             for (long u = 0; u < nu; u++)
                 run_unit(&jobs[units[u].job], units[u].m0, units[u].m1, units[u].n0, units[u].n1, bp,
-                         csize ? bp + bsize : NULL);
+                         csize ? bp + bsize : NULL, bp + bsize + csize);
         }
     }
     free(units);
@@ -686,14 +869,14 @@ void ie_gemm_serial(const ie_gemm_job* jb)
 {
     if (jb->M <= 0 || jb->N <= 0) return;
     if (jb->K <= 0) { run_k0(jb); return; }
-    const size_t bsize = jb->bpre ? 0 : (size_t)IE_KC * IE_NC;
+    const size_t bsize = jb->bpre || jb->bpre16 ? 0 : (size_t)IE_KC * IE_NC, tsize = (size_t)PACK16_ROWS * IE_NR;
 #ifdef __AVX512F__
     const size_t csize = (size_t)(IE_MC + IE_MR) * IE_NC;
 #else
     const size_t csize = 0;
 #endif
-    float* bp = scratch(bsize + csize + 16);
-    run_unit(jb, 0, jb->M, 0, jb->N, bp, csize ? bp + bsize : NULL);
+    float* bp = scratch(bsize + csize + tsize + 16);
+    run_unit(jb, 0, jb->M, 0, jb->N, bp, csize ? bp + bsize : NULL, bp + bsize + csize);
 }
 
 /* ---------------------------------------------------------------- ie_sgemm */
@@ -714,4 +897,43 @@ void ie_sgemm(int transA, int transB, int M, int N, int K, float alpha,
     jb.alpha = alpha; jb.beta = beta;
     if (alpha == 0.0f) K = jb.K = 0;
     ie_gemm_run(&jb, 1);
+}
+
+/* ---------------------------------------------------------------- bf16 */
+
+void ie_bf16_to_f32(const uint16_t* src, float* dst, size_t n)
+{
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+        const uint32_t u = (uint32_t)src[i] << 16;
+        memcpy(dst + i, &u, sizeof u);
+    }
+}
+
+int ie_gemm_bf16(int transB, int M, int N, int K, const uint16_t* A, int lda, const float* B, int ldb,
+                 float beta, float* C, int ldc)
+{
+    if (M <= 0 || N <= 0) return 0;
+    if (!ie_has_bf16()) {
+        const size_t n = (size_t)(M - 1) * lda + K;
+        float* a = malloc(sizeof(float) * n);
+        if (!a) return -1;
+        ie_bf16_to_f32(A, a, n);
+        ie_sgemm(0, transB, M, N, K, 1.0f, a, lda, B, ldb, beta, C, ldc);
+        free(a);
+        return 0;
+    }
+    ie_packb_plain pb = { B, ldb, transB != 0 };
+    ie_gemm_job jb;
+    memset(&jb, 0, sizeof jb);
+    jb.M = M; jb.N = N; jb.K = K;
+    jb.A16 = A; jb.rsa = lda; jb.csa = 1;
+    jb.packb = ie_packb_plain_fn; jb.bctx = &pb;
+#ifdef __AVX512BF16__
+    if (!transB) jb.packb16 = ie_packb16_plain_fn;
+#endif
+    jb.C = C; jb.ldc = ldc;
+    jb.alpha = 1.0f; jb.beta = beta;
+    ie_gemm_run(&jb, 1);
+    return 0;
 }

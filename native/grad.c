@@ -56,6 +56,21 @@ static void col2im_add(const float* cols, long nc, long n0, float* dx, int Cin, 
     }
 }
 
+/* Columns per col2im tile for M rows of columns (all HoWo at once when <= 1024: the weights are packed once). */
+static long col_tile(long M, long HoWo)
+{
+    long nt = COL_TILE_FLOATS / M;
+    nt = nt < 64 ? 64 : nt / 64 * 64;
+    if (HoWo <= 1024) nt = HoWo;
+    return nt > HoWo ? HoWo : nt;
+}
+
+static void zero_planes(float* dx, long planes, long HW)
+{
+    #pragma omp parallel for schedule(static)
+    for (long i = 0; i < planes; i++) memset(dx + i * HW, 0, (size_t) HW * sizeof(float));
+}
+
 int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
                        int B, int Cout, int Cin, int H, int W, int KH, int KW, int stride, int pad)
 {
@@ -87,14 +102,10 @@ int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
         return 0;
     }
     const long M = (long) Cin * KK;
-    long nt = COL_TILE_FLOATS / M;
-    nt = nt < 64 ? 64 : nt / 64 * 64;
-    if (HoWo <= 1024) nt = HoWo;      /* one tile: the weights are packed once */
-    if (nt > HoWo) nt = HoWo;
+    const long nt = col_tile(M, HoWo);
     float* cols = malloc((size_t) M * nt * sizeof(float));
     if (!cols) return -1;
-    #pragma omp parallel for schedule(static)
-    for (long i = 0; i < (long) B * Cin; i++) memset(dx + i * HW, 0, (size_t) HW * sizeof(float));
+    zero_planes(dx, (long) B * Cin, HW);
     for (int b = 0; b < B; b++) {
         const float* dyb = dy + (long) b * Cout * HoWo;
         float* dxb = dx + (long) b * Cin * HW;
@@ -107,6 +118,97 @@ int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
     }
     free(cols);
     return 0;
+}
+
+#ifdef __AVX512BF16__
+/* float -> bf16 bits, round to nearest even (finite values) */
+static inline uint16_t to_bf16(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return (uint16_t) ((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+}
+
+/* Small images in bf16: cols^T [nc, Cin*KK] = bf16(dy)^T [nc, Cout] @ w [Cout, Cin*KK] by the bf16 GEMM, the weights
+ * read as they are (rows co, co+1 interleaved while packed: no transposed or widened copy of the largest weights),
+ * then cols^T transposed (a few MB) for col2im, as the fp32 path does. */
+static int conv_grad_small_bf16(const float* dy, const uint16_t* w, float* dx,
+                                int B, int Cout, int Cin, int H, int W, int KH, int KW, int stride, int pad)
+{
+    const int Ho = (H + 2 * pad - KH) / stride + 1, Wo = (W + 2 * pad - KW) / stride + 1;
+    const long KK = (long) KH * KW, HW = (long) H * W, HoWo = (long) Ho * Wo, M = (long) Cin * KK;
+    const long nt = col_tile(M, HoWo);
+    uint16_t* dyT = malloc(sizeof(uint16_t) * (size_t) nt * Cout);
+    float* colsT = malloc(sizeof(float) * (size_t) M * nt), *cols = malloc(sizeof(float) * (size_t) M * nt);
+    if (!dyT || !colsT || !cols) {
+        free(dyT); free(colsT); free(cols);
+        return -1;
+    }
+    zero_planes(dx, (long) B * Cin, HW);
+    const ie_packb_bf16 pw = { w, M };
+    for (int b = 0; b < B; b++) {
+        const float* dyb = dy + (long) b * Cout * HoWo;
+        float* dxb = dx + (long) b * Cin * HW;
+        for (long n0 = 0; n0 < HoWo; n0 += nt) {
+            const long nc = HoWo - n0 < nt ? HoWo - n0 : nt;
+            #pragma omp parallel for schedule(static)
+            for (long p = 0; p < nc; p++)
+                for (int co = 0; co < Cout; co++) dyT[p * Cout + co] = to_bf16(dyb[(long) co * HoWo + n0 + p]);
+            ie_gemm_job jb;
+            memset(&jb, 0, sizeof jb);
+            jb.M = (int) nc; jb.N = (int) M; jb.K = Cout;
+            jb.A16 = dyT; jb.rsa = Cout; jb.csa = 1;
+            jb.packb16 = ie_packb16_bf16_fn; jb.bctx = &pw;
+            jb.C = colsT; jb.ldc = M;
+            jb.alpha = 1.0f; jb.beta = 0.0f;
+            ie_gemm_run(&jb, 1);
+            #pragma omp parallel for schedule(static)
+            for (long m0 = 0; m0 < M; m0 += 64)
+                for (long p0 = 0; p0 < nc; p0 += 64)
+                    for (long m = m0; m < m0 + 64 && m < M; m++)
+                        for (long p = p0; p < p0 + 64 && p < nc; p++) cols[m * nc + p] = colsT[p * M + m];
+            col2im_add(cols, nc, n0, dxb, Cin, H, W, Wo, KH, KW, stride, pad);
+        }
+    }
+    free(dyT); free(colsT); free(cols);
+    return 0;
+}
+#endif
+
+int ie_conv2d_grad_bf16(const float* dy, const uint16_t* w, float* dx,
+                        int B, int Cout, int Cin, int H, int W, int KH, int KW, int stride, int pad)
+{
+    if (B <= 0 || Cin <= 0) return 0;
+    const int Ho = (H + 2 * pad - KH) / stride + 1, Wo = (W + 2 * pad - KW) / stride + 1;
+    const long KK = (long) KH * KW;
+    if (stride == 1 && KH == KW && pad <= KH - 1 && (long) B * Ho * Wo >= 1024) {
+        /* large images: the bf16 forward conv of dy with the flipped, channel-transposed bf16 kernel */
+        ie_scratch wt = ie_scratch_take(((size_t) Cout * Cin * KK + 1) / 2);
+        if (!wt.p) return -1;
+        uint16_t* t = (uint16_t*) wt.p;
+        #pragma omp parallel for schedule(static)
+        for (int ci0 = 0; ci0 < Cin; ci0 += 32)
+            for (int co0 = 0; co0 < Cout; co0 += 32)
+                for (int co = co0; co < co0 + 32 && co < Cout; co++)
+                    for (int ci = ci0; ci < ci0 + 32 && ci < Cin; ci++) {
+                        const uint16_t* src = w + ((long) co * Cin + ci) * KK;
+                        uint16_t* dst = t + ((long) ci * Cout + co) * KK;
+                        for (long k = 0; k < KK; k++) dst[k] = src[KK - 1 - k];
+                    }
+        const int r = ie_conv2d_auto_ex_bf16(dy, t, NULL, NULL, dx, B, Cout, Ho, Wo, Cin, KH, KW, 1, KH - 1 - pad, 0);
+        ie_scratch_park(wt);
+        return r;
+    }
+#ifdef __AVX512BF16__
+    if (ie_has_bf16()) return conv_grad_small_bf16(dy, w, dx, B, Cout, Cin, H, W, KH, KW, stride, pad);
+#endif
+    /* no AVX-512 BF16: fp32 on the widened weights */
+    ie_scratch wf = ie_scratch_take((size_t) Cout * Cin * KK);
+    if (!wf.p) return -1;
+    ie_bf16_to_f32(w, wf.p, (size_t) Cout * Cin * KK);
+    const int r = ie_conv2d_grad_f32(dy, wf.p, dx, B, Cout, Cin, H, W, KH, KW, stride, pad);
+    ie_scratch_park(wf);
+    return r;
 }
 
 /* ------------------------------------------------------------------------------------ linear */

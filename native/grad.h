@@ -17,6 +17,12 @@
 int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
                        int B, int Cout, int Cin, int H, int W, int KH, int KW, int stride, int pad);
 
+/* The same with bf16 weights and dy rounded to bf16 (ie_conv2d_auto_ex_bf16's semantics): large stride-1 images run the
+ * bf16 forward convolution of the flipped kernel; the rest (small images) the bf16 GEMM dy^T w and col2im. Without
+ * AVX-512 BF16: fp32 on the widened weights. */
+int ie_conv2d_grad_bf16(const float* dy, const uint16_t* w, float* dx,
+                        int B, int Cout, int Cin, int H, int W, int KH, int KW, int stride, int pad);
+
 /* Of ie_linear_f32: dy [N,M], w [M,K] -> dx = dy @ w [N,K]. */
 void ie_linear_grad_f32(const float* dy, const float* w, float* dx, int N, int M, int K);
 

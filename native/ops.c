@@ -25,6 +25,14 @@ void ie_conv2d_auto_f32(const float* x, const float* w, const float* bias, const
     ie_conv2d_auto_ex_f32(x, w, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad, 0);
 }
 
+int ie_conv2d_auto_ex_bf16(const float* x, const uint16_t* w, const float* bias, const float* add, float* y,
+                           int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu) {
+    if (ie_winograd_enabled && KH == 3 && KW == 3 && stride == 1 && pad == 1
+            && ie_conv3x3_winograd_pays(B, Cin, H, W, Cout, 0))
+        return ie_conv3x3_winograd_bf16_ex(x, w, bias, add, y, B, Cin, H, W, Cout, relu);
+    return ie_conv2d_bf16_ex(x, w, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad, relu);
+}
+
 void ie_group_stats(const float* x, long n, float eps, double* mean, double* inv) {
     double s = 0, q = 0;
     for (long i0 = 0; i0 < n; i0 += IE_SUM_BLOCK) {

@@ -16,6 +16,11 @@ void ie_conv2d_auto_ex_f32(const float* x, const float* w, const float* bias, co
 void ie_set_winograd(int on);
 extern int ie_winograd_enabled;   /* set by ie_set_winograd */
 
+/* ie_conv2d_auto_ex_f32 with bf16 weights w [Cout,Cin,KH,KW]: ie_conv3x3_winograd_bf16_ex where Winograd pays,
+ * else ie_conv2d_bf16_ex. Returns -1 when out of memory. */
+int ie_conv2d_auto_ex_bf16(const float* x, const uint16_t* w, const float* bias, const float* add, float* y,
+                           int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu);
+
 /* Sums run in fp32 over blocks of this many elements (vectorised), the block sums in float64: a block's
  * rounding error stays ~1e-7 relative, and the float64 total does not grow with the group size. */
 #define IE_SUM_BLOCK 1024L

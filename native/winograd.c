@@ -42,16 +42,21 @@
 
 /* Scratch buffers kept between calls (per-call Winograd weights, conv2d_grad's flipped weights): fresh 10-40 MB
  * allocations are mmap'ed by malloc, and faulting their pages in cost as much as the transform (ResNet-50
- * layer4: 38 MB per call). One buffer is parked globally (the largest seen); concurrent callers take it
- * or allocate their own. Huge pages where the kernel grants them (the GEMMs stream it). */
-static ie_scratch parked = { NULL, 0 };
+ * layer4: 38 MB per call). A few buffers are parked globally (the largest seen; nested users such as the bf16
+ * gradient -> widened weights -> Winograd weights take one each); concurrent callers take one or allocate their
+ * own. Huge pages where the kernel grants them (the GEMMs stream it). */
+#define PARKED 3
+static ie_scratch parked[PARKED];
 static int parked_lock = 0;
 
 ie_scratch ie_scratch_take(size_t nfloats)
 {
     ie_scratch b = { NULL, 0 };
     while (__atomic_exchange_n(&parked_lock, 1, __ATOMIC_ACQUIRE)) {}
-    if (parked.cap >= nfloats) { b = parked; parked = (ie_scratch){ NULL, 0 }; }
+    int best = -1;
+    for (int i = 0; i < PARKED; i++)
+        if (parked[i].cap >= nfloats && (best < 0 || parked[i].cap < parked[best].cap)) best = i;
+    if (best >= 0) { b = parked[best]; parked[best] = (ie_scratch){ NULL, 0 }; }
     __atomic_store_n(&parked_lock, 0, __ATOMIC_RELEASE);
     if (b.p) return b;
     const size_t align = (size_t)2 << 20, bytes = (nfloats * sizeof(float) + align - 1) & ~(align - 1);
@@ -67,7 +72,13 @@ ie_scratch ie_scratch_take(size_t nfloats)
 void ie_scratch_park(ie_scratch b)
 {
     while (__atomic_exchange_n(&parked_lock, 1, __ATOMIC_ACQUIRE)) {}
-    if (b.cap > parked.cap) { ie_scratch t = parked; parked = b; b = t; }
+    /* into an empty slot, else in place of the smallest parked buffer when larger */
+    int slot = 0;
+    for (int i = 0; i < PARKED; i++) {
+        if (!parked[i].p) { slot = i; break; }
+        if (parked[i].cap < parked[slot].cap) slot = i;
+    }
+    if (!parked[slot].p || b.cap > parked[slot].cap) { ie_scratch t = parked[slot]; parked[slot] = b; b = t; }
     __atomic_store_n(&parked_lock, 0, __ATOMIC_RELEASE);
     free(b.p);
 }
@@ -77,8 +88,9 @@ void ie_scratch_park(ie_scratch b)
 size_t ie_winograd_weights_size(int Cin, int Cout) { return (size_t)36 * Cout * Cin; }
 
 /* U = G g G^T for 16 input channels at once: lane l's 3x3 kernel g_l[k] = g[idx_l + k] (k = ky*3+kx), or
- * g[idx_l + 8 - k] rotated by 180 degrees; U[xi] goes to dst + xi*plane. */
-static inline void transform16(const float* g, __m512i idx, __mmask16 m, int rot180, float* dst, long plane)
+ * g[idx_l + 8 - k] rotated by 180 degrees; U[xi] goes to dst + xi*plane, or rounded to bf16 to dst16 + xi*plane. */
+static inline void transform16(const float* g, __m512i idx, __mmask16 m, int rot180, float* dst, uint16_t* dst16,
+                               long plane)
 {
     static const float G[6][3] = {
         { 1.0f / 4, 0, 0 },
@@ -101,6 +113,12 @@ static inline void transform16(const float* g, __m512i idx, __mmask16 m, int rot
             __m512 u = _mm512_fmadd_ps(t[i][0], _mm512_set1_ps(G[j][0]),
                        _mm512_fmadd_ps(t[i][1], _mm512_set1_ps(G[j][1]),
                                        _mm512_mul_ps(t[i][2], _mm512_set1_ps(G[j][2]))));
+#ifdef __AVX512BF16__
+            if (dst16) {
+                _mm256_mask_storeu_epi16(dst16 + (i * 6 + j) * plane, m, (__m256i)_mm512_cvtneps_pbh(u));
+                continue;
+            }
+#endif
             _mm512_mask_storeu_ps(dst + (i * 6 + j) * plane, m, u);
         }
 }
@@ -118,7 +136,7 @@ void ie_winograd_transform_weights(const float* w, float* wt, int Cin, int Cout)
     for (int co = 0; co < Cout; co++)
         for (int ci0 = 0; ci0 < Cin; ci0 += 16) {
             const int n = Cin - ci0 < 16 ? Cin - ci0 : 16;
-            transform16(w + ((long)co * Cin + ci0) * 9, idx, (__mmask16)((1u << n) - 1), 0, wt + (long)co * Cin + ci0, plane);
+            transform16(w + ((long)co * Cin + ci0) * 9, idx, (__mmask16)((1u << n) - 1), 0, wt + (long)co * Cin + ci0, NULL, plane);
         }
 }
 
@@ -132,7 +150,34 @@ static void winograd_transform_weights_transposed(const float* w, float* wt, int
     for (int ci0 = 0; ci0 < Cin; ci0 += 16) {
         const int n = Cin - ci0 < 16 ? Cin - ci0 : 16;
         for (int co = 0; co < Cout; co++)
-            transform16(w + ((long)ci0 * Cout + co) * 9, idx, (__mmask16)((1u << n) - 1), 1, wt + (long)co * Cin + ci0, plane);
+            transform16(w + ((long)ci0 * Cout + co) * 9, idx, (__mmask16)((1u << n) - 1), 1, wt + (long)co * Cin + ci0, NULL, plane);
+    }
+}
+
+/* bf16 weights w [Cout, Cin, 3, 3] -> U[xi][co][ci] fp32, or U16[xi][co][ci] bf16 with Cin padded to even (Cinp,
+ * zero column): each row of U16[xi] is a GEMM A row of bf16 pairs along ci. 16 kernels (144 contiguous bf16)
+ * widened at a time. */
+static void winograd_transform_weights_bf16(const uint16_t* w, float* Uf, uint16_t* U, int Cin, int Cout)
+{
+    const int Cinp = U ? (Cin + 1) & ~1 : Cin;
+    const long plane = (long)Cout * Cinp;
+    const __m512i idx = lane_stride(9);
+#pragma omp parallel for schedule(static) num_threads(ie_get_num_threads())
+    for (int co = 0; co < Cout; co++) {
+        float g[160];
+        for (int ci0 = 0; ci0 < Cin; ci0 += 16) {
+            const int n = Cin - ci0 < 16 ? Cin - ci0 : 16, ne = 9 * n;
+            const uint16_t* src = w + ((long)co * Cin + ci0) * 9;
+            for (int e = 0; e < ne; e += 16) {
+                const int c = ne - e < 16 ? ne - e : 16;
+                const __m256i h = _mm256_maskz_loadu_epi16((__mmask16)((1u << c) - 1), src + e);
+                _mm512_storeu_si512(g + e, _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+            }
+            transform16(g, idx, (__mmask16)((1u << n) - 1), 0, Uf ? Uf + (long)co * Cinp + ci0 : NULL,
+                        U ? U + (long)co * Cinp + ci0 : NULL, plane);
+        }
+        if (U && Cinp > Cin)
+            for (int xi = 0; xi < 36; xi++) U[xi * plane + (long)co * Cinp + Cin] = 0;
     }
 }
 
@@ -167,7 +212,17 @@ static void winograd_transform_weights_transposed(const float* w, float* wt, int
 typedef struct {
     const float* x;       /* image [Cin, H, W] */
     int Cin, H, W, tw, twp;
+    int rx;               /* round x to bf16 as it is loaded (bf16 mode, fp32 transforms) */
 } in_ctx;
+
+/* the loaded vector, rounded to bf16 when c->rx */
+static inline __m512 in_round(const in_ctx* c, __m512 v)
+{
+#ifdef __AVX512BF16__
+    if (c->rx) return ie_round_bf16(v);
+#endif
+    return v;
+}
 
 /* Input transform of tile row ty, tiles [tx0, tx0+16), channel ci -> 36 vectors out[xi]. */
 static inline void input_tiles(const in_ctx* c, int ci, int ty, int tx0, __m512 out[36])
@@ -196,9 +251,9 @@ static inline void input_tiles(const in_ctx* c, int ci, int ty, int tx0, __m512 
         } else {
             const char* row = (const char*)(img + (long)iy * W) + (long)s * (long)sizeof(float);
             if (interior)
-                for (int q = 0; q < 5; q++) L[q] = _mm512_loadu_ps((const float*)row + 16 * q);
+                for (int q = 0; q < 5; q++) L[q] = in_round(c, _mm512_loadu_ps((const float*)row + 16 * q));
             else
-                for (int q = 0; q < 5; q++) L[q] = _mm512_maskz_loadu_ps(cm[q], (const float*)row + 16 * q);
+                for (int q = 0; q < 5; q++) L[q] = in_round(c, _mm512_maskz_loadu_ps(cm[q], (const float*)row + 16 * q));
         }
         __m512 v[6];
         for (int q = 0; q < 4; q++) {
@@ -242,8 +297,8 @@ static inline void input_tiles_gather(const in_ctx* c, int ci, __m512i imgv, __m
         __m512i rowb = _mm512_add_epi32(base, _mm512_set1_epi32(i * c->W));
         __m512 v[6];
         for (int k = 0; k < 6; k++)
-            v[k] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), rm & cm[k],
-                                            _mm512_add_epi32(rowb, _mm512_set1_epi32(k)), img, 4);
+            v[k] = in_round(c, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), rm & cm[k],
+                                                        _mm512_add_epi32(rowb, _mm512_set1_epi32(k)), img, 4));
         BT6(v[0], v[1], v[2], v[3], v[4], v[5], tmp[i]);
     }
     for (int j = 0; j < 6; j++) {
@@ -289,8 +344,11 @@ static float* wbuf(size_t nfloats)
     return tl_wbuf;
 }
 
-static void wino_run(const float* x, const float* U, const float* bias, const float* add, float* y,
-                     int B, int Cin, int H, int W, int Cout, int relu)
+/* U: fp32 weights U[xi][co][ci] (rx: x rounded to bf16 as loaded); or U16 (U NULL): bf16 weights U16[xi][co][ci]
+ * with Cin padded to even (see winograd_transform_weights_bf16), and then V is rounded to bf16 pairs along ci for
+ * the bf16 GEMM. */
+static void wino_run(const float* x, const float* U, const uint16_t* U16, const float* bias, const float* add, float* y,
+                     int B, int Cin, int H, int W, int Cout, int relu, int rx)
 {
     const int th = (H + 3) / 4, tw = (W + 3) / 4, twp = (tw + 15) & ~15;
     /* Tile numbering: "padded" (per image, block of tile rows; row r, column tx -> r*twp + tx, 16
@@ -342,15 +400,19 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
     const long ntp = (ntmax + NR - 1) / NR * NR;
     /* planes padded by a few cache lines: the transforms touch all 36 planes at the same offset,
      * and power-of-two plane sizes would map them onto the same cache sets */
-    const long vplane = (long)Cin * ntp + 48, mplane = (long)Cout * ntp + 48;
+    const int bf = U16 != NULL, Cinp = bf ? (Cin + 1) & ~1 : Cin;
+    /* V rows per panel: Cin floats, or Cinp/2 bf16 pairs (4-byte units either way) */
+    const long vrows = bf ? Cinp / 2 : Cin;
+    const long vplane = vrows * ntp + 48, mplane = (long)Cout * ntp + 48;
     int nt_threads = T;
     if (nt_threads > nblocks) nt_threads = (int)nblocks;
     const __m512i lane_id = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
 
 #pragma omp parallel num_threads(nt_threads)
     {
-        float* V = wbuf((size_t)36 * (vplane + mplane));
+        float* V = wbuf((size_t)36 * (vplane + mplane) + (bf ? (size_t)36 * ntp : 0));
         float* Mb = V + 36 * vplane;
+        float* Ev = Mb + 36 * mplane;             /* bf16: the even channel's transform, per 16 tiles */
 #pragma omp for schedule(dynamic, 1)
         for (long blk = 0; blk < nblocks; blk++) {
             int b = 0, ty0 = 0, nt;
@@ -373,7 +435,7 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
                 nt = (int)(g1 - g0);
                 b = (int)(g0 / tpi);                 /* the block's first image */
             }
-            in_ctx ic = { x + (long)b * CHW, Cin, H, W, tw, twp };
+            in_ctx ic = { x + (long)b * CHW, Cin, H, W, tw, twp, rx };
             /* compact: image (relative to b), tile row and column of each tile of the block */
             int tb[4 * WINO_NT_TARGET + 16], tyl[4 * WINO_NT_TARGET + 16], txl[4 * WINO_NT_TARGET + 16];
             if (!padded)
@@ -383,15 +445,19 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
                     tyl[t] = (int)(r / tw);
                     txl[t] = (int)(r % tw);
                 }
-            /* ---- input transform -> V[xi][panel][ci][NR] */
-            for (int ci = 0; ci < Cin; ci++) {
+            /* ---- input transform -> V[xi][panel][ci][NR] (bf16: V[xi][panel][ci/2][NR] pairs of channels) */
+            for (int ci = 0; ci < Cinp; ci++) {
                 for (long t0 = 0; t0 < ntp; t0 += 16) {
-                    float* dst = V + (t0 / NR) * (long)Cin * NR + (long)ci * NR + t0 % NR;
+                    float* dst = V + (t0 / NR) * vrows * NR + (long)(bf ? ci / 2 : ci) * NR + t0 % NR;
+                    float* even = Ev + (t0 / 16) * 36 * 16;  /* bf16: channel ci-1's vectors, waiting for ci */
                     __m512 o[36];
-                    if (t0 >= nt || (padded && (t0 % twp) >= tw)) {
-                        for (int xi = 0; xi < 36; xi++) _mm512_store_ps(dst + xi * vplane, _mm512_setzero_ps());
-                        continue;
-                    }
+                    if (t0 >= nt || (padded && (t0 % twp) >= tw) || ci >= Cin) {
+                        if (!bf) {
+                            for (int xi = 0; xi < 36; xi++) _mm512_store_ps(dst + xi * vplane, _mm512_setzero_ps());
+                            continue;
+                        }
+                        for (int xi = 0; xi < 36; xi++) o[xi] = _mm512_setzero_ps();
+                    } else
                     if (padded) {
                         const int ty = ty0 + (int)(t0 / twp), tx0 = (int)(t0 % twp);
                         /* image channels are far apart and their row runs short (the hardware
@@ -412,16 +478,32 @@ static void wino_run(const float* x, const float* U, const float* bias, const fl
                         __m512i txv = _mm512_maskz_loadu_epi32(lanes, txl + t0);
                         input_tiles_gather(&ic, ci, imgv, tyv, txv, lanes, o);
                     }
-                    for (int xi = 0; xi < 36; xi++) _mm512_store_ps(dst + xi * vplane, o[xi]);
+                    if (!bf) {
+                        for (int xi = 0; xi < 36; xi++) _mm512_store_ps(dst + xi * vplane, o[xi]);
+                    } else if (ci % 2 == 0) {
+                        for (int xi = 0; xi < 36; xi++) _mm512_store_ps(even + 16 * xi, o[xi]);
+                    } else {
+#ifdef __AVX512BF16__
+                        for (int xi = 0; xi < 36; xi++)
+                            _mm512_store_si512(dst + xi * vplane, ie_bf16_pairs(_mm512_load_ps(even + 16 * xi), o[xi]));
+#endif
+                    }
                 }
             }
             /* ---- 36 GEMMs: M[xi] (Cout x nt, ld ntp) = U[xi] @ V[xi] */
             for (int xi = 0; xi < 36; xi++) {
                 ie_gemm_job jb;
                 memset(&jb, 0, sizeof jb);
-                jb.M = Cout; jb.N = nt; jb.K = Cin;
-                jb.A = U + (long)xi * Cout * Cin; jb.rsa = Cin; jb.csa = 1;
-                jb.bpre = V + xi * vplane; jb.bpre_ld = (long)Cin * NR;
+                jb.M = Cout; jb.N = nt; jb.K = Cinp;
+                if (bf) {
+                    jb.A16 = U16 + (long)xi * Cout * Cinp;
+                    jb.bpre16 = (const uint32_t*)(V + xi * vplane);
+                } else {
+                    jb.A = U + (long)xi * Cout * Cin;
+                    jb.bpre = V + xi * vplane;
+                }
+                jb.rsa = Cinp; jb.csa = 1;
+                jb.bpre_ld = vrows * NR;
                 jb.C = Mb + xi * mplane; jb.ldc = ntp;
                 jb.alpha = 1.0f; jb.beta = 0.0f;
                 ie_gemm_serial(&jb);
@@ -510,7 +592,7 @@ void ie_conv3x3_winograd_pretransformed_f32(const float* x, const float* wt, con
                                             int B, int Cin, int H, int W, int Cout)
 {
     if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return;
-    wino_run(x, wt, bias, add, y, B, Cin, H, W, Cout, 0);
+    wino_run(x, wt, NULL, bias, add, y, B, Cin, H, W, Cout, 0, 0);
 }
 
 void ie_conv3x3_winograd_ex_f32(const float* x, const float* w, const float* bias, const float* add,
@@ -524,8 +606,27 @@ void ie_conv3x3_winograd_ex_f32(const float* x, const float* w, const float* bia
         return;
     }
     ie_winograd_transform_weights(w, U.p, Cin, Cout);
-    wino_run(x, U.p, bias, add, y, B, Cin, H, W, Cout, relu);
+    wino_run(x, U.p, NULL, bias, add, y, B, Cin, H, W, Cout, relu, 0);
     ie_scratch_park(U);
+}
+
+static int winograd_bf16 = 0;
+
+void ie_set_winograd_bf16(int on) { winograd_bf16 = on; }
+
+int ie_conv3x3_winograd_bf16_ex(const float* x, const uint16_t* w, const float* bias, const float* add, float* y,
+                                int B, int Cin, int H, int W, int Cout, int relu)
+{
+    if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return 0;
+    const int bf = ie_has_bf16(), u16 = bf && winograd_bf16;
+    /* U: bf16 (2 bytes, Cin padded to even) or fp32, in the fp32 scratch */
+    ie_scratch U = ie_scratch_take(u16 ? (size_t)18 * Cout * ((Cin + 1) & ~1) : ie_winograd_weights_size(Cin, Cout));
+    if (!U.p) return -1;
+    winograd_transform_weights_bf16(w, u16 ? NULL : U.p, u16 ? (uint16_t*)U.p : NULL, Cin, Cout);
+    if (u16) wino_run(x, NULL, (const uint16_t*)U.p, bias, add, y, B, Cin, H, W, Cout, relu, 0);
+    else wino_run(x, U.p, NULL, bias, add, y, B, Cin, H, W, Cout, relu, bf);
+    ie_scratch_park(U);
+    return 0;
 }
 
 void ie_conv3x3_winograd_f32(const float* x, const float* w, const float* bias, const float* add,
@@ -540,7 +641,7 @@ int ie_conv3x3_winograd_transposed_f32(const float* x, const float* w, float* y,
     ie_scratch U = ie_scratch_take(ie_winograd_weights_size(Cin, Cout));
     if (!U.p) return -1;
     winograd_transform_weights_transposed(w, U.p, Cin, Cout);
-    wino_run(x, U.p, NULL, NULL, y, B, Cin, H, W, Cout, 0);
+    wino_run(x, U.p, NULL, NULL, NULL, y, B, Cin, H, W, Cout, 0, 0);
     ie_scratch_park(U);
     return 0;
 }
@@ -579,5 +680,13 @@ int ie_conv3x3_winograd_transposed_f32(const float* x, const float* w, float* y,
 {
     return -1;   /* never asked: ie_conv3x3_winograd_pays() is 0 */
 }
+
+int ie_conv3x3_winograd_bf16_ex(const float* x, const uint16_t* w, const float* bias, const float* add, float* y,
+                                int B, int Cin, int H, int W, int Cout, int relu)
+{
+    return ie_conv2d_bf16_ex(x, w, bias, add, y, B, Cin, H, W, Cout, 3, 3, 1, 1, relu);
+}
+
+void ie_set_winograd_bf16(int on) {}
 
 #endif

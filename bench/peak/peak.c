@@ -1,5 +1,5 @@
 /* Measures this machine's limits once: fp32 FMA peak (independent FMA chains), bf16 dot-product peak
- * (vdpbf16ps), and memory bandwidth (copy and triad over 1 GiB arrays). Prints JSON on stdout.
+ * (vdpbf16ps), 8-lane qword gathers from L1, and memory bandwidth (copy and triad over 1 GiB arrays). Prints JSON.
  * Build and run: bench/peak/run.sh (gcc -O2 -fopenmp -march=native). */
 #include <immintrin.h>
 #include <omp.h>
@@ -48,6 +48,32 @@ static double bf16_loop(long iters, float* sink) {
 }
 #endif
 
+/* vgatherdpd of 8 qwords (16 floats, two adjacent taps per lane: the rotated composite's gather) from an L1-resident
+ * table, 8 independent chains: returns the gathers done (not FLOP); the rate bounds any kernel built on gathers. */
+static double gather_loop(long iters, float* sink) {
+    static __thread double table[2048];
+    for (int i = 0; i < 2048; i++) table[i] = i;
+    __m512d acc[8];
+    __m256i idx[8];
+    for (int c = 0; c < 8; c++) {
+        acc[c] = _mm512_setzero_pd();
+        idx[c] = _mm256_set_epi32(7 * 131 + c, 6 * 131 + c, 5 * 131 + c, 4 * 131 + c, 3 * 131 + c, 2 * 131 + c, 131 + c, c);
+    }
+    const __m256i step = _mm256_set1_epi32(8), mask = _mm256_set1_epi32(2047);
+    iters /= 4;
+    for (long it = 0; it < iters; it++) {
+        #pragma GCC unroll 8
+        for (int c = 0; c < 8; c++) {
+            acc[c] = _mm512_add_pd(acc[c], _mm512_i32gather_pd(idx[c], table, 8));
+            idx[c] = _mm256_and_si256(_mm256_add_epi32(idx[c], step), mask);
+        }
+    }
+    __m512d s = acc[0];
+    for (int c = 1; c < 8; c++) s = _mm512_add_pd(s, acc[c]);
+    *sink += (float) _mm512_reduce_add_pd(s);
+    return (double) iters * 8;
+}
+
 typedef double (*loop_fn)(long, float*);
 
 static double peak(loop_fn f, int threads, long iters) {
@@ -78,6 +104,7 @@ int main(void) {
     b1 = peak(bf16_loop, 1, iters);
     bn = peak(bf16_loop, threads, iters);
 #endif
+    const double g1 = peak(gather_loop, 1, iters) * 1e9, gn = peak(gather_loop, threads, iters) * 1e9;
     size_t n = (1UL << 30) / sizeof(float);
     float *a = aligned_alloc(64, n * 4), *b = aligned_alloc(64, n * 4), *c = aligned_alloc(64, n * 4);
     #pragma omp parallel for
@@ -98,8 +125,9 @@ int main(void) {
     printf("{\n  \"threads\": %d,\n  \"fp32_fma_gflops_1thread\": %.1f,\n  \"fp32_fma_gflops\": %.1f,\n"
            "  \"bf16_dot_gflops_1thread\": %.1f,\n  \"bf16_dot_gflops\": %.1f,\n"
            "  \"copy_gbs_median\": %.1f,\n  \"triad_gbs_median\": %.1f,\n"
+           "  \"gather8q_per_s_1thread\": %.3g,\n  \"gather8q_per_s\": %.3g,\n"
            "  \"method\": \"best of 5 runs of %d independent 512-bit FMA (or vdpbf16ps) chains per thread; memory: median of 7 passes over 1 GiB float arrays, bytes read + written\"\n}\n",
-           threads, f1, fn, b1, bn, copy[3], triad[3], CHAINS);
+           threads, f1, fn, b1, bn, copy[3], triad[3], g1, gn, CHAINS);
     free(a); free(b); free(c);
     return 0;
 }

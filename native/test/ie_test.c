@@ -3,6 +3,7 @@
  *   ie_test bench [what]    what = sgemm | conv | adm | wino | all (default all); threads from
  *                           IE_THREADS (default: all); IE_REPS repetitions (default 5), medians.
  *   ie_test error           Winograd vs direct numerical error (Cin=512 3x3)
+ * IE_CPUTIME=1 IE_THREADS=1 IE_NOWAIT=1: single-thread CPU time, for comparisons on a loaded machine.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "imagenete.h"
@@ -39,10 +40,14 @@ static float* frand(size_t n, double scale)
     return p;
 }
 static void poison(float* p, size_t n) { for (size_t i = 0; i < n; i++) p[i] = NAN; }
+/* IE_CPUTIME=1: process CPU time instead of wall time. With IE_THREADS=1 that counts this process's work only,
+ * a usable measure while other processes load the machine (wall time is not). */
 static double now(void)
 {
+    static int cpu = -1;
+    if (cpu < 0) cpu = getenv("IE_CPUTIME") != NULL;
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(cpu ? CLOCK_PROCESS_CPUTIME_ID : CLOCK_MONOTONIC, &ts);
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 static int cmp_double(const void* a, const void* b)
@@ -78,6 +83,18 @@ static err_t compare(const float* y, const double* ref, size_t n, double tol, co
     }
     e.rel_l2 = den > 0 ? sqrt(num / den) : sqrt(num);
     return e;
+}
+
+/* counts a check; prints failures (and, with IE_VERBOSE, passes) */
+static void tally(err_t e, const char* what)
+{
+    checks++;
+    if (e.bad) {
+        failures++;
+        printf("FAIL %-70s maxabs %.3g relL2 %.3g (%ld bad)\n", what, e.maxabs, e.rel_l2, e.bad);
+    } else if (getenv("IE_VERBOSE")) {
+        printf("ok   %-70s maxabs %.3g relL2 %.3g\n", what, e.maxabs, e.rel_l2);
+    }
 }
 
 /* ------------------------------------------------------------------ references */
@@ -146,14 +163,7 @@ static void test_sgemm_one(int ta, int tb, int M, int N, int K, float alpha, flo
     char what[160];
     snprintf(what, sizeof what, "sgemm tA=%d tB=%d M=%d N=%d K=%d alpha=%g beta=%g pad=%d", ta, tb, M, N, K,
              alpha, beta, pad);
-    err_t e = compare(C, ref, nc, tol, what);
-    checks++;
-    if (e.bad) {
-        failures++;
-        printf("FAIL %-70s maxabs %.3g relL2 %.3g (%ld bad)\n", what, e.maxabs, e.rel_l2, e.bad);
-    } else if (getenv("IE_VERBOSE")) {
-        printf("ok   %-70s maxabs %.3g relL2 %.3g\n", what, e.maxabs, e.rel_l2);
-    }
+    tally(compare(C, ref, nc, tol, what), what);
     free(A); free(Bm); free(C0); free(C); free(ref);
 }
 
@@ -226,6 +236,10 @@ static void wino_relu(const float* x, const float* w, const float* bias, const f
 static int ref_relu = 0;
 
 /* mode: 0 none, 1 bias, 2 add, 3 bias+add, 4 bias+add with y aliasing add */
+static int ref_bf16;
+static int bf16_rounds_x(int Cin, int W, int Cout, int KH, int KW, int s, int pad);
+static float bfround(float f);
+
 static err_t test_conv_one(conv_fn fn, const char* name, double tol_scale, int B, int Cin, int H, int W,
                            int Cout, int KH, int KW, int s, int pad, int mode, double wscale, int quiet)
 {
@@ -236,7 +250,16 @@ static err_t test_conv_one(conv_fn fn, const char* name, double tol_scale, int B
     float* bias = (mode & 1) ? frand(Cout, 1.0) : NULL;
     float* add = (mode >= 2) ? frand(ny, 1.0) : NULL;
     double* ref = malloc(sizeof(double) * ny);
-    ref_conv(x, w, bias, add, ref, B, Cin, H, W, Cout, KH, KW, s, pad);
+    if (ref_bf16) {
+        float* xr = falloc(nx ? nx : 1), *wr = falloc(nw ? nw : 1);
+        const int rx = bf16_rounds_x(Cin, W, Cout, KH, KW, s, pad);
+        for (size_t i = 0; i < nx; i++) xr[i] = rx ? bfround(x[i]) : x[i];
+        for (size_t i = 0; i < nw; i++) wr[i] = bfround(w[i]);
+        ref_conv(xr, wr, bias, add, ref, B, Cin, H, W, Cout, KH, KW, s, pad);
+        free(xr); free(wr);
+    } else {
+        ref_conv(x, w, bias, add, ref, B, Cin, H, W, Cout, KH, KW, s, pad);
+    }
     if (ref_relu)
         for (size_t i = 0; i < ny; i++) ref[i] = ref[i] > 0 ? ref[i] : 0.0;
     float* y;
@@ -399,6 +422,159 @@ static void test_batched(void)
     printf("batched/relu: %d checks, %d failures\n", checks - c0, failures - f0);
 }
 
+/* ------------------------------------------------------------------ correctness: bf16 */
+
+/* float -> bf16 bits, round to nearest even (as org.imagenete.tensor.Tensor.floatToBf16; no NaNs here) */
+static uint16_t f2bf(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return (uint16_t)((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+}
+static float bf2f(uint16_t h)
+{
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+static float bfround(float f) { return bf2f(f2bf(f)); }
+
+/* The bf16 kernels against the float64 reference on bf16-rounded operands: what is left is the fp32 summation,
+ * so the tolerance is the fp32 one. Without AVX-512 BF16 the entries widen the weights and run fp32: x is then
+ * not rounded (nor for the few-output-channel direct path, see ie_conv2d_bf16_ex). */
+static void test_gemm_bf16_one(int tb, int M, int N, int K, float beta, int pad)
+{
+    int lda = K + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+    size_t na = (size_t)M * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * ldc;
+    uint16_t* A = malloc(sizeof(uint16_t) * (na ? na : 1));
+    for (size_t i = 0; i < na; i++) A[i] = f2bf((float)urand());
+    float* Bm = frand(nb ? nb : 1, 1.0);
+    float* C = frand(nc ? nc : 1, 1.0);
+    double* ref = malloc(sizeof(double) * (nc ? nc : 1));
+    const int rb = ie_has_bf16();
+    for (int i = 0; i < M; i++)
+        for (int j = 0; j < ldc; j++) {
+            if (j >= N) { ref[(size_t)i * ldc + j] = C[(size_t)i * ldc + j]; continue; }
+            double s = 0;
+            for (int k = 0; k < K; k++) {
+                float bv = tb ? Bm[(size_t)j * ldb + k] : Bm[(size_t)k * ldb + j];
+                s += (double)bf2f(A[(size_t)i * lda + k]) * (rb ? bfround(bv) : bv);
+            }
+            ref[(size_t)i * ldc + j] = s + (beta != 0.0f ? beta * (double)C[(size_t)i * ldc + j] : 0.0);
+        }
+    if (beta == 0.0f)
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = NAN;
+    ie_gemm_bf16(tb, M, N, K, A, lda, Bm, ldb, beta, C, ldc);
+    double tol = 1e-5 * (1 + sqrt((double)K)) * (1 + fabs(beta));
+    char what[160];
+    snprintf(what, sizeof what, "gemm-bf16 tB=%d M=%d N=%d K=%d beta=%g pad=%d", tb, M, N, K, beta, pad);
+    tally(compare(C, ref, nc, tol, what), what);
+    free(A); free(Bm); free(C); free(ref);
+}
+
+/* set while testing a bf16 conv entry: the reference rounds w (and x, see bf16_rounds_x) to bf16 */
+static int ref_bf16 = 0;
+
+/* whether the bf16 entries round x: every path does where the CPU has AVX-512 BF16 (they widen w and run fp32
+ * on x as it is otherwise) */
+static int bf16_rounds_x(int Cin, int W, int Cout, int KH, int KW, int s, int pad) { return ie_has_bf16(); }
+
+static void conv_bf16(const float* x, const float* w, const float* bias, const float* add, float* y,
+                      int B, int Cin, int H, int W, int Cout, int KH, int KW, int s, int pad)
+{
+    const size_t n = (size_t)Cout * Cin * KH * KW;
+    uint16_t* w16 = malloc(sizeof(uint16_t) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) w16[i] = f2bf(w[i]);
+    ie_conv2d_bf16_ex(x, w16, bias, add, y, B, Cin, H, W, Cout, KH, KW, s, pad, ref_relu);
+    free(w16);
+}
+
+/* ie_conv3x3_winograd_bf16_ex (always Winograd in the AVX-512 build) */
+static void wino_bf16(const float* x, const float* w, const float* bias, const float* add, float* y,
+                      int B, int Cin, int H, int W, int Cout, int KH, int KW, int s, int pad)
+{
+    const size_t n = (size_t)Cout * Cin * 9;
+    uint16_t* w16 = malloc(sizeof(uint16_t) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) w16[i] = f2bf(w[i]);
+    ie_conv3x3_winograd_bf16_ex(x, w16, bias, add, y, B, Cin, H, W, Cout, ref_relu);
+    free(w16);
+}
+
+static void test_gemm_bf16(void)
+{
+    seed(5);
+    int f0 = failures, c0 = checks;
+    static const int sizes[] = { 1, 2, 7, 16, 63, 65, 100 };
+    const int ns = sizeof sizes / sizeof *sizes;
+    for (int tb = 0; tb < 2; tb++)
+        for (int a = 0; a < ns; a++)
+            for (int b = 0; b < ns; b++)
+                for (int c = 0; c < ns; c++)
+                    test_gemm_bf16_one(tb, sizes[a], sizes[b], sizes[c], 0.0f, (a + b + c) % 3);
+    for (int tb = 0; tb < 2; tb++) {
+        test_gemm_bf16_one(tb, 1000, 70, 301, 0.0f, 0);   /* odd K over two K blocks */
+        test_gemm_bf16_one(tb, 67, 1000, 515, 0.5f, 1);
+        test_gemm_bf16_one(tb, 131, 129, 257, -1.0f, 3);  /* K one past a block */
+        test_gemm_bf16_one(tb, 5, 517, 1000, 0.0f, 2);
+        test_gemm_bf16_one(tb, 33, 47, 0, 0.5f, 0);
+        test_gemm_bf16_one(tb, 250, 260, 1, 1.0f, 0);
+    }
+    printf("gemm-bf16: %d checks, %d failures%s\n", checks - c0, failures - f0,
+           ie_has_bf16() ? "" : " (no AVX-512 BF16: fp32 fallback)");
+}
+
+static void test_conv_bf16(void)
+{
+    seed(6);
+    int f0 = failures, c0 = checks;
+    ref_bf16 = 1;
+    for (int relu = 0; relu < 2; relu++) {
+        ref_relu = relu;
+        for (int mode = 0; mode < 5; mode++) {
+            test_conv_one(conv_bf16, "conv-bf16", 1, 1, 3, 16, 16, 6, 3, 3, 1, 1, mode, 1, 1);   /* few outputs: fp32 */
+            test_conv_one(conv_bf16, "conv-bf16", 1, 3, 5, 5, 7, 7, 3, 3, 1, 1, mode, 1, 1);
+            test_conv_one(conv_bf16, "conv-bf16", 1, 2, 13, 17, 13, 13, 3, 3, 1, 1, mode, 1, 1);  /* odd K = 117 */
+            test_conv_one(conv_bf16, "conv-bf16", 1, 1, 65, 1, 1, 65, 3, 3, 1, 1, mode, 1, 1);
+            test_conv_one(conv_bf16, "conv-bf16", 1, 3, 7, 17, 13, 13, 1, 1, 1, 0, mode, 1, 1);   /* 1x1, odd K */
+            test_conv_one(conv_bf16, "conv-bf16", 1, 2, 8, 15, 15, 7, 7, 7, 2, 3, mode, 1, 1);
+            test_conv_one(conv_bf16, "conv-bf16", 1, 3, 24, 14, 14, 40, 1, 1, 1, 0, mode, 1, 1);  /* batched columns */
+            test_conv_one(conv_bf16, "conv-bf16", 1, 3, 16, 14, 14, 20, 3, 3, 2, 1, mode, 1, 1);
+            test_conv_one(conv_bf16, "conv-bf16", 1, 2, 3, 30, 30, 10, 7, 7, 2, 3, mode, 1, 1);   /* stem, K = 147 */
+            test_conv_one(conv_bf16, "conv-bf16", 1, 3, 200, 5, 4, 9, 1, 1, 1, 0, mode, 1, 1);    /* K > KC16/2 */
+            test_conv_one(conv_bf16, "conv-bf16", 1, 2, 4, 37, 41, 9, 3, 3, 2, 1, mode, 1, 1);
+        }
+        test_conv_one(conv_bf16, "conv-bf16", 1, 2, 256, 14, 14, 1024, 1, 1, 1, 0, 3, 1, 1);
+        test_conv_one(conv_bf16, "conv-bf16", 1, 2, 512, 14, 14, 512, 3, 3, 2, 1, 1, 1, 1);
+        test_conv_one(conv_bf16, "conv-bf16", 1, 1, 129, 20, 20, 70, 3, 3, 1, 1, 3, 1, 1);   /* K = 1161: 5 blocks */
+        test_conv_one(conv_bf16, "conv-bf16", 1, 2, 3, 64, 64, 64, 7, 7, 2, 3, 1, 1, 1);
+    }
+    ref_relu = 0;
+    for (int i = 0; i < NADM; i++) {
+        const adm_shape* a = &adm[i];
+        int res = a->cin * a->cout >= 512 * 512 ? 8 : 16;
+        if (a->cin <= 3) res = 32;
+        test_conv_one(conv_bf16, "conv-bf16", 1, 1, a->cin, res, res, a->cout, a->k, a->k, 1, a->k / 2, i % 4, 1, 1);
+    }
+    /* the fp32 Winograd on bf16-rounded operands (the default where Winograd pays): the fp32 Winograd's tolerance */
+    const double wt = 30;
+    for (int relu = 0; relu < 2; relu++) {
+        ref_relu = relu;
+        for (int mode = 0; mode < 5; mode++) {
+            test_conv_one(wino_bf16, "wino-bf16x", wt, 1, 3, 16, 16, 6, 3, 3, 1, 1, mode, 1, 1);
+            test_conv_one(wino_bf16, "wino-bf16x", wt, 2, 13, 17, 13, 13, 3, 3, 1, 1, mode, 1, 1);
+            test_conv_one(wino_bf16, "wino-bf16x", wt, 9, 16, 14, 14, 20, 3, 3, 1, 1, mode, 1, 1);  /* compact tiles */
+            test_conv_one(wino_bf16, "wino-bf16x", wt, 1, 16, 66, 70, 20, 3, 3, 1, 1, mode, 1, 1); /* padded layout */
+        }
+        test_conv_one(wino_bf16, "wino-bf16x", wt, 1, 256, 32, 32, 256, 3, 3, 1, 1, 3, 1, 1);
+    }
+    ref_relu = 0;
+    ref_bf16 = 0;
+    printf("conv-bf16: %d checks, %d failures%s\n", checks - c0, failures - f0,
+           ie_has_bf16() ? "" : " (no AVX-512 BF16: fp32 fallback)");
+}
+
 /* ------------------------------------------------------------------ error report */
 
 static void error_report(void)
@@ -469,7 +645,14 @@ static double bench_sgemm(int ta, int tb, int M, int N, int K)
     return g;
 }
 
-typedef enum { DIRECT, WINO, WINO_PRE, BEST } algo_t;
+typedef enum { DIRECT, WINO, WINO_PRE, BEST, BF16, BF16_WINO } algo_t;
+
+static uint16_t* to_bf16(const float* w, size_t n)
+{
+    uint16_t* h = malloc(sizeof(uint16_t) * (n ? n : 1));
+    for (size_t i = 0; i < n; i++) h[i] = f2bf(w[i]);
+    return h;
+}
 
 /* returns median seconds */
 static double bench_conv(algo_t algo, int B, int cin, int cout, int res, int k, int quiet)
@@ -479,6 +662,7 @@ static double bench_conv(algo_t algo, int B, int cin, int cout, int res, int k, 
     float* x = frand(nx, 1), *w = frand((size_t)cout * cin * k * k, sqrt(3.0 / (cin * k * k)));
     float* bias = frand(cout, 0.1), *y = falloc(ny);
     float* wt = NULL;
+    uint16_t* w16 = algo == BF16 || algo == BF16_WINO ? to_bf16(w, (size_t)cout * cin * k * k) : NULL;
     if (algo == BEST) algo = k == 3 && ie_conv3x3_winograd_pays(B, cin, res, res, cout, 1) ? WINO_PRE : DIRECT;
     if (algo == WINO_PRE && k == 3) {
         wt = falloc(ie_winograd_weights_size(cin, cout));
@@ -491,7 +675,9 @@ static double bench_conv(algo_t algo, int B, int cin, int cout, int res, int k, 
         int inner = 0;
         double t0 = now(), t1;
         do {
-            if (algo == DIRECT || k != 3) ie_conv2d_f32(x, w, bias, NULL, y, B, cin, res, res, cout, k, k, 1, pad);
+            if (algo == BF16_WINO && k == 3) ie_conv3x3_winograd_bf16_ex(x, w16, bias, NULL, y, B, cin, res, res, cout, 0);
+            else if (w16) ie_conv2d_bf16_ex(x, w16, bias, NULL, y, B, cin, res, res, cout, k, k, 1, pad, 0);
+            else if (algo == DIRECT || k != 3) ie_conv2d_f32(x, w, bias, NULL, y, B, cin, res, res, cout, k, k, 1, pad);
             else if (algo == WINO) ie_conv3x3_winograd_f32(x, w, bias, NULL, y, B, cin, res, res, cout);
             else ie_conv3x3_winograd_pretransformed_f32(x, wt, bias, NULL, y, B, cin, res, res, cout);
             inner++;
@@ -504,7 +690,7 @@ static double bench_conv(algo_t algo, int B, int cin, int cout, int res, int k, 
     if (!quiet)
         printf("  %4d->%-4d %dx%d @%-3d : %8.3f ms  %7.1f GFLOP/s  %5.1f%%%s\n", cin, cout, k, k, res, sec * 1e3, g,
                100 * g / PEAK_GFLOPS, algo == WINO_PRE && k == 3 ? "  (winograd)" : "");
-    free(x); free(w); free(bias); free(y); free(wt);
+    free(x); free(w); free(bias); free(y); free(wt); free(w16);
     return sec;
 }
 
@@ -533,6 +719,7 @@ static double bench_rn(algo_t algo, int B, const rn_shape* r)
     size_t nx = (size_t)B * r->cin * r->res * r->res, ny = (size_t)B * r->cout * ho * ho;
     float* x = frand(nx, 1), *w = frand((size_t)r->cout * r->cin * r->k * r->k, sqrt(3.0 / (r->cin * r->k * r->k)));
     float* bias = frand(r->cout, 0.1), *y = falloc(ny), *add = r->add ? frand(ny, 1) : NULL;
+    uint16_t* w16 = algo == BF16 ? to_bf16(w, (size_t)r->cout * r->cin * r->k * r->k) : NULL;
     const int wino = algo == BEST && r->k == 3 && r->s == 1 && ie_conv3x3_winograd_pays(B, r->cin, r->res, r->res, r->cout, 0);
     int R = reps();
     double t[64];
@@ -541,7 +728,8 @@ static double bench_rn(algo_t algo, int B, const rn_shape* r)
         int inner = 0;
         double t0 = now(), t1;
         do {
-            if (wino) ie_conv3x3_winograd_ex_f32(x, w, bias, add, y, B, r->cin, r->res, r->res, r->cout, r->relu);
+            if (w16) ie_conv2d_bf16_ex(x, w16, bias, add, y, B, r->cin, r->res, r->res, r->cout, r->k, r->k, r->s, pad, r->relu);
+            else if (wino) ie_conv3x3_winograd_ex_f32(x, w, bias, add, y, B, r->cin, r->res, r->res, r->cout, r->relu);
             else ie_conv2d_ex_f32(x, w, bias, add, y, B, r->cin, r->res, r->res, r->cout, r->k, r->k, r->s, pad, r->relu);
             inner++;
             t1 = now();
@@ -552,7 +740,7 @@ static double bench_rn(algo_t algo, int B, const rn_shape* r)
     double g = 2.0 * B * r->cout * r->cin * r->k * r->k * ho * ho / sec * 1e-9;
     printf("  %3d %4d->%-4d %dx%d s%d x%d%s : %8.3f ms  %7.1f GFLOP/s  %5.1f%%%s\n", r->res, r->cin, r->cout, r->k, r->k,
            r->s, r->count, r->add ? " +add" : "     ", sec * 1e3, g, 100 * g / PEAK_GFLOPS, wino ? "  (winograd)" : "");
-    free(x); free(w); free(bias); free(y); free(add);
+    free(x); free(w); free(bias); free(y); free(add); free(w16);
     return sec;
 }
 
@@ -560,7 +748,8 @@ static void bench_resnet(algo_t algo, const char* only)
 {
     const char* bs = getenv("IE_BATCH");
     const int B = bs ? atoi(bs) : 32;
-    printf("ResNet-50 convolutions, batch %d, %s, %d threads:\n", B, algo == BEST ? "as the backend runs them" : "direct",
+    printf("ResNet-50 convolutions, batch %d, %s, %d threads:\n", B,
+           algo == BEST ? "as the backend runs them" : algo == BF16 ? "bf16 direct" : "direct",
            ie_get_num_threads());
     double tt = 0, tf = 0;
     for (int i = 0; i < NRN; i++) {
@@ -599,6 +788,8 @@ int main(int argc, char** argv)
         test_conv();
         if (!getenv("IE_NO_WINO") || !*getenv("IE_NO_WINO")) test_wino();
         test_batched();
+        test_gemm_bf16();
+        test_conv_bf16();
         printf("%d passed, %d failed\n", checks - failures, failures);
         return failures ? 1 : 0;
     }
@@ -632,10 +823,14 @@ int main(int argc, char** argv)
         if (busy_waits) printf("(waited for other processes to finish before %d measurements)\n", busy_waits);
         if (!strcmp(what, "gemm") && argc >= 8)   /* bench gemm TA TB M N K */
             bench_sgemm(atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), atoi(argv[7]));
-        if (!strcmp(what, "resnet")) bench_resnet(argc > 3 && argv[3][0] == 'd' ? DIRECT : BEST, argc > 4 ? argv[4] : NULL);
+        if (!strcmp(what, "resnet"))
+            bench_resnet(argc > 3 && argv[3][0] == 'd' ? DIRECT : argc > 3 && argv[3][0] == 'h' ? BF16 : BEST, argc > 4 ? argv[4] : NULL);
+        if (!strcmp(what, "admbf16")) bench_adm(BF16, "bf16 direct");
+        if (!strcmp(what, "admbf16w")) bench_adm(BF16_WINO, "bf16 winograd F(4x4)");
         if (!strcmp(what, "conv") && argc >= 8) {
             /* bench conv CIN COUT RES K ALGO(d|w|p) */
-            algo_t al = argv[7][0] == 'w' ? WINO : argv[7][0] == 'p' ? WINO_PRE : argv[7][0] == 'b' ? BEST : DIRECT;
+            algo_t al = argv[7][0] == 'w' ? WINO : argv[7][0] == 'p' ? WINO_PRE : argv[7][0] == 'b' ? BEST
+                      : argv[7][0] == 'h' ? BF16 : argv[7][0] == 'q' ? BF16_WINO : DIRECT;
             bench_conv(al, 1, atoi(argv[3]), atoi(argv[4]), atoi(argv[5]), atoi(argv[6]), 0);
         }
         return 0;

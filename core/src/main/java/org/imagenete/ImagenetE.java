@@ -92,7 +92,7 @@ public final class ImagenetE {
         Editor editor = new Editor(cfg, adm, ops, Fills.fast(), classifier == null ? null : new ClassifierGuidance(classifier));
         var vs = variants != null ? Variants.parse(variants) : Variants.paper(adm != null, classifier != null);
         Generator g = new Generator(editor, new Generator.Options(vs, seed, 0, 1, cfg.batch()), out,
-                new Generator.Provenance(ops.name(), adm != null ? "diffusion" : "patch", null, null), null);
+                new Generator.Provenance(ops.name(), ops.convPrecision().flag(), adm != null ? "diffusion" : "patch", null, null), null);
         return g.run(Inputs.scan(images, masks), null);
     }
 

@@ -1,9 +1,11 @@
 package org.imagenete.bench;
 
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtSession;
 import org.imagenete.nn.Adm;
 import org.imagenete.nn.AdmConfig;
 import org.imagenete.nn.FormulaWeights;
-import org.imagenete.ops.Backends;
 import org.imagenete.ops.Ops;
 import org.imagenete.tensor.NativeMemory;
 import org.imagenete.tensor.Tensor;
@@ -21,13 +23,18 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The whole ADM-256 UNet forward (guided-diffusion's 256x256 unconditional configuration, 552 M weights made
- * by the golden formula, 2.2397 TFLOP at batch 1). Also prints the peak tensor memory of one forward
- * beyond the weights.
+ * by the golden formula, 2.2397 TFLOP at batch 1): the native backend in fp32 and bf16 ({@code cpu-bf16}: the cpu
+ * backend with --precision bf16, weights made in bf16), and ONNX Runtime (fp32, CPU provider, all cores) on the very
+ * same formula weights as kernel 0, exported through {@link Adm#writeOnnx} (2.2 GB of external data in a temporary
+ * folder; the Java model is closed before the ONNX Runtime session is made, so that one copy of the weights is
+ * held at a time). Also prints the peak tensor memory of one native forward beyond the weights.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SingleShotTime)
@@ -39,26 +46,55 @@ public class AdmForwardBench {
     @Param({"1"})
     public int batch;
 
-    @Param({"cpu"})
+    @Param({"cpu", "cpu-bf16", "onnxruntime"})
     public String backend;
 
     Ops ops;
     Adm model;
     Tensor x, t;
+    Path dir;
+    OrtSession ort;
+    OnnxTensor xo, to;
 
     @Setup
-    public void setUp() {
-        ops = Backends.get(backend);
-        Map<String, Tensor> sd = FormulaWeights.stateDict(AdmConfig.adm256().parameterShapes(), 0);
-        model = Adm.load(AdmConfig.adm256(), sd, null, () -> sd.values().forEach(Tensor::close));
+    public void setUp() throws Exception {
         x = FormulaWeights.tensor(1_000_000, 0, 0, 1, batch, 3, 256, 256);
         float[] ts = new float[batch];
         java.util.Arrays.fill(ts, 500f);
         t = Tensor.of(ts, batch);
+        if (backend.equals("onnxruntime")) {
+            dir = Files.createTempDirectory("adm256-onnx");
+            Path onnx = dir.resolve("adm256.onnx");
+            try (Adm m = formula(Data.ops("cpu"))) {
+                m.writeOnnx(onnx, 256);
+            }
+            OrtEnvironment env = OrtEnvironment.getEnvironment();
+            OrtSession.SessionOptions o = new OrtSession.SessionOptions();
+            o.setIntraOpNumThreads(Runtime.getRuntime().availableProcessors());
+            o.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            ort = env.createSession(onnx.toString(), o);
+            xo = OnnxTensor.createTensor(env, java.nio.FloatBuffer.wrap(x.toFloatArray()), new long[]{batch, 3, 256, 256});
+            to = OnnxTensor.createTensor(env, java.nio.FloatBuffer.wrap(ts), new long[]{batch});
+        } else {
+            ops = Data.ops(backend);
+            model = formula(ops);
+        }
+    }
+
+    /** The formula-weight ADM-256 with its convolution weights made in the dtype the backend takes. */
+    static Adm formula(Ops ops) {
+        Map<String, Tensor> sd = FormulaWeights.stateDict(AdmConfig.adm256().parameterShapes(), 0, ops.convWeightType());
+        return Adm.load(AdmConfig.adm256(), sd, null, () -> sd.values().forEach(Tensor::close), ops.convWeightType());
     }
 
     @Benchmark
-    public void forward(Blackhole bh) {
+    public void forward(Blackhole bh) throws Exception {
+        if (ort != null) {
+            try (OrtSession.Result r = ort.run(Map.of("x", xo, "t", to))) {
+                bh.consume(r.get(0));
+            }
+            return;
+        }
         long before = NativeMemory.liveBytes();
         NativeMemory.resetPeak();
         try (Tensor out = model.forward(ops, x, t, null, null)) {
@@ -68,8 +104,18 @@ public class AdmForwardBench {
     }
 
     @TearDown
-    public void tearDown() {
-        model.close();
+    public void tearDown() throws Exception {
+        if (model != null) model.close();
+        if (ort != null) {
+            xo.close();
+            to.close();
+            ort.close();
+        }
+        if (dir != null)
+            try (var s = Files.list(dir)) {
+                for (Path p : s.toList()) Files.delete(p);
+                Files.delete(dir);
+            }
         x.close();
         t.close();
     }

@@ -18,7 +18,8 @@ import java.util.Map;
 
 /**
  * ADM-256 forward and guided step outside JMH, for whole-process figures: run under {@code /usr/bin/time -v}
- * for peak RSS. Args: [runs] [batch] [backend] [forward|guided|both]. Prints each run's seconds, the
+ * for peak RSS. Args: [runs] [batch] [backend] [forward|guided|both]; {@code -Dimagenete.precision=bf16} for bf16
+ * (the weights made in bf16), {@code -Dimagenete.profile=true} for time per op. Prints each run's seconds, the
  * activation memory beyond the weights, the tape size of a guided step, and the medians.
  */
 public final class AdmForwardMain {
@@ -30,7 +31,7 @@ public final class AdmForwardMain {
         Ops ops = prof != null ? prof : backend;
         String mode = args.length > 3 ? args[3] : "forward";
         long t0 = System.nanoTime();
-        Map<String, Tensor> sd = FormulaWeights.stateDict(AdmConfig.adm256().parameterShapes(), 0);
+        Map<String, Tensor> sd = FormulaWeights.stateDict(AdmConfig.adm256().parameterShapes(), 0, backend.convWeightType());
         System.out.printf(Locale.ROOT, "weights by formula: %.1f s, %.2f GiB%n", (System.nanoTime() - t0) / 1e9,
                 NativeMemory.liveBytes() / (double) (1L << 30));
         GaussianDiffusion d = new GaussianDiffusion(Schedule.respaced(1000, "100"));
@@ -38,7 +39,7 @@ public final class AdmForwardMain {
         Arrays.fill(idx, 9);
         float[] lambda = new float[batch];
         Arrays.fill(lambda, 20f);
-        try (Adm model = Adm.load(AdmConfig.adm256(), sd, null, () -> sd.values().forEach(Tensor::close));
+        try (Adm model = Adm.load(AdmConfig.adm256(), sd, null, () -> sd.values().forEach(Tensor::close), backend.convWeightType());
              Tensor x = FormulaWeights.tensor(1_000_000, 0, 0, 1, batch, 3, 256, 256)) {
             long base = NativeMemory.liveBytes();
             double fwd = mode.equals("guided") ? Double.NaN : time("forward", runs, batch, base, () -> {

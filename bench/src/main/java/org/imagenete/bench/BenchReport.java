@@ -7,7 +7,9 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 
 /**
@@ -25,7 +27,8 @@ public final class BenchReport {
     public static void main(String[] args) throws IOException {
         ObjectMapper json = new ObjectMapper();
         JsonNode peak = json.readTree(Path.of(args[0]).toFile());
-        double peakFlops = peak.get("fp32_fma_gflops").asDouble();
+        double peakFlops = peak.get("fp32_fma_gflops").asDouble(), peakBf16 = peak.get("bf16_dot_gflops").asDouble();
+        Map<String, Double> medians = new HashMap<>();
         double peakBw = peak.get("triad_gbs_median").asDouble();
         StringBuilder out = new StringBuilder();
         out.append(String.format(Locale.ROOT, "Machine peak (bench/peak/run.sh): %.0f GFLOP/s fp32 FMA, %.0f GFLOP/s bf16 dot, %.0f GB/s triad, %d threads.%n%n",
@@ -54,8 +57,9 @@ public final class BenchReport {
                     share = "-";
                 } else if (w.flop > 0) {
                     double g = w.flop / med / 1e9;
+                    boolean bf16 = params.path("backend").asText().endsWith("-bf16");   // of the bf16 dot-product peak
                     rate = String.format(Locale.ROOT, "%.0f GFLOP/s", g);
-                    share = String.format(Locale.ROOT, "%.0f%%", 100 * g / peakFlops);
+                    share = String.format(Locale.ROOT, "%.0f%%%s", 100 * g / (bf16 ? peakBf16 : peakFlops), bf16 ? " (bf16)" : "");
                 } else {
                     double g = w.bytes / med / 1e9;
                     rate = String.format(Locale.ROOT, "%.1f GB/s", g);
@@ -63,9 +67,30 @@ public final class BenchReport {
                 }
                 out.append(String.format(Locale.ROOT, "| %s | %s | %s (%s-%s) | %s | %s |%n", shortName, paramString(params),
                         time(med), time(s[0]), time(s[s.length - 1]), rate, share));
+                medians.put(shortName + " " + paramString(params), med);
             }
         }
+        out.append(ratios(medians));
         System.out.print(out);
+    }
+
+    /** Time ratios within this run (the same JVM session, the same load) for the targets the README states. */
+    static String ratios(Map<String, Double> m) {
+        record R(String what, String num, String den, String target) {}
+        List<R> rs = List.of(
+                new R("ADM-256 forward, bf16 / fp32 time", "AdmForwardBench.forward backend=cpu-bf16 batch=1", "AdmForwardBench.forward backend=cpu batch=1", "<= 0.6"),
+                new R("ADM-256 forward, fp32 / ONNX Runtime time", "AdmForwardBench.forward backend=cpu batch=1", "AdmForwardBench.forward backend=onnxruntime batch=1", "-"),
+                new R("ResNet-50 batch 32, ONNX Runtime / fp32 time (= rate ratio)", "ResNetBench.logits backend=onnxruntime batch=32", "ResNetBench.logits backend=cpu batch=32", ">= 1.1"),
+                new R("ResNet-50 batch 32, ONNX Runtime / bf16 time (= rate ratio)", "ResNetBench.logits backend=onnxruntime batch=32", "ResNetBench.logits backend=cpu-bf16 batch=32", ">= 1.5"),
+                new R("guided step / forward, fp32", "GuidedStepBench.step backend=cpu guided=true", "GuidedStepBench.step backend=cpu guided=false", "<= 2.05"),
+                new R("guided step / forward, bf16", "GuidedStepBench.step backend=cpu-bf16 guided=true", "GuidedStepBench.step backend=cpu-bf16 guided=false", "<= 2.05"));
+        StringBuilder out = new StringBuilder();
+        for (R r : rs) {
+            if (!m.containsKey(r.num) || !m.containsKey(r.den)) continue;
+            if (out.isEmpty()) out.append("\nRatios of medians within this run:\n\n| ratio | value | target |\n|---|---|---|\n");
+            out.append(String.format(Locale.ROOT, "| %s | %.2f | %s |%n", r.what, m.get(r.num) / m.get(r.den), r.target));
+        }
+        return out.toString();
     }
 
     static String paramString(JsonNode params) {

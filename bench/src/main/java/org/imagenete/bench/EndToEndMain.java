@@ -39,8 +39,10 @@ import java.util.stream.Stream;
  *     the time per stage;</li>
  * <li>{@code evaluate [copies]}: ResNet-50 over JPEG files through the prefetching pipeline at batch 32: images/s end to end
  *     against the inference-only rate;</li>
- * <li>{@code background [steps]}: one full ImageNet-E background edit at 256 with ADM-256 (guided blended diffusion,
- *     10 steps by default) on the CPU: seconds in all and per step.</li>
+ * <li>{@code background [steps] [out.png]}: one full ImageNet-E background edit at 256 with ADM-256 (guided blended
+ *     diffusion, 10 steps by default) on the CPU: seconds in all and per step; {@code -Dimagenete.precision=bf16} in
+ *     bf16 (weights made in bf16); the edited image written to out.png when given;</li>
+ * <li>{@code psnr a.png b.png}: the PSNR of two such images (bf16 against fp32 from the same seed).</li>
  * </ul>
  */
 public final class EndToEndMain {
@@ -53,8 +55,10 @@ public final class EndToEndMain {
         switch (mode) {
             case "generate" -> generate(inputs, dir, args.length > 1 ? Integer.parseInt(args[1]) : 4, ops);
             case "evaluate" -> evaluate(inputs, args.length > 1 ? Integer.parseInt(args[1]) : 16, ops);
-            case "background" -> background(inputs, args.length > 1 ? Integer.parseInt(args[1]) : 10, ops);
-            default -> throw new IllegalArgumentException("mode: generate | evaluate | background");
+            case "background" -> background(inputs, args.length > 1 ? Integer.parseInt(args[1]) : 10, ops,
+                    args.length > 2 ? Path.of(args[2]) : null);
+            case "psnr" -> System.out.printf(Locale.ROOT, "PSNR %.2f dB%n", psnr(Images.read(Path.of(args[1])), Images.read(Path.of(args[2]))));
+            default -> throw new IllegalArgumentException("mode: generate | evaluate | background | psnr");
         }
     }
 
@@ -106,9 +110,8 @@ public final class EndToEndMain {
         }
     }
 
-    static void background(Path inputs, int steps, Ops ops) {
-        Map<String, Tensor> sd = FormulaWeights.stateDict(AdmConfig.adm256().parameterShapes(), 0);
-        try (Adm adm = Adm.load(AdmConfig.adm256(), sd, null, () -> sd.values().forEach(Tensor::close))) {
+    static void background(Path inputs, int steps, Ops ops, Path out) throws Exception {
+        try (Adm adm = AdmForwardBench.formula(ops)) {
             Path img = inputs.resolve("images/n02123045/tabby_1.jpg");
             RgbImage image = Images.read(img);
             var mask = Masks.readFor(inputs.resolve("masks/n02123045/tabby_1.png"), new MaskSource.Binary(), image, false);
@@ -128,9 +131,24 @@ public final class EndToEndMain {
             Editor.Result r = e.run(List.of(new Editor.Task(new Editor.Source("tabby_1", image, mask, 281, null), Edit.parse("background=20"), 0))).getFirst();
             double total = (System.nanoTime() - t0) / 1e9;
             for (double[] st : stepTimes) System.out.printf(Locale.ROOT, "  step index %2.0f: %.2f s, complexity of pred_x0 %.2f%n", st[0], st[1], st[2]);
-            System.out.printf(Locale.ROOT, "background+20 edit at 256 with ADM-256 on the CPU: %d steps in %.1f s (%.2f s per guided step); "
-                    + "complexity %.2f -> %.2f; ok=%s%n", steps, total, total / steps, (double) r.values().get("complexity_before"),
-                    (double) r.values().get("complexity_after"), r.ok());
+            System.out.printf(Locale.ROOT, "background+20 edit at 256 with ADM-256 on the CPU (%s): %d steps in %.1f s (%.2f s per guided step); "
+                    + "complexity %.2f -> %.2f; ok=%s%n", ops.convPrecision().flag(), steps, total, total / steps,
+                    (double) r.values().get("complexity_before"), (double) r.values().get("complexity_after"), r.ok());
+            if (out != null) Images.writePng(r.image(), out);
         }
+    }
+
+    /** 10 log10(255^2 / MSE) over all pixels and channels. */
+    static double psnr(RgbImage a, RgbImage b) {
+        if (a.width() != b.width() || a.height() != b.height()) throw new IllegalArgumentException("image sizes differ");
+        double se = 0;
+        for (int y = 0; y < a.height(); y++)
+            for (int x = 0; x < a.width(); x++)
+                for (int c = 0; c < 3; c++) {
+                    double d = a.get(x, y, c) - b.get(x, y, c);
+                    se += d * d;
+                }
+        double mse = se / (3.0 * a.width() * a.height());
+        return mse == 0 ? Double.POSITIVE_INFINITY : 10 * Math.log10(255.0 * 255.0 / mse);
     }
 }

@@ -5,9 +5,7 @@ import org.imagenete.diffusion.Guidance;
 import org.imagenete.diffusion.GuidedStep;
 import org.imagenete.diffusion.Schedule;
 import org.imagenete.nn.Adm;
-import org.imagenete.nn.AdmConfig;
 import org.imagenete.nn.FormulaWeights;
-import org.imagenete.ops.Backends;
 import org.imagenete.ops.Ops;
 import org.imagenete.tensor.Tensor;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -24,14 +22,13 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 import org.openjdk.jmh.infra.Blackhole;
 
-import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
  * One guided ImageNet-E step of ADM-256 at batch 1 (formula weights): UNet forward with a tape, the complexity
  * (FFT) and range guidance on pred_x0, and the UNet's input-gradient, i.e. everything but the cheap
  * elementwise sampling. {@code guided=false} runs the same step without guidance: the forward-only baseline
- * of the same run, for the ratio.
+ * of the same run, for the ratio. {@code cpu-bf16}: the cpu backend with --precision bf16.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SingleShotTime)
@@ -43,7 +40,7 @@ public class GuidedStepBench {
     @Param({"true", "false"})
     public boolean guided;
 
-    @Param({"cpu"})
+    @Param({"cpu", "cpu-bf16"})
     public String backend;
 
     Ops ops;
@@ -53,9 +50,8 @@ public class GuidedStepBench {
 
     @Setup
     public void setUp() {
-        ops = Backends.get(backend);
-        Map<String, Tensor> sd = FormulaWeights.stateDict(AdmConfig.adm256().parameterShapes(), 0);
-        model = Adm.load(AdmConfig.adm256(), sd, null, () -> sd.values().forEach(Tensor::close));
+        ops = Data.ops(backend);
+        model = AdmForwardBench.formula(ops);
         x = FormulaWeights.tensor(2_000_000, 0, 0, 1.7320508075688772, 1, 3, 256, 256);
         diffusion = new GaussianDiffusion(Schedule.respaced(1000, "100"));
     }

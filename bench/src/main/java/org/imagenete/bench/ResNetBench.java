@@ -3,7 +3,6 @@ package org.imagenete.bench;
 import org.imagenete.eval.OnnxClassifier;
 import org.imagenete.nn.FormulaWeights;
 import org.imagenete.nn.ResNet;
-import org.imagenete.ops.Backends;
 import org.imagenete.ops.Ops;
 import org.imagenete.tensor.Tensor;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -26,9 +25,9 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * ResNet-50 at 224x224, batch 32, formula weights (BatchNorm folded): the native backend, and ONNX Runtime on
- * the very same folded weights (exported with {@link ResNet#toOnnx()}) as kernel 0, in the same run.
- * 8.18 GFLOP per image.
+ * ResNet-50 at 224x224, batch 32, formula weights (BatchNorm folded): the native backend in fp32 and bf16
+ * ({@code cpu-bf16}: the folded weights then converted to bf16), and ONNX Runtime (fp32) on the very same folded
+ * weights (exported with {@link ResNet#toOnnx()}) as kernel 0, in the same run. 8.18 GFLOP per image.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -37,7 +36,7 @@ import java.util.concurrent.TimeUnit;
 @Measurement(iterations = 5, time = 5)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "--enable-native-access=ALL-UNNAMED", "-Xmx4g"})
 public class ResNetBench {
-    @Param({"cpu", "onnxruntime"})
+    @Param({"cpu", "cpu-bf16", "onnxruntime"})
     public String backend;
 
     @Param({"32"})
@@ -53,15 +52,14 @@ public class ResNetBench {
     public void setUp() throws Exception {
         ResNet.Arch a = ResNet.Arch.of(50, 1000);
         Map<String, Tensor> sd = FormulaWeights.stateDict(a.parameterShapes(), 0);
-        net = ResNet.load(a, sd, null);
+        if (!backend.equals("onnxruntime")) ops = Data.ops(backend);
+        net = ResNet.load(a, sd, null, ops == null ? org.imagenete.tensor.DType.F32 : ops.convWeightType());
         sd.values().forEach(Tensor::close);
         x = Data.uniform(1, 1.7f, batch, 3, 224, 224);
         if (backend.equals("onnxruntime")) {
             onnx = Files.createTempFile("resnet50", ".onnx");
             Files.write(onnx, net.toOnnx());
             ort = new OnnxClassifier(onnx, Runtime.getRuntime().availableProcessors(), false);
-        } else {
-            ops = Backends.get(backend);
         }
     }
 

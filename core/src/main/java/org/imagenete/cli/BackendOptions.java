@@ -2,16 +2,23 @@ package org.imagenete.cli;
 
 import org.imagenete.ops.Backends;
 import org.imagenete.ops.Ops;
+import org.imagenete.ops.Precision;
 import picocli.CommandLine.Option;
 
-/** {@code --backend} and {@code --threads}, shared by every command that computes. */
+/** {@code --backend}, {@code --precision} and {@code --threads}, shared by every command that computes. */
 public final class BackendOptions {
     @Option(names = "--backend", paramLabel = "NAME",
-            description = {"reference | cpu | cuda | cuda-bf16 | cuda-fp16 | cuda-emulated[-bf16|-fp16]",
-                    "(default: the fastest available: cuda on a GPU, else cpu; also -Dimagenete.backend).",
-                    "cuda-bf16/-fp16 run the convolutions on tensor cores (16-bit operands, fp32 accumulation);",
-                    "cuda-emulated runs the same CUDA kernels on the CPU, slowly, to check them without a GPU."})
+            description = {"reference | cpu | cuda | cuda-emulated (default: the fastest available: cuda on a GPU, else cpu;",
+                    "also -Dimagenete.backend). cuda-emulated runs the same CUDA kernels on the CPU, slowly, to check them",
+                    "without a GPU. cuda-bf16, cuda-fp16 (and cuda-emulated-bf16/-fp16): --backend cuda --precision bf16|fp16."})
     String backend;
+
+    @Option(names = "--precision", paramLabel = "P",
+            description = {"fp32 | bf16 | fp16: the convolutions' arithmetic (default fp32; also -Dimagenete.precision).",
+                    "bf16: 16-bit operands, fp32 sums -- on the cpu backend with AVX-512 BF16 (weights converted once at",
+                    "load; a CPU without it runs fp32 and says so), on cuda the tensor cores; fp16: cuda only.",
+                    "Normalisation, softmax, the FFT guidance and the diffusion arithmetic stay fp32."})
+    String precision;
 
     @Option(names = "--threads", paramLabel = "N", description = "threads for the native kernels (default: all cores; at most 4 per core)")
     Integer threads;
@@ -41,6 +48,6 @@ public final class BackendOptions {
 
     public Ops ops() {
         if (checkedThreads("--threads", threads) != null) System.setProperty("imagenete.threads", threads.toString());
-        return Backends.get(backend);
+        return Backends.get(backend, precision == null ? null : Precision.parse(precision));
     }
 }

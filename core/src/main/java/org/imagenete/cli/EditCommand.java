@@ -124,8 +124,8 @@ public final class EditCommand implements Callable<Integer> {
         if (numHeadChannels != null) flags.put("num_head_channels", numHeadChannels.toString());
         long t0 = System.nanoTime();
         stats.start(ops);
-        try (Adm model = req.usesModel(weights != null) ? Adm.open(weights, flags) : null;
-             ResNet cls = req.needsClassifier() ? ResNet.open(classifier) : null) {
+        try (Adm model = req.usesModel(weights != null) ? Adm.open(weights, flags, ops.convWeightType()) : null;
+             ResNet cls = req.needsClassifier() ? ResNet.open(classifier, ops.convWeightType()) : null) {
             req.checkClassifier(cls, String.valueOf(classifier));
             var models = new EditRequest.Models(model, model == null ? null : weights.toString(), model == null ? null : Checksums.sha256(weights),
                     cls, cls == null ? null : classifier.toString(), cls == null ? null : Checksums.sha256(classifier));
@@ -143,8 +143,8 @@ public final class EditCommand implements Callable<Integer> {
                 AtomicFiles.write(out.resolve(base + ".json"), o.sidecar().getBytes(StandardCharsets.UTF_8));
                 System.err.println("edit: wrote " + out.resolve(base + ".png"));
             }
-            System.err.printf(Locale.ROOT, "edit: %d of %d edits in %.1f s (%s)%n", results.size() - failed, results.size(),
-                    (System.nanoTime() - t0) / 1e9, ops.name());
+            System.err.printf(Locale.ROOT, "edit: %d of %d edits in %.1f s (%s, %s)%n", results.size() - failed, results.size(),
+                    (System.nanoTime() - t0) / 1e9, ops.name(), ops.convPrecision().flag());
             return failed == 0 ? 0 : 1;
         } finally {
             stats.print(ops);

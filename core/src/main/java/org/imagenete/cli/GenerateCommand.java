@@ -142,7 +142,7 @@ public final class GenerateCommand implements Callable<Integer> {
         boolean harmonize = geometric && cfg.harmonizeSteps() > 0;
         boolean useModel = needsModel || fillMode == Editor.Fill.DIFFUSION || (harmonize && adm != null);
         stats.start(ops);
-        try (Adm model = useModel ? Adm.open(adm, flags) : null; ResNet cls = needsClassifier ? ResNet.open(classifier) : null;
+        try (Adm model = useModel ? Adm.open(adm, flags, ops.convWeightType()) : null; ResNet cls = needsClassifier ? ResNet.open(classifier, ops.convWeightType()) : null;
              IsNetMasker isnet = autoMasks ? IsNetMasker.open() : null) {
             if (cls != null)
                 for (Inputs.Item it : items)
@@ -150,7 +150,7 @@ public final class GenerateCommand implements Callable<Integer> {
                         throw new IllegalArgumentException(classifier + ": the classifier has " + cls.arch().numClasses() + " classes; "
                                 + it.id() + " is class " + it.label() + " (" + it.wnid() + "), which it cannot push away from");
             Editor editor = new Editor(cfg, model, ops, Fills.named(classical), cls == null ? null : new ClassifierGuidance(cls, advMode));
-            Generator.Provenance prov = new Generator.Provenance(ops.name(), fillMode == Editor.Fill.DIFFUSION ? "diffusion" : classical,
+            Generator.Provenance prov = new Generator.Provenance(ops.name(), ops.convPrecision().flag(), fillMode == Editor.Fill.DIFFUSION ? "diffusion" : classical,
                     useModel ? Checksums.sha256(adm) : null, needsClassifier ? Checksums.sha256(classifier) : null);
             Generator g = new Generator(editor, new Generator.Options(vs, seed, si, sn, batch, maskSource, forceSettings), out, prov,
                     isnet == null ? null : isnet::mask);

@@ -75,7 +75,7 @@ public final class ServeCommand implements Callable<Integer> {
         Map<String, String> flags = new LinkedHashMap<>();
         if (numHeadChannels != null) flags.put("num_head_channels", numHeadChannels.toString());
         boolean onnx = classifier != null && classifier.toString().endsWith(".onnx");
-        try (Adm adm = weights == null ? null : Adm.open(weights, flags);
+        try (Adm adm = weights == null ? null : Adm.open(weights, flags, ops.convWeightType());
              Classifier cls = classifier == null ? null : onnx ? new OnnxClassifier(classifier, 0, false) : ResNetClassifier.open(classifier, ops)) {
             var resnet = cls instanceof ResNetClassifier r ? r.net() : null;
             var models = new EditRequest.Models(adm, weights == null ? null : weights.toString(), weights == null ? null : Checksums.sha256(weights),

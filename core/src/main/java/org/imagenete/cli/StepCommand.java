@@ -80,8 +80,8 @@ public final class StepCommand implements Callable<Integer> {
         List<Tensor> owned = new ArrayList<>();
         stats.start(ops);
         DeviceCounters counters = ops.device() == null ? null : ops.device().counters();
-        try (Adm model = Adm.open(weights, flags); SafeTensors in = SafeTensors.open(input);
-             ResNet cls = classifier == null ? null : ResNet.open(classifier)) {
+        try (Adm model = Adm.open(weights, flags, ops.convWeightType()); SafeTensors in = SafeTensors.open(input);
+             ResNet cls = classifier == null ? null : ResNet.open(classifier, ops.convWeightType())) {
             Map<String, String> meta = in.metadata();
             String resp = respacing != null ? respacing : meta.getOrDefault("respacing", "100");
             float lam = lambda != null ? lambda : number(meta, "lambda", "20");
@@ -145,7 +145,7 @@ public final class StepCommand implements Callable<Integer> {
                 out.put("step.t_unscaled", tu);
                 if (counters != null) counters.endStep();
                 double s = (System.nanoTime() - t0) / 1e9;
-                Map<String, String> written = new LinkedHashMap<>(Map.of("backend", ops.name(), "respacing", resp, "lambda", Float.toString(lam),
+                Map<String, String> written = new LinkedHashMap<>(Map.of("backend", ops.name(), "precision", ops.convPrecision().flag(), "respacing", resp, "lambda", Float.toString(lam),
                         "range_lambda", Float.toString(rl), "per_sample", Boolean.toString(perSample)));
                 if (cls != null) {
                     written.put("adv_scale", Float.toString(adv.scale));

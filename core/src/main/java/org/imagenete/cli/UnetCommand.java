@@ -56,7 +56,7 @@ public final class UnetCommand implements Callable<Integer> {
         Map<String, String> f = new LinkedHashMap<>(flags);
         if (numHeadChannels != null) f.put("num_head_channels", numHeadChannels.toString());
         List<Tensor> owned = new ArrayList<>();
-        try (Adm model = Adm.open(weights, f); SafeTensors in = SafeTensors.open(input)) {
+        try (Adm model = Adm.open(weights, f, ops.convWeightType()); SafeTensors in = SafeTensors.open(input)) {
             int inCh = model.config().inChannels();
             Tensor x = f32(in, "x", owned);
             if (x.rank() != 4 || x.dim(1) != inCh)
@@ -96,7 +96,7 @@ public final class UnetCommand implements Callable<Integer> {
                 if (bad > 0)
                     System.err.println("unet: warning: the output holds " + bad + " non-finite values" + (badIn > 0
                             ? " (tensor 'x' holds " + badIn + ")" : "") + "; written anyway");
-                SafeTensors.write(output, result, Map.of("backend", ops.name(),
+                SafeTensors.write(output, result, Map.of("backend", ops.name(), "precision", ops.convPrecision().flag(),
                         "weights", weights.getFileName().toString(), "seconds", String.format(Locale.ROOT, "%.3f", s)));
                 System.err.printf(Locale.ROOT, "unet: %s -> %s out%s%s in %.2f s (%s)%n", input, output, out.shape(),
                         dx != null ? " dx" + dx.shape() : "", s, ops.name());

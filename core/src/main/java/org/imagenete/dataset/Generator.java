@@ -46,7 +46,12 @@ public final class Generator {
     public static final String ORIGINAL = "original";
 
     /** Provenance copied into every row. */
-    public record Provenance(String backend, String fill, String modelSha256, String classifierSha256) {}
+    /** precision: the convolutions' arithmetic ({@link org.imagenete.ops.Ops#convPrecision()}). */
+    public record Provenance(String backend, String precision, String fill, String modelSha256, String classifierSha256) {
+        public Provenance(String backend, String fill, String modelSha256, String classifierSha256) {
+            this(backend, "fp32", fill, modelSha256, classifierSha256);
+        }
+    }
 
     /**
      * @param chunk         images edited per editor call
@@ -116,6 +121,7 @@ public final class Generator {
         s.put("seed", options.seed);
         s.put("shards", options.shards);
         s.put("size", editor.config().size());
+        s.put("precision", provenance.precision());
         s.put("fill", provenance.fill());
         s.put("mask_format", maskFormat(options.maskSource));
         if (provenance.modelSha256() != null) {
@@ -320,6 +326,7 @@ public final class Generator {
         if (Double.isNaN(value)) row.putNull("value");
         else row.put("value", value);
         row.put("backend", provenance.backend());
+        row.put("precision", provenance.precision());
         row.put("fill", provenance.fill());
         if (provenance.modelSha256() != null) row.put("model_sha256", provenance.modelSha256());
         if (provenance.classifierSha256() != null) row.put("classifier_sha256", provenance.classifierSha256());

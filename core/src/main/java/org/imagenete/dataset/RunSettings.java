@@ -30,7 +30,7 @@ final class RunSettings {
     static final String FILE = "settings.json";
     /** Settings compared between runs, in the order differences are listed, with the option that sets each. */
     private static final List<Map.Entry<String, String>> OPTION = List.of(Map.entry("seed", "--seed"),
-            Map.entry("shards", "--shard I/N (N)"), Map.entry("size", "--size"), Map.entry("fill", "--fill"),
+            Map.entry("shards", "--shard I/N (N)"), Map.entry("size", "--size"), Map.entry("precision", "--precision"), Map.entry("fill", "--fill"),
             Map.entry("mask_format", "--mask-format"), Map.entry("steps", "--steps"), Map.entry("harmonize_steps", "--harmonize-steps"), Map.entry("fill_steps", "--fill-steps"), Map.entry("fill_resample", "--fill-resample"),
             Map.entry("model_sha256", "--weights (SHA-256)"), Map.entry("classifier_sha256", "--classifier (SHA-256)"),
             Map.entry("adv_scale", "--adv-scale"));

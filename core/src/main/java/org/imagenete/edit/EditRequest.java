@@ -173,6 +173,7 @@ public record EditRequest(Source source, List<List<Edit>> edits, long seed, Sett
         o.put("size", settings.size);
         o.put("fill", fillMode() == Editor.Fill.FAST && settings.fill.equals("fast") ? "patch" : settings.fill);
         o.put("backend", ops.name());
+        o.put("precision", ops.convPrecision().flag());
         if (models.admSha256 != null) {
             o.put("model", models.admName);
             o.put("model_sha256", models.admSha256);

@@ -23,7 +23,7 @@ public final class ResNetClassifier implements Classifier, Classifier.CamSource 
     }
 
     public static ResNetClassifier open(Path weights, Ops ops) {
-        ResNet net = ResNet.open(weights);
+        ResNet net = ResNet.open(weights, ops.convWeightType());
         return new ResNetClassifier(net, ops, net.arch().name() + " (" + weights.getFileName() + ", native " + ops.name() + ")",
                 Preprocessing.imagenet());
     }

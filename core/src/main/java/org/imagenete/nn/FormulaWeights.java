@@ -65,7 +65,13 @@ public final class FormulaWeights {
      * A whole state dict by the formula: tensor k is the k-th entry of {@code shapes} (state-dict order).
      * {@code num_batches_tracked} entries become int64 zeros and still consume their k.
      */
-    public static Map<String, Tensor> stateDict(Map<String, int[]> shapes, long salt) {
+    public static Map<String, Tensor> stateDict(Map<String, int[]> shapes, long salt) { return stateDict(shapes, salt, DType.F32); }
+
+    /**
+     * The same with the convolution weights (rank >= 3) in {@code convWeights} (F32 or BF16), each converted as it
+     * is made: the ADM-256 in bf16 never holds its 2.2 GB of F32 weights (what {@code Adm.load} would convert them to).
+     */
+    public static Map<String, Tensor> stateDict(Map<String, int[]> shapes, long salt, DType convWeights) {
         Map<String, Tensor> out = new LinkedHashMap<>();
         long k = 0;
         for (Map.Entry<String, int[]> e : shapes.entrySet()) {
@@ -73,7 +79,14 @@ public final class FormulaWeights {
                 out.put(e.getKey(), Tensor.zeros(DType.I64, e.getValue()));
             } else {
                 double[] p = policy(e.getKey(), e.getValue());
-                out.put(e.getKey(), tensor(k, salt, p[0], p[1], e.getValue()));
+                Tensor t = tensor(k, salt, p[0], p[1], e.getValue());
+                if (t.rank() >= 3 && convWeights != DType.F32) {
+                    Tensor f = t;
+                    try (f) {
+                        t = f.convert(convWeights);
+                    }
+                }
+                out.put(e.getKey(), t);
             }
             k++;
         }

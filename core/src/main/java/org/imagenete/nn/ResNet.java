@@ -165,7 +165,10 @@ public final class ResNet implements AutoCloseable {
     public Arch arch() { return arch; }
 
     /** Opens a torchvision checkpoint (.pth zip or safetensors), folds BatchNorm, closes the file. */
-    public static ResNet open(Path file) {
+    public static ResNet open(Path file) { return open(file, DType.F32); }
+
+    /** The same with the folded convolution weights in {@code convWeights} (F32, or BF16: {@link Ops#convWeightType()}). */
+    public static ResNet open(Path file, DType convWeights) {
         try (StateDict sd = Checkpoints.open(file)) {
             Arch a;
             try {
@@ -173,12 +176,17 @@ public final class ResNet implements AutoCloseable {
             } catch (IllegalArgumentException e) {
                 throw new CheckpointException(file, null, e.getMessage(), e);
             }
-            return MappedFiles.guard(sd, () -> load(a, sd.tensors(), file));   // a file truncated meanwhile: one clear error
+            return MappedFiles.guard(sd, () -> load(a, sd.tensors(), file, convWeights));   // a file truncated meanwhile: one clear error
         }
     }
 
     /** Folds BatchNorm into copies of the conv weights; the state dict can be closed afterwards. */
-    public static ResNet load(Arch arch, Map<String, Tensor> sd, Path file) {
+    public static ResNet load(Arch arch, Map<String, Tensor> sd, Path file) { return load(arch, sd, file, DType.F32); }
+
+    /** The same, the folded conv weights then converted to {@code convWeights} (F32 or BF16); fc stays F32. */
+    public static ResNet load(Arch arch, Map<String, Tensor> sd, Path file, DType convWeights) {
+        if (convWeights != DType.F32 && convWeights != DType.BF16)
+            throw new IllegalArgumentException("convolution weights in " + convWeights + ": F32 or BF16");
         Map<String, int[]> expected = arch.parameterShapes();
         for (var e : expected.entrySet()) {
             Tensor t = sd.get(e.getKey());
@@ -198,6 +206,11 @@ public final class ResNet implements AutoCloseable {
                 if (base.endsWith("downsample.0")) fold(convs, sd, base, base.replace("downsample.0", "downsample.1"));
                 else if (base.matches(".*\\.conv\\d")) fold(convs, sd, base, base.replace(".conv", ".bn"));
             }
+            if (convWeights != DType.F32)
+                for (Tensor[] p : convs.values())
+                    try (Tensor f = p[0]) {
+                        p[0] = f.convert(convWeights);
+                    }
             return new ResNet(arch, convs, sd.get("fc.weight").toF32(), sd.get("fc.bias").toF32());
         } catch (RuntimeException e) {
             convs.values().forEach(p -> { p[0].close(); p[1].close(); });
@@ -402,7 +415,11 @@ public final class ResNet implements AutoCloseable {
     private String conv(OnnxWriter g, String name, String in, int stride, int pad, int groups) {
         Tensor[] c = convs.get(name);
         long k = c[0].dim(2);
-        return g.node("Conv", name + ".out", new String[]{in, g.initializer(name + ".weight", c[0]), g.initializer(name + ".bias", c[1])},
+        String wName;
+        try (Tensor w = c[0].dtype() == DType.F32 ? c[0].view(c[0].shape().dims()) : c[0].toF32()) {   // BF16 widened exactly
+            wName = g.initializer(name + ".weight", w);
+        }
+        return g.node("Conv", name + ".out", new String[]{in, wName, g.initializer(name + ".bias", c[1])},
                 OnnxWriter.ints("kernel_shape", k, k), OnnxWriter.ints("strides", stride, stride), OnnxWriter.ints("pads", pad, pad, pad, pad),
                 OnnxWriter.integer("group", groups));
     }

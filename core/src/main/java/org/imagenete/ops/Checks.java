@@ -27,15 +27,29 @@ public final class Checks {
             throw new IllegalArgumentException(what + " must have shape " + Arrays.toString(dims) + ", got " + t.shape());
     }
 
-    /** Output shape of {@link Ops#conv2d}, after checking every argument. */
-    public static int[] conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add) {
-        return conv2d(x, w, bias, stride, pad, 1, add);
+    /** A conv weight [Cout,Cin,KH,KW]: F32, or also BF16 when the backend takes bf16 weights. */
+    private static void convWeight(String what, Tensor w, boolean bf16) {
+        if (w == null) throw new IllegalArgumentException(what + " is missing");
+        if (w.dtype() != DType.F32 && !(bf16 && w.dtype() == DType.BF16))
+            throw new IllegalArgumentException(what + " must be F32" + (bf16 ? " or BF16" : " (BF16 weights are for the cpu backend)")
+                    + ", got " + w.dtype());
+        if (w.rank() != 4) throw new IllegalArgumentException(what + " must have rank 4, got shape " + w.shape());
     }
 
-    /** Output shape of a grouped {@link Ops#conv2d}, after checking every argument. */
+    /** Output shape of {@link Ops#conv2d}, after checking every argument (F32 weights). */
+    public static int[] conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, Tensor add) {
+        return conv2d(x, w, bias, stride, pad, 1, add, false);
+    }
+
+    /** Output shape of a grouped {@link Ops#conv2d}, after checking every argument (F32 weights). */
     public static int[] conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, int groups, Tensor add) {
+        return conv2d(x, w, bias, stride, pad, groups, add, false);
+    }
+
+    /** The same, also accepting BF16 weights when {@code bf16}. */
+    public static int[] conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, int groups, Tensor add, boolean bf16) {
         rank("conv2d input", x, 4);
-        rank("conv2d weight", w, 4);
+        convWeight("conv2d weight", w, bf16);
         int b = x.dim(0), cin = x.dim(1), h = x.dim(2), wd = x.dim(3);
         int cout = w.dim(0), kh = w.dim(2), kw = w.dim(3);
         groups(w, groups);
@@ -124,12 +138,17 @@ public final class Checks {
     }
 
     public static void conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int h, int wdt) {
-        conv2dGrad(dy, w, stride, pad, 1, h, wdt);
+        conv2dGrad(dy, w, stride, pad, 1, h, wdt, false);
     }
 
     public static void conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int groups, int h, int wdt) {
+        conv2dGrad(dy, w, stride, pad, groups, h, wdt, false);
+    }
+
+    /** The same, also accepting BF16 weights when {@code bf16}. */
+    public static void conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int groups, int h, int wdt, boolean bf16) {
         rank("conv2d_grad dy", dy, 4);
-        rank("conv2d_grad weight", w, 4);
+        convWeight("conv2d_grad weight", w, bf16);
         groups(w, groups);
         if (dy.dim(1) != w.dim(0))
             throw new IllegalArgumentException("conv2d_grad: dy " + dy.shape() + " has " + dy.dim(1) + " channels, weight " + w.shape() + " makes " + w.dim(0));

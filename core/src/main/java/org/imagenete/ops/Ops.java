@@ -1,5 +1,6 @@
 package org.imagenete.ops;
 
+import org.imagenete.tensor.DType;
 import org.imagenete.tensor.Tensor;
 
 import java.util.Set;
@@ -20,11 +21,21 @@ public interface Ops {
     /** The backend's device memory, graphs and counters, or null when it computes in host memory. */
     default DeviceSupport device() { return null; }
 
+    /** The arithmetic of this backend's convolutions (recorded in sidecars and manifests). */
+    default Precision convPrecision() { return Precision.FP32; }
+
+    /**
+     * The dtype a model converts its convolution weights to when it is loaded for this backend: F32, or BF16 for
+     * the CPU backend in bf16 mode, whose {@link #conv2d} and {@link #conv2dGrad} then take bf16 operands.
+     */
+    default DType convWeightType() { return DType.F32; }
+
     /**
      * 2-D cross-correlation with zero padding, optionally adding {@code add} (a fused residual), then, when
      * {@code relu}, max(0, .) (a fused activation: ResNet's conv-BN-ReLU, BN folded into w and bias).
      * Grouped (ResNeXt's 3x3): the channels form {@code groups} groups and output channel co (group
      * g = co / (Cout/groups)) sees only the input channels of group g, [g Cin/groups, (g+1) Cin/groups).
+     * w is F32, or BF16 where {@link #convWeightType} allows it (bf16 products, fp32 sums).
      * x [B,Cin,H,W], w [Cout,Cin/groups,KH,KW], bias [Cout] or null, add [B,Cout,Ho,Wo] or null
      * -> [B,Cout,Ho,Wo] with Ho = (H + 2 pad - KH) / stride + 1.
      */

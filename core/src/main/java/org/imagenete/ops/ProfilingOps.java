@@ -50,6 +50,10 @@ public final class ProfilingOps implements Ops {
 
     @Override public DeviceSupport device() { return inner.device(); }
 
+    @Override public Precision convPrecision() { return inner.convPrecision(); }
+
+    @Override public org.imagenete.tensor.DType convWeightType() { return inner.convWeightType(); }
+
     @Override public Tensor conv2d(Tensor x, Tensor w, Tensor b, int s, int p, int groups, Tensor add, boolean relu) {
         return time("conv2d k" + w.dim(2) + " s" + s + " ->" + w.dim(0) + (groups > 1 ? " g" + groups : "") + (add != null ? " +add" : "")
                 + (relu ? " +relu" : ""), x, () -> inner.conv2d(x, w, b, s, p, groups, add, relu));

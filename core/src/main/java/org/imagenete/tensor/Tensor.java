@@ -284,6 +284,11 @@ public final class Tensor implements AutoCloseable {
         if (!to.isFloating() || !dtype.isFloating()) throw new IllegalArgumentException("convert " + dtype + " -> " + to);
         Tensor out = allocate(to, shape);
         long n = numel();
+        if (dtype == DType.F32 && to == DType.BF16) {   // loading a model for bf16: hundreds of millions of weights
+            MemorySegment src = data(), dst = out.data;
+            for (long i = 0; i < n; i++) dst.setAtIndex(I16, i, floatToBf16(src.getAtIndex(F32, i)));
+            return out;
+        }
         for (long i = 0; i < n; i++) out.setFloat(i, getFloat(i));
         return out;
     }

@@ -1,6 +1,7 @@
 package org.imagenete.nn;
 
 import org.imagenete.io.SafeTensors;
+import org.imagenete.tensor.DType;
 import org.imagenete.tensor.Tensor;
 import org.imagenete.testutil.Golden;
 
@@ -21,8 +22,11 @@ public final class AdmGolden {
         return Adm.load(AdmConfig.infer(st.tensors(), 8), st.tensors(), st.file(), st);
     }
 
-    public static Adm model256() {
-        var sd = FormulaWeights.stateDict(AdmConfig.adm256().parameterShapes(), 0);
-        return Adm.load(AdmConfig.adm256(), sd, null, () -> sd.values().forEach(Tensor::close));
+    public static Adm model256() { return model256(0, DType.F32); }
+
+    /** The ADM-256 with formula weights of {@code salt}, its convolution weights in {@code convWeights}. */
+    public static Adm model256(long salt, DType convWeights) {
+        var sd = FormulaWeights.stateDict(AdmConfig.adm256().parameterShapes(), salt, convWeights);
+        return Adm.load(AdmConfig.adm256(), sd, null, () -> sd.values().forEach(Tensor::close), convWeights);
     }
 }

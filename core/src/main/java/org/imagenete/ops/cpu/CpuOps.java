@@ -3,6 +3,7 @@ package org.imagenete.ops.cpu;
 import org.imagenete.ops.Checks;
 import org.imagenete.ops.Op;
 import org.imagenete.ops.Ops;
+import org.imagenete.ops.Precision;
 import org.imagenete.ops.ref.ReferenceOps;
 import org.imagenete.tensor.DType;
 import org.imagenete.tensor.Tensor;
@@ -24,6 +25,9 @@ import static org.imagenete.ops.cpu.NativeLib.voidFn;
  * The fast CPU backend: C kernels in {@code native/} (AVX-512 or AVX2, OpenMP over all cores) called through
  * the FFM API. Each op checks its arguments (shared {@link Checks}), allocates its output and runs one kernel;
  * kernels that need scratch memory return -1 when malloc fails.
+ * <p>Convolutions with BF16 weights (a model loaded for {@link Precision#BF16}, see {@link #convWeightType}) run
+ * with bf16 operands and fp32 sums ({@code vdpbf16ps}): the activations are rounded to bf16 as they are packed.
+ * Everything else stays fp32.
  */
 public final class CpuOps implements Ops {
     private static final MethodHandle CONV = NativeLib.handle("ie_conv2d_auto_ex_f32", voidFn(ADDRESS, ADDRESS, ADDRESS,
@@ -59,12 +63,39 @@ public final class CpuOps implements Ops {
             ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle SET_THREADS = NativeLib.handle("ie_set_num_threads", voidFn(JAVA_INT));
     private static final MethodHandle SET_WINOGRAD = NativeLib.handle("ie_set_winograd", voidFn(JAVA_INT));
+    private static final MethodHandle CONV_BF16 = NativeLib.handle("ie_conv2d_auto_ex_bf16", FunctionDescriptor.of(JAVA_INT,
+            ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT,
+            JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle CONV_GRAD_BF16 = NativeLib.handle("ie_conv2d_grad_bf16", FunctionDescriptor.of(JAVA_INT,
+            ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
+    private static final MethodHandle HAS_BF16 = NativeLib.handle("ie_has_bf16", FunctionDescriptor.of(JAVA_INT));
+    private static final MethodHandle SET_WINOGRAD_BF16 = NativeLib.handle("ie_set_winograd_bf16", voidFn(JAVA_INT));
+
+    private final Precision precision;
 
     /**
      * Uses {@code -Dimagenete.threads} threads if set, else all cores; {@code -Dimagenete.winograd=false} keeps every
      * convolution on the direct implicit GEMM.
      */
     public CpuOps() { this(Integer.getInteger("imagenete.threads", 0)); }
+
+    /** Whether this CPU runs the bf16 kernels (AVX-512 BF16); without it BF16 weights are widened to fp32. */
+    public static boolean bf16Supported() {
+        try {
+            return (int) HAS_BF16.invokeExact() == 1;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /**
+     * In bf16 mode the 3x3 convolutions where Winograd pays run Winograd F(4x4,3x3) on bf16 operands (about twice
+     * the arithmetic rate, but ~10x the direct bf16 rounding error, see native/ops.h) when {@code on}, else (the
+     * default, also {@code -Dimagenete.winograd.bf16=true}) the fp32 Winograd on the widened weights.
+     */
+    public static void setWinogradBf16(boolean on) {
+        run(null, () -> { SET_WINOGRAD_BF16.invokeExact(on ? 1 : 0); });
+    }
 
     /** Winograd F(4x4,3x3) for the 3x3 convolutions where it pays (the default), or the direct path only. */
     public static void setWinograd(boolean on) {
@@ -73,14 +104,30 @@ public final class CpuOps implements Ops {
 
     static {
         if (!Boolean.parseBoolean(System.getProperty("imagenete.winograd", "true"))) setWinograd(false);
+        if (Boolean.getBoolean("imagenete.winograd.bf16")) setWinogradBf16(true);
     }
 
     /** Pins the number of threads every kernel uses ({@code <= 0}: leave as is, all cores by default). */
-    public CpuOps(int threads) {
+    public CpuOps(int threads) { this(threads, Precision.FP32); }
+
+    /**
+     * The same, asking models to load their convolution weights in {@code precision} (FP32 or BF16; BF16 needs
+     * {@link #bf16Supported()}).
+     */
+    public CpuOps(int threads, Precision precision) {
+        if (precision == Precision.FP16)
+            throw new IllegalArgumentException("--precision fp16 is for the CUDA backend; the cpu backend computes in fp32 or bf16");
+        if (precision == Precision.BF16 && !bf16Supported())
+            throw new IllegalStateException("this CPU has no AVX-512 BF16 (vdpbf16ps): the cpu backend runs fp32 only");
+        this.precision = precision;
         if (threads > 0) run(null, () -> { SET_THREADS.invokeExact(threads); });
     }
 
     @Override public String name() { return "cpu"; }
+
+    @Override public Precision convPrecision() { return precision; }
+
+    @Override public DType convWeightType() { return precision == Precision.BF16 ? DType.BF16 : DType.F32; }
 
     @Override public Set<Op> supports() { return EnumSet.allOf(Op.class); }
 
@@ -122,14 +169,21 @@ public final class CpuOps implements Ops {
 
     @Override
     public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, int groups, Tensor add, boolean relu) {
-        int[] o = Checks.conv2d(x, w, bias, stride, pad, groups, add);
+        int[] o = Checks.conv2d(x, w, bias, stride, pad, groups, add, true);
         Tensor y = f32(o);
-        if (groups == 1)
-            return run(y, () -> { CONV.invokeExact(seg(x), seg(w), seg(bias), seg(add), seg(y), x.dim(0), x.dim(1), x.dim(2),
-                    x.dim(3), w.dim(0), w.dim(2), w.dim(3), stride, pad, relu ? 1 : 0); });
-        // grouped (ResNeXt): a direct kernel, one output plane per task (native/grouped.c)
-        return run(y, () -> { CONV_GROUPED.invokeExact(seg(x), seg(w), seg(bias), seg(add), seg(y), x.dim(0), x.dim(1), x.dim(2),
-                x.dim(3), w.dim(0), w.dim(2), w.dim(3), stride, pad, groups, relu ? 1 : 0); });
+        if (groups > 1) {
+            // grouped (ResNeXt): a direct kernel, one output plane per task (native/grouped.c), in fp32: bf16 weights widened
+            try (Tensor w32 = w.dtype() == DType.BF16 ? w.toF32() : null) {
+                Tensor wf = w32 != null ? w32 : w;
+                return run(y, () -> { CONV_GROUPED.invokeExact(seg(x), seg(wf), seg(bias), seg(add), seg(y), x.dim(0), x.dim(1), x.dim(2),
+                        x.dim(3), wf.dim(0), wf.dim(2), wf.dim(3), stride, pad, groups, relu ? 1 : 0); });
+            }
+        }
+        if (w.dtype() == DType.BF16)
+            return runAlloc(y, "conv2d", () -> (int) CONV_BF16.invokeExact(seg(x), seg(w), seg(bias), seg(add), seg(y), x.dim(0),
+                    x.dim(1), x.dim(2), x.dim(3), w.dim(0), w.dim(2), w.dim(3), stride, pad, relu ? 1 : 0));
+        return run(y, () -> { CONV.invokeExact(seg(x), seg(w), seg(bias), seg(add), seg(y), x.dim(0), x.dim(1), x.dim(2),
+                x.dim(3), w.dim(0), w.dim(2), w.dim(3), stride, pad, relu ? 1 : 0); });
     }
 
     @Override
@@ -291,13 +345,18 @@ public final class CpuOps implements Ops {
 
     @Override
     public Tensor conv2dGrad(Tensor dy, Tensor w, int stride, int pad, int groups, int h, int wdt) {
-        Checks.conv2dGrad(dy, w, stride, pad, groups, h, wdt);
+        Checks.conv2dGrad(dy, w, stride, pad, groups, h, wdt, true);
         Tensor dx = f32(dy.dim(0), w.dim(1) * groups, h, wdt);
-        if (groups == 1)
-            return runAlloc(dx, "conv2d_grad", () -> (int) CONV_GRAD.invokeExact(seg(dy), seg(w), seg(dx), dy.dim(0), w.dim(0),
-                    w.dim(1), h, wdt, w.dim(2), w.dim(3), stride, pad));
-        return run(dx, () -> { CONV_GROUPED_GRAD.invokeExact(seg(dy), seg(w), seg(dx), dy.dim(0), w.dim(1) * groups, h, wdt, w.dim(0),
-                w.dim(2), w.dim(3), stride, pad, groups); });
+        if (groups > 1) {
+            try (Tensor w32 = w.dtype() == DType.BF16 ? w.toF32() : null) {
+                Tensor wf = w32 != null ? w32 : w;
+                return run(dx, () -> { CONV_GROUPED_GRAD.invokeExact(seg(dy), seg(wf), seg(dx), dy.dim(0), wf.dim(1) * groups, h, wdt, wf.dim(0),
+                        wf.dim(2), wf.dim(3), stride, pad, groups); });
+            }
+        }
+        MethodHandle grad = w.dtype() == DType.BF16 ? CONV_GRAD_BF16 : CONV_GRAD;
+        return runAlloc(dx, "conv2d_grad", () -> (int) grad.invokeExact(seg(dy), seg(w), seg(dx), dy.dim(0), w.dim(0),
+                w.dim(1), h, wdt, w.dim(2), w.dim(3), stride, pad));
     }
 
     @Override

@@ -140,6 +140,9 @@ public final class CudaOps implements Ops {
 
     public Precision precision() { return precision; }
 
+    @Override
+    public org.imagenete.ops.Precision convPrecision() { return org.imagenete.ops.Precision.valueOf(precision.name()); }
+
     public CudaContext context() { return ctx; }
 
     @Override public org.imagenete.ops.DeviceSupport device() { return ctx; }

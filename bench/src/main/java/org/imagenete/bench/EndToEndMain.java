@@ -118,13 +118,13 @@ public final class EndToEndMain {
             Editor.Config cfg = Editor.Config.defaults();
             List<double[]> stepTimes = new ArrayList<>();
             long[] last = {System.nanoTime()};
-            BlendedSampler.Options o = new BlendedSampler.Options("100", steps, 50f, true, false, 0f, null, 0f,
+            BlendedSampler.Options o = BlendedSampler.Options.defaults().withSkip(steps).withListener(
                     (i, done, total, c) -> {
                         long now = System.nanoTime();
                         stepTimes.add(new double[]{i, (now - last[0]) / 1e9, c});
                         last[0] = now;
                     });
-            cfg = new Editor.Config(256, Editor.Fill.FAST, cfg.holeDilation(), o, cfg.fillOptions(), 1);
+            cfg = cfg.withBackground(o).withBatch(1).withHarmonizeSteps(o.skip());
             Editor e = new Editor(cfg, adm, ops, Fills.fast(), null);
             long t0 = System.nanoTime();
             last[0] = t0;

@@ -124,9 +124,8 @@ class Bf16ModelsTest {
             Ops ops = p == 0 ? fp32 : bf16;
             SafeTensors st = SafeTensors.open(Golden.golden("adm-tiny/weights.safetensors"));
             try (Adm adm = Adm.load(AdmConfig.infer(st.tensors(), 8), st.tensors(), st.file(), st, ops.convWeightType())) {
-                Editor.Config cfg = Editor.Config.defaults().withSize(32);
-                cfg = new Editor.Config(32, Editor.Fill.FAST, 1, new BlendedSampler.Options("100", 10, 50f, true, false, 0f, null, 0f, null),
-                        cfg.fillOptions(), 1);
+                Editor.Config cfg = Editor.Config.defaults().withSize(32).withHoleDilation(1)
+                        .withBackground(BlendedSampler.Options.defaults()).withBatch(1).withHarmonizeSteps(10);
                 Editor e = new Editor(cfg, adm, ops, Fills.fast(), null);
                 Editor.Result r = e.run(List.of(new Editor.Task(new Editor.Source("tabby_1", img, mask, 281, null),
                         Edit.parse("background=20"), 7))).getFirst();

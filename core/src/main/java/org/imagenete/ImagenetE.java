@@ -6,7 +6,7 @@ import org.imagenete.dataset.Variants;
 import org.imagenete.edit.ClassifierGuidance;
 import org.imagenete.edit.Edit;
 import org.imagenete.edit.Editor;
-import org.imagenete.edit.Fills;
+import org.imagenete.edit.HoleFiller;
 import org.imagenete.edit.Seeds;
 import org.imagenete.eval.Classifier;
 import org.imagenete.eval.Classifiers;
@@ -94,7 +94,7 @@ public final class ImagenetE {
             if (label >= classifier.arch().numClasses())
                 throw new IllegalArgumentException("label " + label + " is not one of the classifier's " + classifier.arch().numClasses() + " classes");
         }
-        Editor editor = new Editor(Editor.Config.defaults(), request.adm(), ops, Fills.fast(), classifier == null ? null : new ClassifierGuidance(classifier));
+        Editor editor = new Editor(Editor.Config.defaults(), request.adm(), ops, HoleFiller.fast(), classifier == null ? null : new ClassifierGuidance(classifier));
         return editor.run(List.of(new Editor.Task(new Editor.Source(id, img, m, label, null), e,
                 Seeds.derive(request.seed(), id, Edit.name(e))))).getFirst();
     }
@@ -106,8 +106,8 @@ public final class ImagenetE {
      */
     public static Generator.Summary generate(Path images, Path masks, Path out, String variants, long seed, Adm adm,
                                              ResNet classifier, Ops ops) throws IOException {
-        Editor.Config cfg = Editor.Config.defaults().withFill(adm != null ? Editor.Fill.DIFFUSION : Editor.Fill.FAST);
-        Editor editor = new Editor(cfg, adm, ops, Fills.fast(), classifier == null ? null : new ClassifierGuidance(classifier));
+        Editor.Config cfg = Editor.Config.defaults().withHoleSource(adm != null ? Editor.HoleSource.DIFFUSION : Editor.HoleSource.FAST);
+        Editor editor = new Editor(cfg, adm, ops, HoleFiller.fast(), classifier == null ? null : new ClassifierGuidance(classifier));
         var vs = variants != null ? Variants.parse(variants) : Variants.paper(adm != null, classifier != null);
         Generator g = new Generator(editor, new Generator.Options(vs, seed, 0, 1, cfg.batch()), out,
                 new Generator.Provenance(ops.name(), ops.convPrecision().flag(), adm != null ? "diffusion" : "patch", null, null), null);

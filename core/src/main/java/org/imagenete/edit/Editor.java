@@ -27,14 +27,16 @@ import java.util.Map;
  * run batched across all tasks: the UNet sees batches of edits of different images.
  */
 public final class Editor {
-    public enum Fill { FAST, DIFFUSION, IMAGE }
+    /** Where the hole the object leaves gets its pixels: a classical {@link HoleFiller}, diffusion inpainting (starting from
+     * the classical fill), or a given background image. */
+    public enum HoleSource { FAST, DIFFUSION, IMAGE }
 
     /**
      * Editor settings, built from {@link #defaults()} and changed with one {@code with} method per setting (no positional
      * constructor, so that changing one setting never resets another).
      * <ul>
      * <li>size: working resolution (the diffusion model's, 256 for ADM-256)
-     * <li>fill: how the hole an object leaves is filled
+     * <li>holeSource: how the hole an object leaves is filled
      * <li>holeDilation: pixels added around the object before filling, so that its fringe leaves too
      * <li>background: sampler options of background edits (ImageNet-E: respacing 100, 10 steps)
      * <li>fillOptions: sampler options of diffusion hole filling (no guidance; more steps)
@@ -46,18 +48,18 @@ public final class Editor {
      */
     public static final class Config {
         private final int size;
-        private final Fill fill;
+        private final HoleSource holeSource;
         private final int holeDilation;
         private final BlendedSampler.Options background;
         private final BlendedSampler.Options fillOptions;
         private final int batch;
         private final int harmonizeSteps;
 
-        private Config(int size, Fill fill, int holeDilation, BlendedSampler.Options background,
+        private Config(int size, HoleSource holeSource, int holeDilation, BlendedSampler.Options background,
                        BlendedSampler.Options fillOptions, int batch, int harmonizeSteps) {
             if (harmonizeSteps < 0) throw new IllegalArgumentException("harmonize steps must be >= 0, got " + harmonizeSteps);
             this.size = size;
-            this.fill = fill;
+            this.holeSource = holeSource;
             this.holeDilation = holeDilation;
             this.background = background;
             this.fillOptions = fillOptions;
@@ -67,32 +69,32 @@ public final class Editor {
 
         public static Config defaults() {
             BlendedSampler.Options background = BlendedSampler.Options.imagenetE();
-            return new Config(256, Fill.FAST, 2, background, BlendedSampler.Options.defaults().withSkip(50).withRangeLambda(0f), 4,
+            return new Config(256, HoleSource.FAST, 2, background, BlendedSampler.Options.defaults().withSkip(50).withRangeLambda(0f), 4,
                     background.skip());
         }
 
         public int size() { return size; }
-        public Fill fill() { return fill; }
+        public HoleSource holeSource() { return holeSource; }
         public int holeDilation() { return holeDilation; }
         public BlendedSampler.Options background() { return background; }
         public BlendedSampler.Options fillOptions() { return fillOptions; }
         public int batch() { return batch; }
         public int harmonizeSteps() { return harmonizeSteps; }
 
-        public Config withSize(int s) { return new Config(s, fill, holeDilation, background, fillOptions, batch, harmonizeSteps); }
+        public Config withSize(int s) { return new Config(s, holeSource, holeDilation, background, fillOptions, batch, harmonizeSteps); }
 
-        public Config withFill(Fill f) { return new Config(size, f, holeDilation, background, fillOptions, batch, harmonizeSteps); }
+        public Config withHoleSource(HoleSource f) { return new Config(size, f, holeDilation, background, fillOptions, batch, harmonizeSteps); }
 
-        public Config withHoleDilation(int d) { return new Config(size, fill, d, background, fillOptions, batch, harmonizeSteps); }
+        public Config withHoleDilation(int d) { return new Config(size, holeSource, d, background, fillOptions, batch, harmonizeSteps); }
 
         /** Sampler options of background edits (the harmonising pass keeps its own S). */
-        public Config withBackground(BlendedSampler.Options o) { return new Config(size, fill, holeDilation, o, fillOptions, batch, harmonizeSteps); }
+        public Config withBackground(BlendedSampler.Options o) { return new Config(size, holeSource, holeDilation, o, fillOptions, batch, harmonizeSteps); }
 
-        public Config withFillOptions(BlendedSampler.Options o) { return new Config(size, fill, holeDilation, background, o, batch, harmonizeSteps); }
+        public Config withFillOptions(BlendedSampler.Options o) { return new Config(size, holeSource, holeDilation, background, o, batch, harmonizeSteps); }
 
-        public Config withBatch(int b) { return new Config(size, fill, holeDilation, background, fillOptions, b, harmonizeSteps); }
+        public Config withBatch(int b) { return new Config(size, holeSource, holeDilation, background, fillOptions, b, harmonizeSteps); }
 
-        public Config withHarmonizeSteps(int s) { return new Config(size, fill, holeDilation, background, fillOptions, batch, s); }
+        public Config withHarmonizeSteps(int s) { return new Config(size, holeSource, holeDilation, background, fillOptions, batch, s); }
 
         /** S of the background edits (the harmonising pass keeps its own S). */
         public Config withBackgroundSteps(int s) { return withBackground(background.withSkip(s)); }
@@ -185,7 +187,7 @@ public final class Editor {
         for (Work w : work) {
             if (w.unreachable != null || (!w.geometric() && w.background() == null)) continue;
             w.filled = fastFills.computeIfAbsent(w.task.source, s -> fill(w));
-            if (config.fill == Fill.DIFFUSION) diffusionFill.add(w);
+            if (config.holeSource == HoleSource.DIFFUSION) diffusionFill.add(w);
         }
         t = stage("fill", t);
         if (!diffusionFill.isEmpty()) diffusionFill(diffusionFill);
@@ -245,14 +247,14 @@ public final class Editor {
             throw new IllegalStateException("adversarial background edits need a classifier (--classifier resnet50.pth)");
         if (b != null && b.adversarial() && s.label < 0)
             throw new IllegalStateException(s.id + ": an adversarial background edit needs the image's class (a label) to push away from");
-        if (config.fill == Fill.DIFFUSION && model == null && w.geometric())
+        if (config.holeSource == HoleSource.DIFFUSION && model == null && w.geometric())
             throw new IllegalStateException("diffusion hole filling needs the ADM model (--weights), or use the fast fill");
         w.hole = MaskOps.dilate(w.mask, config.holeDilation);
         return w;
     }
 
     private RgbImage fill(Work w) {
-        return switch (config.fill) {
+        return switch (config.holeSource) {
             case FAST, DIFFUSION -> fastFill.fill(w.image, w.hole);   // DIFFUSION starts from the fast fill
             case IMAGE -> {
                 RgbImage bg = w.task.source.background;

@@ -87,7 +87,7 @@ class ClassifierGuidanceTest {
     /** The normalisation kept below eval (edit may not import it) is eval's ImageNet preprocessing. */
     @Test
     void normalisationIsTheClassifiersImageNetOne() {
-        var p = org.imagenete.eval.Preprocessing.imagenet();
+        var p = org.imagenete.eval.PreprocessSettings.imagenet();
         org.junit.jupiter.api.Assertions.assertArrayEquals(p.mean(), ClassifierGuidance.MEAN);
         org.junit.jupiter.api.Assertions.assertArrayEquals(p.std(), ClassifierGuidance.STD);
     }

@@ -6,7 +6,7 @@ import org.imagenete.dataset.Variants;
 import org.imagenete.edit.ClassifierGuidance;
 import org.imagenete.edit.Edit;
 import org.imagenete.edit.Editor;
-import org.imagenete.edit.Fills;
+import org.imagenete.edit.HoleFiller;
 import org.imagenete.edit.Seeds;
 import org.imagenete.eval.Classifier;
 import org.imagenete.eval.Classifiers;
@@ -52,33 +52,51 @@ public final class ImagenetE {
     public static Tensor unet(Adm model, Ops ops, Tensor x, Tensor t) { return model.forward(ops, x, t, null, null); }
 
     /**
-     * Edits one image. {@code edits} uses the syntax of {@code imagenet-e edit --set}, e.g. "size=0.08,direction=30"
-     * or "background=20" (background edits need {@code adm}; with it, size, position and direction edits also get the
-     * harmonising pass). The mask is a PNG (non-zero = object) of the image's size. Returns the edited image and mask
-     * at the working size (256).
+     * One image to edit for {@link #edit(ImageEdit, Ops)}: start from {@link #of(Path, Path, String)} and add what the edit
+     * needs with the {@code with} methods.
+     *
+     * @param edits      the syntax of {@code imagenet-e edit --set}, e.g. "size=0.08,direction=30" or "background=20"
+     * @param mask       a PNG (non-zero = object) of the image's size
+     * @param seed       the edit's seed (each image's own seed is derived from it, its name and the edits)
+     * @param label      the image's class (ImageNet-1k index; -1 when unknown): "-adv" edits push the classifier away from it
+     * @param adm        the diffusion model, or null: background edits need it; with it, size, position and direction
+     *                   edits also get the harmonising pass
+     * @param classifier the classifier of "-adv" edits, or null
      */
-    public static Editor.Result edit(Path image, Path mask, String edits, long seed, Adm adm, ResNet classifier, Ops ops) {
-        return edit(image, mask, edits, seed, -1, adm, classifier, ops);
+    public record ImageEdit(Path image, Path mask, String edits, long seed, int label, Adm adm, ResNet classifier) {
+        /** Seed 0, label unknown, no diffusion model, no classifier. */
+        public static ImageEdit of(Path image, Path mask, String edits) { return new ImageEdit(image, mask, edits, 0, -1, null, null); }
+
+        public ImageEdit withSeed(long s) { return new ImageEdit(image, mask, edits, s, label, adm, classifier); }
+
+        public ImageEdit withLabel(int l) { return new ImageEdit(image, mask, edits, seed, l, adm, classifier); }
+
+        public ImageEdit withAdm(Adm a) { return new ImageEdit(image, mask, edits, seed, label, a, classifier); }
+
+        public ImageEdit withClassifier(ResNet c) { return new ImageEdit(image, mask, edits, seed, label, adm, c); }
     }
 
     /**
-     * {@link #edit(Path, Path, String, long, Adm, ResNet, Ops)} for an image of class {@code label} (ImageNet-1k index;
-     * -1 when unknown): "-adv" edits push the classifier away from it, at the released scale (10) with ImageNet-normalised
-     * input ({@link ClassifierGuidance.Input}). They need {@code adm}, {@code classifier} and the label.
+     * Edits one image. "-adv" edits run at the released scale (10) with ImageNet-normalised classifier input
+     * ({@link ClassifierGuidance.Input}); they need the request's model, classifier and label. Returns the edited image
+     * and mask at the working size (256).
      */
-    public static Editor.Result edit(Path image, Path mask, String edits, long seed, int label, Adm adm, ResNet classifier, Ops ops) {
-        RgbImage img = Images.read(image);
-        Mask m = Masks.readFor(mask, new MaskSource.Binary(), img, false);
-        String id = image.getFileName().toString();
-        List<Edit> e = Edit.parse(edits);
+    public static Editor.Result edit(ImageEdit request, Ops ops) {
+        RgbImage img = Images.read(request.image());
+        Mask m = Masks.readFor(request.mask(), new MaskSource.Binary(), img, false);
+        String id = request.image().getFileName().toString();
+        List<Edit> e = Edit.parse(request.edits());
+        ResNet classifier = request.classifier();
+        int label = request.label();
         if (e.stream().anyMatch(x -> x instanceof Edit.Background b && b.adversarial())) {
             if (classifier == null || label < 0)
-                throw new IllegalArgumentException("'" + edits + "': an '-adv' edit needs a classifier and the image's label");
+                throw new IllegalArgumentException("'" + request.edits() + "': an '-adv' edit needs a classifier and the image's label");
             if (label >= classifier.arch().numClasses())
                 throw new IllegalArgumentException("label " + label + " is not one of the classifier's " + classifier.arch().numClasses() + " classes");
         }
-        Editor editor = new Editor(Editor.Config.defaults(), adm, ops, Fills.fast(), classifier == null ? null : new ClassifierGuidance(classifier));
-        return editor.run(List.of(new Editor.Task(new Editor.Source(id, img, m, label, null), e, Seeds.derive(seed, id, Edit.name(e))))).getFirst();
+        Editor editor = new Editor(Editor.Config.defaults(), request.adm(), ops, HoleFiller.fast(), classifier == null ? null : new ClassifierGuidance(classifier));
+        return editor.run(List.of(new Editor.Task(new Editor.Source(id, img, m, label, null), e,
+                Seeds.derive(request.seed(), id, Edit.name(e))))).getFirst();
     }
 
     /**
@@ -88,8 +106,8 @@ public final class ImagenetE {
      */
     public static Generator.Summary generate(Path images, Path masks, Path out, String variants, long seed, Adm adm,
                                              ResNet classifier, Ops ops) throws IOException {
-        Editor.Config cfg = Editor.Config.defaults().withFill(adm != null ? Editor.Fill.DIFFUSION : Editor.Fill.FAST);
-        Editor editor = new Editor(cfg, adm, ops, Fills.fast(), classifier == null ? null : new ClassifierGuidance(classifier));
+        Editor.Config cfg = Editor.Config.defaults().withHoleSource(adm != null ? Editor.HoleSource.DIFFUSION : Editor.HoleSource.FAST);
+        Editor editor = new Editor(cfg, adm, ops, HoleFiller.fast(), classifier == null ? null : new ClassifierGuidance(classifier));
         var vs = variants != null ? Variants.parse(variants) : Variants.paper(adm != null, classifier != null);
         Generator g = new Generator(editor, new Generator.Options(vs, seed, 0, 1, cfg.batch()), out,
                 new Generator.Provenance(ops.name(), ops.convPrecision().flag(), adm != null ? "diffusion" : "patch", null, null), null);

@@ -16,7 +16,7 @@ public final class Embed {
         Path image = Path.of(args[0]), mask = Path.of(args[1]), out = Path.of(args[2]);
         String edits = args.length > 3 ? args[3] : "size=0.08,direction=30";
         Ops ops = ImagenetE.backend(null);
-        Editor.Result r = ImagenetE.edit(image, mask, edits, 42, null, null, ops);
+        Editor.Result r = ImagenetE.edit(ImagenetE.ImageEdit.of(image, mask, edits).withSeed(42), ops);
         if (!r.ok()) throw new IllegalStateException(r.unreachable());
         Images.writePng(r.image(), out);
         System.out.printf("%s -> %s: object now %.3f of the image (%s)%n", image, out, r.mask().areaRatio(), r.values());

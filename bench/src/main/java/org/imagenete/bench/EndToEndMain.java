@@ -7,7 +7,7 @@ import org.imagenete.dataset.Variants;
 import org.imagenete.diffusion.BlendedSampler;
 import org.imagenete.edit.Edit;
 import org.imagenete.edit.Editor;
-import org.imagenete.edit.Fills;
+import org.imagenete.edit.HoleFiller;
 import org.imagenete.eval.EvalItem;
 import org.imagenete.eval.Evaluator;
 import org.imagenete.eval.Datasets;
@@ -81,7 +81,7 @@ public final class EndToEndMain {
 
     static void generate(Path inputs, Path dir, int copies, Ops ops) throws Exception {
         replicate(inputs.resolve("images"), inputs.resolve("masks"), copies);
-        Editor editor = new Editor(Editor.Config.defaults(), null, ops, Fills.fast(), null);
+        Editor editor = new Editor(Editor.Config.defaults(), null, ops, HoleFiller.fast(), null);
         var vs = Variants.paper(false, false);
         Generator g = new Generator(editor, new Generator.Options(vs, 0, 0, 1, 4), dir.resolve("bench"),
                 new Generator.Provenance(ops.name(), "patch", null, null), null);
@@ -100,7 +100,7 @@ public final class EndToEndMain {
         Map<String, Tensor> sd = FormulaWeights.stateDict(a.parameterShapes(), 0);
         ResNet net = ResNet.load(a, sd, null);
         sd.values().forEach(Tensor::close);
-        try (ResNetClassifier c = new ResNetClassifier(net, ops, "resnet50 (formula)", org.imagenete.eval.Preprocessing.imagenet())) {
+        try (ResNetClassifier c = new ResNetClassifier(net, ops, "resnet50 (formula)", org.imagenete.eval.PreprocessSettings.imagenet())) {
             Evaluator.run(c, items.subList(0, Math.min(32, items.size())), new Evaluator.Options(32, 1, 3), null);   // warm-up
             Evaluator.Outcome o = Evaluator.run(c, items, new Evaluator.Options(32, 1, 3), null);
             System.out.printf(Locale.ROOT, "evaluate: %d JPEG images in %.1f s: %.1f img/s end to end; inference alone %.1f img/s "
@@ -118,14 +118,14 @@ public final class EndToEndMain {
             Editor.Config cfg = Editor.Config.defaults();
             List<double[]> stepTimes = new ArrayList<>();
             long[] last = {System.nanoTime()};
-            BlendedSampler.Options o = new BlendedSampler.Options("100", steps, 50f, true, false, 0f, null, 0f,
+            BlendedSampler.Options o = BlendedSampler.Options.defaults().withSkip(steps).withListener(
                     (i, done, total, c) -> {
                         long now = System.nanoTime();
                         stepTimes.add(new double[]{i, (now - last[0]) / 1e9, c});
                         last[0] = now;
                     });
-            cfg = new Editor.Config(256, Editor.Fill.FAST, cfg.holeDilation(), o, cfg.fillOptions(), 1);
-            Editor e = new Editor(cfg, adm, ops, Fills.fast(), null);
+            cfg = cfg.withBackground(o).withBatch(1).withHarmonizeSteps(o.skip());
+            Editor e = new Editor(cfg, adm, ops, HoleFiller.fast(), null);
             long t0 = System.nanoTime();
             last[0] = t0;
             Editor.Result r = e.run(List.of(new Editor.Task(new Editor.Source("tabby_1", image, mask, 281, null), Edit.parse("background=20"), 0))).getFirst();

@@ -1,6 +1,5 @@
 package org.imagenete.bench;
 
-import org.imagenete.edit.Fills;
 import org.imagenete.edit.HoleFiller;
 import org.imagenete.image.Filter;
 import org.imagenete.image.Images;
@@ -43,7 +42,7 @@ public class FillBench {
 
     @Setup
     public void setUp() throws Exception {
-        filler = Fills.named(fill);
+        filler = HoleFiller.named(fill);
         Path dir = Files.createTempDirectory("fillbench");
         Path jpg = copy("images/n02123045/tabby_1.jpg", dir), png = copy("masks/n02123045/tabby_1.png", dir);
         RgbImage full = Images.read(jpg);

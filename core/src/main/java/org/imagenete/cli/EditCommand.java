@@ -108,7 +108,7 @@ public final class EditCommand implements Callable<Integer> {
         String stem = image.getFileName().toString().replaceFirst("\\.[^.]+$", "");
         var source = new EditRequest.Source(stem, img, m, labelIndex, image.toString(), Checksums.sha256(image),
                 mask == null ? null : mask.toString(), mask == null ? null : Checksums.sha256(mask), maskFormat);
-        RgbImage fillImage = EditRequest.fillMode(fill) == Editor.Fill.IMAGE ? Images.read(Path.of(fill)) : null;
+        RgbImage fillImage = EditRequest.holeSource(fill) == Editor.HoleSource.IMAGE ? Images.read(Path.of(fill)) : null;
         var settings = EditRequest.Settings.defaults().withSize(size).withFill(fill).withSteps(steps).withHarmonizeSteps(harmonizeSteps)
                 .withAdversarial(adv.scale, adv.mode());
         EditRequest req = new EditRequest(source, requests, seed, settings, fillImage);

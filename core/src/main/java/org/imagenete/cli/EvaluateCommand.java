@@ -12,7 +12,7 @@ import org.imagenete.io.ImageNetClasses;
 import org.imagenete.eval.Metrics;
 import org.imagenete.eval.OnnxClassifier;
 import org.imagenete.eval.Prediction;
-import org.imagenete.eval.Preprocess;
+import org.imagenete.eval.Preprocessor;
 import org.imagenete.eval.Report;
 import org.imagenete.image.Images;
 import org.imagenete.image.Resize;
@@ -235,7 +235,7 @@ public final class EvaluateCommand implements Callable<Integer> {
             List<EvalItem> group = items.stream().filter(i -> i.image().equals(src) && byKey.containsKey(i.image() + "\u0000" + i.variant())).toList();
             List<RgbImage> crops = new ArrayList<>();
             for (EvalItem it : group) {
-                RgbImage crop = Preprocess.crop(it.read(), c.preprocessing());
+                RgbImage crop = Preprocessor.crop(it.read(), c.preprocessing());
                 crops.add(crop);
                 Prediction p = byKey.get(it.image() + "\u0000" + it.variant());
                 String name = p.predicted() < names.size() ? names.get(p.predicted()).shortName() : Integer.toString(p.predicted());
@@ -248,7 +248,7 @@ public final class EvaluateCommand implements Callable<Integer> {
             float[] data = new float[n * 3 * px * px];
             int[] classes = new int[n];
             for (int i = 0; i < n; i++) {
-                System.arraycopy(Preprocess.normalise(crops.get(i), c.preprocessing()), 0, data, i * 3 * px * px, 3 * px * px);
+                System.arraycopy(Preprocessor.normalise(crops.get(i), c.preprocessing()), 0, data, i * 3 * px * px, 3 * px * px);
                 classes[i] = byKey.get(src + "\u0000" + group.get(i).variant()).predicted();
             }
             try (Tensor x = Tensor.of(data, n, 3, px, px); Classifier.CamResult cr = cs.logitsAndCams(x, classes)) {

@@ -7,7 +7,7 @@ import org.imagenete.dataset.Variants;
 import org.imagenete.edit.ClassifierGuidance;
 import org.imagenete.edit.EditRequest;
 import org.imagenete.edit.Editor;
-import org.imagenete.edit.Fills;
+import org.imagenete.edit.HoleFiller;
 import org.imagenete.edit.automask.IsNetMasker;
 import org.imagenete.eval.Evaluator;
 import org.imagenete.image.MaskSource;
@@ -118,29 +118,29 @@ public final class GenerateCommand implements Callable<Integer> {
         boolean needsClassifier = vs.stream().flatMap(v -> v.edits().stream())
                 .anyMatch(e -> e instanceof org.imagenete.edit.Edit.Background b && b.adversarial());
         UsageException.require(!needsClassifier || classifier != null, "'-adv' variants need --classifier RESNET.pth");
-        Editor.Fill fillMode = switch (fill) {
-            case "auto" -> adm != null ? Editor.Fill.DIFFUSION : Editor.Fill.FAST;
-            case "diffusion" -> Editor.Fill.DIFFUSION;
-            case "fast" -> Editor.Fill.FAST;
+        Editor.HoleSource holeSource = switch (fill) {
+            case "auto" -> adm != null ? Editor.HoleSource.DIFFUSION : Editor.HoleSource.FAST;
+            case "diffusion" -> Editor.HoleSource.DIFFUSION;
+            case "fast" -> Editor.HoleSource.FAST;
             default -> {
-                UsageException.require(Fills.NAMES.contains(fill), "--fill " + fill + ": one of diffusion | fast | " + String.join(" | ", Fills.NAMES));
-                yield Editor.Fill.FAST;
+                UsageException.require(HoleFiller.NAMES.contains(fill), "--fill " + fill + ": one of diffusion | fast | " + String.join(" | ", HoleFiller.NAMES));
+                yield Editor.HoleSource.FAST;
             }
         };
-        String classical = Fills.NAMES.contains(fill) ? fill : "patch";
-        UsageException.require(fillMode != Editor.Fill.DIFFUSION || adm != null, "--fill diffusion needs --weights");
+        String classical = HoleFiller.NAMES.contains(fill) ? fill : "patch";
+        UsageException.require(holeSource != Editor.HoleSource.DIFFUSION || adm != null, "--fill diffusion needs --weights");
         List<Inputs.Item> items = Inputs.scan(images, masks);
         Ops ops = backend.ops();
         Map<String, String> flags = new LinkedHashMap<>();
         if (numHeadChannels != null) flags.put("num_head_channels", numHeadChannels.toString());
-        Editor.Config cfg = Editor.Config.defaults().withFill(fillMode).withBatch(batch).withSize(size);
+        Editor.Config cfg = Editor.Config.defaults().withHoleSource(holeSource).withBatch(batch).withSize(size);
         if (steps != null) cfg = cfg.withBackgroundSteps(steps);
         cfg = cfg.withHarmonizeSteps(harmonizeSteps != null ? harmonizeSteps : cfg.background().skip()).withAdversarialScale(adv.scale);
         ClassifierGuidance.Input advMode = adv.mode();
         if (fillSteps != null || fillResample != 1) cfg = cfg.withFillSteps(fillSteps != null ? fillSteps : cfg.fillOptions().skip(), fillResample);
         boolean geometric = vs.stream().flatMap(v -> v.edits().stream()).anyMatch(e -> !(e instanceof org.imagenete.edit.Edit.Background));
         boolean harmonize = geometric && cfg.harmonizeSteps() > 0;
-        boolean useModel = needsModel || fillMode == Editor.Fill.DIFFUSION || (harmonize && adm != null);
+        boolean useModel = needsModel || holeSource == Editor.HoleSource.DIFFUSION || (harmonize && adm != null);
         stats.start(ops);
         try (Adm model = useModel ? Adm.open(adm, flags, ops.convWeightType()) : null; ResNet cls = needsClassifier ? ResNet.open(classifier, ops.convWeightType()) : null;
              IsNetMasker isnet = autoMasks ? IsNetMasker.open() : null) {
@@ -149,8 +149,8 @@ public final class GenerateCommand implements Callable<Integer> {
                     if (it.label() >= cls.arch().numClasses())
                         throw new IllegalArgumentException(classifier + ": the classifier has " + cls.arch().numClasses() + " classes; "
                                 + it.id() + " is class " + it.label() + " (" + it.wnid() + "), which it cannot push away from");
-            Editor editor = new Editor(cfg, model, ops, Fills.named(classical), cls == null ? null : new ClassifierGuidance(cls, advMode));
-            Generator.Provenance prov = new Generator.Provenance(ops.name(), ops.convPrecision().flag(), fillMode == Editor.Fill.DIFFUSION ? "diffusion" : classical,
+            Editor editor = new Editor(cfg, model, ops, HoleFiller.named(classical), cls == null ? null : new ClassifierGuidance(cls, advMode));
+            Generator.Provenance prov = new Generator.Provenance(ops.name(), ops.convPrecision().flag(), holeSource == Editor.HoleSource.DIFFUSION ? "diffusion" : classical,
                     useModel ? Checksums.sha256(adm) : null, needsClassifier ? Checksums.sha256(classifier) : null);
             Generator g = new Generator(editor, new Generator.Options(vs, seed, si, sn, batch, maskSource, forceSettings), out, prov,
                     isnet == null ? null : isnet::mask);

@@ -41,33 +41,74 @@ public final class BlendedSampler {
     public record Job(Tensor background, Tensor object, Tensor mask, float lambda, long seed, int label) {}
 
     /**
-     * @param respacing  guided-diffusion respacing ("100", "ddim50", ...)
-     * @param skip       S: the number of steps run, from index S-1 (the released tool: 100 and 10)
-     * @param perSample  complexity normalised per sample (batch-independent) instead of over the batch
-     * @param ddim       DDIM steps with {@code eta} (guidance in score form) instead of DDPM
+     * Sampler settings. Built from {@link #defaults()} or {@link #imagenetE()} and changed with one {@code with} method
+     * per setting, so that changing one setting never resets another; there is no positional constructor.
+     * <ul>
+     * <li>respacing: guided-diffusion respacing ("100", "ddim50", ...)
+     * <li>skip: S, the number of steps run, from index S-1 (the released tool: 100 and 10)
+     * <li>rangeLambda: weight of the range (complexity) term
+     * <li>perSample: complexity normalised per sample (batch-independent) instead of over the batch
+     * <li>ddim: DDIM steps with {@code eta} (guidance in score form) instead of DDPM
+     * <li>classifier, adversarialScale: the adversarial guidance term (off without a classifier)
+     * <li>listener: called after every step (may be null)
+     * <li>resample: RePaint-style resampling (Lugmayr et al. 2022): each step is redone r times, diffusing back one
+     *     step in between (1 = off)
+     * </ul>
      */
-    public record Options(String respacing, int skip, float rangeLambda, boolean perSample, boolean ddim, float eta,
-                          GuidanceClassifier classifier, float adversarialScale, StepListener listener, int resample) {
-        public Options {
+    public static final class Options {
+        private final String respacing;
+        private final int skip;
+        private final float rangeLambda;
+        private final boolean perSample;
+        private final boolean ddim;
+        private final float eta;
+        private final GuidanceClassifier classifier;
+        private final float adversarialScale;
+        private final StepListener listener;
+        private final int resample;
+
+        private Options(String respacing, int skip, float rangeLambda, boolean perSample, boolean ddim, float eta,
+                        GuidanceClassifier classifier, float adversarialScale, StepListener listener, int resample) {
             if (resample < 1) throw new IllegalArgumentException("resample must be >= 1, got " + resample);
+            this.respacing = respacing;
+            this.skip = skip;
+            this.rangeLambda = rangeLambda;
+            this.perSample = perSample;
+            this.ddim = ddim;
+            this.eta = eta;
+            this.classifier = classifier;
+            this.adversarialScale = adversarialScale;
+            this.listener = listener;
+            this.resample = resample;
         }
 
-        public Options(String respacing, int skip, float rangeLambda, boolean perSample, boolean ddim, float eta,
-                       GuidanceClassifier classifier, float adversarialScale, StepListener listener) {
-            this(respacing, skip, rangeLambda, perSample, ddim, eta, classifier, adversarialScale, listener, 1);
-        }
+        /** Respacing 100, S = 10, range lambda 50, per-sample DDPM steps; no classifier, no listener, no resampling. */
+        public static Options defaults() { return new Options("100", 10, 50f, true, false, 0f, null, 0f, null, 1); }
 
         /** The released tool's settings; the adversarial scale (used when a classifier is set) is its classifier_scale, 10. */
-        public static Options imagenetE() { return new Options("100", 10, 50f, true, false, 0f, null, 10f, null); }
+        public static Options imagenetE() { return defaults().withAdversarialScale(10f); }
 
-        public Options withListener(StepListener l) {
-            return new Options(respacing, skip, rangeLambda, perSample, ddim, eta, classifier, adversarialScale, l, resample);
-        }
+        public String respacing() { return respacing; }
+        public int skip() { return skip; }
+        public float rangeLambda() { return rangeLambda; }
+        public boolean perSample() { return perSample; }
+        public boolean ddim() { return ddim; }
+        public float eta() { return eta; }
+        public GuidanceClassifier classifier() { return classifier; }
+        public float adversarialScale() { return adversarialScale; }
+        public StepListener listener() { return listener; }
+        public int resample() { return resample; }
 
-        /** RePaint-style resampling (Lugmayr et al. 2022): each step is redone r times, diffusing back one step in between. */
-        public Options withResample(int r) {
-            return new Options(respacing, skip, rangeLambda, perSample, ddim, eta, classifier, adversarialScale, listener, r);
-        }
+        public Options withRespacing(String r) { return new Options(r, skip, rangeLambda, perSample, ddim, eta, classifier, adversarialScale, listener, resample); }
+        public Options withSkip(int s) { return new Options(respacing, s, rangeLambda, perSample, ddim, eta, classifier, adversarialScale, listener, resample); }
+        public Options withRangeLambda(float l) { return new Options(respacing, skip, l, perSample, ddim, eta, classifier, adversarialScale, listener, resample); }
+        public Options withPerSample(boolean p) { return new Options(respacing, skip, rangeLambda, p, ddim, eta, classifier, adversarialScale, listener, resample); }
+        public Options withDdim(boolean d) { return new Options(respacing, skip, rangeLambda, perSample, d, eta, classifier, adversarialScale, listener, resample); }
+        public Options withEta(float e) { return new Options(respacing, skip, rangeLambda, perSample, ddim, e, classifier, adversarialScale, listener, resample); }
+        public Options withClassifier(GuidanceClassifier c) { return new Options(respacing, skip, rangeLambda, perSample, ddim, eta, c, adversarialScale, listener, resample); }
+        public Options withAdversarialScale(float a) { return new Options(respacing, skip, rangeLambda, perSample, ddim, eta, classifier, a, listener, resample); }
+        public Options withListener(StepListener l) { return new Options(respacing, skip, rangeLambda, perSample, ddim, eta, classifier, adversarialScale, l, resample); }
+        public Options withResample(int r) { return new Options(respacing, skip, rangeLambda, perSample, ddim, eta, classifier, adversarialScale, listener, r); }
     }
 
     /** Called after every step (for progress and for tests). */

@@ -39,7 +39,7 @@ public final class ClassifierGuidance implements GuidanceClassifier {
     }
 
     private static final ValueLayout.OfFloat F = ValueLayout.JAVA_FLOAT_UNALIGNED;
-    /** torchvision's ImageNet normalisation, which the ResNet weights expect (eval's Preprocessing.imagenet(), below eval). */
+    /** torchvision's ImageNet normalisation, which the ResNet weights expect (eval's PreprocessSettings.imagenet(), below eval). */
     static final float[] MEAN = {0.485f, 0.456f, 0.406f}, STD = {0.229f, 0.224f, 0.225f};
     private final ResNet net;
     private final Input input;

@@ -81,17 +81,17 @@ public record EditRequest(Source source, List<List<Edit>> edits, long seed, Sett
         if (edits.isEmpty()) throw new IllegalArgumentException("no edits given");
     }
 
-    public Editor.Fill fillMode() { return fillMode(settings.fill); }
+    public Editor.HoleSource holeSource() { return holeSource(settings.fill); }
 
     /** The editor's fill of a {@code --fill} value. */
-    public static Editor.Fill fillMode(String fill) {
-        return fill.equals("diffusion") ? Editor.Fill.DIFFUSION
-                : fill.equals("fast") || Fills.NAMES.contains(fill) ? Editor.Fill.FAST : Editor.Fill.IMAGE;
+    public static Editor.HoleSource holeSource(String fill) {
+        return fill.equals("diffusion") ? Editor.HoleSource.DIFFUSION
+                : fill.equals("fast") || HoleFiller.NAMES.contains(fill) ? Editor.HoleSource.FAST : Editor.HoleSource.IMAGE;
     }
 
     /** True when the diffusion model is needed: a background edit or the diffusion fill. */
     public boolean needsModel() {
-        return fillMode() == Editor.Fill.DIFFUSION || edits.stream().flatMap(List::stream).anyMatch(e -> e instanceof Edit.Background);
+        return holeSource() == Editor.HoleSource.DIFFUSION || edits.stream().flatMap(List::stream).anyMatch(e -> e instanceof Edit.Background);
     }
 
     /** True when some edit is geometric (size, position, direction): it gets the harmonising pass. */
@@ -124,14 +124,14 @@ public record EditRequest(Source source, List<List<Edit>> edits, long seed, Sett
 
     /** The editor's configuration; {@code listener} (may be null) hears every diffusion step. */
     public Editor.Config config(BlendedSampler.StepListener listener) {
-        Editor.Config cfg = Editor.Config.defaults().withSize(settings.size).withFill(fillMode());
+        Editor.Config cfg = Editor.Config.defaults().withSize(settings.size).withHoleSource(holeSource());
         if (settings.steps != null) cfg = cfg.withBackgroundSteps(settings.steps);
         cfg = cfg.withHarmonizeSteps(settings.harmonizeSteps != null ? settings.harmonizeSteps : cfg.background().skip());
         return cfg.withAdversarialScale(settings.advScale).withListener(listener);
     }
 
     /** The hole filler that the fill setting names (the fast one for "fast", "diffusion" and an image). */
-    public HoleFiller filler() { return Fills.NAMES.contains(settings.fill) ? Fills.named(settings.fill) : Fills.fast(); }
+    public HoleFiller filler() { return HoleFiller.NAMES.contains(settings.fill) ? HoleFiller.named(settings.fill) : HoleFiller.fast(); }
 
     /**
      * Runs every edit; failed ones (unreachable) come back with {@code sidecar} null and the reason in the result.
@@ -171,7 +171,7 @@ public record EditRequest(Source source, List<List<Edit>> edits, long seed, Sett
         o.put("seed", seed);
         o.put("derived_seed", r.task().seed());
         o.put("size", settings.size);
-        o.put("fill", fillMode() == Editor.Fill.FAST && settings.fill.equals("fast") ? "patch" : settings.fill);
+        o.put("fill", holeSource() == Editor.HoleSource.FAST && settings.fill.equals("fast") ? "patch" : settings.fill);
         o.put("backend", ops.name());
         o.put("precision", ops.convPrecision().flag());
         if (models.admSha256 != null) {

@@ -12,7 +12,7 @@ public interface Classifier extends AutoCloseable {
     int numClasses();
 
     /** How images must be prepared for this model (resize, crop, normalisation). */
-    Preprocessing preprocessing();
+    PreprocessSettings preprocessing();
 
     /** x [B,3,H,W] preprocessed -> logits [B, classes] (owned by the caller). */
     Tensor logits(Tensor x);

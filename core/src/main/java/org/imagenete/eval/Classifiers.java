@@ -21,7 +21,7 @@ public final class Classifiers {
      */
     public static Classifier open(ModelSpec spec, Ops ops, int threads, OnnxClassifier.Provider provider) {
         Classifier c = isOnnx(spec.file()) ? new OnnxClassifier(spec.file(), threads, provider) : ModelZoo.open(spec.file(), ops, null);
-        Preprocessing pre;
+        PreprocessSettings pre;
         try {
             pre = spec.apply(c.preprocessing());
             if (c.inputSize() > 0 && pre.crop() != c.inputSize())
@@ -41,7 +41,7 @@ public final class Classifiers {
     }
 
     /** A classifier with another preprocessing than its file implies (a models file's settings). */
-    private record WithPreprocessing(Classifier inner, Preprocessing preprocessing) implements Classifier {
+    private record WithPreprocessing(Classifier inner, PreprocessSettings preprocessing) implements Classifier {
         @Override public String name() { return inner.name(); }
 
         @Override public int numClasses() { return inner.numClasses(); }

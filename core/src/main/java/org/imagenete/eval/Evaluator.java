@@ -18,7 +18,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * Batched evaluation of one or many classifiers with decoding and preprocessing running ahead of inference: decoder
  * threads fill a bounded queue of ready batches (in input order), the calling thread runs every classifier on them.
- * Each image is decoded once; the models that share a {@link Preprocessing} share its floats, and each distinct
+ * Each image is decoded once; the models that share a {@link PreprocessSettings} share its floats, and each distinct
  * preprocessing is computed once per image. Unreadable images are reported with their path and reason and skipped;
  * they never stop the run. A model that fails mid-run is marked failed with the reason and the others go on.
  */
@@ -78,10 +78,10 @@ public final class Evaluator {
     public static MultiOutcome runAll(List<Classifier> models, List<EvalItem> items, Options o, Progress progress) {
         if (models.isEmpty()) throw new IllegalArgumentException("no models to evaluate");
         for (Classifier m : models) Datasets.checkLabels(items, m.numClasses(), m.name());
-        List<Preprocessing> pres = new ArrayList<>();
+        List<PreprocessSettings> pres = new ArrayList<>();
         int[] preOf = new int[models.size()];
         for (int i = 0; i < models.size(); i++) {
-            Preprocessing p = models.get(i).preprocessing();
+            PreprocessSettings p = models.get(i).preprocessing();
             if (!pres.contains(p)) pres.add(p);
             preOf[i] = pres.indexOf(p);
         }
@@ -134,7 +134,7 @@ public final class Evaluator {
                 for (int m = 0; m < models.size() && n > 0; m++) {
                     if (failed[m] != null) continue;
                     Classifier model = models.get(m);
-                    Preprocessing pre = pres.get(preOf[m]);
+                    PreprocessSettings pre = pres.get(preOf[m]);
                     long i0 = System.nanoTime();
                     try (Tensor x = Tensor.of(batch.data[preOf[m]], n, 3, pre.crop(), pre.crop()); Tensor logits = model.logits(x)) {
                         for (int s = 0; s < n; s++) preds.get(m).add(predict(batch.items.get(s), logits, s, model.numClasses()));
@@ -164,7 +164,7 @@ public final class Evaluator {
     }
 
     /** Decodes each image once and prepares it for every distinct preprocessing. */
-    private static Batch decodeBatch(int index, List<EvalItem> items, List<Preprocessing> pres) {
+    private static Batch decodeBatch(int index, List<EvalItem> items, List<PreprocessSettings> pres) {
         long t0 = System.nanoTime();
         List<EvalItem> ok = new ArrayList<>();
         List<Failure> bad = new ArrayList<>();
@@ -174,9 +174,9 @@ public final class Evaluator {
             try {
                 RgbImage img = it.read();
                 for (int p = 0; p < pres.size(); p++) {
-                    Preprocessing pre = pres.get(p);
+                    PreprocessSettings pre = pres.get(p);
                     int per = 3 * pre.crop() * pre.crop();
-                    System.arraycopy(Preprocess.normalise(Preprocess.crop(img, pre), pre), 0, data[p], ok.size() * per, per);
+                    System.arraycopy(Preprocessor.normalise(Preprocessor.crop(img, pre), pre), 0, data[p], ok.size() * per, per);
                 }
                 ok.add(it);
             } catch (RuntimeException e) {

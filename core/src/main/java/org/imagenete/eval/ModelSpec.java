@@ -58,14 +58,14 @@ public record ModelSpec(String name, Path file, Integer inputSize, Integer resiz
     }
 
     /** The preprocessing for this model, from the one its file implies. */
-    public Preprocessing apply(Preprocessing base) {
+    public PreprocessSettings apply(PreprocessSettings base) {
         int crop = inputSize != null ? inputSize : base.crop();
         int resizeShort;
         if (resize != null) resizeShort = resize;
-        else if (cropPct != null) resizeShort = Preprocessing.resizeForCropPct(crop, cropPct);
+        else if (cropPct != null) resizeShort = PreprocessSettings.resizeForCropPct(crop, cropPct);
         else resizeShort = inputSize != null ? Math.round(crop * (float) base.resizeShort() / base.crop()) : base.resizeShort();
         try {
-            return new Preprocessing(resizeShort, crop, mean != null ? mean : base.mean(), std != null ? std : base.std(),
+            return new PreprocessSettings(resizeShort, crop, mean != null ? mean : base.mean(), std != null ? std : base.std(),
                     interpolation != null ? interpolation : base.interpolation());
         } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("model '" + name + "': " + e.getMessage(), e);

@@ -97,7 +97,7 @@ public final class ModelZoo {
     public static Classifier open(Path file, Ops ops, String name) {
         try (StateDict sd = Checkpoints.open(file)) {
             Layout l = normalise(file, sd.tensors());
-            Preprocessing pre = Preprocessing.imagenet();
+            PreprocessSettings pre = PreprocessSettings.imagenet();
             if (l.mean() != null) pre = pre.withNormalisation(l.mean(), l.std());
             if (ResNet.Arch.recognises(l.tensors())) {
                 ResNet.Arch arch = infer(file, () -> ResNet.Arch.infer(l.tensors()));
@@ -108,7 +108,7 @@ public final class ModelZoo {
                 Vit.Config cfg = infer(file, () -> Vit.Config.infer(l.tensors()));
                 Vit vit = Vit.load(cfg, l.tensors(), file);
                 try {
-                    Preprocessing p = cfg.imageSize() == pre.crop() ? pre : pre.withCrop(cfg.imageSize());
+                    PreprocessSettings p = cfg.imageSize() == pre.crop() ? pre : pre.withCrop(cfg.imageSize());
                     return new VitClassifier(vit, ops, label(name, cfg.name(), cfg.describe(), file, ops, l), p);
                 } catch (RuntimeException e) {
                     vit.close();

@@ -27,7 +27,7 @@ public final class OnnxClassifier implements Classifier {
     private final OrtSession session;
     private final String inputName, outputName, name, provider;
     private final int classes, fixedSize;
-    private final Preprocessing pre;
+    private final PreprocessSettings pre;
 
     public OnnxClassifier(Path model, int threads, boolean cuda) { this(model, threads, cuda ? Provider.CUDA : Provider.CPU); }
 
@@ -67,7 +67,7 @@ public final class OnnxClassifier implements Classifier {
             if (shape[2] > 0 && shape[3] > 0 && shape[2] != shape[3])
                 throw new IllegalArgumentException(model + ": input '" + inputName + "' is " + shape[2] + "x" + shape[3] + ": square crops only");
             fixedSize = shape[2] > 0 ? (int) shape[2] : 0;
-            pre = fixedSize > 0 ? Preprocessing.imagenet().withCrop(fixedSize) : Preprocessing.imagenet();
+            pre = fixedSize > 0 ? PreprocessSettings.imagenet().withCrop(fixedSize) : PreprocessSettings.imagenet();
             name = model.getFileName() + " (onnxruntime " + provider.split(" ")[0] + ")";
         } catch (OrtException e) {
             throw new IllegalArgumentException(model + ": cannot load ONNX model: " + e.getMessage(), e);
@@ -91,7 +91,7 @@ public final class OnnxClassifier implements Classifier {
 
     @Override public int inputSize() { return fixedSize; }
 
-    @Override public Preprocessing preprocessing() { return pre; }
+    @Override public PreprocessSettings preprocessing() { return pre; }
 
     @Override
     public Tensor logits(Tensor x) {

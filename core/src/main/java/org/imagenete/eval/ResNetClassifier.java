@@ -13,9 +13,9 @@ public final class ResNetClassifier implements Classifier, Classifier.CamSource 
     private final ResNet net;
     private final Ops ops;
     private final String name;
-    private final Preprocessing pre;
+    private final PreprocessSettings pre;
 
-    public ResNetClassifier(ResNet net, Ops ops, String name, Preprocessing pre) {
+    public ResNetClassifier(ResNet net, Ops ops, String name, PreprocessSettings pre) {
         this.net = net;
         this.ops = ops;
         this.name = name;
@@ -25,7 +25,7 @@ public final class ResNetClassifier implements Classifier, Classifier.CamSource 
     public static ResNetClassifier open(Path weights, Ops ops) {
         ResNet net = ResNet.open(weights, ops.convWeightType());
         return new ResNetClassifier(net, ops, net.arch().name() + " (" + weights.getFileName() + ", native " + ops.name() + ")",
-                Preprocessing.imagenet());
+                PreprocessSettings.imagenet());
     }
 
     public ResNet net() { return net; }
@@ -36,7 +36,7 @@ public final class ResNetClassifier implements Classifier, Classifier.CamSource 
 
     @Override public int numClasses() { return net.arch().numClasses(); }
 
-    @Override public Preprocessing preprocessing() { return pre; }
+    @Override public PreprocessSettings preprocessing() { return pre; }
 
     @Override public String provider() { return "native " + ops.name(); }
 

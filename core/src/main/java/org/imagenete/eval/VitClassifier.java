@@ -9,9 +9,9 @@ public final class VitClassifier implements Classifier {
     private final Vit net;
     private final Ops ops;
     private final String name;
-    private final Preprocessing pre;
+    private final PreprocessSettings pre;
 
-    public VitClassifier(Vit net, Ops ops, String name, Preprocessing pre) {
+    public VitClassifier(Vit net, Ops ops, String name, PreprocessSettings pre) {
         if (pre.crop() != net.config().imageSize())
             throw new IllegalArgumentException(name + ": takes " + net.config().imageSize() + " px images, the preprocessing crops " + pre.crop());
         this.net = net;
@@ -26,7 +26,7 @@ public final class VitClassifier implements Classifier {
 
     @Override public int numClasses() { return net.config().numClasses(); }
 
-    @Override public Preprocessing preprocessing() { return pre; }
+    @Override public PreprocessSettings preprocessing() { return pre; }
 
     @Override public String provider() { return "native " + ops.name(); }
 

@@ -61,7 +61,7 @@ public final class GpuCheck {
     record Scale(AdmConfig adm, int res, int[] batches, int resnetDepth, int resnetRes, int resnetBatch, int convBatch, int convChannels,
                  int convRes) {
         static final Scale GPU = new Scale(AdmConfig.adm256(), 256, new int[]{1, 8}, 50, 224, 256, 8, 256, 64);
-        static final Scale TOY = new Scale(new AdmConfig(3, 32, 6, 1, List.of(1, 2, 2), java.util.Set.of(2, 4), 8, 4, true, true, true, false, 0),
+        static final Scale TOY = new Scale(AdmConfig.tiny(),
                 32, new int[]{1, 2}, 18, 32, 4, 2, 32, 16);
     }
 
@@ -320,7 +320,7 @@ public final class GpuCheck {
             List<String> bad = new ArrayList<>();
             long[] bytes = new long[2];
             for (int k = 0; k < 2; k++) {
-                BlendedSampler.Options o = new BlendedSampler.Options("100", 3 + 2 * k, 50f, true, false, 0f, null, 0f, null);
+                BlendedSampler.Options o = BlendedSampler.Options.defaults().withSkip(3 + 2 * k);
                 List<Tensor> eager = BlendedSampler.sample(model, ops, jobs, o, false);
                 ctx.counters().reset();
                 List<Tensor> graph = BlendedSampler.sample(model, ops, jobs, o, true);
@@ -480,10 +480,10 @@ public final class GpuCheck {
                 in.addAll(List.of(bg, obj, m));
                 jobs.add(new BlendedSampler.Job(bg, obj, m, 20f, j, -1));
             }
-            BlendedSampler.Options o = dev.isEmulated() ? new BlendedSampler.Options("100", 3, 50f, true, false, 0f, null, 0f, null)
+            BlendedSampler.Options o = dev.isEmulated() ? BlendedSampler.Options.defaults().withSkip(3)
                     : BlendedSampler.Options.imagenetE();
             for (boolean graphs : new boolean[]{false, true}) {
-                BlendedSampler.Options warm = new BlendedSampler.Options("100", 2, 50f, true, false, 0f, null, 0f, null);
+                BlendedSampler.Options warm = BlendedSampler.Options.defaults().withSkip(2);
                 BlendedSampler.sample(model, ops, jobs, warm, graphs).forEach(Tensor::close);   // weights, constants, a first capture
                 ctx.counters().reset();
                 long t0 = System.nanoTime();

@@ -37,6 +37,15 @@ public record AdmConfig(int inChannels, int modelChannels, int outChannels, int 
                 true, true, true, false, 0);
     }
 
+    /**
+     * adm-tiny, the 32x32 test configuration (the golden tensors' and the GPU check's toy scale): ADM-256's with
+     * num_channels 32, 1 res block, channel_mult 1,2,2, attention at ds 2 and 4 (16 and 8 px), 8 channels per head.
+     */
+    public static AdmConfig tiny() {
+        return adm256().withModelChannels(32).withNumResBlocks(1).withChannelMult(List.of(1, 2, 2)).withAttentionDs(Set.of(2, 4))
+                .withNumHeadChannels(8);
+    }
+
     public boolean learnSigma() { return outChannels == 2 * inChannels; }
 
     public int embedChannels() { return 4 * modelChannels; }
@@ -51,6 +60,26 @@ public record AdmConfig(int inChannels, int modelChannels, int outChannels, int 
             return channels / numHeadChannels;
         }
         return numHeads;
+    }
+
+    public AdmConfig withModelChannels(int c) {
+        return new AdmConfig(inChannels, c, outChannels, numResBlocks, channelMult, attentionDs, numHeadChannels, numHeads,
+                useScaleShiftNorm, resblockUpdown, convResample, useNewAttentionOrder, numClasses);
+    }
+
+    public AdmConfig withNumResBlocks(int n) {
+        return new AdmConfig(inChannels, modelChannels, outChannels, n, channelMult, attentionDs, numHeadChannels, numHeads,
+                useScaleShiftNorm, resblockUpdown, convResample, useNewAttentionOrder, numClasses);
+    }
+
+    public AdmConfig withChannelMult(List<Integer> mult) {
+        return new AdmConfig(inChannels, modelChannels, outChannels, numResBlocks, mult, attentionDs, numHeadChannels, numHeads,
+                useScaleShiftNorm, resblockUpdown, convResample, useNewAttentionOrder, numClasses);
+    }
+
+    public AdmConfig withAttentionDs(Set<Integer> ds) {
+        return new AdmConfig(inChannels, modelChannels, outChannels, numResBlocks, channelMult, ds, numHeadChannels, numHeads,
+                useScaleShiftNorm, resblockUpdown, convResample, useNewAttentionOrder, numClasses);
     }
 
     public AdmConfig withNumHeadChannels(int n) {

@@ -2,7 +2,7 @@ package org.imagenete.serve;
 
 import org.imagenete.eval.Cams;
 import org.imagenete.eval.Classifier;
-import org.imagenete.eval.Preprocess;
+import org.imagenete.eval.Preprocessor;
 import org.imagenete.image.RgbImage;
 import org.imagenete.io.ImageNetClasses;
 import org.imagenete.tensor.Tensor;
@@ -29,9 +29,9 @@ final class Top5 {
         List<RgbImage> crops = new ArrayList<>();
         float[] data = new float[n * per];
         for (int i = 0; i < n; i++) {
-            RgbImage crop = Preprocess.crop(images.get(i), pre);
+            RgbImage crop = Preprocessor.crop(images.get(i), pre);
             crops.add(crop);
-            System.arraycopy(Preprocess.normalise(crop, pre), 0, data, i * per, per);
+            System.arraycopy(Preprocessor.normalise(crop, pre), 0, data, i * per, per);
         }
         List<Seen> out = new ArrayList<>();
         try (Tensor x = Tensor.of(data, n, 3, px, px)) {

@@ -22,15 +22,14 @@ class EmbeddingAdversarialTest {
     void adversarialEditsNeedALabelTheClassifierHas() {
         Path animals = Golden.animals();
         Ops ops = ImagenetE.backend("cpu");
+        ImagenetE.ImageEdit adv = ImagenetE.ImageEdit.of(animals.resolve("tabby_1.jpg"), animals.resolve("masks/tabby_1.png"),
+                "background=20-adv").withSeed(3);
         try (ResNet net = org.imagenete.nn.ResNetTest.formula(18)) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ImagenetE.edit(animals.resolve("tabby_1.jpg"),
-                    animals.resolve("masks/tabby_1.png"), "background=20-adv", 3, null, net, ops));
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ImagenetE.edit(adv.withClassifier(net), ops));
             assertTrue(e.getMessage().contains("label"), e.getMessage());
-            e = assertThrows(IllegalArgumentException.class, () -> ImagenetE.edit(animals.resolve("tabby_1.jpg"),
-                    animals.resolve("masks/tabby_1.png"), "background=20-adv", 3, 1000, null, net, ops));
+            e = assertThrows(IllegalArgumentException.class, () -> ImagenetE.edit(adv.withLabel(1000).withClassifier(net), ops));
             assertTrue(e.getMessage().contains("1000") && e.getMessage().contains("1000 classes"), e.getMessage());
-            e = assertThrows(IllegalArgumentException.class, () -> ImagenetE.edit(animals.resolve("tabby_1.jpg"),
-                    animals.resolve("masks/tabby_1.png"), "background=20-adv", 3, 281, null, null, ops));
+            e = assertThrows(IllegalArgumentException.class, () -> ImagenetE.edit(adv.withLabel(281), ops));
             assertTrue(e.getMessage().contains("classifier"), e.getMessage());
         }
     }

@@ -27,8 +27,8 @@ class EmbeddingExampleTest {
         Ops ops = ImagenetE.backend(null);
 
         // edit one image: shrink the object to 5% of the image and turn it by 30 degrees
-        Editor.Result r = ImagenetE.edit(animals.resolve("tabby_1.jpg"), animals.resolve("masks/tabby_1.png"),
-                "size=0.05,direction=30", 42, null, null, ops);
+        Editor.Result r = ImagenetE.edit(ImagenetE.ImageEdit.of(animals.resolve("tabby_1.jpg"),
+                animals.resolve("masks/tabby_1.png"), "size=0.05,direction=30").withSeed(42), ops);
         Images.writePng(r.image(), dir.resolve("tabby_small.png"));
         assertTrue(r.ok());
         assertEquals(0.05, r.mask().areaRatio(), 0.0005);

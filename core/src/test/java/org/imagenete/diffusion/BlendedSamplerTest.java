@@ -54,7 +54,7 @@ class BlendedSamplerTest {
                 disc(cy, 16, 8), lambda, seed, -1);
     }
 
-    static BlendedSampler.Options opts() { return new BlendedSampler.Options("100", 4, 50f, true, false, 0f, null, 0f, null); }
+    static BlendedSampler.Options opts() { return BlendedSampler.Options.defaults().withSkip(4); }
 
     @Test
     void sameSeedSameBytesAndResultIndependentOfBatch() {
@@ -141,7 +141,7 @@ class BlendedSamplerTest {
 
     @Test
     void ddimRunsAndIsDeterministic() {
-        BlendedSampler.Options o = new BlendedSampler.Options("ddim50", 5, 50f, true, true, 0f, null, 0f, null);
+        BlendedSampler.Options o = BlendedSampler.Options.defaults().withRespacing("ddim50").withSkip(5).withDdim(true);
         List<Tensor> a = BlendedSampler.sample(model, ops, List.of(job(4, 20f, 16)), o);
         List<Tensor> b = BlendedSampler.sample(model, ops, List.of(job(4, 20f, 16)), o);
         assertEquals(-1L, a.get(0).data().mismatch(b.get(0).data()));
@@ -152,7 +152,7 @@ class BlendedSamplerTest {
     /** RePaint resampling: deterministic, and it changes the result (each step is redone after diffusing back). */
     @Test
     void repaintResamplingRuns() {
-        BlendedSampler.Options o1 = new BlendedSampler.Options("100", 3, 0f, true, false, 0f, null, 0f, null);
+        BlendedSampler.Options o1 = BlendedSampler.Options.defaults().withSkip(3).withRangeLambda(0f);
         List<Tensor> a = BlendedSampler.sample(model, ops, List.of(job(6, 0f, 16)), o1.withResample(3));
         List<Tensor> b = BlendedSampler.sample(model, ops, List.of(job(6, 0f, 16)), o1.withResample(3));
         List<Tensor> c = BlendedSampler.sample(model, ops, List.of(job(6, 0f, 16)), o1);

@@ -53,7 +53,7 @@ class DeviceSamplingTest {
                 in(Tensor.of(m, 1, 16, 16)), lambda, seed, -1);
     }
 
-    static BlendedSampler.Options opts(int steps) { return new BlendedSampler.Options("100", steps, 50f, true, false, 0f, null, 0f, null); }
+    static BlendedSampler.Options opts(int steps) { return BlendedSampler.Options.defaults().withSkip(steps); }
 
     static DeviceCounters counters() { return ops.device().counters(); }
 

@@ -72,8 +72,8 @@ class ClassifierGuidanceTest {
              Tensor obj = Rand.uniform(2, 0.8f, 3, 32, 32); Tensor m = Tensor.zeros(org.imagenete.tensor.DType.F32, 1, 32, 32)) {
             for (int i = 0; i < 200; i++) m.setFloat(400 + i, 1f);
             BlendedSampler.Job job = new BlendedSampler.Job(bg, obj, m, 20f, 7, 281);
-            BlendedSampler.Options plain = new BlendedSampler.Options("100", 3, 50f, true, false, 0f, null, 0f, null);
-            BlendedSampler.Options adv = new BlendedSampler.Options("100", 3, 50f, true, false, 0f, new ClassifierGuidance(net), 5f, null);
+            BlendedSampler.Options plain = BlendedSampler.Options.defaults().withSkip(3);
+            BlendedSampler.Options adv = BlendedSampler.Options.defaults().withSkip(3).withClassifier(new ClassifierGuidance(net)).withAdversarialScale(5f);
             List<Tensor> a = BlendedSampler.sample(adm, ops, List.of(job), plain), b = BlendedSampler.sample(adm, ops, List.of(job), adv);
             try {
                 assertNotEquals(-1L, a.get(0).data().mismatch(b.get(0).data()), "the adversarial term changes the result");
@@ -87,7 +87,7 @@ class ClassifierGuidanceTest {
     /** The normalisation kept below eval (edit may not import it) is eval's ImageNet preprocessing. */
     @Test
     void normalisationIsTheClassifiersImageNetOne() {
-        var p = org.imagenete.eval.Preprocessing.imagenet();
+        var p = org.imagenete.eval.PreprocessSettings.imagenet();
         org.junit.jupiter.api.Assertions.assertArrayEquals(p.mean(), ClassifierGuidance.MEAN);
         org.junit.jupiter.api.Assertions.assertArrayEquals(p.std(), ClassifierGuidance.STD);
     }

@@ -2,6 +2,7 @@ package org.imagenete.edit;
 
 import org.imagenete.image.Images;
 import org.imagenete.image.Mask;
+import org.imagenete.image.MaskOps;
 import org.imagenete.image.MaskSource;
 import org.imagenete.image.Masks;
 import org.imagenete.image.RgbImage;
@@ -105,11 +106,11 @@ class EditorTest {
         Editor.Source s = source("ice_bear_1");
         Editor.Result r = geometric(MAGENTA).run(List.of(new Editor.Task(s, Edit.parse("size=0.05,position"), 11))).getFirst();
         assertNull(r.unreachable());
-        Mask old = Editor.dilate(s.mask().resizeNearest(256, 256), 0);
+        Mask old = MaskOps.dilate(s.mask().resizeNearest(256, 256), 0);
         int uncovered = 0, filled = 0;
         for (int y = 0; y < 256; y++)
             for (int x = 0; x < 256; x++)
-                if (old.get(x, y) && !Editor.dilate(r.mask(), 1).get(x, y)) {
+                if (old.get(x, y) && !MaskOps.dilate(r.mask(), 1).get(x, y)) {
                     uncovered++;
                     if (isMagenta(r.image(), x, y)) filled++;
                 }
@@ -137,9 +138,8 @@ class EditorTest {
     @Test
     void backgroundEditKeepsObjectPixels() {
         try (Adm adm = AdmGolden.tinyModel()) {
-            Editor.Config cfg = Editor.Config.defaults().withSize(32);
-            cfg = new Editor.Config(32, Editor.Fill.FAST, 1, new org.imagenete.diffusion.BlendedSampler.Options("100", 4, 50f, true, false, 0f, null, 0f, null),
-                    cfg.fillOptions(), 2);
+            Editor.Config cfg = Editor.Config.defaults().withSize(32).withHoleDilation(1)
+                    .withBackground(org.imagenete.diffusion.BlendedSampler.Options.defaults().withSkip(4)).withBatch(2).withHarmonizeSteps(4);
             Editor e = new Editor(cfg, adm, OPS, MAGENTA, null);
             Editor.Source s = source("tabby_1");
             List<Editor.Result> rs = e.run(List.of(new Editor.Task(s, Edit.parse("background=20"), 1),

@@ -37,7 +37,7 @@ class PositionTargetTest {
                 rgb[(y * n + x) * 3 + 1] = (byte) (obj ? 10 : 90 + y / 2);
             }
         Editor.Source src = new Editor.Source("box", RgbImage.of(n, n, rgb), Mask.of(n, n, bits), -1, null);
-        Editor e = new Editor(Editor.Config.defaults().withSize(n), null, Backends.get("reference"), Fills.named("telea"), null);
+        Editor e = new Editor(Editor.Config.defaults().withSize(n), null, Backends.get("reference"), HoleFiller.named("telea"), null);
         List<Editor.Result> rs = e.run(List.of(new Editor.Task(src, Edit.parse("position=0.75:0.5"), 1),
                 new Editor.Task(src, Edit.parse("position=0:1"), 1), new Editor.Task(src, Edit.parse("position=0.5:0.5,size=0.03"), 1)));
         for (Editor.Result r : rs) assertTrue(r.ok(), r.task().variant() + ": " + r.unreachable());

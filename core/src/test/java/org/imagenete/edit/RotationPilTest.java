@@ -29,7 +29,7 @@ class RotationPilTest {
         Path d = Golden.testdata().resolve("rotation");
         RgbImage img = Images.read(d.resolve("input.png"));
         Mask mask = Masks.readFor(d.resolve("mask.png"), new MaskSource.Binary(), img, false);
-        Editor e = new Editor(Editor.Config.defaults().withSize(64), null, Backends.get("cpu"), Fills.fast(), null);
+        Editor e = new Editor(Editor.Config.defaults().withSize(64), null, Backends.get("cpu"), HoleFiller.fast(), null);
         Editor.Result r = e.run(List.of(new Editor.Task(new Editor.Source("rotation", img, mask, 0, null),
                 Edit.parse("direction=" + angle), 1))).getFirst();
         assertTrue(r.ok(), r.unreachable());

@@ -29,15 +29,15 @@ class ModelSpecTest {
     void timmSettings() throws IOException {
         List<ModelSpec> ms = read("models:\n  - {name: deit, file: w.pth, input_size: [3, 224, 224], crop_pct: 0.875, interpolation: bicubic,"
                 + " mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}\n  - {name: r, file: w.pth, resize: 232}\n  - {name: big, file: w.pth, input_size: 384}\n");
-        Preprocessing base = Preprocessing.imagenet();
-        Preprocessing deit = ms.get(0).apply(base);
+        PreprocessSettings base = PreprocessSettings.imagenet();
+        PreprocessSettings deit = ms.get(0).apply(base);
         assertEquals(256, deit.resizeShort(), "floor(224 / 0.875)");
         assertEquals(224, deit.crop());
         assertEquals(Filter.BICUBIC, deit.interpolation());
         assertArrayEquals(new float[]{0.5f, 0.5f, 0.5f}, deit.std());
-        assertEquals(new Preprocessing(232, 224, Preprocessing.IMAGENET_MEAN, Preprocessing.IMAGENET_STD), ms.get(1).apply(base));
+        assertEquals(new PreprocessSettings(232, 224, PreprocessSettings.IMAGENET_MEAN, PreprocessSettings.IMAGENET_STD), ms.get(1).apply(base));
         assertEquals(439, ms.get(2).apply(base).resizeShort(), "input_size alone keeps the file's ratio 256/224: round(384 * 8/7)");
-        assertEquals(ms.get(1).apply(base).hashCode(), new Preprocessing(232, 224, Preprocessing.IMAGENET_MEAN.clone(), Preprocessing.IMAGENET_STD.clone()).hashCode(),
+        assertEquals(ms.get(1).apply(base).hashCode(), new PreprocessSettings(232, 224, PreprocessSettings.IMAGENET_MEAN.clone(), PreprocessSettings.IMAGENET_STD.clone()).hashCode(),
                 "equal by value: models with the same settings share their floats");
     }
 

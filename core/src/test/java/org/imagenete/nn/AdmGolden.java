@@ -5,17 +5,13 @@ import org.imagenete.tensor.DType;
 import org.imagenete.tensor.Tensor;
 import org.imagenete.testutil.Golden;
 
-import java.util.List;
-import java.util.Set;
 
 /** Test fixtures for the golden ADM cases. */
 public final class AdmGolden {
     private AdmGolden() {}
 
     /** adm-tiny: num_channels 32, 1 res block, channel_mult 1,2,2, attention at 16 and 8 px (ds 2, 4), 8 channels per head. */
-    public static AdmConfig tinyConfig() {
-        return new AdmConfig(3, 32, 6, 1, List.of(1, 2, 2), Set.of(2, 4), 8, 4, true, true, true, false, 0);
-    }
+    public static AdmConfig tinyConfig() { return AdmConfig.tiny(); }
 
     public static Adm tinyModel() {
         SafeTensors st = SafeTensors.open(Golden.golden("adm-tiny/weights.safetensors"));

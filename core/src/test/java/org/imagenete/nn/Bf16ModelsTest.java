@@ -3,9 +3,9 @@ package org.imagenete.nn;
 import org.imagenete.diffusion.BlendedSampler;
 import org.imagenete.edit.Edit;
 import org.imagenete.edit.Editor;
-import org.imagenete.edit.Fills;
-import org.imagenete.eval.Preprocess;
-import org.imagenete.eval.Preprocessing;
+import org.imagenete.edit.HoleFiller;
+import org.imagenete.eval.Preprocessor;
+import org.imagenete.eval.PreprocessSettings;
 import org.imagenete.image.Images;
 import org.imagenete.image.Mask;
 import org.imagenete.image.MaskSource;
@@ -88,9 +88,9 @@ class Bf16ModelsTest {
         }
         int n = photos.size(), px = 224;
         float[] data = new float[n * 3 * px * px];
-        Preprocessing pre = Preprocessing.imagenet();
+        PreprocessSettings pre = PreprocessSettings.imagenet();
         for (int i = 0; i < n; i++)
-            System.arraycopy(Preprocess.normalise(Preprocess.crop(Preprocess.read(photos.get(i)), pre), pre), 0, data, i * 3 * px * px, 3 * px * px);
+            System.arraycopy(Preprocessor.normalise(Preprocessor.crop(Preprocessor.read(photos.get(i)), pre), pre), 0, data, i * 3 * px * px, 3 * px * px);
         Ops fp32 = Backends.get("cpu"), bf16 = Backends.get("cpu", Precision.BF16);
         ResNet.Arch a = ResNet.Arch.of(50, 1000);
         Map<String, Tensor> sd = FormulaWeights.stateDict(a.parameterShapes(), 0);
@@ -124,10 +124,9 @@ class Bf16ModelsTest {
             Ops ops = p == 0 ? fp32 : bf16;
             SafeTensors st = SafeTensors.open(Golden.golden("adm-tiny/weights.safetensors"));
             try (Adm adm = Adm.load(AdmConfig.infer(st.tensors(), 8), st.tensors(), st.file(), st, ops.convWeightType())) {
-                Editor.Config cfg = Editor.Config.defaults().withSize(32);
-                cfg = new Editor.Config(32, Editor.Fill.FAST, 1, new BlendedSampler.Options("100", 10, 50f, true, false, 0f, null, 0f, null),
-                        cfg.fillOptions(), 1);
-                Editor e = new Editor(cfg, adm, ops, Fills.fast(), null);
+                Editor.Config cfg = Editor.Config.defaults().withSize(32).withHoleDilation(1)
+                        .withBackground(BlendedSampler.Options.defaults()).withBatch(1).withHarmonizeSteps(10);
+                Editor e = new Editor(cfg, adm, ops, HoleFiller.fast(), null);
                 Editor.Result r = e.run(List.of(new Editor.Task(new Editor.Source("tabby_1", img, mask, 281, null),
                         Edit.parse("background=20"), 7))).getFirst();
                 out[p] = r.image();

@@ -5,8 +5,6 @@ import org.imagenete.nn.AdmConfig;
 import org.imagenete.ops.Backends;
 import org.imagenete.ops.cuda.CudaOps;
 
-import java.util.List;
-import java.util.Set;
 
 /**
  * What the GPU benchmarks share: the backend and a synchronise that makes a measurement include the device work.
@@ -33,7 +31,7 @@ final class GpuBenchState {
 
     /** ADM-256 on a GPU, ADM-tiny's configuration otherwise. */
     static AdmConfig adm() {
-        return onGpu() ? AdmConfig.adm256() : new AdmConfig(3, 32, 6, 1, List.of(1, 2, 2), Set.of(2, 4), 8, 4, true, true, true, false, 0);
+        return onGpu() ? AdmConfig.adm256() : AdmConfig.tiny();
     }
 
     /** Image side for the ADM: 256 on a GPU, 32 otherwise. */

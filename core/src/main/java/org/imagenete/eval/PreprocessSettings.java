@@ -11,10 +11,10 @@ import java.util.Locale;
  * to [0,1], normalise by mean and std per channel. Two models with equal preprocessing see the same floats, so an
  * evaluation of several models prepares each image once per distinct preprocessing.
  */
-public record Preprocessing(int resizeShort, int crop, float[] mean, float[] std, Filter interpolation) {
+public record PreprocessSettings(int resizeShort, int crop, float[] mean, float[] std, Filter interpolation) {
     public static final float[] IMAGENET_MEAN = {0.485f, 0.456f, 0.406f}, IMAGENET_STD = {0.229f, 0.224f, 0.225f};
 
-    public Preprocessing {
+    public PreprocessSettings {
         if (crop < 1 || resizeShort < crop)
             throw new IllegalArgumentException("preprocessing: resize " + resizeShort + " must be at least the crop " + crop);
         if (mean.length != 3 || std.length != 3) throw new IllegalArgumentException("preprocessing: mean and std need 3 values");
@@ -25,12 +25,12 @@ public record Preprocessing(int resizeShort, int crop, float[] mean, float[] std
         std = std.clone();
     }
 
-    public Preprocessing(int resizeShort, int crop, float[] mean, float[] std) {
+    public PreprocessSettings(int resizeShort, int crop, float[] mean, float[] std) {
         this(resizeShort, crop, mean, std, Filter.BILINEAR);
     }
 
     /** torchvision's: resize 256, crop 224, bilinear, ImageNet mean and std. */
-    public static Preprocessing imagenet() { return new Preprocessing(256, 224, IMAGENET_MEAN, IMAGENET_STD); }
+    public static PreprocessSettings imagenet() { return new PreprocessSettings(256, 224, IMAGENET_MEAN, IMAGENET_STD); }
 
     /** timm's convention: the short side resized to floor(crop / cropPct) (224 at 0.875 -> 256). */
     public static int resizeForCropPct(int crop, double cropPct) {
@@ -38,17 +38,17 @@ public record Preprocessing(int resizeShort, int crop, float[] mean, float[] std
         return (int) Math.floor(crop / cropPct);
     }
 
-    public Preprocessing withCrop(int size) {
-        return new Preprocessing(Math.round(size * 256f / 224f), size, mean, std, interpolation);
+    public PreprocessSettings withCrop(int size) {
+        return new PreprocessSettings(Math.round(size * 256f / 224f), size, mean, std, interpolation);
     }
 
-    public Preprocessing withNormalisation(float[] newMean, float[] newStd) {
-        return new Preprocessing(resizeShort, crop, newMean, newStd, interpolation);
+    public PreprocessSettings withNormalisation(float[] newMean, float[] newStd) {
+        return new PreprocessSettings(resizeShort, crop, newMean, newStd, interpolation);
     }
 
     @Override
     public boolean equals(Object o) {
-        return o instanceof Preprocessing p && p.resizeShort == resizeShort && p.crop == crop && Arrays.equals(p.mean, mean)
+        return o instanceof PreprocessSettings p && p.resizeShort == resizeShort && p.crop == crop && Arrays.equals(p.mean, mean)
                 && Arrays.equals(p.std, std) && p.interpolation == interpolation;
     }
 

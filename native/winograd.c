@@ -16,13 +16,11 @@
  * see ie_conv3x3_winograd_pays). Without AVX-512 (the AVX2 build) all entry points use the direct
  * convolution and the "transformed" weights are a plain copy of w.
  */
-#define _DEFAULT_SOURCE /* madvise */
-#include "imagenete.h"
+#include "internal.h"
 
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
@@ -39,49 +37,6 @@
 #ifndef WINO_NT_TARGET
 #define WINO_NT_TARGET 64
 #endif
-
-/* Scratch buffers kept between calls (per-call Winograd weights, conv2d_grad's flipped weights): fresh 10-40 MB
- * allocations are mmap'ed by malloc, and faulting their pages in cost as much as the transform (ResNet-50
- * layer4: 38 MB per call). A few buffers are parked globally (the largest seen; nested users such as the bf16
- * gradient -> widened weights -> Winograd weights take one each); concurrent callers take one or allocate their
- * own. Huge pages where the kernel grants them (the GEMMs stream it). */
-#define PARKED 3
-static ie_scratch parked[PARKED];
-static int parked_lock = 0;
-
-ie_scratch ie_scratch_take(size_t nfloats)
-{
-    ie_scratch b = { NULL, 0 };
-    while (__atomic_exchange_n(&parked_lock, 1, __ATOMIC_ACQUIRE)) {}
-    int best = -1;
-    for (int i = 0; i < PARKED; i++)
-        if (parked[i].cap >= nfloats && (best < 0 || parked[i].cap < parked[best].cap)) best = i;
-    if (best >= 0) { b = parked[best]; parked[best] = (ie_scratch){ NULL, 0 }; }
-    __atomic_store_n(&parked_lock, 0, __ATOMIC_RELEASE);
-    if (b.p) return b;
-    const size_t align = (size_t)2 << 20, bytes = (nfloats * sizeof(float) + align - 1) & ~(align - 1);
-    b.p = aligned_alloc(align, bytes);
-    if (!b.p) return b;
-#ifdef MADV_HUGEPAGE
-    madvise(b.p, bytes, MADV_HUGEPAGE);
-#endif
-    b.cap = bytes / sizeof(float);
-    return b;
-}
-
-void ie_scratch_park(ie_scratch b)
-{
-    while (__atomic_exchange_n(&parked_lock, 1, __ATOMIC_ACQUIRE)) {}
-    /* into an empty slot, else in place of the smallest parked buffer when larger */
-    int slot = 0;
-    for (int i = 0; i < PARKED; i++) {
-        if (!parked[i].p) { slot = i; break; }
-        if (parked[i].cap < parked[slot].cap) slot = i;
-    }
-    if (!parked[slot].p || b.cap > parked[slot].cap) { ie_scratch t = parked[slot]; parked[slot] = b; b = t; }
-    __atomic_store_n(&parked_lock, 0, __ATOMIC_RELEASE);
-    free(b.p);
-}
 
 #ifdef __AVX512F__
 
@@ -327,21 +282,6 @@ static inline void interleave4(__m512 a, __m512 b, __m512 c, __m512 d, __m512 o[
     o[1] = _mm512_shuffle_f32x4(t0, t1, 0xDD);
     o[2] = _mm512_shuffle_f32x4(t2, t3, 0x88);
     o[3] = _mm512_shuffle_f32x4(t2, t3, 0xDD);
-}
-
-/* Thread-local work buffers, kept between calls. */
-static _Thread_local float* tl_wbuf = NULL;
-static _Thread_local size_t tl_wcap = 0;
-
-static float* wbuf(size_t nfloats)
-{
-    if (nfloats > tl_wcap) {
-        free(tl_wbuf);
-        size_t bytes = (nfloats * sizeof(float) + 4095) & ~(size_t)4095;
-        tl_wbuf = aligned_alloc(4096, bytes);
-        tl_wcap = tl_wbuf ? bytes / sizeof(float) : 0;
-    }
-    return tl_wbuf;
 }
 
 /* How one wino_run call cuts its tiles into blocks, and the layout of a block's buffers. */
@@ -643,7 +583,9 @@ static void wino_run(const float* x, const float* U, const uint16_t* U16, const 
 
 #pragma omp parallel num_threads(nt_threads)
     {
-        float* V = wbuf((size_t)36 * (p.vplane + p.mplane) + (p.bf ? (size_t)36 * p.ntp : 0));
+        const ie_scratch buf = ie_scratch_take((size_t)36 * (p.vplane + p.mplane) + (p.bf ? (size_t)36 * p.ntp : 0),
+                                               IE_SCRATCH_THREAD);
+        float* V = buf.p;
         float* Mb = V + 36 * p.vplane;
         float* Ev = Mb + 36 * p.mplane;              /* bf16: the even channel's transform, per 16 tiles */
         wino_block k;
@@ -655,6 +597,7 @@ static void wino_run(const float* x, const float* U, const uint16_t* U16, const 
             wino_gemms(&p, U, U16, V, Mb, k.nt);
             wino_output_transform(&p, &k, Mb, bias, add, y, relu);
         }
+        ie_scratch_park(buf);
     }
 }
 
@@ -680,8 +623,8 @@ void ie_conv3x3_winograd_ex_f32(const float* x, const float* w, const float* bia
                                 float* y, int B, int Cin, int H, int W, int Cout, int relu)
 {
     if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return;
-    ie_scratch U = { NULL, 0 };
-    if (ie_conv3x3_winograd_pays(B, Cin, H, W, Cout, 0)) U = ie_scratch_take(ie_winograd_weights_size(Cin, Cout));
+    ie_scratch U = { NULL, 0, -1 };
+    if (ie_conv3x3_winograd_pays(B, Cin, H, W, Cout, 0)) U = ie_scratch_take(ie_winograd_weights_size(Cin, Cout), IE_SCRATCH_SHARED);
     if (!U.p) { /* small image (or out of memory): direct convolution */
         ie_conv2d_ex_f32(x, w, bias, add, y, B, Cin, H, W, Cout, 3, 3, 1, 1, relu);
         return;
@@ -701,7 +644,7 @@ int ie_conv3x3_winograd_bf16_ex(const float* x, const uint16_t* w, const float* 
     if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return 0;
     const int bf = ie_has_bf16(), u16 = bf && winograd_bf16;
     /* U: bf16 (2 bytes, Cin padded to even) or fp32, in the fp32 scratch */
-    ie_scratch U = ie_scratch_take(u16 ? (size_t)18 * Cout * ((Cin + 1) & ~1) : ie_winograd_weights_size(Cin, Cout));
+    ie_scratch U = ie_scratch_take(u16 ? (size_t)18 * Cout * ((Cin + 1) & ~1) : ie_winograd_weights_size(Cin, Cout), IE_SCRATCH_SHARED);
     if (!U.p) return -1;
     winograd_transform_weights_bf16(w, u16 ? NULL : U.p, u16 ? (uint16_t*)U.p : NULL, Cin, Cout);
     if (u16) wino_run(x, NULL, (const uint16_t*)U.p, bias, add, y, B, Cin, H, W, Cout, relu, 0);
@@ -719,7 +662,7 @@ void ie_conv3x3_winograd_f32(const float* x, const float* w, const float* bias, 
 int ie_conv3x3_winograd_transposed_f32(const float* x, const float* w, float* y, int B, int Cin, int H, int W, int Cout)
 {
     if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return 0;
-    ie_scratch U = ie_scratch_take(ie_winograd_weights_size(Cin, Cout));
+    ie_scratch U = ie_scratch_take(ie_winograd_weights_size(Cin, Cout), IE_SCRATCH_SHARED);
     if (!U.p) return -1;
     winograd_transform_weights_transposed(w, U.p, Cin, Cout);
     wino_run(x, U.p, NULL, NULL, NULL, y, B, Cin, H, W, Cout, 0, 0);

@@ -7,7 +7,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 mkdir -p "$out"
 cc=${CC:-gcc}
 srcs=("$here"/*.c)
-common=(-O3 -std=c11 -fPIC -shared -fopenmp -fno-math-errno -Wall -Wextra -Wno-unused-parameter -I"$here")
+# -Wmissing-prototypes: every exported definition is declared in imagenete.h (or internal.h); the rest is static
+common=(-O3 -std=c11 -fPIC -shared -fopenmp -fno-math-errno -Wall -Wextra -Wno-unused-parameter -Wmissing-prototypes -I"$here")
 # x86-64-v4 = AVX-512 F/BW/CD/DQ/VL; bf16 dot products on top.
 # gcc < 13 has no znver4 tuning: fall back to znver3 there.
 tune=-mtune=znver4

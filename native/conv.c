@@ -16,7 +16,7 @@
  * The rows a few channels ahead are prefetched while packing (spread over the loop: bursts of
  * prefetches at the start of a block were measured useless).
  */
-#include "imagenete.h"
+#include "internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* 2-D FFT of real planes and its input-gradient (see grad.h).
+/* 2-D FFT of real planes and its input-gradient (see imagenete.h, section 3).
  *
  * Layout: the 1-D transforms run LANES at a time. A batch holds element e of LANES independent
  * sequences next to each other (re[e*LANES + l], im likewise, split real/imaginary), so every butterfly
@@ -13,7 +13,7 @@
  *
  * Plans are built per call (O(n) trigonometry, negligible next to the transforms); nothing is cached.
  */
-#include "grad.h"
+#include "imagenete.h"
 
 #include <math.h>
 #include <omp.h>

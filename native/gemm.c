@@ -28,7 +28,7 @@
  * Threads: work units (column chunks of NC, and row parts when there are too few of them) are
  * handed out dynamically; each unit packs its own B.
  */
-#include "imagenete.h"
+#include "internal.h"
 
 #include <omp.h>
 #include <stdlib.h>
@@ -97,21 +97,6 @@ int ie_has_bf16(void)
 #else
     return 0;
 #endif
-}
-
-/* Per-thread scratch, grown on demand and kept (OpenMP pool threads are long-lived). */
-static _Thread_local float* tl_buf = NULL;
-static _Thread_local size_t tl_cap = 0;
-
-static float* scratch(size_t nfloats)
-{
-    if (nfloats > tl_cap) {
-        free(tl_buf);
-        size_t bytes = (nfloats * sizeof(float) + 4095) & ~(size_t)4095;
-        tl_buf = aligned_alloc(4096, bytes);
-        tl_cap = tl_buf ? bytes / sizeof(float) : 0;
-    }
-    return tl_buf;
 }
 
 /* ---------------------------------------------------------------- micro-kernel */
@@ -848,18 +833,22 @@ void ie_gemm_run(const ie_gemm_job* jobs, int njobs)
     const size_t csize = 0;
 #endif
     if (nt <= 1) {
-        float* bp = scratch(bsize + csize + tsize);
+        const ie_scratch s = ie_scratch_take(bsize + csize + tsize, IE_SCRATCH_THREAD);
+        float* bp = s.p;
         for (long u = 0; u < nu; u++)
             run_unit(&jobs[units[u].job], units[u].m0, units[u].m1, units[u].n0, units[u].n1, bp,
                      csize ? bp + bsize : NULL, bp + bsize + csize);
+        ie_scratch_park(s);
     } else {
 #pragma omp parallel num_threads(nt)
         {
-            float* bp = scratch(bsize + csize + tsize);
+            const ie_scratch s = ie_scratch_take(bsize + csize + tsize, IE_SCRATCH_THREAD);
+            float* bp = s.p;
 #pragma omp for schedule(dynamic, 1)
             for (long u = 0; u < nu; u++)
                 run_unit(&jobs[units[u].job], units[u].m0, units[u].m1, units[u].n0, units[u].n1, bp,
                          csize ? bp + bsize : NULL, bp + bsize + csize);
+            ie_scratch_park(s);
         }
     }
     free(units);
@@ -875,8 +864,10 @@ void ie_gemm_serial(const ie_gemm_job* jb)
 #else
     const size_t csize = 0;
 #endif
-    float* bp = scratch(bsize + csize + tsize + 16);
+    const ie_scratch s = ie_scratch_take(bsize + csize + tsize + 16, IE_SCRATCH_THREAD);
+    float* bp = s.p;
     run_unit(jb, 0, jb->M, 0, jb->N, bp, csize ? bp + bsize : NULL, bp + bsize + csize);
+    ie_scratch_park(s);
 }
 
 /* ---------------------------------------------------------------- ie_sgemm */

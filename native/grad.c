@@ -1,8 +1,7 @@
-/* Input-gradients (vector-Jacobian products) of the fast CPU ops; see grad.h for each definition.
+/* Input-gradients (vector-Jacobian products) of the fast CPU ops; see imagenete.h (section 3) for each definition.
  * The products go through the GEMM / convolution of gemm.c and conv.c (their public API only);
  * the memory-bound loops are written so that gcc vectorises them. */
-#include "grad.h"
-#include "ops.h"
+#include "internal.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -85,7 +84,7 @@ int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
             && ie_conv3x3_winograd_pays(B, Cout, Ho, Wo, Cin, 0))
         return ie_conv3x3_winograd_transposed_f32(dy, w, dx, B, Cout, Ho, Wo, Cin);
     if (stride == 1 && KH == KW && pad <= KH - 1 && (long) B * HoWo >= 1024) {
-        ie_scratch wt = ie_scratch_take((size_t) Cout * Cin * KK);
+        ie_scratch wt = ie_scratch_take((size_t) Cout * Cin * KK, IE_SCRATCH_SHARED);
         if (!wt.p) return -1;
         /* wt[ci, co] = flip(w[co, ci]) in blocks of 32x32 kernels: both sides move in runs of 32 kernels */
         #pragma omp parallel for schedule(static)
@@ -183,7 +182,7 @@ int ie_conv2d_grad_bf16(const float* dy, const uint16_t* w, float* dx,
     const long KK = (long) KH * KW;
     if (stride == 1 && KH == KW && pad <= KH - 1 && (long) B * Ho * Wo >= 1024) {
         /* large images: the bf16 forward conv of dy with the flipped, channel-transposed bf16 kernel */
-        ie_scratch wt = ie_scratch_take(((size_t) Cout * Cin * KK + 1) / 2);
+        ie_scratch wt = ie_scratch_take(((size_t) Cout * Cin * KK + 1) / 2, IE_SCRATCH_SHARED);
         if (!wt.p) return -1;
         uint16_t* t = (uint16_t*) wt.p;
         #pragma omp parallel for schedule(static)
@@ -203,7 +202,7 @@ int ie_conv2d_grad_bf16(const float* dy, const uint16_t* w, float* dx,
     if (ie_has_bf16()) return conv_grad_small_bf16(dy, w, dx, B, Cout, Cin, H, W, KH, KW, stride, pad);
 #endif
     /* no AVX-512 BF16: fp32 on the widened weights */
-    ie_scratch wf = ie_scratch_take((size_t) Cout * Cin * KK);
+    ie_scratch wf = ie_scratch_take((size_t) Cout * Cin * KK, IE_SCRATCH_SHARED);
     if (!wf.p) return -1;
     ie_bf16_to_f32(w, wf.p, (size_t) Cout * Cin * KK);
     const int r = ie_conv2d_grad_f32(dy, wf.p, dx, B, Cout, Cin, H, W, KH, KW, stride, pad);

@@ -3,7 +3,7 @@
  * would be mostly padding. Here one output plane (b, co) is one task: for each of the group's input channels and
  * kernel taps, a whole row of the plane gets w * (the input row shifted by the tap), a loop gcc vectorises along the
  * row at stride 1. fp32 accumulation, in the order (ci, ky, kx), as the direct convolution sums. */
-#include "ops.h"
+#include "imagenete.h"
 
 #include <string.h>
 

@@ -1,7 +1,17 @@
-/* imagenete native kernels: shared header.
- * Every exported symbol is prefixed ie_. Each kernel family has its own section; append new
- * sections at the end. Sections:
- *   1. Threads, GEMM and convolution (gemm.c, conv.c, winograd.c)
+/* imagenete native kernels: the public header, the one place that declares what libimagenete exports.
+ * Every exported symbol is prefixed ie_ and declared here: the Java FFM bindings (org.imagenete.ops.cpu.CpuOps,
+ * SamplerKernels), the C tests (native/test) and embedders call these and nothing else. What the .c files share
+ * among themselves (the GEMM engine, scratch buffers, inline helpers) is in internal.h, hidden from the library's
+ * symbol table; everything else in a .c file is static. (ops.h, grad.h and sampler.h were separate public headers
+ * once; one header keeps the exported set in one place, and the build's -Wmissing-prototypes holds every exported
+ * definition to a declaration here or in internal.h.)
+ * Each kernel family has its own section; append new sections at the end. Sections:
+ *   1. Threads, GEMM and convolution (gemm.c, conv.c, winograd.c, ops.c)
+ *   2. Elementwise ops, normalisation, resampling, attention (ops.c, grouped.c, transformer.c)
+ *   3. Input-gradients and the 2-D FFT (grad.c, fft.c)
+ *   4. ResNet classifier ops: ReLU, pooling (pool.c)
+ *   5. Affine compositing (composite.c)
+ *   6. The sampler's arithmetic (sampler.c)
  */
 #ifndef IMAGENETE_H
 #define IMAGENETE_H
@@ -14,7 +24,7 @@ extern "C" {
 #endif
 
 /* ===================================================================================== */
-/* 1. Threads, GEMM and convolution (gemm.c, conv.c, winograd.c)                          */
+/* 1. Threads, GEMM and convolution (gemm.c, conv.c, winograd.c, ops.c)                   */
 /*    All tensors fp32, contiguous, row-major (NCHW for images).                          */
 /* ===================================================================================== */
 
@@ -69,6 +79,16 @@ int ie_conv3x3_winograd_transposed_f32(const float* x, const float* w, float* y,
  * convolution for this shape on this build. */
 int ie_conv3x3_winograd_pays(int B, int Cin, int H, int W, int Cout, int pretransformed);
 
+/* The convolution the backend runs: Winograd F(4x4,3x3) for 3x3 stride-1 pad-1 convolutions where it pays
+ * (ie_conv3x3_winograd_pays: enough 4x4 tiles and channels), the direct implicit GEMM otherwise. Same
+ * semantics as ie_conv2d_f32. ie_set_winograd(0) forces the direct path (for accuracy comparisons). */
+void ie_conv2d_auto_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
+                        int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad);
+/* The same followed by ReLU when relu != 0 (fused into the epilogue: y = max(0, conv + bias + add)). */
+void ie_conv2d_auto_ex_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
+                           int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu);
+void ie_set_winograd(int on);
+
 /* ---- bf16 operands (AVX-512 BF16: vdpbf16ps), fp32 accumulation ----
  * Weights come as bf16 bit patterns (uint16, converted once by the caller); activations are rounded to bf16
  * (to nearest even) while packed; products are exact and summed in fp32. Where the CPU lacks AVX-512 BF16
@@ -97,81 +117,176 @@ int ie_conv3x3_winograd_bf16_ex(const float* x, const uint16_t* w, const float* 
                                 int B, int Cin, int H, int W, int Cout, int relu);
 void ie_set_winograd_bf16(int on);
 
-/* ---- internal to gemm.c / conv.c / winograd.c (hidden, not exported) ---- */
-#define IE_HIDDEN __attribute__((visibility("hidden")))
+/* ie_conv2d_auto_ex_f32 with bf16 weights w [Cout,Cin,KH,KW]: ie_conv3x3_winograd_bf16_ex where Winograd pays,
+ * else ie_conv2d_bf16_ex. Returns -1 when out of memory. */
+int ie_conv2d_auto_ex_bf16(const float* x, const uint16_t* w, const float* bias, const float* add, float* y,
+                           int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu);
 
-/* Packs op(B)[k0:k0+kc, n0:n0+nc] into micro-panels of ie_gemm_nr() columns:
- * dst[(j/NR)*kc*NR + k*NR + j%NR], zero-filled for columns j >= nc in the last panel. */
-typedef void (*ie_packb_fn)(const void* ctx, int k0, int kc, int n0, int nc, float* dst);
-/* The same into bf16 pairs (see ie_gemm_job.bpre16: kc may be odd, the last pair's high half zero). */
-typedef void (*ie_packb16_fn)(const void* ctx, int k0, int kc, int n0, int nc, uint32_t* dst);
 
-typedef struct {
-    int M, N, K;
-    const float* A; long rsa, csa;   /* A(i,k) = A[i*rsa + k*csa]; rsa == 1 or csa == 1 */
-    ie_packb_fn packb; const void* bctx;
-    const float* bpre; long bpre_ld; /* instead of packb: B already packed as micro-panels, panel p
-                                        (columns p*NR..) row k at bpre + p*bpre_ld + k*NR */
-    float* C; long ldc;
-    float alpha, beta;               /* C = alpha*A@B + beta*C (beta == 0: C not read) */
-    const float* bias;               /* + bias[i] per row, or NULL */
-    const float* add; long ldadd;    /* + add[i*ldadd + j], or NULL; may alias C */
-    int relu;                        /* then max(0, .) (after bias and add) */
-    /* Columns of several images side by side (img_cols >= 16, beta == 0): column j of C is column
-     * j % img_cols of image j / img_cols, C(i,j) = C[(j/img_cols)*img_stride + i*ldc + j%img_cols];
-     * add likewise with ldadd and the same img_stride. 0: plain C[i*ldc + j]. */
-    int img_cols; long img_stride;
-    /* bf16 operands (ie_has_bf16() only): A16 replaces A, bf16 bit patterns read in place, row-major
-     * (A(i,k) = A16[i*rsa + k], csa == 1); B is rounded to bf16 (to nearest even) while packed, from packb's
-     * fp32 panels, or comes as bpre16: panel p, k-pair q at bpre16 + p*bpre_ld + q*NR, each 32-bit lane
-     * bf16 B(2q, j) | B(2q+1, j) << 16. Products exact, sums in fp32 (vdpbf16ps). */
-    const uint16_t* A16;
-    const uint32_t* bpre16;
-    ie_packb16_fn packb16;           /* bf16: packs straight into pairs (same ctx), instead of through packb */
-} ie_gemm_job;
+/* ===================================================================================== */
+/* 2. Elementwise ops, normalisation, resampling, attention (ops.c, grouped.c, transformer.c)                  */
+/*    fp32, contiguous, NCHW. All loops use every OpenMP thread (see ie_set_num_threads). */
+/* ===================================================================================== */
 
-/* A scratch buffer of at least nfloats floats, 2 MiB aligned, from those parked between calls when one is large
- * enough (else fresh; p NULL when out of memory); park it back when done (the largest few are kept). */
-typedef struct { float* p; size_t cap; } ie_scratch;
-IE_HIDDEN ie_scratch ie_scratch_take(size_t nfloats);
-IE_HIDDEN void ie_scratch_park(ie_scratch b);
-/* Runs jobs[0..njobs) (independent outputs) on all threads. */
-IE_HIDDEN void ie_gemm_run(const ie_gemm_job* jobs, int njobs);
-/* Runs one job on the calling thread only (for callers that parallelise themselves). */
-IE_HIDDEN void ie_gemm_serial(const ie_gemm_job* job);
-IE_HIDDEN int ie_gemm_nr(void);
-#if defined(__AVX512BF16__)
-#include <immintrin.h>
-/* Two fp32 rows of 16 -> 16 bf16 pairs (lo | hi << 16), rounded to nearest even: a GEMM B row pair. */
-static inline __m512i ie_bf16_pairs(__m512 lo, __m512 hi)
-{
-    const __m512i inter = _mm512_set_epi16(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8,
-                                           23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
-    return _mm512_permutexvar_epi16(inter, (__m512i)_mm512_cvtne2ps_pbh(hi, lo));
-}
-/* v rounded to bf16 (to nearest even, as the packing rounds), kept as fp32: for fp32 kernels run in bf16 mode. */
-static inline __m512 ie_round_bf16(__m512 v)
-{
-    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32((__m256i)_mm512_cvtneps_pbh(v)), 16));
-}
-#endif
-/* dst[i] = the float of bf16 bits src[i] (exact). */
-IE_HIDDEN void ie_bf16_to_f32(const uint16_t* src, float* dst, size_t n);
-/* C[M,N] (M <= ie_gemm_mr()) = A @ B with B read from an image, no packing (AVX-512 only):
- * B(k, p) = lanes of x[off[k] + p] enabled in masks[(p/NR)*KK*NV + slot[k]*NV + (p%NR)/16]. */
-IE_HIDDEN void ie_gemm_smallm_direct(int M, int N, int K, const float* A, long lda, const float* x,
-                                     const long* off, const int* slot, const unsigned short* masks, int KK,
-                                     float* C, long ldc, const float* bias, const float* add, long ldadd,
-                                     int relu, int round_x);
-IE_HIDDEN int ie_gemm_mr(void);
-/* Packer for a plain row-major B (ctx = ie_packb_plain*). */
-typedef struct { const float* B; long ldb; int trans; } ie_packb_plain;
-IE_HIDDEN void ie_packb_plain_fn(const void* ctx, int k0, int kc, int n0, int nc, float* dst);
-/* Its bf16 form for a non-transposed B (trans == 0), ie_packb16_fn. */
-IE_HIDDEN void ie_packb16_plain_fn(const void* ctx, int k0, int kc, int n0, int nc, uint32_t* dst);
-/* ie_packb16_fn for a B already in bf16, row-major (ctx = ie_packb_bf16*): rows k, k+1 interleaved. */
-typedef struct { const uint16_t* B; long ldb; } ie_packb_bf16;
-IE_HIDDEN void ie_packb16_bf16_fn(const void* ctx, int k0, int kc, int n0, int nc, uint32_t* dst);
+/* GroupNorm: per (b, g) mean/var over (C/G channels x HW), biased variance (ie_group_stats);
+ * y = (x - mean) / sqrt(var + eps) * gamma[c] + beta[c]; then, if ss != NULL ([B, 2C]),
+ * y = y * (1 + ss[b, c]) + ss[b, C + c]; then SiLU if silu != 0. y may alias x. */
+void ie_group_norm_f32(const float* x, const float* gamma, const float* beta, const float* ss, float* y,
+                       int B, int C, long HW, int G, float eps, int silu);
+
+void ie_silu_f32(const float* x, float* y, long n);
+void ie_add_f32(const float* a, const float* b, float* y, long n);
+/* y[b] = [a[b] (ia floats) | b[b] (ib floats)] for each of B samples. */
+void ie_concat_f32(const float* a, const float* b, float* y, int B, long ia, long ib);
+/* [P, H, W] -> [P, 2H, 2W] nearest. */
+void ie_upsample2x_f32(const float* x, float* y, long P, int H, int W);
+/* [P, H, W] -> [P, H/2, W/2] mean of 2x2. */
+void ie_avgpool2x_f32(const float* x, float* y, long P, int H, int W);
+/* y [N, M] = x [N, K] @ w[M, K]^T + bias[M] (bias may be NULL). */
+void ie_linear_f32(const float* x, const float* w, const float* bias, float* y, int N, int K, int M);
+/* Legacy-order multi-head attention: qkv [B, 3C, T] with head n owning channels [3ch n, 3ch (n+1))
+ * as q|k|v; y [B, C, T]. Softmax in fp32 over keys. Returns -1 when its scratch allocation fails. */
+int ie_attention_f32(const float* qkv, float* y, int B, int heads, int ch, int T);
+
+/* grouped.c. Grouped convolution (groups > 1; semantics of ie_conv2d_ex_f32 with w [Cout, Cin/groups, KH, KW] and
+ * output channel co reading only the input channels of its group co / (Cout/groups)), direct, one task per output
+ * plane; and its input-gradient (dx [B, Cin, H, W] from dy [B, Cout, Ho, Wo]). */
+void ie_conv2d_grouped_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
+                           int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int groups, int relu);
+void ie_conv2d_grouped_grad_f32(const float* dy, const float* w, float* dx, int B, int Cin, int H, int W, int Cout,
+                                int KH, int KW, int stride, int pad, int groups);
+
+/* transformer.c. LayerNorm over the C channels of x [B, C, S] at each of the S positions; y may alias x. */
+void ie_layer_norm_f32(const float* x, const float* gamma, const float* beta, float* y, int B, int C, long S, float eps);
+/* Exact-form GELU, y = x (1 + erf(x / sqrt 2)) / 2, erf with |error| <= 1.5e-7 (PyTorch's vectorised CPU erf). */
+void ie_gelu_f32(const float* x, float* y, long n);
+
+/* ===================================================================================== */
+/* 3. Input-gradients (grad.c) and the 2-D FFT (fft.c)                                    */
+/* ===================================================================================== */
+/* fp32, contiguous, NCHW, every OpenMP thread. The scalar definitions are in org.imagenete.ops.ref.ReferenceOps;
+ * these are tested against them. Kernels that allocate scratch return 0, or -1 when an allocation failed (output
+ * then undefined). */
+
+/* Input-gradient of ie_conv2d_f32: dy [B,Cout,Ho,Wo], w [Cout,Cin,KH,KW] -> dx [B,Cin,H,W],
+ * dx[b,ci,iy,ix] = sum_{co,ky,kx: iy = oy*stride+ky-pad, ix = ox*stride+kx-pad} w[co,ci,ky,kx] dy[b,co,oy,ox],
+ * Ho = (H+2*pad-KH)/stride+1, Wo likewise.
+ * Stride 1, KH == KW, pad <= K-1: a forward convolution of dy with the flipped, channel-transposed kernel
+ * (w'[ci,co,ky,kx] = w[co,ci,K-1-ky,K-1-kx], pad' = K-1-pad) through ie_conv2d_f32, the weights transformed
+ * into a temporary buffer per call. Otherwise: W^T @ dy ([Cin*KH*KW, Ho*Wo] columns, by ie_sgemm) in tiles
+ * of columns, each scatter-added into dx (col2im). */
+int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
+                       int B, int Cout, int Cin, int H, int W, int KH, int KW, int stride, int pad);
+
+/* The same with bf16 weights and dy rounded to bf16 (ie_conv2d_auto_ex_bf16's semantics): large stride-1 images run the
+ * bf16 forward convolution of the flipped kernel; the rest (small images) the bf16 GEMM dy^T w and col2im. Without
+ * AVX-512 BF16: fp32 on the widened weights. */
+int ie_conv2d_grad_bf16(const float* dy, const uint16_t* w, float* dx,
+                        int B, int Cout, int Cin, int H, int W, int KH, int KW, int stride, int pad);
+
+/* Of ie_linear_f32: dy [N,M], w [M,K] -> dx = dy @ w [N,K]. */
+void ie_linear_grad_f32(const float* dy, const float* w, float* dx, int N, int M, int K);
+
+/* Of ie_group_norm_f32 with the same arguments (x the forward input; scale-shift held constant):
+ * with xhat = (x-mean)*inv, z = (xhat*gamma+beta)*(1+scale)+shift, dz = dy * silu'(z) (or dy),
+ * dxhat = dz*(1+scale)*gamma: dx = inv * (dxhat - mean(dxhat) - xhat * mean(dxhat*xhat)) per (b, group).
+ * Statistics recomputed from x in float64 as the forward does. dx must not alias dy or x. */
+void ie_group_norm_grad_f32(const float* dy, const float* x, const float* gamma, const float* beta,
+                            const float* ss, float* dx, int B, int C, long HW, int G, float eps, int silu);
+
+/* dx = dy * s * (1 + x (1 - s)), s = sigmoid(x). */
+void ie_silu_grad_f32(const float* dy, const float* x, float* dx, long n);
+
+/* Of ie_concat_f32: dy [B, ia+ib] per sample -> da [B, ia], db [B, ib]. */
+void ie_concat_grad_f32(const float* dy, float* da, float* db, int B, long ia, long ib);
+
+/* Of ie_upsample2x_f32: dy [P, 2H, 2W] -> dx [P, H, W], sums of 2x2 blocks. */
+void ie_upsample2x_grad_f32(const float* dy, float* dx, long P, int H, int W);
+
+/* Of ie_avgpool2x_f32: dy [P, H, W] -> dx [P, 2H, 2W] = dy/4 on each 2x2 block. */
+void ie_avgpool2x_grad_f32(const float* dy, float* dx, long P, int H, int W);
+
+/* Of ie_attention_f32: dy [B, C, T], qkv [B, 3C, T] (legacy head-major q|k|v) -> dqkv [B, 3C, T].
+ * Per head: P = softmax(Q^T K / sqrt(ch)) recomputed; dV = dY P^T, dP = dY^T V,
+ * dS = P o (dP - rowsum(dP o P)) / sqrt(ch), dQ = K dS^T, dK = Q dS; products by ie_sgemm. */
+int ie_attention_grad_f32(const float* dy, const float* qkv, float* dqkv, int B, int heads, int ch, int T);
+
+/* Unnormalised 2-D DFT of P real planes: x [P, H, W] -> y [P, H, W, 2] (re, im interleaved),
+ * y[k] = sum_n x[n] e^{-2 pi i (ky ny / H + kx nx / W)}. Any H, W >= 1 (mixed radix 2/3/4/5,
+ * Bluestein through a power-of-two FFT for other lengths); float data, twiddles computed in double. */
+int ie_fft2_f32(const float* x, float* y, long P, int H, int W);
+
+/* Its input-gradient: g [P, H, W, 2] -> y [P, H, W] = Re(sum_k g[k] e^{+2 pi i (ky ny / H + kx nx / W)}). */
+int ie_fft2_grad_f32(const float* g, float* y, long P, int H, int W);
+
+/* ===================================================================================== */
+/* 4. ResNet classifier ops and their input-gradients (pool.c)                            */
+/* ===================================================================================== */
+
+/* y = max(x, 0). */
+void ie_relu_f32(const float* x, float* y, long n);
+/* dx = dy where y > 0 (y is the ReLU output). */
+void ie_relu_grad_f32(const float* dy, const float* y, float* dx, long n);
+/* Max pooling x [P, H, W] -> y [P, Ho, Wo], window k, stride s, padding p (padding never wins). */
+void ie_maxpool2d_f32(const float* x, float* y, long P, int H, int W, int k, int s, int p, int Ho, int Wo);
+/* dx [P, H, W] = scatter-add of dy [P, Ho, Wo] to each window's first maximum in x. */
+void ie_maxpool2d_grad_f32(const float* dy, const float* x, float* dx, long P, int H, int W, int k, int s, int p,
+                           int Ho, int Wo);
+/* x [P, HW] -> y [P], the mean of each plane (float64 sums). */
+void ie_global_avgpool_f32(const float* x, float* y, long P, long HW);
+/* dx [P, HW] = dy[p] / HW. */
+void ie_global_avgpool_grad_f32(const float* dy, float* dx, long P, long HW);
+
+/* ===================================================================================== */
+/* 5. Affine compositing (composite.c)                                                    */
+/* ===================================================================================== */
+
+/* bg [B,C,H,W], src [B,C+1,Hs,Ws] premultiplied colour + alpha, inv [B*6]: output pixel (x, y) samples the
+ * layer at (i0 x + i1 y + i2, i3 x + i4 y + i5), bilinear, taps outside the layer transparent.
+ * y [B,C+1,H,W] = sampled colour + bg (1 - a), then a. */
+void ie_affine_composite_f32(const float* bg, const float* src, const float* inv, float* y,
+                             int B, int C, int H, int W, int Hs, int Ws);
+
+/* ===================================================================================== */
+/* 6. The sampler's arithmetic (sampler.c)                                               */
+/* ===================================================================================== */
+/* The sampler's arithmetic around the UNet, the fast CPU backend of
+ * Ops.axpby ... Ops.nonFinite (org.imagenete.ops.Ops documents each contract). fp32 tensors [B, ...] with a
+ * sample's `per` elements contiguous; per-sample scalars from a table coef [B, K] read at column `col`.
+ * Element-wise results are computed in float64 and rounded once, with the fma()s of the contract written out:
+ * the same operations as the reference (org.imagenete.ops.ref.SamplerReference) and the CUDA kernels
+ * (cuda-kernels/sampler.cu), so most results agree bit for bit. Per-sample sums run over fixed blocks of
+ * IE_SAMPLER_CHUNK elements, summed in block order: the result does not depend on the thread count. */
+
+/* y = (a x + c z) + d per sample, (a, c, d) = coef[b, col..col+2]; z may be NULL; a zero coefficient's term is not read. */
+void ie_axpby_f32(const float* x, const float* z, const float* coef, float* y, int B, long per, int K, int col);
+
+/* p_mean_variance: out [B, 2, per] = [eps, v], x [B, per] -> mean, var, logvar, pred_x0, eps [B, per];
+ * coef[b, col..col+5] = (log beta, clipped log posterior variance, sqrt(1/abar), sqrt(1/abar - 1), coef1, coef2). */
+void ie_p_mean_variance_f32(const float* out, const float* x, const float* coef, float* mean, float* var, float* logvar,
+                            float* pred_x0, float* eps, int B, long per, int K, int col);
+
+/* y = fma(s exp(logvar/2), z, fp32(mean + var g)) with s = coef[b, col]; g, z may be NULL; s == 0 does not read z. */
+void ie_posterior_sample_f32(const float* mean, const float* var, const float* logvar, const float* g, const float* z,
+                             const float* coef, float* y, int B, long per, int K, int col);
+
+/* y = fma(rest, 1 - m, obj m), m [B, 1, HW] broadcast over C channels; clamped to [-1, 1] when clamp. */
+void ie_blend_f32(const float* rest, const float* obj, const float* m, float* y, int B, int C, long HW, int clamp);
+
+/* Standard normals [B, per]: keys [B, 4] = (seed lo, seed hi, step lo, step hi), stream (step << 8) | purpose. */
+void ie_philox_normal_f32(const int* keys, int purpose, float* y, int B, long per);
+
+/* Mean |f| of the `per` complex values (re, im interleaved) of each sample -> y [B]. */
+void ie_spectrum_mean_abs_f32(const float* f, float* y, int B, long per);
+
+/* y = f / |f| * coef[b, col] (0 where f = 0) over the `per` complex values of each sample. */
+void ie_spectrum_scale_f32(const float* f, const float* coef, float* y, int B, long per, int K, int col);
+
+/* y = fma(r, x - clamp(x, -1, 1), g) (g may be NULL: 0; r == 0 gives g), r = coef[b, col]; sq[b] = mean of (x - clamp(x))^2. */
+void ie_range_grad_f32(const float* x, const float* g, const float* coef, float* y, float* sq, int B, long per, int K, int col);
+
+/* y [B, 2] = (number of NaN/Inf in sample b, index of the first or -1). */
+void ie_non_finite_f32(const float* x, float* y, int B, long per);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 /* Elementwise ops, GroupNorm, resampling, linear and attention for the fast CPU backend.
  * Memory-bound loops are written so that gcc vectorises them (-O3, AVX-512 or AVX2); the heavy
  * products go through ie_sgemm (gemm.c). */
-#include "ops.h"
+#include "internal.h"
 
 #include <math.h>
 #include <stdlib.h>

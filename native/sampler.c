@@ -1,12 +1,15 @@
-/* The sampler's arithmetic for the fast CPU backend (see sampler.h). Memory-bound: one pass over each operand,
+/* The sampler's arithmetic for the fast CPU backend (see imagenete.h, section 6). Memory-bound: one pass over each operand,
  * OpenMP over elements. The build's -std=c11 keeps gcc from contracting a*b+c into an fma on its own, so the
  * fma() calls below are the only fused operations, as in the reference and the CUDA kernels. */
-#include "sampler.h"
+#include "imagenete.h"
 #include "philox.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+
+/* per-sample sums: blocks of this many elements, summed in block order (thread-count independent) */
+#define IE_SAMPLER_CHUNK 4096L
 
 static inline double coef_at(const float* coef, int K, int b, int col) { return coef[(long) b * K + col]; }
 

@@ -1,6 +1,6 @@
 /* The vision transformers' own ops for the fast CPU backend: LayerNorm over the channels of channel-major tokens
  * and the exact (erf) GELU. fp32 in and out, contiguous. */
-#include "ops.h"
+#include "internal.h"
 
 #include <math.h>
 #include <stdlib.h>

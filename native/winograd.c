@@ -16,13 +16,11 @@
  * see ie_conv3x3_winograd_pays). Without AVX-512 (the AVX2 build) all entry points use the direct
  * convolution and the "transformed" weights are a plain copy of w.
  */
-#define _DEFAULT_SOURCE /* madvise */
-#include "imagenete.h"
+#include "internal.h"
 
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #ifdef __AVX512F__
 #include <immintrin.h>
 #endif
@@ -39,49 +37,6 @@
 #ifndef WINO_NT_TARGET
 #define WINO_NT_TARGET 64
 #endif
-
-/* Scratch buffers kept between calls (per-call Winograd weights, conv2d_grad's flipped weights): fresh 10-40 MB
- * allocations are mmap'ed by malloc, and faulting their pages in cost as much as the transform (ResNet-50
- * layer4: 38 MB per call). A few buffers are parked globally (the largest seen; nested users such as the bf16
- * gradient -> widened weights -> Winograd weights take one each); concurrent callers take one or allocate their
- * own. Huge pages where the kernel grants them (the GEMMs stream it). */
-#define PARKED 3
-static ie_scratch parked[PARKED];
-static int parked_lock = 0;
-
-ie_scratch ie_scratch_take(size_t nfloats)
-{
-    ie_scratch b = { NULL, 0 };
-    while (__atomic_exchange_n(&parked_lock, 1, __ATOMIC_ACQUIRE)) {}
-    int best = -1;
-    for (int i = 0; i < PARKED; i++)
-        if (parked[i].cap >= nfloats && (best < 0 || parked[i].cap < parked[best].cap)) best = i;
-    if (best >= 0) { b = parked[best]; parked[best] = (ie_scratch){ NULL, 0 }; }
-    __atomic_store_n(&parked_lock, 0, __ATOMIC_RELEASE);
-    if (b.p) return b;
-    const size_t align = (size_t)2 << 20, bytes = (nfloats * sizeof(float) + align - 1) & ~(align - 1);
-    b.p = aligned_alloc(align, bytes);
-    if (!b.p) return b;
-#ifdef MADV_HUGEPAGE
-    madvise(b.p, bytes, MADV_HUGEPAGE);
-#endif
-    b.cap = bytes / sizeof(float);
-    return b;
-}
-
-void ie_scratch_park(ie_scratch b)
-{
-    while (__atomic_exchange_n(&parked_lock, 1, __ATOMIC_ACQUIRE)) {}
-    /* into an empty slot, else in place of the smallest parked buffer when larger */
-    int slot = 0;
-    for (int i = 0; i < PARKED; i++) {
-        if (!parked[i].p) { slot = i; break; }
-        if (parked[i].cap < parked[slot].cap) slot = i;
-    }
-    if (!parked[slot].p || b.cap > parked[slot].cap) { ie_scratch t = parked[slot]; parked[slot] = b; b = t; }
-    __atomic_store_n(&parked_lock, 0, __ATOMIC_RELEASE);
-    free(b.p);
-}
 
 #ifdef __AVX512F__
 
@@ -329,58 +284,56 @@ static inline void interleave4(__m512 a, __m512 b, __m512 c, __m512 d, __m512 o[
     o[3] = _mm512_shuffle_f32x4(t2, t3, 0xDD);
 }
 
-/* Thread-local work buffers, kept between calls. */
-static _Thread_local float* tl_wbuf = NULL;
-static _Thread_local size_t tl_wcap = 0;
+/* How one wino_run call cuts its tiles into blocks, and the layout of a block's buffers. */
+typedef struct {
+    int B, Cin, H, W, Cout;
+    int th, tw, twp;
+    int padded;       /* tile numbering, see wino_plan_make */
+    long HW, CHW, tpi;
+    int nty, nrb;     /* padded: tile rows per block, blocks per image */
+    long ntb, nbpi;   /* compact: tiles per block; blocks per image or 0 */
+    long nblocks, ntp;/* blocks; tiles per block rounded up to whole GEMM panels */
+    int bf, Cinp;     /* bf16 GEMM operands; Cin padded to even for them */
+    long vrows;       /* V rows per panel: Cin floats, or Cinp/2 bf16 pairs (4-byte units either way) */
+    long vplane, mplane;
+    int NR;
+} wino_plan;
 
-static float* wbuf(size_t nfloats)
+static wino_plan wino_plan_make(int B, int Cin, int H, int W, int Cout, int bf)
 {
-    if (nfloats > tl_wcap) {
-        free(tl_wbuf);
-        size_t bytes = (nfloats * sizeof(float) + 4095) & ~(size_t)4095;
-        tl_wbuf = aligned_alloc(4096, bytes);
-        tl_wcap = tl_wbuf ? bytes / sizeof(float) : 0;
-    }
-    return tl_wbuf;
-}
-
-/* U: fp32 weights U[xi][co][ci] (rx: x rounded to bf16 as loaded); or U16 (U NULL): bf16 weights U16[xi][co][ci]
- * with Cin padded to even (see winograd_transform_weights_bf16), and then V is rounded to bf16 pairs along ci for
- * the bf16 GEMM. */
-static void wino_run(const float* x, const float* U, const uint16_t* U16, const float* bias, const float* add, float* y,
-                     int B, int Cin, int H, int W, int Cout, int relu, int rx)
-{
-    const int th = (H + 3) / 4, tw = (W + 3) / 4, twp = (tw + 15) & ~15;
+    wino_plan p;
+    p.B = B; p.Cin = Cin; p.H = H; p.W = W; p.Cout = Cout;
+    p.th = (H + 3) / 4; p.tw = (W + 3) / 4; p.twp = (p.tw + 15) & ~15;
     /* Tile numbering: "padded" (per image, block of tile rows; row r, column tx -> r*twp + tx, 16
      * adjacent tiles per vector, loaded as image rows) unless that wastes > 25% of the lanes, then
      * "compact": tiles numbered across the whole batch, g = (b*th + ty)*tw + tx, and a block is a
      * range of them (gathers). Small images (28x28 has 7x7 tiles, 14x14 4x4) thus fill whole GEMM
      * panels with the tiles of several images. */
-    const int padded = (twp - tw) * WINO_PAD_WASTE <= twp;
-    const long HW = (long)H * W, CHW = (long)Cin * HW, tpi = (long)th * tw;
+    p.padded = (p.twp - p.tw) * WINO_PAD_WASTE <= p.twp;
+    p.HW = (long)H * W; p.CHW = (long)Cin * p.HW; p.tpi = (long)p.th * p.tw;
     /* tiles per block: more for bigger weights (each U[xi] is streamed once per block), but at
      * least one block per thread, and balanced */
     long ntarget = WINO_NT_TARGET * ((long)Cin * Cout / 65536);
     if (ntarget < WINO_NT_TARGET) ntarget = WINO_NT_TARGET;
     if (ntarget > 4 * WINO_NT_TARGET) ntarget = 4 * WINO_NT_TARGET;
     const int T = ie_get_num_threads();
-    const int NR = ie_gemm_nr();
-    int nty = 0, nrb = 0;                            /* padded: tile rows per block, blocks per image */
-    long ntb = 0, nbpi = 0;                          /* compact: tiles per block; blocks per image or 0 */
-    long nblocks, ntmax;
-    if (padded) {
-        nty = (int)(ntarget / twp);
+    p.NR = ie_gemm_nr();
+    p.nty = 0; p.nrb = 0; p.ntb = 0; p.nbpi = 0;
+    long ntmax;
+    if (p.padded) {
+        const int th = p.th;
+        int nty = (int)(ntarget / p.twp);
         if (nty < 1) nty = 1;
         int nb = (th + nty - 1) / nty;               /* blocks per image */
         if ((long)B * nb < T) nb = (T + B - 1) / B;
         if (nb > th) nb = th;
-        nty = (th + nb - 1) / nb;
-        nrb = (th + nty - 1) / nty;
-        nblocks = (long)B * nrb;
-        ntmax = (long)nty * twp;
+        p.nty = (th + nb - 1) / nb;
+        p.nrb = (th + p.nty - 1) / p.nty;
+        p.nblocks = (long)B * p.nrb;
+        ntmax = (long)p.nty * p.twp;
     } else {
-        const long total = (long)B * tpi;
-        ntb = ntarget;
+        const long total = (long)B * p.tpi, tpi = p.tpi;
+        long ntb = ntarget;
         if ((total + ntb - 1) / ntb < T) ntb = (total + T - 1) / T;
         ntb = (ntb + 15) & ~15L;
         /* balanced blocks of whole vectors */
@@ -388,192 +341,263 @@ static void wino_run(const float* x, const float* U, const uint16_t* U16, const 
         ntb = ((total + nbk - 1) / nbk + 15) & ~15L;
         /* lane offsets are int32 floats from the block's first image: blocks stay within an image
          * when the images they would span exceed that */
-        if ((ntb / tpi + 2) * CHW > 0x7FFFFFFFL) {
+        if ((ntb / tpi + 2) * p.CHW > 0x7FFFFFFFL) {
             if (ntb > tpi) ntb = (tpi + 15) & ~15L;
-            nbpi = (tpi + ntb - 1) / ntb;
-            nblocks = (long)B * nbpi;
+            p.nbpi = (tpi + ntb - 1) / ntb;
+            p.nblocks = (long)B * p.nbpi;
         } else {
-            nblocks = (total + ntb - 1) / ntb;
+            p.nblocks = (total + ntb - 1) / ntb;
         }
+        p.ntb = ntb;
         ntmax = ntb;
     }
-    const long ntp = (ntmax + NR - 1) / NR * NR;
+    p.ntp = (ntmax + p.NR - 1) / p.NR * p.NR;
     /* planes padded by a few cache lines: the transforms touch all 36 planes at the same offset,
      * and power-of-two plane sizes would map them onto the same cache sets */
-    const int bf = U16 != NULL, Cinp = bf ? (Cin + 1) & ~1 : Cin;
-    /* V rows per panel: Cin floats, or Cinp/2 bf16 pairs (4-byte units either way) */
-    const long vrows = bf ? Cinp / 2 : Cin;
-    const long vplane = vrows * ntp + 48, mplane = (long)Cout * ntp + 48;
-    int nt_threads = T;
-    if (nt_threads > nblocks) nt_threads = (int)nblocks;
-    const __m512i lane_id = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    p.bf = bf; p.Cinp = bf ? (Cin + 1) & ~1 : Cin;
+    p.vrows = bf ? p.Cinp / 2 : Cin;
+    p.vplane = p.vrows * p.ntp + 48; p.mplane = (long)Cout * p.ntp + 48;
+    return p;
+}
+
+/* The tiles of one block: padded, tile rows [ty0, ..) of image b; compact, tiles [g0, g0+nt) of the batch, with
+ * each one's image (relative to b), tile row and column. */
+typedef struct {
+    int b, ty0, nt;
+    long g0;
+    int tb[4 * WINO_NT_TARGET + 16], tyl[4 * WINO_NT_TARGET + 16], txl[4 * WINO_NT_TARGET + 16];
+} wino_block;
+
+static void wino_block_tiles(const wino_plan* p, long blk, wino_block* k)
+{
+    k->b = 0; k->ty0 = 0; k->g0 = 0;
+    if (p->padded) {
+        k->b = (int)(blk / p->nrb);
+        const int rb = (int)(blk % p->nrb);
+        k->ty0 = rb * p->nty;
+        k->nt = (p->th - k->ty0 < p->nty ? p->th - k->ty0 : p->nty) * p->twp;
+        return;
+    }
+    const long tpi = p->tpi, ntb = p->ntb;
+    long g0, g1;
+    if (p->nbpi) {
+        const long bi = blk / p->nbpi, q = blk % p->nbpi;
+        g0 = bi * tpi + q * ntb;
+        g1 = g0 + ntb < (bi + 1) * tpi ? g0 + ntb : (bi + 1) * tpi;
+    } else {
+        g0 = blk * ntb;
+        g1 = g0 + ntb < (long)p->B * tpi ? g0 + ntb : (long)p->B * tpi;
+    }
+    k->g0 = g0;
+    k->nt = (int)(g1 - g0);
+    k->b = (int)(g0 / tpi);                          /* the block's first image */
+    for (int t = 0; t < k->nt; t++) {
+        const long g = g0 + t, bb = g / tpi, r = g - bb * tpi;
+        k->tb[t] = (int)(bb - k->b);
+        k->tyl[t] = (int)(r / p->tw);
+        k->txl[t] = (int)(r % p->tw);
+    }
+}
+
+/* 1 where tiles [t0, t0+16) of channel ci transform to zero: past the block's tiles, in the padding columns of a
+ * tile row, or in the padding channel ci == Cin. */
+static inline int wino_no_tiles(const wino_plan* p, const wino_block* k, int ci, long t0)
+{
+    return t0 >= k->nt || (p->padded && (t0 % p->twp) >= p->tw) || ci >= p->Cin;
+}
+
+/* The 36 transformed vectors of channel ci, tiles [t0, t0+16) of the block. */
+static inline void wino_input_vectors(const wino_plan* p, const wino_block* k, const in_ctx* ic, int ci, long t0,
+                                      __m512 o[36])
+{
+    if (wino_no_tiles(p, k, ci, t0)) {
+        for (int xi = 0; xi < 36; xi++) o[xi] = _mm512_setzero_ps();
+    } else if (p->padded) {
+        const int ty = k->ty0 + (int)(t0 / p->twp), tx0 = (int)(t0 % p->twp);
+        /* image channels are far apart and their row runs short (the hardware
+         * prefetchers miss them): prefetch this group's rows a few channels ahead */
+        if (ci + WINO_PF_DIST < p->Cin)
+            for (int i = 0; i < 6; i++) {
+                int iy = 4 * ty - 1 + i;
+                if ((unsigned)iy >= (unsigned)p->H) continue;
+                const char* q = (const char*)(ic->x + (long)(ci + WINO_PF_DIST) * p->HW + (long)iy * p->W + 4 * tx0 - 1);
+                for (int l = 0; l < 6; l++) _mm_prefetch(q + 64 * l, WINO_PF_HINT);
+            }
+        input_tiles(ic, ci, ty, tx0, o);
+    } else {
+        const __m512i lane_id = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+        __m512i t = _mm512_add_epi32(_mm512_set1_epi32((int)t0), lane_id);
+        __mmask16 lanes = _mm512_cmplt_epi32_mask(t, _mm512_set1_epi32(k->nt));
+        __m512i imgv = _mm512_mullo_epi32(_mm512_maskz_loadu_epi32(lanes, k->tb + t0), _mm512_set1_epi32((int)p->CHW));
+        __m512i tyv = _mm512_maskz_loadu_epi32(lanes, k->tyl + t0);
+        __m512i txv = _mm512_maskz_loadu_epi32(lanes, k->txl + t0);
+        input_tiles_gather(ic, ci, imgv, tyv, txv, lanes, o);
+    }
+}
+
+/* Input transform of the block -> V[xi][panel][ci][NR] (fp32), or V[xi][panel][ci/2][NR] pairs of channels rounded
+ * to bf16 (p->bf; Ev holds the even channel's vectors, per 16 tiles, until the odd one comes). */
+static void wino_input_transform(const wino_plan* p, const wino_block* k, const in_ctx* ic, float* V, float* Ev)
+{
+    const long NR = p->NR, vplane = p->vplane;
+    for (int ci = 0; ci < p->Cinp; ci++)
+        for (long t0 = 0; t0 < p->ntp; t0 += 16) {
+            float* dst = V + (t0 / NR) * p->vrows * NR + (long)(p->bf ? ci / 2 : ci) * NR + t0 % NR;
+            __m512 o[36];
+            if (!p->bf && wino_no_tiles(p, k, ci, t0)) {
+                for (int xi = 0; xi < 36; xi++) _mm512_store_ps(dst + xi * vplane, _mm512_setzero_ps());
+                continue;
+            }
+            wino_input_vectors(p, k, ic, ci, t0, o);
+            if (!p->bf) {
+                for (int xi = 0; xi < 36; xi++) _mm512_store_ps(dst + xi * vplane, o[xi]);
+            } else {
+                float* even = Ev + (t0 / 16) * 36 * 16;
+                if (ci % 2 == 0) {
+                    for (int xi = 0; xi < 36; xi++) _mm512_store_ps(even + 16 * xi, o[xi]);
+                } else {
+#ifdef __AVX512BF16__
+                    for (int xi = 0; xi < 36; xi++)
+                        _mm512_store_si512(dst + xi * vplane, ie_bf16_pairs(_mm512_load_ps(even + 16 * xi), o[xi]));
+#endif
+                }
+            }
+        }
+}
+
+/* The 36 GEMMs of a block: M[xi] (Cout x nt, ld ntp) = U[xi] @ V[xi], fp32 (U) or bf16 (U16) operands. */
+static void wino_gemms(const wino_plan* p, const float* U, const uint16_t* U16, const float* V, float* Mb, int nt)
+{
+    for (int xi = 0; xi < 36; xi++) {
+        ie_gemm_job jb;
+        memset(&jb, 0, sizeof jb);
+        jb.M = p->Cout; jb.N = nt; jb.K = p->Cinp;
+        if (p->bf) {
+            jb.A16 = U16 + (long)xi * p->Cout * p->Cinp;
+            jb.bpre16 = (const uint32_t*)(V + xi * p->vplane);
+        } else {
+            jb.A = U + (long)xi * p->Cout * p->Cin;
+            jb.bpre = V + xi * p->vplane;
+        }
+        jb.rsa = p->Cinp; jb.csa = 1;
+        jb.bpre_ld = p->vrows * p->NR;
+        jb.C = Mb + xi * p->mplane; jb.ldc = p->ntp;
+        jb.alpha = 1.0f; jb.beta = 0.0f;
+        ie_gemm_serial(&jb);
+    }
+}
+
+/* Output rows of 16 tiles (t0..) of channel co: tmp[k][*] is A^T applied along the first axis, for output row k of
+ * each tile; finishes the transform, adds bias (bv) and add (ac, channel co's plane, or NULL), applies the ReLU, and
+ * stores into yc (channel co's plane of the block's first image). Padded: the tiles are adjacent in one tile row. */
+static inline void wino_store_padded(const wino_plan* p, const wino_block* k, int t0, __m512 tmp[4][6], __m512 bv,
+                                     float* yc, const float* ac, int relu)
+{
+    const int W = p->W, ty = k->ty0 + t0 / p->twp, ox0 = 4 * (t0 % p->twp);
+    const __m512 zero = _mm512_setzero_ps();
+    __mmask16 sm[4];
+    for (int q = 0; q < 4; q++) {
+        int n = W - ox0 - 16 * q;
+        sm[q] = n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+    }
+    for (int kk = 0; kk < 4; kk++) {
+        const int oy = 4 * ty + kk;
+        if (oy >= p->H) break;
+        __m512 o[4], q[4];
+        AT6(tmp[kk][0], tmp[kk][1], tmp[kk][2], tmp[kk][3], tmp[kk][4], tmp[kk][5], o);
+        interleave4(o[0], o[1], o[2], o[3], q);
+        float* yr = yc + (long)oy * W + ox0;
+        const float* ar = ac ? ac + (long)oy * W + ox0 : NULL;
+        for (int qq = 0; qq < 4; qq++) {
+            __m512 val = _mm512_add_ps(q[qq], bv);
+            if (ar) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(sm[qq], ar + 16 * qq));
+            if (relu) val = _mm512_max_ps(val, zero);
+            _mm512_mask_storeu_ps(yr + 16 * qq, sm[qq], val);
+        }
+    }
+}
+
+/* The same for compact tiles: lane j is tile t0+j; its 4 outputs of row k are out[4j..4j+4). */
+static inline void wino_store_compact(const wino_plan* p, const wino_block* k, int t0, __m512 tmp[4][6], __m512 bv,
+                                      float* yc, const float* ac, int relu)
+{
+    const int W = p->W, nl = k->nt - t0 < 16 ? k->nt - t0 : 16;
+    const __m512 zero = _mm512_setzero_ps();
+    for (int kk = 0; kk < 4; kk++) {
+        __m512 o[4], q[4];
+        float ob[64];
+        AT6(tmp[kk][0], tmp[kk][1], tmp[kk][2], tmp[kk][3], tmp[kk][4], tmp[kk][5], o);
+        interleave4(o[0], o[1], o[2], o[3], q);
+        for (int qq = 0; qq < 4; qq++) _mm512_storeu_ps(ob + 16 * qq, _mm512_add_ps(q[qq], bv));
+        for (int j = 0; j < nl; j++) {
+            const int tt = t0 + j, oy = 4 * k->tyl[tt] + kk, ox = 4 * k->txl[tt];
+            if (oy >= p->H) continue;
+            const long io = (long)k->tb[tt] * p->Cout * p->HW + (long)oy * W + ox;
+            const int n = W - ox < 4 ? W - ox : 4;
+            const __mmask8 mk = (__mmask8)((1u << n) - 1);
+            __m128 val = _mm_loadu_ps(ob + 4 * j);
+            if (ac) val = _mm_add_ps(val, _mm_maskz_loadu_ps(mk, ac + io));
+            if (relu) val = _mm_max_ps(val, _mm512_castps512_ps128(zero));
+            _mm_mask_storeu_ps(yc + io, mk, val);
+        }
+    }
+}
+
+/* Output transform of the block: Y = A^T M A per tile (+bias, +add, ReLU) -> y. */
+static void wino_output_transform(const wino_plan* p, const wino_block* k, const float* Mb, const float* bias,
+                                  const float* add, float* y, int relu)
+{
+    const long HW = p->HW, mplane = p->mplane;
+    float* yb = y + (long)k->b * p->Cout * HW;
+    const float* ab = add ? add + (long)k->b * p->Cout * HW : NULL;
+    for (int co = 0; co < p->Cout; co++) {
+        const __m512 bv = _mm512_set1_ps(bias ? bias[co] : 0.0f);
+        float* yc = yb + (long)co * HW;
+        const float* ac = ab ? ab + (long)co * HW : NULL;
+        for (int t0 = 0; t0 < k->nt; t0 += 16) {
+            if (p->padded && t0 % p->twp >= p->tw) continue;
+            const float* m = Mb + (long)co * p->ntp + t0;
+            __m512 tmp[4][6];
+            for (int j = 0; j < 6; j++) {
+                __m512 o[4];
+                AT6(_mm512_load_ps(m + (0 * 6 + j) * mplane), _mm512_load_ps(m + (1 * 6 + j) * mplane),
+                    _mm512_load_ps(m + (2 * 6 + j) * mplane), _mm512_load_ps(m + (3 * 6 + j) * mplane),
+                    _mm512_load_ps(m + (4 * 6 + j) * mplane), _mm512_load_ps(m + (5 * 6 + j) * mplane), o);
+                for (int kk = 0; kk < 4; kk++) tmp[kk][j] = o[kk];
+            }
+            if (p->padded) wino_store_padded(p, k, t0, tmp, bv, yc, ac, relu);
+            else wino_store_compact(p, k, t0, tmp, bv, yc, ac, relu);
+        }
+    }
+}
+
+/* U: fp32 weights U[xi][co][ci] (rx: x rounded to bf16 as loaded); or U16 (U NULL): bf16 weights U16[xi][co][ci]
+ * with Cin padded to even (see winograd_transform_weights_bf16), and then V is rounded to bf16 pairs along ci for
+ * the bf16 GEMM. Each thread takes blocks of tiles: input transform, 36 GEMMs, output transform. */
+static void wino_run(const float* x, const float* U, const uint16_t* U16, const float* bias, const float* add, float* y,
+                     int B, int Cin, int H, int W, int Cout, int relu, int rx)
+{
+    const wino_plan p = wino_plan_make(B, Cin, H, W, Cout, U16 != NULL);
+    int nt_threads = ie_get_num_threads();
+    if (nt_threads > p.nblocks) nt_threads = (int)p.nblocks;
 
 #pragma omp parallel num_threads(nt_threads)
     {
-        float* V = wbuf((size_t)36 * (vplane + mplane) + (bf ? (size_t)36 * ntp : 0));
-        float* Mb = V + 36 * vplane;
-        float* Ev = Mb + 36 * mplane;             /* bf16: the even channel's transform, per 16 tiles */
+        const ie_scratch buf = ie_scratch_take((size_t)36 * (p.vplane + p.mplane) + (p.bf ? (size_t)36 * p.ntp : 0),
+                                               IE_SCRATCH_THREAD);
+        float* V = buf.p;
+        float* Mb = V + 36 * p.vplane;
+        float* Ev = Mb + 36 * p.mplane;              /* bf16: the even channel's transform, per 16 tiles */
+        wino_block k;
 #pragma omp for schedule(dynamic, 1)
-        for (long blk = 0; blk < nblocks; blk++) {
-            int b = 0, ty0 = 0, nt;
-            long g0 = 0;                             /* compact: first tile of the block */
-            if (padded) {
-                b = (int)(blk / nrb);
-                const int rb = (int)(blk % nrb);
-                ty0 = rb * nty;
-                nt = (th - ty0 < nty ? th - ty0 : nty) * twp;
-            } else {
-                long g1;
-                if (nbpi) {
-                    const long bi = blk / nbpi, q = blk % nbpi;
-                    g0 = bi * tpi + q * ntb;
-                    g1 = g0 + ntb < (bi + 1) * tpi ? g0 + ntb : (bi + 1) * tpi;
-                } else {
-                    g0 = blk * ntb;
-                    g1 = g0 + ntb < (long)B * tpi ? g0 + ntb : (long)B * tpi;
-                }
-                nt = (int)(g1 - g0);
-                b = (int)(g0 / tpi);                 /* the block's first image */
-            }
-            in_ctx ic = { x + (long)b * CHW, Cin, H, W, tw, twp, rx };
-            /* compact: image (relative to b), tile row and column of each tile of the block */
-            int tb[4 * WINO_NT_TARGET + 16], tyl[4 * WINO_NT_TARGET + 16], txl[4 * WINO_NT_TARGET + 16];
-            if (!padded)
-                for (int t = 0; t < nt; t++) {
-                    const long g = g0 + t, bb = g / tpi, r = g - bb * tpi;
-                    tb[t] = (int)(bb - b);
-                    tyl[t] = (int)(r / tw);
-                    txl[t] = (int)(r % tw);
-                }
-            /* ---- input transform -> V[xi][panel][ci][NR] (bf16: V[xi][panel][ci/2][NR] pairs of channels) */
-            for (int ci = 0; ci < Cinp; ci++) {
-                for (long t0 = 0; t0 < ntp; t0 += 16) {
-                    float* dst = V + (t0 / NR) * vrows * NR + (long)(bf ? ci / 2 : ci) * NR + t0 % NR;
-                    float* even = Ev + (t0 / 16) * 36 * 16;  /* bf16: channel ci-1's vectors, waiting for ci */
-                    __m512 o[36];
-                    if (t0 >= nt || (padded && (t0 % twp) >= tw) || ci >= Cin) {
-                        if (!bf) {
-                            for (int xi = 0; xi < 36; xi++) _mm512_store_ps(dst + xi * vplane, _mm512_setzero_ps());
-                            continue;
-                        }
-                        for (int xi = 0; xi < 36; xi++) o[xi] = _mm512_setzero_ps();
-                    } else
-                    if (padded) {
-                        const int ty = ty0 + (int)(t0 / twp), tx0 = (int)(t0 % twp);
-                        /* image channels are far apart and their row runs short (the hardware
-                         * prefetchers miss them): prefetch this group's rows a few channels ahead */
-                        if (ci + WINO_PF_DIST < Cin)
-                            for (int i = 0; i < 6; i++) {
-                                int iy = 4 * ty - 1 + i;
-                                if ((unsigned)iy >= (unsigned)H) continue;
-                                const char* p = (const char*)(ic.x + (long)(ci + WINO_PF_DIST) * HW + (long)iy * W + 4 * tx0 - 1);
-                                for (int l = 0; l < 6; l++) _mm_prefetch(p + 64 * l, WINO_PF_HINT);
-                            }
-                        input_tiles(&ic, ci, ty, tx0, o);
-                    } else {
-                        __m512i t = _mm512_add_epi32(_mm512_set1_epi32((int)t0), lane_id);
-                        __mmask16 lanes = _mm512_cmplt_epi32_mask(t, _mm512_set1_epi32(nt));
-                        __m512i imgv = _mm512_mullo_epi32(_mm512_maskz_loadu_epi32(lanes, tb + t0), _mm512_set1_epi32((int)CHW));
-                        __m512i tyv = _mm512_maskz_loadu_epi32(lanes, tyl + t0);
-                        __m512i txv = _mm512_maskz_loadu_epi32(lanes, txl + t0);
-                        input_tiles_gather(&ic, ci, imgv, tyv, txv, lanes, o);
-                    }
-                    if (!bf) {
-                        for (int xi = 0; xi < 36; xi++) _mm512_store_ps(dst + xi * vplane, o[xi]);
-                    } else if (ci % 2 == 0) {
-                        for (int xi = 0; xi < 36; xi++) _mm512_store_ps(even + 16 * xi, o[xi]);
-                    } else {
-#ifdef __AVX512BF16__
-                        for (int xi = 0; xi < 36; xi++)
-                            _mm512_store_si512(dst + xi * vplane, ie_bf16_pairs(_mm512_load_ps(even + 16 * xi), o[xi]));
-#endif
-                    }
-                }
-            }
-            /* ---- 36 GEMMs: M[xi] (Cout x nt, ld ntp) = U[xi] @ V[xi] */
-            for (int xi = 0; xi < 36; xi++) {
-                ie_gemm_job jb;
-                memset(&jb, 0, sizeof jb);
-                jb.M = Cout; jb.N = nt; jb.K = Cinp;
-                if (bf) {
-                    jb.A16 = U16 + (long)xi * Cout * Cinp;
-                    jb.bpre16 = (const uint32_t*)(V + xi * vplane);
-                } else {
-                    jb.A = U + (long)xi * Cout * Cin;
-                    jb.bpre = V + xi * vplane;
-                }
-                jb.rsa = Cinp; jb.csa = 1;
-                jb.bpre_ld = vrows * NR;
-                jb.C = Mb + xi * mplane; jb.ldc = ntp;
-                jb.alpha = 1.0f; jb.beta = 0.0f;
-                ie_gemm_serial(&jb);
-            }
-            /* ---- output transform (+bias, +add, ReLU) -> y */
-            float* yb = y + (long)b * Cout * HW;
-            const float* ab = add ? add + (long)b * Cout * HW : NULL;
-            const __m512 zero = _mm512_setzero_ps();
-            for (int co = 0; co < Cout; co++) {
-                const __m512 bv = _mm512_set1_ps(bias ? bias[co] : 0.0f);
-                float* yc = yb + (long)co * HW;
-                const float* ac = ab ? ab + (long)co * HW : NULL;
-                for (int t0 = 0; t0 < nt; t0 += 16) {
-                    if (padded && t0 % twp >= tw) continue;
-                    const float* m = Mb + (long)co * ntp + t0;
-                    __m512 tmp[4][6];
-                    for (int j = 0; j < 6; j++) {
-                        __m512 o[4];
-                        AT6(_mm512_load_ps(m + (0 * 6 + j) * mplane), _mm512_load_ps(m + (1 * 6 + j) * mplane),
-                            _mm512_load_ps(m + (2 * 6 + j) * mplane), _mm512_load_ps(m + (3 * 6 + j) * mplane),
-                            _mm512_load_ps(m + (4 * 6 + j) * mplane), _mm512_load_ps(m + (5 * 6 + j) * mplane), o);
-                        for (int k = 0; k < 4; k++) tmp[k][j] = o[k];
-                    }
-                    if (padded) {
-                        const int ty = ty0 + t0 / twp, ox0 = 4 * (t0 % twp);
-                        __mmask16 sm[4];
-                        for (int q = 0; q < 4; q++) {
-                            int n = W - ox0 - 16 * q;
-                            sm[q] = n >= 16 ? (__mmask16)0xFFFF : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
-                        }
-                        for (int k = 0; k < 4; k++) {
-                            const int oy = 4 * ty + k;
-                            if (oy >= H) break;
-                            __m512 o[4], q[4];
-                            AT6(tmp[k][0], tmp[k][1], tmp[k][2], tmp[k][3], tmp[k][4], tmp[k][5], o);
-                            interleave4(o[0], o[1], o[2], o[3], q);
-                            float* yr = yc + (long)oy * W + ox0;
-                            const float* ar = ac ? ac + (long)oy * W + ox0 : NULL;
-                            for (int qq = 0; qq < 4; qq++) {
-                                __m512 val = _mm512_add_ps(q[qq], bv);
-                                if (ar) val = _mm512_add_ps(val, _mm512_maskz_loadu_ps(sm[qq], ar + 16 * qq));
-                                if (relu) val = _mm512_max_ps(val, zero);
-                                _mm512_mask_storeu_ps(yr + 16 * qq, sm[qq], val);
-                            }
-                        }
-                    } else {
-                        /* compact: lane j is tile t0+j; its 4 outputs of row k are out[4j..4j+4) */
-                        const int nl = nt - t0 < 16 ? nt - t0 : 16;
-                        for (int k = 0; k < 4; k++) {
-                            __m512 o[4], q[4];
-                            float ob[64];
-                            AT6(tmp[k][0], tmp[k][1], tmp[k][2], tmp[k][3], tmp[k][4], tmp[k][5], o);
-                            interleave4(o[0], o[1], o[2], o[3], q);
-                            for (int qq = 0; qq < 4; qq++) _mm512_storeu_ps(ob + 16 * qq, _mm512_add_ps(q[qq], bv));
-                            for (int j = 0; j < nl; j++) {
-                                const int tt = t0 + j, oy = 4 * tyl[tt] + k, ox = 4 * txl[tt];
-                                if (oy >= H) continue;
-                                const long io = (long)tb[tt] * Cout * HW + (long)oy * W + ox;
-                                const int n = W - ox < 4 ? W - ox : 4;
-                                const __mmask8 mk = (__mmask8)((1u << n) - 1);
-                                __m128 val = _mm_loadu_ps(ob + 4 * j);
-                                if (ac) val = _mm_add_ps(val, _mm_maskz_loadu_ps(mk, ac + io));
-                                if (relu) val = _mm_max_ps(val, _mm512_castps512_ps128(zero));
-                                _mm_mask_storeu_ps(yc + io, mk, val);
-                            }
-                        }
-                    }
-                }
-            }
+        for (long blk = 0; blk < p.nblocks; blk++) {
+            wino_block_tiles(&p, blk, &k);
+            const in_ctx ic = { x + (long)k.b * p.CHW, Cin, H, W, p.tw, p.twp, rx };
+            wino_input_transform(&p, &k, &ic, V, Ev);
+            wino_gemms(&p, U, U16, V, Mb, k.nt);
+            wino_output_transform(&p, &k, Mb, bias, add, y, relu);
         }
+        ie_scratch_park(buf);
     }
 }
 
@@ -599,8 +623,8 @@ void ie_conv3x3_winograd_ex_f32(const float* x, const float* w, const float* bia
                                 float* y, int B, int Cin, int H, int W, int Cout, int relu)
 {
     if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return;
-    ie_scratch U = { NULL, 0 };
-    if (ie_conv3x3_winograd_pays(B, Cin, H, W, Cout, 0)) U = ie_scratch_take(ie_winograd_weights_size(Cin, Cout));
+    ie_scratch U = { NULL, 0, -1 };
+    if (ie_conv3x3_winograd_pays(B, Cin, H, W, Cout, 0)) U = ie_scratch_take(ie_winograd_weights_size(Cin, Cout), IE_SCRATCH_SHARED);
     if (!U.p) { /* small image (or out of memory): direct convolution */
         ie_conv2d_ex_f32(x, w, bias, add, y, B, Cin, H, W, Cout, 3, 3, 1, 1, relu);
         return;
@@ -620,7 +644,7 @@ int ie_conv3x3_winograd_bf16_ex(const float* x, const uint16_t* w, const float* 
     if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return 0;
     const int bf = ie_has_bf16(), u16 = bf && winograd_bf16;
     /* U: bf16 (2 bytes, Cin padded to even) or fp32, in the fp32 scratch */
-    ie_scratch U = ie_scratch_take(u16 ? (size_t)18 * Cout * ((Cin + 1) & ~1) : ie_winograd_weights_size(Cin, Cout));
+    ie_scratch U = ie_scratch_take(u16 ? (size_t)18 * Cout * ((Cin + 1) & ~1) : ie_winograd_weights_size(Cin, Cout), IE_SCRATCH_SHARED);
     if (!U.p) return -1;
     winograd_transform_weights_bf16(w, u16 ? NULL : U.p, u16 ? (uint16_t*)U.p : NULL, Cin, Cout);
     if (u16) wino_run(x, NULL, (const uint16_t*)U.p, bias, add, y, B, Cin, H, W, Cout, relu, 0);
@@ -638,7 +662,7 @@ void ie_conv3x3_winograd_f32(const float* x, const float* w, const float* bias, 
 int ie_conv3x3_winograd_transposed_f32(const float* x, const float* w, float* y, int B, int Cin, int H, int W, int Cout)
 {
     if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return 0;
-    ie_scratch U = ie_scratch_take(ie_winograd_weights_size(Cin, Cout));
+    ie_scratch U = ie_scratch_take(ie_winograd_weights_size(Cin, Cout), IE_SCRATCH_SHARED);
     if (!U.p) return -1;
     winograd_transform_weights_transposed(w, U.p, Cin, Cout);
     wino_run(x, U.p, NULL, NULL, NULL, y, B, Cin, H, W, Cout, 0, 0);

@@ -90,7 +90,7 @@ public final class CpuOps implements Ops {
 
     /**
      * In bf16 mode the 3x3 convolutions where Winograd pays run Winograd F(4x4,3x3) on bf16 operands (about twice
-     * the arithmetic rate, but ~10x the direct bf16 rounding error, see native/ops.h) when {@code on}, else (the
+     * the arithmetic rate, but ~10x the direct bf16 rounding error, see native/imagenete.h) when {@code on}, else (the
      * default, also {@code -Dimagenete.winograd.bf16=true}) the fp32 Winograd on the widened weights.
      */
     public static void setWinogradBf16(boolean on) {
@@ -305,7 +305,7 @@ public final class CpuOps implements Ops {
         }
     }
 
-    // ---- fft2 and the input-gradients: native/grad.c, native/fft.c (native/grad.h), native/pool.c ----
+    // ---- fft2 and the input-gradients: native/grad.c, native/fft.c (native/imagenete.h), native/pool.c ----
     private static final MethodHandle CONV_GRAD = NativeLib.handle("ie_conv2d_grad_f32", FunctionDescriptor.of(JAVA_INT,
             ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle LINEAR_GRAD = NativeLib.handle("ie_linear_grad_f32", voidFn(ADDRESS, ADDRESS,

@@ -1,16 +1,12 @@
 package org.imagenete.diffusion;
 
 import org.imagenete.nn.Adm;
-import org.imagenete.nn.AdmGolden;
-import org.imagenete.ops.Backends;
 import org.imagenete.ops.Ops;
 import org.imagenete.tensor.Tensor;
 import org.imagenete.testutil.Rand;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 
@@ -21,26 +17,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The blended sampler on the tiny golden ADM (32x32): determinism, batch independence, object kept, NaN stop. */
 class BlendedSamplerTest {
-    static Adm model;
-    static Ops ops;
-    static final List<Tensor> INPUTS = new ArrayList<>();
-
-    @BeforeAll
-    static void setUp() {
-        model = AdmGolden.tinyModel();
-        ops = Backends.get("cpu");
-    }
+    static final TinyAdmFixture TINY = new TinyAdmFixture("cpu");
+    static final Adm model = TINY.model;
+    static final Ops ops = TINY.ops;
 
     @AfterAll
-    static void tearDown() {
-        model.close();
-        INPUTS.forEach(Tensor::close);
-    }
+    static void tearDown() { TINY.close(); }
 
-    static Tensor in(Tensor t) {
-        INPUTS.add(t);
-        return t;
-    }
+    static Tensor in(Tensor t) { return TINY.in(t); }
 
     /** A disc mask of radius r at (cy, cx). */
     static Tensor disc(int cy, int cx, int r) {

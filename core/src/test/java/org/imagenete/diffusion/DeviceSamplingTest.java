@@ -2,16 +2,12 @@ package org.imagenete.diffusion;
 
 import org.imagenete.device.DeviceCounters;
 import org.imagenete.nn.Adm;
-import org.imagenete.nn.AdmGolden;
-import org.imagenete.ops.Backends;
 import org.imagenete.ops.Ops;
 import org.imagenete.tensor.Tensor;
 import org.imagenete.testutil.Rand;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.util.ArrayList;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -25,26 +21,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * image's result does not depend on its batch, and a NaN is reported from the device's counts.
  */
 class DeviceSamplingTest {
-    static Adm model;
-    static Ops ops;
-    static final List<Tensor> INPUTS = new ArrayList<>();
-
-    @BeforeAll
-    static void setUp() {
-        model = AdmGolden.tinyModel();
-        ops = Backends.get("cuda-emulated");
-    }
+    static final TinyAdmFixture TINY = new TinyAdmFixture("cuda-emulated");
+    static final Adm model = TINY.model;
+    static final Ops ops = TINY.ops;
 
     @AfterAll
-    static void tearDown() {
-        model.close();
-        INPUTS.forEach(Tensor::close);
-    }
+    static void tearDown() { TINY.close(); }
 
-    static Tensor in(Tensor t) {
-        INPUTS.add(t);
-        return t;
-    }
+    static Tensor in(Tensor t) { return TINY.in(t); }
 
     static BlendedSampler.Job job(long seed, float lambda) {
         float[] m = new float[16 * 16];

@@ -16,7 +16,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Supplier;
-import java.util.function.UnaryOperator;
+import java.util.function.Function;
 
 /**
  * Reading files through a memory mapping when another process may truncate them meanwhile (a weights file
@@ -64,15 +64,15 @@ public final class MappedFiles {
     }
 
     /**
-     * The tensors of {@code sd} copied into memory of this process (dtype {@code convert.apply(dtype)}, e.g. F16 weights
-     * to F32), read from the file rather than its mapping ({@link StateDict#read}): the file's pages are never mapped
+     * The tensors of {@code sd} copied into memory of this process, each in the dtype {@code convert} gives for it (e.g.
+     * F16 weights to F32, or a model's convolution weights straight to BF16; a conversion goes through F32), read from the file rather than its mapping ({@link StateDict#read}): the file's pages are never mapped
      * into this process, so the copy does not add to its resident size. Close {@code sd} afterwards: nothing refers
      * to the file any more. The caller closes the result.
      */
-    public static Resident copyToMemory(StateDict sd, UnaryOperator<DType> convert) {
+    public static Resident copyToMemory(StateDict sd, Function<Tensor, DType> convert) {
         long total = 0;
         for (Tensor t : sd.tensors().values())
-            if (convert.apply(t.dtype()) == t.dtype()) total += align(t.byteSize());
+            if (convert.apply(t) == t.dtype()) total += align(t.byteSize());
         MemorySegment block = NativeMemory.allocateLongLived(Math.max(total, NativeMemory.ALIGNMENT));
         Map<String, Tensor> out = new LinkedHashMap<>();
         List<Tensor> converted = new ArrayList<>();
@@ -80,7 +80,7 @@ public final class MappedFiles {
             long at = 0;
             for (Map.Entry<String, Tensor> e : sd.tensors().entrySet()) {
                 Tensor t = e.getValue();
-                DType to = convert.apply(t.dtype());
+                DType to = convert.apply(t);
                 if (to == t.dtype()) {
                     MemorySegment dst = block.asSlice(at, t.byteSize());
                     sd.read(t, dst);
@@ -89,7 +89,11 @@ public final class MappedFiles {
                 } else {
                     try (Tensor raw = Tensor.allocate(t.dtype(), t.shape())) {
                         sd.read(t, raw.data());
-                        Tensor c = to == DType.F32 ? raw.toF32() : raw.convert(to);
+                        Tensor c = raw.toF32();
+                        if (to != DType.F32)
+                            try (Tensor f = c) {
+                                c = f.convert(to);
+                            }
                         converted.add(c);
                         out.put(e.getKey(), c);
                     }

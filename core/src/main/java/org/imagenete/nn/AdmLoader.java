@@ -44,7 +44,7 @@ final class AdmLoader {
         try {
             for (String k : expected.keySet()) {
                 Tensor t = stateDict.get(k);
-                DType want = t.rank() >= 3 ? convWeights : DType.F32;   // conv2d [out,in,kh,kw], conv1d [out,in,1]
+                DType want = weightType(t, convWeights);
                 if (t.dtype() != want) {
                     t = t.convert(want);
                     owned.add(t);
@@ -58,13 +58,17 @@ final class AdmLoader {
         return new Adm(config, weights, owned, source);
     }
 
+    /** The dtype a weight is kept in: {@code convWeights} for conv2d [out,in,kh,kw] and conv1d [out,in,1], else F32. */
+    private static DType weightType(Tensor t, DType convWeights) { return t.rank() >= 3 ? convWeights : DType.F32; }
+
     /** See {@link Adm#open(Path, Map, DType)}. */
     static Adm open(Path file, Map<String, String> flags, DType convWeights) {
         AdmConfig config;
         MappedFiles.Resident resident;
         try (StateDict sd = Checkpoints.open(file)) {
             config = configure(file, sd, flags);
-            resident = MappedFiles.copyToMemory(sd, dt -> dt.isFloating() ? DType.F32 : dt);
+            // each weight read straight into the dtype load() keeps (conv weights in convWeights): no F32 copy held beside it
+            resident = MappedFiles.copyToMemory(sd, t -> !t.dtype().isFloating() ? t.dtype() : weightType(t, convWeights));
         }
         try {
             return load(config, resident.tensors(), file, resident, convWeights);

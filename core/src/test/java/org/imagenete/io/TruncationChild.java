@@ -9,7 +9,6 @@ import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.file.Path;
 import java.util.Map;
-import java.util.function.UnaryOperator;
 
 /**
  * The child process of {@link TruncatedWhileMappedTest}: opens a file, says so on stdout, waits for a line on stdin
@@ -32,7 +31,7 @@ public final class TruncationChild {
                 try (StateDict sd = Checkpoints.open(file)) {
                     System.out.println("ready");
                     in.readLine();
-                    try (MappedFiles.Resident copies = MappedFiles.copyToMemory(sd, UnaryOperator.identity())) {
+                    try (MappedFiles.Resident copies = MappedFiles.copyToMemory(sd, Tensor::dtype)) {
                         System.out.println("copied " + copies.tensors().size() + " tensors");
                     }
                 } catch (CheckpointException e) {

@@ -31,6 +31,7 @@ order with shapes (JSON), the measured float32 error, the argmax.
 """
 import json
 import math
+import os
 import struct
 import sys
 from collections import OrderedDict
@@ -39,34 +40,10 @@ import numpy as np
 import torch
 import torchvision
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "make"))
+from formula import formula, policy  # noqa: E402  (the shared weight formula)
+
 SALT = 0
-M64 = (1 << 64) - 1
-
-
-def formula(k, salt, offset, scale, n):
-    """The weight formula for element i < n of tensor k, vectorised in uint64 (wrapping like the Java longs)."""
-    with np.errstate(over="ignore"):
-        i = np.arange(n, dtype=np.uint64)
-        z = i + np.uint64(((k << 32) + salt) & M64)
-        z = z + np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    u = (z >> np.uint64(40)).astype(np.float64) / float(1 << 24)
-    return (offset + (2 * u - 1) * scale).astype(np.float32)
-
-
-def policy(name, shape):
-    """{offset, scale} by role, as FormulaWeights.policy."""
-    if name.endswith("running_mean"):
-        return 0.0, 0.1
-    if name.endswith("running_var"):
-        return 1.0, 0.5
-    if name.endswith("bias"):
-        return 0.0, 0.05
-    if len(shape) >= 2:
-        return 0.0, math.sqrt(3.0 / math.prod(shape[1:]))
-    return 1.0, 0.1
 
 
 def formula_state_dict(entries):

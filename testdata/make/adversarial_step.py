@@ -49,6 +49,9 @@ import torch
 import torch.nn.functional as F
 import torchvision
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from formula import formula, policy  # noqa: E402  (the shared weight formula)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 GOLDEN = os.path.join(HERE, "..", "golden")
 LAMBDA, RANGE_LAMBDA, SCALE, SALT, CLASSES = 20.0, 50.0, 10.0, 12, 10
@@ -91,31 +94,6 @@ def write_safetensors(path, tensors, metadata):
         f.write(struct.pack("<Q", len(h)) + h + b"".join(blobs))
 
 
-def formula(k, n, salt, offset, scale):
-    """The golden weight formula (SplitMix64 of k, element index and salt), as float32."""
-    with np.errstate(over="ignore"):
-        z = np.uint64((k << 32) + salt) + np.arange(n, dtype=np.uint64)
-        z += np.uint64(0x9E3779B97F4A7C15)
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        z = z ^ (z >> np.uint64(31))
-    u = (z >> np.uint64(40)).astype(np.float64) / float(1 << 24)
-    return (offset + (2 * u - 1) * scale).astype(np.float32)
-
-
-def policy(name, shape):
-    """org.imagenete.nn.FormulaWeights.policy: {offset, scale} by role."""
-    if name.endswith("running_mean"):
-        return 0.0, 0.1
-    if name.endswith("running_var"):
-        return 1.0, 0.5
-    if name.endswith("bias"):
-        return 0.0, 0.05
-    if len(shape) >= 2:
-        return 0.0, math.sqrt(3.0 / int(np.prod(shape[1:])))
-    return 1.0, 0.1
-
-
 def formula_resnet18():
     net = torchvision.models.resnet18(num_classes=CLASSES)
     sd, sha = collections.OrderedDict(), hashlib.sha256()
@@ -124,7 +102,7 @@ def formula_resnet18():
             sd[name] = torch.zeros_like(t)
             continue
         off, sc = policy(name, list(t.shape))
-        w = formula(k, t.numel(), SALT, off, sc).reshape(tuple(t.shape))
+        w = formula(k, SALT, off, sc, t.numel()).reshape(tuple(t.shape))
         sha.update(w.astype("<f4").tobytes())
         sd[name] = torch.from_numpy(w)
     net.load_state_dict(sd)

@@ -167,14 +167,16 @@ public final class CpuOps implements Ops {
 
     private static Tensor f32(int... dims) { return Tensor.allocate(DType.F32, dims); }
 
+    /** The grouped kernel computes in fp32: bf16 weights (a cpu-bf16 model's) widened exactly for the call, F32 ones as a view. */
+    private static Tensor groupedWeights(Tensor w) { return w.dtype() == DType.BF16 ? w.toF32() : w.view(w.shape().dims()); }
+
     @Override
     public Tensor conv2d(Tensor x, Tensor w, Tensor bias, int stride, int pad, int groups, Tensor add, boolean relu) {
         int[] o = Checks.conv2d(x, w, bias, stride, pad, groups, add, true);
         Tensor y = f32(o);
         if (groups > 1) {
-            // grouped (ResNeXt): a direct kernel, one output plane per task (native/grouped.c), in fp32: bf16 weights widened
-            try (Tensor w32 = w.dtype() == DType.BF16 ? w.toF32() : null) {
-                Tensor wf = w32 != null ? w32 : w;
+            // grouped (ResNeXt): a direct kernel, one output plane per task (native/grouped.c)
+            try (Tensor wf = groupedWeights(w)) {
                 return run(y, () -> { CONV_GROUPED.invokeExact(seg(x), seg(wf), seg(bias), seg(add), seg(y), x.dim(0), x.dim(1), x.dim(2),
                         x.dim(3), wf.dim(0), wf.dim(2), wf.dim(3), stride, pad, groups, relu ? 1 : 0); });
             }
@@ -348,8 +350,7 @@ public final class CpuOps implements Ops {
         Checks.conv2dGrad(dy, w, stride, pad, groups, h, wdt, true);
         Tensor dx = f32(dy.dim(0), w.dim(1) * groups, h, wdt);
         if (groups > 1) {
-            try (Tensor w32 = w.dtype() == DType.BF16 ? w.toF32() : null) {
-                Tensor wf = w32 != null ? w32 : w;
+            try (Tensor wf = groupedWeights(w)) {
                 return run(dx, () -> { CONV_GROUPED_GRAD.invokeExact(seg(dy), seg(wf), seg(dx), dy.dim(0), wf.dim(1) * groups, h, wdt, wf.dim(0),
                         wf.dim(2), wf.dim(3), stride, pad, groups); });
             }

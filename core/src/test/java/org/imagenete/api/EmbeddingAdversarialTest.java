@@ -1,13 +1,21 @@
 package org.imagenete.api;
 
+import org.imagenete.Backend;
+import org.imagenete.ClassifierModel;
+import org.imagenete.ImageEdit;
 import org.imagenete.ImagenetE;
+import org.imagenete.io.SafeTensors;
+import org.imagenete.nn.FormulaWeights;
 import org.imagenete.nn.ResNet;
-import org.imagenete.ops.Ops;
+import org.imagenete.tensor.Tensor;
 import org.imagenete.testutil.Golden;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.util.Map;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -18,18 +26,29 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * always works at 256x256.)
  */
 class EmbeddingAdversarialTest {
+    @TempDir Path dir;
+
     @Test
-    void adversarialEditsNeedALabelTheClassifierHas() {
+    void adversarialEditsNeedALabelTheClassifierHas() throws Exception {
         Path animals = Golden.animals();
-        Ops ops = ImagenetE.backend("cpu");
-        ImagenetE.ImageEdit adv = ImagenetE.ImageEdit.of(animals.resolve("tabby_1.jpg"), animals.resolve("masks/tabby_1.png"),
+        Backend backend = ImagenetE.backend("cpu");
+        ImageEdit adv = ImageEdit.of(animals.resolve("tabby_1.jpg"), animals.resolve("masks/tabby_1.png"),
                 "background=20-adv").withSeed(3);
-        try (ResNet net = org.imagenete.nn.ResNetTest.formula(18)) {
-            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ImagenetE.edit(adv.withClassifier(net), ops));
+        Path weights = dir.resolve("resnet18.safetensors");
+        ResNet.Arch a = ResNet.Arch.of(18, 1000);
+        Map<String, Tensor> sd = FormulaWeights.stateDict(a.parameterShapes(), 0);
+        try {
+            SafeTensors.write(weights, sd, Map.of());
+        } finally {
+            sd.values().forEach(Tensor::close);
+        }
+        try (ClassifierModel net = ImagenetE.loadClassifier(weights, backend)) {
+            assertEquals(1000, net.numClasses());
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> ImagenetE.edit(adv.withClassifier(net), backend));
             assertTrue(e.getMessage().contains("label"), e.getMessage());
-            e = assertThrows(IllegalArgumentException.class, () -> ImagenetE.edit(adv.withLabel(1000).withClassifier(net), ops));
+            e = assertThrows(IllegalArgumentException.class, () -> ImagenetE.edit(adv.withLabel(1000).withClassifier(net), backend));
             assertTrue(e.getMessage().contains("1000") && e.getMessage().contains("1000 classes"), e.getMessage());
-            e = assertThrows(IllegalArgumentException.class, () -> ImagenetE.edit(adv.withLabel(281), ops));
+            e = assertThrows(IllegalArgumentException.class, () -> ImagenetE.edit(adv.withLabel(281), backend));
             assertTrue(e.getMessage().contains("classifier"), e.getMessage());
         }
     }

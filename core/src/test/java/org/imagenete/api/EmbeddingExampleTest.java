@@ -1,15 +1,16 @@
 package org.imagenete.api;
 
+import org.imagenete.Backend;
+import org.imagenete.BenchmarkSummary;
+import org.imagenete.EditResult;
+import org.imagenete.EvaluationSummary;
+import org.imagenete.ImageEdit;
 import org.imagenete.ImagenetE;
-import org.imagenete.dataset.Generator;
-import org.imagenete.edit.Editor;
-import org.imagenete.eval.Metrics;
-import org.imagenete.image.Images;
-import org.imagenete.ops.Ops;
 import org.imagenete.testutil.Golden;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
@@ -24,14 +25,17 @@ class EmbeddingExampleTest {
     @Test
     void editOneImageAndBuildABenchmark() throws Exception {
         Path animals = Golden.animals();
-        Ops ops = ImagenetE.backend(null);
+        Backend backend = ImagenetE.backend(null);
 
         // edit one image: shrink the object to 5% of the image and turn it by 30 degrees
-        Editor.Result r = ImagenetE.edit(ImagenetE.ImageEdit.of(animals.resolve("tabby_1.jpg"),
-                animals.resolve("masks/tabby_1.png"), "size=0.05,direction=30").withSeed(42), ops);
-        Images.writePng(r.image(), dir.resolve("tabby_small.png"));
+        EditResult r = ImagenetE.edit(ImageEdit.of(animals.resolve("tabby_1.jpg"),
+                animals.resolve("masks/tabby_1.png"), "size=0.05,direction=30").withSeed(42), backend);
+        r.writePng(dir.resolve("tabby_small.png"));
         assertTrue(r.ok());
-        assertEquals(0.05, r.mask().areaRatio(), 0.0005);
+        assertEquals(0.05, r.objectArea(), 0.0005);
+        assertEquals(256, r.image().getWidth());
+        assertEquals(r.objectArea(), objectPixels(r.mask()) / (256.0 * 256), 1e-12);
+        assertEquals(r.objectArea(), ((Number) r.values().get("ratio_after")).doubleValue(), 1e-12);
 
         // a benchmark from an ImageFolder with masks, then its gallery of variants
         Path images = dir.resolve("images/n02123045"), masks = dir.resolve("masks/n02123045");
@@ -39,16 +43,25 @@ class EmbeddingExampleTest {
         Files.createDirectories(masks);
         Files.copy(animals.resolve("tabby_1.jpg"), images.resolve("tabby_1.jpg"));
         Files.copy(animals.resolve("masks/tabby_1.png"), masks.resolve("tabby_1.png"));
-        Generator.Summary s = ImagenetE.generate(dir.resolve("images"), dir.resolve("masks"), dir.resolve("bench"),
-                "size-0.05,position", 0, null, null, ops);
+        BenchmarkSummary s = ImagenetE.generate(dir.resolve("images"), dir.resolve("masks"), dir.resolve("bench"),
+                "size-0.05,position", 0, null, null, backend);
         assertEquals(3, s.written());
+        assertTrue(s.failures().isEmpty() && s.unreachable().isEmpty());
 
         // evaluate: a classifier exported to ONNX (here the tiny test model: 10 classes, so an ImageFolder of classes 0..9)
         Path folder = dir.resolve("folder/0");
         Files.createDirectories(folder);
         Files.copy(animals.resolve("hen_1.jpg"), folder.resolve("hen.jpg"));
-        Metrics.Summary m = ImagenetE.evaluate(dir.resolve("folder"), Path.of(getClass().getResource("/onnx/tiny.onnx").toURI()),
-                Map.of("0", 0), ops);
+        EvaluationSummary m = ImagenetE.evaluate(dir.resolve("folder"), Path.of(getClass().getResource("/onnx/tiny.onnx").toURI()),
+                Map.of("0", 0), backend);
         assertEquals(1, m.variants().getFirst().n());
+        assertTrue(m.variant(m.variants().getFirst().variant()).isPresent());
+    }
+
+    private static int objectPixels(BufferedImage mask) {
+        int n = 0;
+        for (int y = 0; y < mask.getHeight(); y++)
+            for (int x = 0; x < mask.getWidth(); x++) if ((mask.getRGB(x, y) & 0xff) != 0) n++;
+        return n;
     }
 }

@@ -54,8 +54,15 @@ public final class ImagenetE {
      * An ADM diffusion UNet from a guided-diffusion checkpoint (.pt or .safetensors), its configuration read off the
      * keys, its weights kept in the backend's precision.
      */
-    public static DiffusionModel loadDiffusion(Path weights, Backend backend) {
-        return new DiffusionModel(Adm.open(weights, Map.of(), backend.ops.convWeightType()), backend);
+    public static DiffusionModel loadDiffusion(Path weights, Backend backend) { return loadDiffusion(weights, Map.of(), backend); }
+
+    /**
+     * The same for a checkpoint whose configuration the keys do not fully say: {@code flags} are guided-diffusion's
+     * model flags as its scripts take them, e.g. {@code Map.of("num_head_channels", "64", "attention_resolutions",
+     * "32,16,8", "image_size", "256")}; unknown flags are an error.
+     */
+    public static DiffusionModel loadDiffusion(Path weights, Map<String, String> flags, Backend backend) {
+        return new DiffusionModel(Adm.open(weights, flags, backend.ops.convWeightType()), backend);
     }
 
     /** A torchvision ResNet (ResNet, ResNeXt, Wide ResNet) from its checkpoint, for "-adv" edits. */

@@ -8,8 +8,15 @@ import org.imagenete.nn.ResNet;
  */
 public final class ClassifierModel implements AutoCloseable {
     final ResNet net;
+    final Backend backend;
 
-    ClassifierModel(ResNet net) { this.net = net; }
+    ClassifierModel(ResNet net, Backend backend) {
+        this.net = net;
+        this.backend = backend;
+    }
+
+    /** The backend the model was loaded for (its weights are kept in that backend's precision). */
+    public Backend backend() { return backend; }
 
     /** "resnet50", ... */
     public String name() { return net.arch().name(); }

@@ -67,7 +67,7 @@ public final class ImagenetE {
 
     /** A torchvision ResNet (ResNet, ResNeXt, Wide ResNet) from its checkpoint, for "-adv" edits. */
     public static ClassifierModel loadClassifier(Path weights, Backend backend) {
-        return new ClassifierModel(ResNet.open(weights, backend.ops.convWeightType()));
+        return new ClassifierModel(ResNet.open(weights, backend.ops.convWeightType()), backend);
     }
 
     /**
@@ -88,7 +88,8 @@ public final class ImagenetE {
             if (label >= classifier.numClasses())
                 throw new IllegalArgumentException("label " + label + " is not one of the classifier's " + classifier.numClasses() + " classes");
         }
-        Editor editor = new Editor(Editor.Config.defaults(), adm(request.diffusion()), backend.ops, HoleFiller.fast(), guidance(classifier));
+        Editor editor = new Editor(Editor.Config.defaults(), adm(request.diffusion(), backend), backend.ops, HoleFiller.fast(),
+                guidance(classifier, backend));
         return new EditResult(editor.run(List.of(new Editor.Task(new Editor.Source(id, img, m, label, null), e,
                 Seeds.derive(request.seed(), id, Edit.name(e))))).getFirst());
     }
@@ -101,7 +102,7 @@ public final class ImagenetE {
     public static BenchmarkSummary generate(Path images, Path masks, Path out, String variants, long seed,
                                             DiffusionModel diffusion, ClassifierModel classifier, Backend backend) throws IOException {
         Editor.Config cfg = Editor.Config.defaults().withHoleSource(diffusion != null ? Editor.HoleSource.DIFFUSION : Editor.HoleSource.FAST);
-        Editor editor = new Editor(cfg, adm(diffusion), backend.ops, HoleFiller.fast(), guidance(classifier));
+        Editor editor = new Editor(cfg, adm(diffusion, backend), backend.ops, HoleFiller.fast(), guidance(classifier, backend));
         var vs = variants != null ? Variants.parse(variants) : Variants.paper(diffusion != null, classifier != null);
         Generator g = new Generator(editor, new Generator.Options(vs, seed, 0, 1, cfg.batch()), out,
                 new Generator.Provenance(backend.name(), backend.precision(), diffusion != null ? "diffusion" : "patch", null, null), null);
@@ -133,9 +134,24 @@ public final class ImagenetE {
     /** SHA-256 of a file (cached by path, size and time), for provenance. */
     public static String sha256(Path file) throws IOException { return Checksums.sha256(file); }
 
-    private static Adm adm(DiffusionModel d) { return d == null ? null : d.adm; }
+    private static Adm adm(DiffusionModel d, Backend b) {
+        if (d == null) return null;
+        sameWeights("diffusion model", d.backend, b);
+        return d.adm;
+    }
 
-    private static ClassifierGuidance guidance(ClassifierModel c) { return c == null ? null : new ClassifierGuidance(c.net); }
+    private static ClassifierGuidance guidance(ClassifierModel c, Backend b) {
+        if (c == null) return null;
+        sameWeights("classifier", c.backend, b);
+        return new ClassifierGuidance(c.net);
+    }
+
+    /** A model keeps its weights in the precision of the backend it was loaded for; another backend may not read them. */
+    private static void sameWeights(String what, Backend loadedFor, Backend used) {
+        if (loadedFor.ops.convWeightType() != used.ops.convWeightType())
+            throw new IllegalArgumentException("the " + what + " was loaded for backend " + loadedFor + " (weights in "
+                    + loadedFor.ops.convWeightType() + "), not for " + used + ": load it with the backend that runs it");
+    }
 
     private static List<BenchmarkSummary.Problem> problems(List<Generator.Failure> fs) {
         return fs.stream().map(f -> new BenchmarkSummary.Problem(f.image(), f.variant(), f.reason())).toList();

@@ -102,8 +102,9 @@ int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
     }
     const long M = (long) Cin * KK;
     const long nt = col_tile(M, HoWo);
-    float* cols = malloc((size_t) M * nt * sizeof(float));
-    if (!cols) return -1;
+    ie_scratch colsb = ie_scratch_take((size_t) M * nt, IE_SCRATCH_SHARED);   /* ADM-256 16x16 level: 19 MB */
+    if (!colsb.p) return -1;
+    float* cols = colsb.p;
     zero_planes(dx, (long) B * Cin, HW);
     for (int b = 0; b < B; b++) {
         const float* dyb = dy + (long) b * Cout * HoWo;
@@ -115,7 +116,7 @@ int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
             col2im_add(cols, nc, n0, dxb, Cin, H, W, Wo, KH, KW, stride, pad);
         }
     }
-    free(cols);
+    ie_scratch_park(colsb);
     return 0;
 }
 
@@ -137,12 +138,14 @@ static int conv_grad_small_bf16(const float* dy, const uint16_t* w, float* dx,
     const int Ho = (H + 2 * pad - KH) / stride + 1, Wo = (W + 2 * pad - KW) / stride + 1;
     const long KK = (long) KH * KW, HW = (long) H * W, HoWo = (long) Ho * Wo, M = (long) Cin * KK;
     const long nt = col_tile(M, HoWo);
-    uint16_t* dyT = malloc(sizeof(uint16_t) * (size_t) nt * Cout);
-    float* colsT = malloc(sizeof(float) * (size_t) M * nt), *cols = malloc(sizeof(float) * (size_t) M * nt);
-    if (!dyT || !colsT || !cols) {
-        free(dyT); free(colsT); free(cols);
+    ie_scratch dyTb = ie_scratch_take(((size_t) nt * Cout + 1) / 2, IE_SCRATCH_SHARED);
+    ie_scratch colsTb = ie_scratch_take((size_t) M * nt, IE_SCRATCH_SHARED), colsb = ie_scratch_take((size_t) M * nt, IE_SCRATCH_SHARED);
+    if (!dyTb.p || !colsTb.p || !colsb.p) {
+        ie_scratch_park(dyTb); ie_scratch_park(colsTb); ie_scratch_park(colsb);
         return -1;
     }
+    uint16_t* dyT = (uint16_t*) dyTb.p;
+    float* colsT = colsTb.p, *cols = colsb.p;
     zero_planes(dx, (long) B * Cin, HW);
     const ie_packb_bf16 pw = { w, M };
     for (int b = 0; b < B; b++) {
@@ -169,7 +172,7 @@ static int conv_grad_small_bf16(const float* dy, const uint16_t* w, float* dx,
             col2im_add(cols, nc, n0, dxb, Cin, H, W, Wo, KH, KW, stride, pad);
         }
     }
-    free(dyT); free(colsT); free(cols);
+    ie_scratch_park(dyTb); ie_scratch_park(colsTb); ie_scratch_park(colsb);
     return 0;
 }
 #endif
@@ -343,8 +346,8 @@ int ie_attention_grad_f32(const float* dy, const float* qkv, float* dqkv, int B,
     /* one parallel region over (sample, head) with serial GEMMs inside (see ie_attention_f32) */
     #pragma omp parallel reduction(|:failed)
     {
-        float* p = malloc((size_t) T * T * sizeof(float));
-        float* dp = malloc((size_t) T * T * sizeof(float));
+        ie_scratch pb = ie_scratch_take((size_t) T * T, IE_SCRATCH_THREAD), dpb = ie_scratch_take((size_t) T * T, IE_SCRATCH_THREAD);
+        float* p = pb.p, *dp = dpb.p;
         if (!p || !dp) failed = 1;
         #pragma omp for schedule(dynamic, 1)
         for (int u = 0; u < B * heads; u++) {
@@ -375,8 +378,8 @@ int ie_attention_grad_f32(const float* dy, const float* qkv, float* dqkv, int B,
             ie_sgemm_serial(0, 1, ch, T, T, 1.0f, k, T, dp, T, 0.0f, dq, T);
             ie_sgemm_serial(0, 0, ch, T, T, 1.0f, q, T, dp, T, 0.0f, dk, T);
         }
-        free(p);
-        free(dp);
+        ie_scratch_park(dpb);
+        ie_scratch_park(pb);
     }
     return failed ? -1 : 0;
 }

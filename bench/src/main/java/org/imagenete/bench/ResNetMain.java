@@ -21,7 +21,8 @@ import java.util.function.Supplier;
  * (the same folded weights), outside JMH: wall time and this thread's CPU time per run. Run with
  * {@code -Dimagenete.threads=1}: every native kernel and ONNX Runtime (one intra-op thread) then work on the calling
  * thread, and the CPU-time ratios count the work of each alone, which a machine loaded by other processes disturbs
- * far less than wall time (JMH's ResNetBench gives the 2-thread wall-clock figures). Args: [runs] [batch].
+ * far less than wall time (JMH's ResNetBench gives the 2-thread wall-clock figures). Args: [runs] [batch];
+ * {@code -Dimagenete.profile=true} first prints the time per op of the cpu backend's runs.
  */
 public final class ResNetMain {
     public static void main(String[] args) throws Exception {
@@ -37,6 +38,16 @@ public final class ResNetMain {
             sd.values().forEach(Tensor::close);
             Files.write(onnx, n32.toOnnx());
             try (OnnxClassifier ort = new OnnxClassifier(onnx, threads, false)) {
+                if (Boolean.getBoolean("imagenete.profile")) {
+                    // time per op of the fp32 and bf16 runs (after a warm-up run each)
+                    for (Ops o : new Ops[]{fp32, bf16}) {
+                        ResNet n = o == fp32 ? n32 : n16;
+                        n.forward(o, x, null, null).close();
+                        org.imagenete.ops.ProfilingOps prof = new org.imagenete.ops.ProfilingOps(o);
+                        for (int i = 0; i < runs; i++) n.forward(prof, x, null, null).close();
+                        System.out.printf(Locale.ROOT, "profile of %d runs, %s:%n%s", runs, o == fp32 ? "fp32" : "bf16", prof.report());
+                    }
+                }
                 double[] c32 = time("cpu fp32", runs, () -> n32.forward(fp32, x, null, null));
                 double[] c16 = time("cpu bf16", runs, () -> n16.forward(bf16, x, null, null));
                 double[] co = time("onnxruntime fp32", runs, () -> ort.logits(x));

@@ -346,8 +346,9 @@ int ie_attention_grad_f32(const float* dy, const float* qkv, float* dqkv, int B,
     /* one parallel region over (sample, head) with serial GEMMs inside (see ie_attention_f32) */
     #pragma omp parallel reduction(|:failed)
     {
-        ie_scratch pb = ie_scratch_take((size_t) T * T, IE_SCRATCH_THREAD), dpb = ie_scratch_take((size_t) T * T, IE_SCRATCH_THREAD);
-        float* p = pb.p, *dp = dpb.p;
+        /* malloc, not thread scratch (see ie_attention_f32) */
+        float* p = malloc((size_t) T * T * sizeof(float));
+        float* dp = malloc((size_t) T * T * sizeof(float));
         if (!p || !dp) failed = 1;
         #pragma omp for schedule(dynamic, 1)
         for (int u = 0; u < B * heads; u++) {
@@ -378,8 +379,8 @@ int ie_attention_grad_f32(const float* dy, const float* qkv, float* dqkv, int B,
             ie_sgemm_serial(0, 1, ch, T, T, 1.0f, k, T, dp, T, 0.0f, dq, T);
             ie_sgemm_serial(0, 0, ch, T, T, 1.0f, q, T, dp, T, 0.0f, dk, T);
         }
-        ie_scratch_park(dpb);
-        ie_scratch_park(pb);
+        free(p);
+        free(dp);
     }
     return failed ? -1 : 0;
 }

@@ -185,8 +185,8 @@ int ie_attention_f32(const float* qkv, float* y, int B, int heads, int ch, int T
     int failed = 0;
     #pragma omp parallel reduction(|:failed)
     {
-        ie_scratch wb = ie_scratch_take((size_t) T * T, IE_SCRATCH_THREAD);   /* kept by the thread: 4 MB at T = 1024 */
-        float* wts = wb.p;
+        /* malloc, not thread scratch: T x T is 1 GiB at 128x128 tokens, too much to keep per thread for its life */
+        float* wts = malloc((size_t) T * T * sizeof(float));
         if (!wts) failed = 1;
         #pragma omp for schedule(dynamic, 1)
         for (int u = 0; u < B * heads; u++) {
@@ -201,7 +201,7 @@ int ie_attention_f32(const float* qkv, float* y, int B, int heads, int ch, int T
             /* y[c, t] = sum_s v[c, s] wts[t, s] */
             ie_sgemm_serial(0, 1, ch, T, T, 1.0f, v, T, wts, T, 0.0f, y + ((long) b * heads * ch + (long) n * ch) * T, T);
         }
-        ie_scratch_park(wb);
+        free(wts);
     }
     return failed ? -1 : 0;
 }

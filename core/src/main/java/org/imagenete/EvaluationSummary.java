@@ -19,7 +19,7 @@ public record EvaluationSummary(List<VariantAccuracy> variants) {
     public record VariantAccuracy(String variant, int n, double top1, double top5, int paired, int lost, int gained,
                                   double drop, double dropP, double flipRate, double meanConfidence, double ece) {
         /** Whether the drop is significant at 5%. */
-        public boolean dropSignificant() { return !Double.isNaN(dropP) && dropP < Metrics.SIGNIFICANCE; }
+        public boolean dropSignificant() { return Metrics.significant(dropP); }
     }
 
     /** The figures of one variant, if the benchmark has it. */

@@ -82,7 +82,7 @@ public final class ImagenetE {
         List<Edit> e = Edit.parse(request.edits());
         ClassifierModel classifier = request.classifier();
         int label = request.label();
-        if (e.stream().anyMatch(x -> x instanceof Edit.Background b && b.adversarial())) {
+        if (Edit.anyAdversarial(e)) {
             if (classifier == null || label < 0)
                 throw new IllegalArgumentException("'" + request.edits() + "': an '-adv' edit needs a classifier and the image's label");
             if (label >= classifier.numClasses())

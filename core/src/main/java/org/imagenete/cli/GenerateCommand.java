@@ -115,8 +115,7 @@ public final class GenerateCommand implements Callable<Integer> {
         boolean needsModel = vs.stream().flatMap(v -> v.edits().stream()).anyMatch(e -> e instanceof org.imagenete.edit.Edit.Background);
         UsageException.require(!needsModel || adm != null,
                 "background variants need the ADM model: --weights FILE (or place it at " + defaultWeights() + ")");
-        boolean needsClassifier = vs.stream().flatMap(v -> v.edits().stream())
-                .anyMatch(e -> e instanceof org.imagenete.edit.Edit.Background b && b.adversarial());
+        boolean needsClassifier = vs.stream().anyMatch(v -> org.imagenete.edit.Edit.anyAdversarial(v.edits()));
         UsageException.require(!needsClassifier || classifier != null, "'-adv' variants need --classifier RESNET.pth");
         Editor.HoleSource holeSource = switch (fill) {
             case "auto" -> adm != null ? Editor.HoleSource.DIFFUSION : Editor.HoleSource.FAST;

@@ -14,6 +14,11 @@ public sealed interface Edit {
     /** Background complexity: lambda > 0 busier, < 0 smoother; adversarial adds the classifier term. */
     record Background(float lambda, boolean adversarial) implements Edit {}
 
+    /** Whether any of the edits is an adversarial background edit ("-adv"): those need a classifier and a label. */
+    static boolean anyAdversarial(List<Edit> edits) {
+        return edits.stream().anyMatch(e -> e instanceof Background b && b.adversarial());
+    }
+
     /** Object size: the object's pixel count over the image area becomes {@code ratio}. */
     record Size(double ratio) implements Edit {
         public Size {

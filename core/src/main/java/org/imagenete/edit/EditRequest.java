@@ -104,7 +104,7 @@ public record EditRequest(Source source, List<List<Edit>> edits, long seed, Sett
 
     /** True when the classifier is needed: an adversarial background edit. */
     public boolean needsClassifier() {
-        return edits.stream().flatMap(List::stream).anyMatch(e -> e instanceof Edit.Background b && b.adversarial());
+        return edits.stream().anyMatch(Edit::anyAdversarial);
     }
 
     /** Refuses, before any model is loaded, a request that needs a model it was not given. */

@@ -21,6 +21,9 @@ public final class Metrics {
     /** A drop whose McNemar p-value is at least this is reported as not significant. */
     public static final double SIGNIFICANCE = 0.05;
 
+    /** Whether a p-value says significant at {@link #SIGNIFICANCE} (false for NaN: nothing to test). */
+    public static boolean significant(double p) { return !Double.isNaN(p) && p < SIGNIFICANCE; }
+
     private Metrics() {}
 
     /**
@@ -32,7 +35,7 @@ public final class Metrics {
                                double originalTop1OnSameImages, int paired, int lost, int gained, double drop, double dropP,
                                double flipRate, double meanConfidence, double ece, Map<Integer, double[]> perClass) {
         /** Whether the drop is significant at 5% (false when there is no drop to test). */
-        public boolean dropSignificant() { return !Double.isNaN(dropP) && dropP < SIGNIFICANCE; }
+        public boolean dropSignificant() { return significant(dropP); }
     }
 
     /**

@@ -108,11 +108,13 @@ int ie_gemm_bf16(int transB, int M, int N, int K, const uint16_t* A, int lda, co
 int ie_conv2d_bf16_ex(const float* x, const uint16_t* w, const float* bias, const float* add, float* y,
                       int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu);
 
-/* Winograd F(4x4,3x3) for bf16 weights w [Cout,Cin,3,3] (where ie_conv3x3_winograd_pays). By default the fp32
- * Winograd on x and w rounded to bf16 (the operands of the bf16 direct convolution; the transforms and products in
- * fp32): ie_conv2d_bf16_ex's result up to the fp32 Winograd's rounding. With ie_set_winograd_bf16(1), the transformed
- * operands U = G g G^T and V = B^T d B rounded to bf16 for the bf16 GEMM: faster, but the transforms amplify the
- * rounding to ~2.5% relative L2 per convolution (bf16 direct: ~0.25%). Returns -1 when out of memory. */
+/* Winograd F(4x4,3x3) for bf16 weights w [Cout,Cin,3,3] (where ie_conv3x3_winograd_pays). By default the transformed
+ * operands U = G g G^T and V = B^T d B (transforms in fp32) are rounded to bf16 for the bf16 GEMM: twice the fp32
+ * arithmetic rate. The transforms amplify that rounding: with the points 0, 1, -1, 1/2, -2, inf (not Lavin's +-2) and
+ * four of the 36 frequencies kept fp32 it is ~1% relative L2 per convolution on white inputs (Lavin's points all in
+ * bf16: ~2%; bf16 direct: ~0.25%), 2.2% at the ADM-256 output. With ie_set_winograd_bf16(0): the fp32 Winograd on x
+ * and w rounded to bf16 (the operands of the bf16 direct convolution): ie_conv2d_bf16_ex's result up to the fp32
+ * Winograd's rounding. Returns -1 when out of memory. */
 int ie_conv3x3_winograd_bf16_ex(const float* x, const uint16_t* w, const float* bias, const float* add, float* y,
                                 int B, int Cin, int H, int W, int Cout, int relu);
 void ie_set_winograd_bf16(int on);

@@ -42,19 +42,49 @@
 
 size_t ie_winograd_weights_size(int Cin, int Cout) { return (size_t)36 * Cout * Cin; }
 
-/* U = G g G^T for 16 input channels at once: lane l's 3x3 kernel g_l[k] = g[idx_l + k] (k = ky*3+kx), or
- * g[idx_l + 8 - k] rotated by 180 degrees; U[xi] goes to dst + xi*plane, or rounded to bf16 to dst16 + xi*plane. */
-static inline void transform16(const float* g, __m512i idx, __mmask16 m, int rot180, float* dst, uint16_t* dst16,
-                               long plane)
+/* Lavin's G for the points 0, 1, -1, 2, -2, inf (the fp32 GEMM) */
+static const float G_FP32[6][3] = {
+    { 1.0f / 4, 0, 0 },
+    { -1.0f / 6, -1.0f / 6, -1.0f / 6 },
+    { -1.0f / 6, 1.0f / 6, -1.0f / 6 },
+    { 1.0f / 24, 1.0f / 12, 1.0f / 6 },
+    { 1.0f / 24, -1.0f / 12, 1.0f / 6 },
+    { 0, 0, 1 },
+};
+
+/* The bf16 GEMM's transforms (winograd_bf16 on): the points 0, 1, -1, 1/2, -2, inf. Rounding U and V to bf16 is
+ * amplified by the output transform; with Lavin's points that gives ~2.5% relative L2 per convolution. These points
+ * give 1.5x less (a search over pairs of small fractions for the last two points, random smooth images: the best),
+ * and the four frequencies of the two close points {1, 1/2} x {1, 1/2} (xi 7, 9, 19, 21), which carry half of the
+ * remaining error, stay fp32 (U, V and their GEMMs): ~0.5x the error of Lavin's points for 11% more GEMM time.
+ *   G = [1 0 0; 1/3 1/3 1/3; -1/3 1/3 -1/3; -16/15 -8/15 -4/15; 1/15 -2/15 4/15; 0 0 1],
+ *   B^T and A^T in BT6B and AT6B. */
+static const float G_BF16[6][3] = {
+    { 1, 0, 0 },
+    { 1.0f / 3, 1.0f / 3, 1.0f / 3 },
+    { -1.0f / 3, 1.0f / 3, -1.0f / 3 },
+    { -16.0f / 15, -8.0f / 15, -4.0f / 15 },
+    { 1.0f / 15, -2.0f / 15, 4.0f / 15 },
+    { 0, 0, 1 },
+};
+#define WINO_NHI 4
+static const int WINO_HI[WINO_NHI] = { 7, 9, 19, 21 };
+
+/* the fp32 slot of frequency xi in the bf16 GEMM's Winograd, or -1 */
+static inline int wino_hi_slot(int xi)
 {
-    static const float G[6][3] = {
-        { 1.0f / 4, 0, 0 },
-        { -1.0f / 6, -1.0f / 6, -1.0f / 6 },
-        { -1.0f / 6, 1.0f / 6, -1.0f / 6 },
-        { 1.0f / 24, 1.0f / 12, 1.0f / 6 },
-        { 1.0f / 24, -1.0f / 12, 1.0f / 6 },
-        { 0, 0, 1 },
-    };
+    for (int h = 0; h < WINO_NHI; h++)
+        if (WINO_HI[h] == xi) return h;
+    return -1;
+}
+
+/* U = G g G^T for 16 input channels at once: lane l's 3x3 kernel g_l[k] = g[idx_l + k] (k = ky*3+kx), or
+ * g[idx_l + 8 - k] rotated by 180 degrees; U[xi] goes to dst + xi*plane (G_FP32), or (G_BF16) rounded to bf16 to
+ * dst16 + xi*plane and, for the fp32 frequencies, also to dsthi + slot*plane. */
+static inline void transform16(const float* g, __m512i idx, __mmask16 m, int rot180, float* dst, uint16_t* dst16,
+                               float* dsthi, long plane)
+{
+    const float (*G)[3] = dst16 ? G_BF16 : G_FP32;
     __m512 gv[9], t[6][3];
     for (int k = 0; k < 9; k++)
         gv[k] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, g + (rot180 ? 8 - k : k), 4);
@@ -71,6 +101,8 @@ static inline void transform16(const float* g, __m512i idx, __mmask16 m, int rot
 #ifdef __AVX512BF16__
             if (dst16) {
                 _mm256_mask_storeu_epi16(dst16 + (i * 6 + j) * plane, m, (__m256i)_mm512_cvtneps_pbh(u));
+                const int h = wino_hi_slot(i * 6 + j);
+                if (h >= 0) _mm512_mask_storeu_ps(dsthi + h * plane, m, u);
                 continue;
             }
 #endif
@@ -91,7 +123,8 @@ void ie_winograd_transform_weights(const float* w, float* wt, int Cin, int Cout)
     for (int co = 0; co < Cout; co++)
         for (int ci0 = 0; ci0 < Cin; ci0 += 16) {
             const int n = Cin - ci0 < 16 ? Cin - ci0 : 16;
-            transform16(w + ((long)co * Cin + ci0) * 9, idx, (__mmask16)((1u << n) - 1), 0, wt + (long)co * Cin + ci0, NULL, plane);
+            transform16(w + ((long)co * Cin + ci0) * 9, idx, (__mmask16)((1u << n) - 1), 0, wt + (long)co * Cin + ci0, NULL, NULL,
+                        plane);
         }
 }
 
@@ -105,14 +138,15 @@ static void winograd_transform_weights_transposed(const float* w, float* wt, int
     for (int ci0 = 0; ci0 < Cin; ci0 += 16) {
         const int n = Cin - ci0 < 16 ? Cin - ci0 : 16;
         for (int co = 0; co < Cout; co++)
-            transform16(w + ((long)ci0 * Cout + co) * 9, idx, (__mmask16)((1u << n) - 1), 1, wt + (long)co * Cin + ci0, NULL, plane);
+            transform16(w + ((long)ci0 * Cout + co) * 9, idx, (__mmask16)((1u << n) - 1), 1, wt + (long)co * Cin + ci0, NULL,
+                        NULL, plane);
     }
 }
 
 /* bf16 weights w [Cout, Cin, 3, 3] -> U[xi][co][ci] fp32, or U16[xi][co][ci] bf16 with Cin padded to even (Cinp,
- * zero column): each row of U16[xi] is a GEMM A row of bf16 pairs along ci. 16 kernels (144 contiguous bf16)
- * widened at a time. */
-static void winograd_transform_weights_bf16(const uint16_t* w, float* Uf, uint16_t* U, int Cin, int Cout)
+ * zero column; the G_BF16 points), with the fp32 frequencies also in Uhi[slot][co][ci] (same planes, fp32): each row
+ * of U16[xi] is a GEMM A row of bf16 pairs along ci. 16 kernels (144 contiguous bf16) widened at a time. */
+static void winograd_transform_weights_bf16(const uint16_t* w, float* Uf, uint16_t* U, float* Uhi, int Cin, int Cout)
 {
     const int Cinp = U ? (Cin + 1) & ~1 : Cin;
     const long plane = (long)Cout * Cinp;
@@ -129,7 +163,7 @@ static void winograd_transform_weights_bf16(const uint16_t* w, float* Uf, uint16
                 _mm512_storeu_si512(g + e, _mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
             }
             transform16(g, idx, (__mmask16)((1u << n) - 1), 0, Uf ? Uf + (long)co * Cinp + ci0 : NULL,
-                        U ? U + (long)co * Cinp + ci0 : NULL, plane);
+                        U ? U + (long)co * Cinp + ci0 : NULL, U ? Uhi + (long)co * Cinp + ci0 : NULL, plane);
         }
         if (U && Cinp > Cin)
             for (int xi = 0; xi < 36; xi++) U[xi * plane + (long)co * Cinp + Cin] = 0;
@@ -164,10 +198,50 @@ static void winograd_transform_weights_bf16(const uint16_t* w, float* Uf, uint16
         o[3] = _mm512_add_ps(_mm512_fmadd_ps(f8, d34, d12), m5);                                    \
     } while (0)
 
+/* 1-D input transform B^T d on 6 vectors for the G_BF16 points (0, 1, -1, 1/2, -2, inf):
+ *   B^T = [1 -3/2 -2 3/2 1 0; 0 -1 1/2 5/2 1 0; 0 1 -5/2 1/2 1 0; 0 -2 -1 2 1 0; 0 1/2 -1 -1/2 1 0; 0 1 -3/2 -2 3/2 1] */
+#define BT6B(d0, d1, d2, d3, d4, d5, o)                                                             \
+    do {                                                                                            \
+        const __m512 h = _mm512_set1_ps(0.5f), t = _mm512_set1_ps(1.5f), f = _mm512_set1_ps(2.5f);  \
+        const __m512 f2 = _mm512_set1_ps(2.0f);                                                     \
+        __m512 a = _mm512_sub_ps(d3, d1), b = _mm512_sub_ps(d4, d2);                                \
+        o[0] = _mm512_fnmadd_ps(f2, d2, _mm512_fmadd_ps(t, a, _mm512_add_ps(d0, d4)));              \
+        o[1] = _mm512_fmadd_ps(f, d3, _mm512_fmadd_ps(h, d2, _mm512_sub_ps(d4, d1)));               \
+        o[2] = _mm512_fmadd_ps(h, d3, _mm512_fnmadd_ps(f, d2, _mm512_add_ps(d4, d1)));              \
+        o[3] = _mm512_fmadd_ps(f2, a, b);                                                           \
+        o[4] = _mm512_fnmadd_ps(h, a, b);                                                           \
+        o[5] = _mm512_fnmadd_ps(f2, d3, _mm512_fmadd_ps(t, b, _mm512_add_ps(d1, d5)));              \
+    } while (0)
+
+/* 1-D output transform A^T m on 6 vectors -> 4 for the G_BF16 points:
+ *   A^T = [1 1 1 1 1 0; 0 1 -1 1/2 -2 0; 0 1 1 1/4 4 0; 0 1 -1 1/8 -8 1] */
+#define AT6B(m0, m1, m2, m3, m4, m5, o)                                                             \
+    do {                                                                                            \
+        const __m512 f2 = _mm512_set1_ps(2.0f), f4 = _mm512_set1_ps(4.0f), f8 = _mm512_set1_ps(8.0f); \
+        __m512 s12 = _mm512_add_ps(m1, m2), d12 = _mm512_sub_ps(m1, m2);                            \
+        o[0] = _mm512_add_ps(_mm512_add_ps(m0, s12), _mm512_add_ps(m3, m4));                        \
+        o[1] = _mm512_fnmadd_ps(f2, m4, _mm512_fmadd_ps(_mm512_set1_ps(0.5f), m3, d12));            \
+        o[2] = _mm512_fmadd_ps(f4, m4, _mm512_fmadd_ps(_mm512_set1_ps(0.25f), m3, s12));            \
+        o[3] = _mm512_add_ps(_mm512_fnmadd_ps(f8, m4, _mm512_fmadd_ps(_mm512_set1_ps(0.125f), m3, d12)), m5); \
+    } while (0)
+
+/* B^T d with the points of the GEMM's precision: bf16 (G_BF16) or fp32 (Lavin's) */
+#define BT6X(bf, d0, d1, d2, d3, d4, d5, o)                                                         \
+    do {                                                                                            \
+        if (bf) BT6B(d0, d1, d2, d3, d4, d5, o);                                                    \
+        else BT6(d0, d1, d2, d3, d4, d5, o);                                                        \
+    } while (0)
+#define AT6X(bf, m0, m1, m2, m3, m4, m5, o)                                                         \
+    do {                                                                                            \
+        if (bf) AT6B(m0, m1, m2, m3, m4, m5, o);                                                    \
+        else AT6(m0, m1, m2, m3, m4, m5, o);                                                        \
+    } while (0)
+
 typedef struct {
     const float* x;       /* image [Cin, H, W] */
     int Cin, H, W, tw, twp;
     int rx;               /* round x to bf16 as it is loaded (bf16 mode, fp32 transforms) */
+    int bf;               /* the bf16 GEMM's points (BT6B) */
 } in_ctx;
 
 /* the loaded vector, rounded to bf16 when c->rx */
@@ -220,11 +294,11 @@ static inline void input_tiles(const in_ctx* c, int ci, int ty, int tx0, __m512 
         __m512i l4 = _mm512_castps_si512(L[4]);
         v[4] = _mm512_castsi512_ps(_mm512_alignr_epi32(l4, _mm512_castps_si512(v[0]), 1));
         v[5] = _mm512_castsi512_ps(_mm512_alignr_epi32(_mm512_alignr_epi32(l4, l4, 1), _mm512_castps_si512(v[1]), 1));
-        BT6(v[0], v[1], v[2], v[3], v[4], v[5], tmp[i]);
+        BT6X(c->bf, v[0], v[1], v[2], v[3], v[4], v[5], tmp[i]);
     }
     for (int j = 0; j < 6; j++) {
         __m512 o[6];
-        BT6(tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j], tmp[4][j], tmp[5][j], o);
+        BT6X(c->bf, tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j], tmp[4][j], tmp[5][j], o);
         for (int k = 0; k < 6; k++) out[k * 6 + j] = o[k];
     }
 }
@@ -254,11 +328,11 @@ static inline void input_tiles_gather(const in_ctx* c, int ci, __m512i imgv, __m
         for (int k = 0; k < 6; k++)
             v[k] = in_round(c, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), rm & cm[k],
                                                         _mm512_add_epi32(rowb, _mm512_set1_epi32(k)), img, 4));
-        BT6(v[0], v[1], v[2], v[3], v[4], v[5], tmp[i]);
+        BT6X(c->bf, v[0], v[1], v[2], v[3], v[4], v[5], tmp[i]);
     }
     for (int j = 0; j < 6; j++) {
         __m512 o[6];
-        BT6(tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j], tmp[4][j], tmp[5][j], o);
+        BT6X(c->bf, tmp[0][j], tmp[1][j], tmp[2][j], tmp[3][j], tmp[4][j], tmp[5][j], o);
         for (int k = 0; k < 6; k++) out[k * 6 + j] = o[k];
     }
 }
@@ -296,6 +370,7 @@ typedef struct {
     int bf, Cinp;     /* bf16 GEMM operands; Cin padded to even for them */
     long vrows;       /* V rows per panel: Cin floats, or Cinp/2 bf16 pairs (4-byte units either way) */
     long vplane, mplane;
+    long vhplane;     /* bf: the fp32 frequencies' V planes [panel][ci][NR], Cin rows (0 otherwise) */
     int NR;
 } wino_plan;
 
@@ -357,6 +432,7 @@ static wino_plan wino_plan_make(int B, int Cin, int H, int W, int Cout, int bf)
     p.bf = bf; p.Cinp = bf ? (Cin + 1) & ~1 : Cin;
     p.vrows = bf ? p.Cinp / 2 : Cin;
     p.vplane = p.vrows * p.ntp + 48; p.mplane = (long)Cout * p.ntp + 48;
+    p.vhplane = bf ? (long)Cin * p.ntp + 48 : 0;
     return p;
 }
 
@@ -436,8 +512,10 @@ static inline void wino_input_vectors(const wino_plan* p, const wino_block* k, c
 }
 
 /* Input transform of the block -> V[xi][panel][ci][NR] (fp32), or V[xi][panel][ci/2][NR] pairs of channels rounded
- * to bf16 (p->bf; Ev holds the even channel's vectors, per 16 tiles, until the odd one comes). */
-static void wino_input_transform(const wino_plan* p, const wino_block* k, const in_ctx* ic, float* V, float* Ev)
+ * to bf16 (p->bf; Ev holds the even channel's vectors, per 16 tiles, until the odd one comes) and the fp32
+ * frequencies also in Vh[slot][panel][ci][NR]. */
+static void wino_input_transform(const wino_plan* p, const wino_block* k, const in_ctx* ic, float* V, float* Ev,
+                                 float* Vh)
 {
     const long NR = p->NR, vplane = p->vplane;
     for (int ci = 0; ci < p->Cinp; ci++)
@@ -452,6 +530,9 @@ static void wino_input_transform(const wino_plan* p, const wino_block* k, const 
             if (!p->bf) {
                 for (int xi = 0; xi < 36; xi++) _mm512_store_ps(dst + xi * vplane, o[xi]);
             } else {
+                if (ci < p->Cin)
+                    for (int h = 0; h < WINO_NHI; h++)
+                        _mm512_store_ps(Vh + h * p->vhplane + (t0 / NR) * p->Cin * NR + (long)ci * NR + t0 % NR, o[WINO_HI[h]]);
                 float* even = Ev + (t0 / 16) * 36 * 16;
                 if (ci % 2 == 0) {
                     for (int xi = 0; xi < 36; xi++) _mm512_store_ps(even + 16 * xi, o[xi]);
@@ -465,13 +546,27 @@ static void wino_input_transform(const wino_plan* p, const wino_block* k, const 
         }
 }
 
-/* The 36 GEMMs of a block: M[xi] (Cout x nt, ld ntp) = U[xi] @ V[xi], fp32 (U) or bf16 (U16) operands. */
-static void wino_gemms(const wino_plan* p, const float* U, const uint16_t* U16, const float* V, float* Mb, int nt)
+/* The 36 GEMMs of a block: M[xi] (Cout x nt, ld ntp) = U[xi] @ V[xi], fp32 (U) or bf16 (U16) operands; with U16,
+ * the fp32 frequencies on Uh and Vh. */
+static void wino_gemms(const wino_plan* p, const float* U, const uint16_t* U16, const float* Uh, const float* V,
+                       const float* Vh, float* Mb, int nt)
 {
     for (int xi = 0; xi < 36; xi++) {
         ie_gemm_job jb;
         memset(&jb, 0, sizeof jb);
         jb.M = p->Cout; jb.N = nt; jb.K = p->Cinp;
+        const int h = p->bf ? wino_hi_slot(xi) : -1;
+        if (h >= 0) {
+            jb.K = p->Cin;
+            jb.A = Uh + (long)h * p->Cout * p->Cinp;
+            jb.bpre = Vh + h * p->vhplane;
+            jb.rsa = p->Cinp; jb.csa = 1;
+            jb.bpre_ld = (long)p->Cin * p->NR;
+            jb.C = Mb + xi * p->mplane; jb.ldc = p->ntp;
+            jb.alpha = 1.0f; jb.beta = 0.0f;
+            ie_gemm_serial(&jb);
+            continue;
+        }
         if (p->bf) {
             jb.A16 = U16 + (long)xi * p->Cout * p->Cinp;
             jb.bpre16 = (const uint32_t*)(V + xi * p->vplane);
@@ -504,7 +599,7 @@ static inline void wino_store_padded(const wino_plan* p, const wino_block* k, in
         const int oy = 4 * ty + kk;
         if (oy >= p->H) break;
         __m512 o[4], q[4];
-        AT6(tmp[kk][0], tmp[kk][1], tmp[kk][2], tmp[kk][3], tmp[kk][4], tmp[kk][5], o);
+        AT6X(p->bf, tmp[kk][0], tmp[kk][1], tmp[kk][2], tmp[kk][3], tmp[kk][4], tmp[kk][5], o);
         interleave4(o[0], o[1], o[2], o[3], q);
         float* yr = yc + (long)oy * W + ox0;
         const float* ar = ac ? ac + (long)oy * W + ox0 : NULL;
@@ -526,7 +621,7 @@ static inline void wino_store_compact(const wino_plan* p, const wino_block* k, i
     for (int kk = 0; kk < 4; kk++) {
         __m512 o[4], q[4];
         float ob[64];
-        AT6(tmp[kk][0], tmp[kk][1], tmp[kk][2], tmp[kk][3], tmp[kk][4], tmp[kk][5], o);
+        AT6X(p->bf, tmp[kk][0], tmp[kk][1], tmp[kk][2], tmp[kk][3], tmp[kk][4], tmp[kk][5], o);
         interleave4(o[0], o[1], o[2], o[3], q);
         for (int qq = 0; qq < 4; qq++) _mm512_storeu_ps(ob + 16 * qq, _mm512_add_ps(q[qq], bv));
         for (int j = 0; j < nl; j++) {
@@ -560,7 +655,7 @@ static void wino_output_transform(const wino_plan* p, const wino_block* k, const
             __m512 tmp[4][6];
             for (int j = 0; j < 6; j++) {
                 __m512 o[4];
-                AT6(_mm512_load_ps(m + (0 * 6 + j) * mplane), _mm512_load_ps(m + (1 * 6 + j) * mplane),
+                AT6X(p->bf, _mm512_load_ps(m + (0 * 6 + j) * mplane), _mm512_load_ps(m + (1 * 6 + j) * mplane),
                     _mm512_load_ps(m + (2 * 6 + j) * mplane), _mm512_load_ps(m + (3 * 6 + j) * mplane),
                     _mm512_load_ps(m + (4 * 6 + j) * mplane), _mm512_load_ps(m + (5 * 6 + j) * mplane), o);
                 for (int kk = 0; kk < 4; kk++) tmp[kk][j] = o[kk];
@@ -572,10 +667,11 @@ static void wino_output_transform(const wino_plan* p, const wino_block* k, const
 }
 
 /* U: fp32 weights U[xi][co][ci] (rx: x rounded to bf16 as loaded); or U16 (U NULL): bf16 weights U16[xi][co][ci]
- * with Cin padded to even (see winograd_transform_weights_bf16), and then V is rounded to bf16 pairs along ci for
- * the bf16 GEMM. Each thread takes blocks of tiles: input transform, 36 GEMMs, output transform. */
-static void wino_run(const float* x, const float* U, const uint16_t* U16, const float* bias, const float* add, float* y,
-                     int B, int Cin, int H, int W, int Cout, int relu, int rx)
+ * with Cin padded to even and the fp32 frequencies' Uh (see winograd_transform_weights_bf16), and then V is rounded
+ * to bf16 pairs along ci for the bf16 GEMM. Each thread takes blocks of tiles: input transform, 36 GEMMs, output
+ * transform. */
+static void wino_run(const float* x, const float* U, const uint16_t* U16, const float* Uh, const float* bias,
+                     const float* add, float* y, int B, int Cin, int H, int W, int Cout, int relu, int rx)
 {
     const wino_plan p = wino_plan_make(B, Cin, H, W, Cout, U16 != NULL);
     int nt_threads = ie_get_num_threads();
@@ -583,18 +679,20 @@ static void wino_run(const float* x, const float* U, const uint16_t* U16, const 
 
 #pragma omp parallel num_threads(nt_threads)
     {
-        const ie_scratch buf = ie_scratch_take((size_t)36 * (p.vplane + p.mplane) + (p.bf ? (size_t)36 * p.ntp : 0),
+        const ie_scratch buf = ie_scratch_take((size_t)36 * (p.vplane + p.mplane)
+                                               + (p.bf ? (size_t)36 * p.ntp + (size_t)WINO_NHI * p.vhplane : 0),
                                                IE_SCRATCH_THREAD);
         float* V = buf.p;
         float* Mb = V + 36 * p.vplane;
         float* Ev = Mb + 36 * p.mplane;              /* bf16: the even channel's transform, per 16 tiles */
+        float* Vh = Ev + 36 * p.ntp;                 /* bf16: the fp32 frequencies */
         wino_block k;
 #pragma omp for schedule(dynamic, 1)
         for (long blk = 0; blk < p.nblocks; blk++) {
             wino_block_tiles(&p, blk, &k);
-            const in_ctx ic = { x + (long)k.b * p.CHW, Cin, H, W, p.tw, p.twp, rx };
-            wino_input_transform(&p, &k, &ic, V, Ev);
-            wino_gemms(&p, U, U16, V, Mb, k.nt);
+            const in_ctx ic = { x + (long)k.b * p.CHW, Cin, H, W, p.tw, p.twp, rx, p.bf };
+            wino_input_transform(&p, &k, &ic, V, Ev, Vh);
+            wino_gemms(&p, U, U16, Uh, V, Vh, Mb, k.nt);
             wino_output_transform(&p, &k, Mb, bias, add, y, relu);
         }
         ie_scratch_park(buf);
@@ -616,7 +714,7 @@ void ie_conv3x3_winograd_pretransformed_f32(const float* x, const float* wt, con
                                             int B, int Cin, int H, int W, int Cout)
 {
     if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return;
-    wino_run(x, wt, NULL, bias, add, y, B, Cin, H, W, Cout, 0, 0);
+    wino_run(x, wt, NULL, NULL, bias, add, y, B, Cin, H, W, Cout, 0, 0);
 }
 
 void ie_conv3x3_winograd_ex_f32(const float* x, const float* w, const float* bias, const float* add,
@@ -630,11 +728,11 @@ void ie_conv3x3_winograd_ex_f32(const float* x, const float* w, const float* bia
         return;
     }
     ie_winograd_transform_weights(w, U.p, Cin, Cout);
-    wino_run(x, U.p, NULL, bias, add, y, B, Cin, H, W, Cout, relu, 0);
+    wino_run(x, U.p, NULL, NULL, bias, add, y, B, Cin, H, W, Cout, relu, 0);
     ie_scratch_park(U);
 }
 
-static int winograd_bf16 = 0;
+static int winograd_bf16 = 1;
 
 void ie_set_winograd_bf16(int on) { winograd_bf16 = on; }
 
@@ -643,12 +741,14 @@ int ie_conv3x3_winograd_bf16_ex(const float* x, const uint16_t* w, const float* 
 {
     if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return 0;
     const int bf = ie_has_bf16(), u16 = bf && winograd_bf16;
-    /* U: bf16 (2 bytes, Cin padded to even) or fp32, in the fp32 scratch */
-    ie_scratch U = ie_scratch_take(u16 ? (size_t)18 * Cout * ((Cin + 1) & ~1) : ie_winograd_weights_size(Cin, Cout), IE_SCRATCH_SHARED);
+    /* U: bf16 (2 bytes, Cin padded to even) and the fp32 frequencies, or fp32, in the fp32 scratch */
+    const size_t plane16 = (size_t)Cout * ((Cin + 1) & ~1);
+    ie_scratch U = ie_scratch_take(u16 ? (18 + WINO_NHI) * plane16 : ie_winograd_weights_size(Cin, Cout), IE_SCRATCH_SHARED);
     if (!U.p) return -1;
-    winograd_transform_weights_bf16(w, u16 ? NULL : U.p, u16 ? (uint16_t*)U.p : NULL, Cin, Cout);
-    if (u16) wino_run(x, NULL, (const uint16_t*)U.p, bias, add, y, B, Cin, H, W, Cout, relu, 0);
-    else wino_run(x, U.p, NULL, bias, add, y, B, Cin, H, W, Cout, relu, bf);
+    float* Uh = u16 ? U.p + 18 * plane16 : NULL;
+    winograd_transform_weights_bf16(w, u16 ? NULL : U.p, u16 ? (uint16_t*)U.p : NULL, Uh, Cin, Cout);
+    if (u16) wino_run(x, NULL, (const uint16_t*)U.p, Uh, bias, add, y, B, Cin, H, W, Cout, relu, 0);
+    else wino_run(x, U.p, NULL, NULL, bias, add, y, B, Cin, H, W, Cout, relu, bf);
     ie_scratch_park(U);
     return 0;
 }
@@ -665,7 +765,7 @@ int ie_conv3x3_winograd_transposed_f32(const float* x, const float* w, float* y,
     ie_scratch U = ie_scratch_take(ie_winograd_weights_size(Cin, Cout), IE_SCRATCH_SHARED);
     if (!U.p) return -1;
     winograd_transform_weights_transposed(w, U.p, Cin, Cout);
-    wino_run(x, U.p, NULL, NULL, NULL, y, B, Cin, H, W, Cout, 0, 0);
+    wino_run(x, U.p, NULL, NULL, NULL, NULL, y, B, Cin, H, W, Cout, 0, 0);
     ie_scratch_park(U);
     return 0;
 }

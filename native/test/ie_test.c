@@ -575,6 +575,47 @@ static void test_conv_bf16(void)
            ie_has_bf16() ? "" : " (no AVX-512 BF16: fp32 fallback)");
 }
 
+/* The bf16 GEMM's Winograd (ie_set_winograd_bf16(1): U and V rounded to bf16, points 0, 1, -1, 1/2, -2, inf, four
+ * frequencies in fp32) against the float64 convolution of the bf16-rounded operands. Its error is the transforms'
+ * amplification of bf16 rounding, not a last-bit difference, so the check is the relative L2 per shape, with
+ * x ~ U[-1,1] (white: the worst case for Winograd) and w ~ U[-1,1] * sqrt(3 / fan_in): <= WINO_BF16_TOL (measured
+ * 0.85-1.5% on these shapes; Lavin's points with every frequency in bf16 gave 1.4-2.5%, above the bound on 6 of
+ * them) and > 1e-4 (the bf16 path did run: the fp32 Winograd's error is ~1e-7). */
+#define WINO_BF16_TOL 1.8e-2
+static void test_wino_bf16_gemm(void)
+{
+    seed(7);
+    int f0 = failures, c0 = checks;
+    ie_set_winograd_bf16(1);
+    ref_bf16 = 1;
+    static const int shapes[][5] = {       /* B, Cin, H, W, Cout */
+        { 1, 3, 16, 16, 6 }, { 2, 13, 17, 13, 13 }, { 9, 16, 14, 14, 20 },   /* odd Cin; compact tiles */
+        { 1, 16, 66, 70, 20 }, { 1, 33, 9, 41, 17 }, { 3, 64, 28, 28, 40 },  /* padded layout; ragged edges */
+        { 1, 256, 32, 32, 256 }, { 1, 512, 16, 16, 512 },
+    };
+    for (int relu = 0; relu < 2; relu++) {
+        ref_relu = relu;
+        for (int i = 0; i < (int)(sizeof shapes / sizeof *shapes); i++) {
+            const int* q = shapes[i];
+            const int mode = (i + relu) % 5;
+            const double ws = sqrt(3.0 / (q[1] * 9));
+            err_t e = test_conv_one(wino_bf16, "wino-bf16-gemm", 1e9, q[0], q[1], q[2], q[3], q[4], 3, 3, 1, 1, mode,
+                                    ws, 1);
+            const int ok = e.rel_l2 <= WINO_BF16_TOL && (e.rel_l2 > 1e-4 || !ie_has_bf16());
+            checks++;
+            if (!ok) failures++;
+            if (!ok || getenv("IE_VERBOSE"))
+                printf("%s wino-bf16-gemm B=%d %d->%d %dx%d mode %d%s: relL2 %.3g (bound %.3g, > 1e-4)\n", ok ? "ok  " : "FAIL",
+                       q[0], q[1], q[4], q[2], q[3], mode, relu ? " relu" : "", e.rel_l2, WINO_BF16_TOL);
+        }
+    }
+    ref_relu = 0;
+    ref_bf16 = 0;
+    ie_set_winograd_bf16(0);
+    printf("wino-bf16-gemm: %d checks, %d failures%s\n", checks - c0, failures - f0,
+           ie_has_bf16() ? "" : " (no AVX-512 BF16: fp32 fallback)");
+}
+
 /* ------------------------------------------------------------------ error report */
 
 static void error_report(void)
@@ -790,9 +831,11 @@ int main(int argc, char** argv)
         test_batched();
         test_gemm_bf16();
         test_conv_bf16();
+        test_wino_bf16_gemm();
         printf("%d passed, %d failed\n", checks - failures, failures);
         return failures ? 1 : 0;
     }
+    if (!strcmp(mode, "wbf16")) { test_wino_bf16_gemm(); return failures ? 1 : 0; }   /* that test alone */
     if (!strcmp(mode, "error")) { error_report(); return 0; }
     if (!strcmp(mode, "bench")) {
         const char* what = argc > 2 ? argv[2] : "all";
@@ -826,7 +869,12 @@ int main(int argc, char** argv)
         if (!strcmp(what, "resnet"))
             bench_resnet(argc > 3 && argv[3][0] == 'd' ? DIRECT : argc > 3 && argv[3][0] == 'h' ? BF16 : BEST, argc > 4 ? argv[4] : NULL);
         if (!strcmp(what, "admbf16")) bench_adm(BF16, "bf16 direct");
-        if (!strcmp(what, "admbf16w")) bench_adm(BF16_WINO, "bf16 winograd F(4x4)");
+        if (!strcmp(what, "admbf16w")) bench_adm(BF16_WINO, "bf16 winograd F(4x4), fp32 transforms");
+        if (!strcmp(what, "admbf16g")) {
+            ie_set_winograd_bf16(1);
+            bench_adm(BF16_WINO, "bf16 winograd F(4x4), bf16 GEMM");
+            ie_set_winograd_bf16(0);
+        }
         if (!strcmp(what, "conv") && argc >= 8) {
             /* bench conv CIN COUT RES K ALGO(d|w|p) */
             algo_t al = argv[7][0] == 'w' ? WINO : argv[7][0] == 'p' ? WINO_PRE : argv[7][0] == 'b' ? BEST

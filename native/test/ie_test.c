@@ -491,7 +491,7 @@ static void conv_bf16(const float* x, const float* w, const float* bias, const f
     free(w16);
 }
 
-/* ie_conv3x3_winograd_bf16_ex (always Winograd in the AVX-512 build) */
+/* ie_conv3x3_winograd_bf16_ex (always Winograd in the AVX-512 build; bf16 GEMM or fp32 transforms as set) */
 static void wino_bf16(const float* x, const float* w, const float* bias, const float* add, float* y,
                       int B, int Cin, int H, int W, int Cout, int KH, int KW, int s, int pad)
 {
@@ -557,8 +557,9 @@ static void test_conv_bf16(void)
         if (a->cin <= 3) res = 32;
         test_conv_one(conv_bf16, "conv-bf16", 1, 1, a->cin, res, res, a->cout, a->k, a->k, 1, a->k / 2, i % 4, 1, 1);
     }
-    /* the fp32 Winograd on bf16-rounded operands (the default where Winograd pays): the fp32 Winograd's tolerance */
+    /* the fp32 Winograd on bf16-rounded operands (ie_set_winograd_bf16(0)): the fp32 Winograd's tolerance */
     const double wt = 30;
+    ie_set_winograd_bf16(0);
     for (int relu = 0; relu < 2; relu++) {
         ref_relu = relu;
         for (int mode = 0; mode < 5; mode++) {
@@ -569,6 +570,7 @@ static void test_conv_bf16(void)
         }
         test_conv_one(wino_bf16, "wino-bf16x", wt, 1, 256, 32, 32, 256, 3, 3, 1, 1, 3, 1, 1);
     }
+    ie_set_winograd_bf16(1);
     ref_relu = 0;
     ref_bf16 = 0;
     printf("conv-bf16: %d checks, %d failures%s\n", checks - c0, failures - f0,

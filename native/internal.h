@@ -27,6 +27,8 @@ typedef struct { float* p; size_t cap; int depth; } ie_scratch;
 IE_HIDDEN ie_scratch ie_scratch_take(size_t nfloats, ie_scratch_kind kind);
 /* Gives b back (p NULL: nothing). A thread parks its IE_SCRATCH_THREAD buffers in the reverse order of taking. */
 IE_HIDDEN void ie_scratch_park(ie_scratch b);
+/* Bytes held in IE_SCRATCH_THREAD buffers by all live threads (freed when their thread ends; for the tests). */
+IE_HIDDEN size_t ie_scratch_thread_bytes(void);
 
 /* ===================================================================================== */
 /* 2. The GEMM engine (gemm.c)                                                             */

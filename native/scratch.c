@@ -17,12 +17,14 @@
  *                      -> widened weights -> Winograd weights) take one each. 2 MiB aligned, huge pages where the
  *                      kernel grants them (the GEMMs stream them).
  *
- * A thread's buffers live until the thread ends (the OpenMP pool's, the process's), the pool's until the process
- * ends: at most IE_SCRATCH_DEPTH per thread and PARKED in all, so repeated calls do not grow memory.
+ * A thread's buffers live until the thread ends (a pthread key's destructor frees them: the OpenMP pool's threads
+ * live as long as the process, but a server may start a thread per request), the pool's until the process ends: at
+ * most IE_SCRATCH_DEPTH per live thread and PARKED in all, so repeated calls do not grow memory.
  */
 #define _DEFAULT_SOURCE /* madvise */
 #include "internal.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 
@@ -67,6 +69,25 @@ static void shared_park(ie_scratch b)
 #define IE_SCRATCH_DEPTH 4
 static _Thread_local ie_scratch tl_stack[IE_SCRATCH_DEPTH];
 static _Thread_local int tl_depth = 0;
+static _Thread_local int tl_registered = 0;
+static pthread_key_t tl_key;
+static pthread_once_t tl_once = PTHREAD_ONCE_INIT;
+static size_t tl_bytes = 0;     /* all threads' buffers, atomic */
+
+/* the key's destructor, at the end of a thread that took thread scratch: v is that thread's tl_stack */
+static void tl_release(void* v)
+{
+    ie_scratch* st = v;
+    for (int i = 0; i < IE_SCRATCH_DEPTH; i++) {
+        __atomic_sub_fetch(&tl_bytes, st[i].cap * sizeof(float), __ATOMIC_RELAXED);
+        free(st[i].p);
+        st[i] = (ie_scratch){ NULL, 0, 0 };
+    }
+}
+
+static void tl_key_make(void) { pthread_key_create(&tl_key, tl_release); }
+
+size_t ie_scratch_thread_bytes(void) { return __atomic_load_n(&tl_bytes, __ATOMIC_RELAXED); }
 
 ie_scratch ie_scratch_take(size_t nfloats, ie_scratch_kind kind)
 {
@@ -74,10 +95,17 @@ ie_scratch ie_scratch_take(size_t nfloats, ie_scratch_kind kind)
     if (kind == IE_SCRATCH_SHARED || tl_depth == IE_SCRATCH_DEPTH) return shared_take(nfloats);
     ie_scratch* s = &tl_stack[tl_depth];
     if (nfloats > s->cap) {
+        if (!tl_registered) {
+            pthread_once(&tl_once, tl_key_make);
+            pthread_setspecific(tl_key, tl_stack);
+            tl_registered = 1;
+        }
+        __atomic_sub_fetch(&tl_bytes, s->cap * sizeof(float), __ATOMIC_RELAXED);
         free(s->p);
         const size_t bytes = (nfloats * sizeof(float) + 4095) & ~(size_t)4095;
         s->p = aligned_alloc(4096, bytes);
         s->cap = s->p ? bytes / sizeof(float) : 0;
+        __atomic_add_fetch(&tl_bytes, s->cap * sizeof(float), __ATOMIC_RELAXED);
         if (!s->p) return (ie_scratch){ NULL, 0, -1 };
     }
     s->depth = tl_depth++;

@@ -7,8 +7,10 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include "imagenete.h"
+#include "internal.h"   /* ie_scratch_*: the scratch test */
 
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -618,6 +620,47 @@ static void test_wino_bf16_gemm(void)
            ie_has_bf16() ? "" : " (no AVX-512 BF16: fp32 fallback)");
 }
 
+/* ------------------------------------------------------------------ scratch */
+
+/* a thread that takes nested thread scratch (as the Winograd and GEMM kernels do), parks it and ends: arg gets the
+ * bytes held while it ran */
+static void* scratch_user(void* arg)
+{
+    ie_scratch a = ie_scratch_take((size_t)1 << 18, IE_SCRATCH_THREAD);
+    ie_scratch b = ie_scratch_take((size_t)3 << 16, IE_SCRATCH_THREAD);
+    if (a.p) a.p[0] = 1.0f;
+    if (b.p) b.p[(3 << 16) - 1] = 2.0f;
+    *(size_t*)arg = ie_scratch_thread_bytes();
+    ie_scratch_park(b);
+    ie_scratch_park(a);
+    return NULL;
+}
+
+/* Thread scratch is freed when its thread ends: threads started one after another (a server's per-request threads)
+ * leave nothing behind. */
+static void test_scratch_threads(void)
+{
+    int f0 = failures, c0 = checks;
+    const size_t before = ie_scratch_thread_bytes();
+    for (int i = 0; i < 16; i++) {
+        size_t during = 0;
+        pthread_t t;
+        if (pthread_create(&t, NULL, scratch_user, &during) != 0) {
+            printf("FAIL scratch: pthread_create\n");
+            failures++;
+            break;
+        }
+        pthread_join(t, NULL);
+        const size_t after = ie_scratch_thread_bytes();
+        checks++;
+        if (during < before + (((size_t)1 << 18) + ((size_t)3 << 16)) * sizeof(float) || after != before) {
+            failures++;
+            printf("FAIL scratch: thread %d held %zu bytes (before %zu), %zu after it ended\n", i, during, before, after);
+        }
+    }
+    printf("scratch: %d checks, %d failures\n", checks - c0, failures - f0);
+}
+
 /* ------------------------------------------------------------------ error report */
 
 static void error_report(void)
@@ -834,10 +877,12 @@ int main(int argc, char** argv)
         test_gemm_bf16();
         test_conv_bf16();
         test_wino_bf16_gemm();
+        test_scratch_threads();
         printf("%d passed, %d failed\n", checks - failures, failures);
         return failures ? 1 : 0;
     }
     if (!strcmp(mode, "wbf16")) { test_wino_bf16_gemm(); return failures ? 1 : 0; }   /* that test alone */
+    if (!strcmp(mode, "scratch")) { test_scratch_threads(); return failures ? 1 : 0; }
     if (!strcmp(mode, "error")) { error_report(); return 0; }
     if (!strcmp(mode, "bench")) {
         const char* what = argc > 2 ? argv[2] : "all";

@@ -19,7 +19,8 @@ import java.util.Map;
 /**
  * ADM-256 forward and guided step outside JMH, for whole-process figures: run under {@code /usr/bin/time -v}
  * for peak RSS. Args: [runs] [batch] [backend] [forward|guided|both]; {@code -Dimagenete.precision=bf16} for bf16
- * (the weights made in bf16), {@code -Dimagenete.profile=true} for time per op. Prints each run's seconds, the
+ * (the weights made in bf16), {@code -Dimagenete.profile=true} for time per op (of warm runs: the guided steps', or
+ * in forward mode the forwards'). Prints each run's seconds, the
  * activation memory beyond the weights, the tape size of a guided step, and the medians.
  */
 public final class AdmForwardMain {
@@ -42,18 +43,33 @@ public final class AdmForwardMain {
         try (Adm model = Adm.load(AdmConfig.adm256(), sd, null, () -> sd.values().forEach(Tensor::close), backend.convWeightType());
              Tensor x = FormulaWeights.tensor(1_000_000, 0, 0, 1, batch, 3, 256, 256)) {
             long base = NativeMemory.liveBytes();
-            double fwd = mode.equals("guided") ? Double.NaN : time("forward", runs, batch, base, () -> {
+            Run forward = () -> {
                 try (Tensor t = d.modelTimesteps(idx); Tensor out = model.forward(ops, x, t, null, null)) {
                     return out.getFloat(0);
                 }
-            });
+            };
+            if (prof != null && mode.equals("forward")) {
+                forward.run();   // profile warm forward runs only
+                prof.reset();
+            }
+            double fwd = mode.equals("guided") ? Double.NaN : time("forward", runs, batch, base, forward);
             double fwdCpu = lastCpu;
-            if (prof != null) prof.reset();   // profile the guided runs only (the forward runs warmed up the JIT and the memory pool)
-            double guided = mode.equals("forward") ? Double.NaN : time("guided step", runs, batch, base, () -> {
+            if (prof != null && mode.equals("forward")) {
+                System.out.printf(Locale.ROOT, "profile of %d forward runs:%n", runs);
+                System.out.print(prof.report());
+            }
+            Run step = () -> {
                 try (GuidedStep.Result r = GuidedStep.run(model, ops, d, x, idx, Guidance.Terms.complexity(lambda, 50f, true))) {
                     return r.g().getFloat(0);
                 }
-            });
+            };
+            if (prof != null && !mode.equals("forward")) {
+                // profile warm guided runs only: the first one also faults in the tape's memory (1.3-1.9 GiB), which
+                // the memory pool then keeps
+                step.run();
+                prof.reset();
+            }
+            double guided = mode.equals("forward") ? Double.NaN : time("guided step", runs, batch, base, step);
             if (prof != null) {
                 System.out.printf(Locale.ROOT, "profile of %d guided steps:%n", runs);
                 System.out.print(prof.report());

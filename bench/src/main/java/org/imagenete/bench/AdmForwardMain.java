@@ -70,7 +70,7 @@ public final class AdmForwardMain {
                 prof.reset();
             }
             double guided = mode.equals("forward") ? Double.NaN : time("guided step", runs, batch, base, step);
-            if (prof != null) {
+            if (prof != null && !mode.equals("forward")) {
                 System.out.printf(Locale.ROOT, "profile of %d guided steps:%n", runs);
                 System.out.print(prof.report());
                 prof.reset();

@@ -152,6 +152,7 @@ class Bf16AgreementTest {
             "7, 13, 17, 13, 3, 1, 1, 3",
             "64, 128, 9, 9, 3, 2, 1, 2",
             "3, 64, 29, 31, 7, 2, 3, 1",
+            "512, 8, 66, 70, 3, 2, 1, 1",        // small-image path in column tiles (33 x 35 outputs, 192 a tile)
     })
     void conv2dGrad(int cin, int cout, int h, int w, int k, int stride, int pad, int b) {
         long seed = 17L * cin + 3L * cout + h + w + k + stride + b;

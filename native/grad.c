@@ -55,40 +55,6 @@ static void col2im_add(const float* cols, long nc, long n0, float* dx, int Cin, 
     }
 }
 
-/* col2im_add from the transposed columns: dx[ci] += col2im(colsT[p, ci*KK + t] for columns p = 0 .. nc (positions
- * n0 + p)). Each thread takes whole planes ci; for one ci and position p the KK values are contiguous, and the
- * positions of the next ci read the same cache lines again (the bf16 small-image gradient's GEMM output, which this
- * saves transposing). */
-static void col2im_add_t(const float* colsT, long ldt, long nc, long n0, float* dx, int Cin, int H, int W,
-                         int Wo, int KH, int KW, int s, int pad)
-{
-    const int KK = KH * KW;
-    #pragma omp parallel for schedule(static)
-    for (int ci = 0; ci < Cin; ci++) {
-        float* plane = dx + (long) ci * H * W;
-        const float* src = colsT + (long) ci * KK;
-        int oy = (int) (n0 / Wo), ox = (int) (n0 % Wo);
-        for (long p = 0; p < nc; p++, src += ldt) {
-            const int iy0 = oy * s - pad, ix0 = ox * s - pad;
-            if (iy0 >= 0 && ix0 >= 0 && iy0 + KH <= H && ix0 + KW <= W) {   /* interior: no bounds */
-                float* d = plane + (long) iy0 * W + ix0;
-                for (int ky = 0; ky < KH; ky++, d += W)
-                    for (int kx = 0; kx < KW; kx++) d[kx] += src[ky * KW + kx];
-            } else {
-                for (int ky = 0; ky < KH; ky++) {
-                    const int iy = iy0 + ky;
-                    if ((unsigned) iy >= (unsigned) H) continue;
-                    for (int kx = 0; kx < KW; kx++) {
-                        const int ix = ix0 + kx;
-                        if ((unsigned) ix < (unsigned) W) plane[(long) iy * W + ix] += src[ky * KW + kx];
-                    }
-                }
-            }
-            if (++ox == Wo) { ox = 0; oy++; }
-        }
-    }
-}
-
 /* Columns per col2im tile for M rows of columns (all HoWo at once when <= 1024: the weights are packed once). */
 static long col_tile(long M, long HoWo)
 {
@@ -161,6 +127,40 @@ static inline uint16_t to_bf16(float f)
     uint32_t u;
     memcpy(&u, &f, sizeof u);
     return (uint16_t) ((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
+}
+
+/* col2im_add from the transposed columns: dx[ci] += col2im(colsT[p, ci*KK + t] for columns p = 0 .. nc (positions
+ * n0 + p)). Each thread takes whole planes ci; for one ci and position p the KK values are contiguous, and the
+ * positions of the next ci read the same cache lines again (the bf16 small-image gradient's GEMM output, which this
+ * saves transposing). */
+static void col2im_add_t(const float* colsT, long ldt, long nc, long n0, float* dx, int Cin, int H, int W,
+                         int Wo, int KH, int KW, int s, int pad)
+{
+    const int KK = KH * KW;
+    #pragma omp parallel for schedule(static)
+    for (int ci = 0; ci < Cin; ci++) {
+        float* plane = dx + (long) ci * H * W;
+        const float* src = colsT + (long) ci * KK;
+        int oy = (int) (n0 / Wo), ox = (int) (n0 % Wo);
+        for (long p = 0; p < nc; p++, src += ldt) {
+            const int iy0 = oy * s - pad, ix0 = ox * s - pad;
+            if (iy0 >= 0 && ix0 >= 0 && iy0 + KH <= H && ix0 + KW <= W) {   /* interior: no bounds */
+                float* d = plane + (long) iy0 * W + ix0;
+                for (int ky = 0; ky < KH; ky++, d += W)
+                    for (int kx = 0; kx < KW; kx++) d[kx] += src[ky * KW + kx];
+            } else {
+                for (int ky = 0; ky < KH; ky++) {
+                    const int iy = iy0 + ky;
+                    if ((unsigned) iy >= (unsigned) H) continue;
+                    for (int kx = 0; kx < KW; kx++) {
+                        const int ix = ix0 + kx;
+                        if ((unsigned) ix < (unsigned) W) plane[(long) iy * W + ix] += src[ky * KW + kx];
+                    }
+                }
+            }
+            if (++ox == Wo) { ox = 0; oy++; }
+        }
+    }
 }
 
 /* Small images in bf16: cols^T [nc, Cin*KK] = bf16(dy)^T [nc, Cout] @ w [Cout, Cin*KK] by the bf16 GEMM, the weights

@@ -12,6 +12,11 @@
  * Weights: U[xi][co][ci] (36*Cout*Cin floats, 4x the 3x3 weights), computed per call by
  * ie_conv3x3_winograd_f32 or once by ie_winograd_transform_weights.
  *
+ * bf16 (ie_conv3x3_winograd_bf16_ex): by default U and V are rounded to bf16 for the bf16 GEMM, with other
+ * interpolation points (0, 1, -1, 1/2, -2, inf: G_BF16, BT6B, AT6B) and four frequencies kept fp32 (WINO_HI),
+ * which hold the rounding error to ~1% per convolution; or (ie_set_winograd_bf16(0)) the fp32 path on x and w
+ * rounded to bf16.
+ *
  * ie_conv3x3_winograd_f32 uses the direct convolution where Winograd does not pay (small images,
  * see ie_conv3x3_winograd_pays). Without AVX-512 (the AVX2 build) all entry points use the direct
  * convolution and the "transformed" weights are a plain copy of w.

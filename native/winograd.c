@@ -58,10 +58,11 @@ static const float G_FP32[6][3] = {
 };
 
 /* The bf16 GEMM's transforms (winograd_bf16 on): the points 0, 1, -1, 1/2, -2, inf. Rounding U and V to bf16 is
- * amplified by the output transform; with Lavin's points that gives ~2.5% relative L2 per convolution. These points
- * give 1.5x less (a search over pairs of small fractions for the last two points, random smooth images: the best),
- * and the four frequencies of the two close points {1, 1/2} x {1, 1/2} (xi 7, 9, 19, 21), which carry half of the
- * remaining error, stay fp32 (U, V and their GEMMs): ~0.5x the error of Lavin's points for 11% more GEMM time.
+ * amplified by the output transform; with Lavin's points that gives 1.4-2.5% relative L2 per convolution on white
+ * inputs. These points give 1.5x less (a search over pairs of small fractions for the last two points, random smooth
+ * images: the best), and the four frequencies of the two close points {1, 1/2} x {1, 1/2} (xi 7, 9, 19, 21), which
+ * carry half of the remaining error there, stay fp32 (U, V and their GEMMs): 0.85-1.5% measured (native/test), for 11%
+ * more GEMM time.
  *   G = [1 0 0; 1/3 1/3 1/3; -1/3 1/3 -1/3; -16/15 -8/15 -4/15; 1/15 -2/15 4/15; 0 0 1],
  *   B^T and A^T in BT6B and AT6B. */
 static const float G_BF16[6][3] = {

@@ -590,7 +590,7 @@ static void test_wino_bf16_gemm(void)
 {
     seed(7);
     int f0 = failures, c0 = checks;
-    ie_set_winograd_bf16(1);
+    ie_set_winograd_bf16(1);   /* the default */
     ref_bf16 = 1;
     static const int shapes[][5] = {       /* B, Cin, H, W, Cout */
         { 1, 3, 16, 16, 6 }, { 2, 13, 17, 13, 13 }, { 9, 16, 14, 14, 20 },   /* odd Cin; compact tiles */
@@ -615,7 +615,6 @@ static void test_wino_bf16_gemm(void)
     }
     ref_relu = 0;
     ref_bf16 = 0;
-    ie_set_winograd_bf16(0);
     printf("wino-bf16-gemm: %d checks, %d failures%s\n", checks - c0, failures - f0,
            ie_has_bf16() ? "" : " (no AVX-512 BF16: fp32 fallback)");
 }
@@ -916,11 +915,14 @@ int main(int argc, char** argv)
         if (!strcmp(what, "resnet"))
             bench_resnet(argc > 3 && argv[3][0] == 'd' ? DIRECT : argc > 3 && argv[3][0] == 'h' ? BF16 : BEST, argc > 4 ? argv[4] : NULL);
         if (!strcmp(what, "admbf16")) bench_adm(BF16, "bf16 direct");
-        if (!strcmp(what, "admbf16w")) bench_adm(BF16_WINO, "bf16 winograd F(4x4), fp32 transforms");
+        if (!strcmp(what, "admbf16w")) {
+            ie_set_winograd_bf16(0);
+            bench_adm(BF16_WINO, "bf16 winograd F(4x4), fp32 transforms");
+            ie_set_winograd_bf16(1);
+        }
         if (!strcmp(what, "admbf16g")) {
             ie_set_winograd_bf16(1);
             bench_adm(BF16_WINO, "bf16 winograd F(4x4), bf16 GEMM");
-            ie_set_winograd_bf16(0);
         }
         if (!strcmp(what, "conv") && argc >= 8) {
             /* bench conv CIN COUT RES K ALGO(d|w|p) */

@@ -20,8 +20,8 @@ import java.util.Map;
  * ADM-256 forward and guided step outside JMH, for whole-process figures: run under {@code /usr/bin/time -v}
  * for peak RSS. Args: [runs] [batch] [backend] [forward|guided|both]; {@code -Dimagenete.precision=bf16} for bf16
  * (the weights made in bf16), {@code -Dimagenete.profile=true} for time per op (of warm runs: the guided steps', or
- * in forward mode the forwards'). Prints each run's seconds, the
- * activation memory beyond the weights, the tape size of a guided step, and the medians.
+ * in forward mode the forwards'). Prints each run's seconds, the activation memory beyond the weights, the tape size
+ * of a guided step, and the medians.
  */
 public final class AdmForwardMain {
     public static void main(String[] args) {

@@ -16,7 +16,8 @@ import java.util.Map;
  * the bf16 output's relative L2 distance from the fp32 one, and the cost of one more image in the batch,
  * time(batch 2) - time(batch 1), per precision (less sensitive to what a forward does once per call than the time
  * of one forward). Args: [salt] [runs]. {@code -Dimagenete.winograd.bf16=false} runs the big 3x3 convolutions as
- * the fp32 Winograd on bf16 operands instead of with a bf16 GEMM. Peak memory: one model (2.2 GB fp32, 1.1 GB bf16) and the batch-2 activations.
+ * the fp32 Winograd on bf16 operands instead of with a bf16 GEMM. Peak memory: one model (2.2 GB fp32, 1.1 GB bf16)
+ * and the batch-2 activations.
  */
 public final class PrecisionMain {
     public static void main(String[] args) {

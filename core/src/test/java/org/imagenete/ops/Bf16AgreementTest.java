@@ -25,9 +25,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * exact, sums in fp32) against the scalar reference on the same operands rounded to bf16: what is left is the
  * fp32 summation, so the tolerances are the fp32 ones. Every path: the direct implicit GEMM (stride 1 masked
  * packing, strided and batched-column packing, odd K), the few-output-channel path, the fp32 Winograd on rounded
- * operands, and the gradient's flipped-kernel and small-image paths. The default Winograd of bf16 mode (a bf16 GEMM on
- * the transformed operands) rounds after the transforms, so it is checked by its relative L2 instead. On a CPU without AVX-512 BF16 the backend widens
- * the weights and computes in fp32 on x as it is: the reference then leaves x unrounded.
+ * operands, and the gradient's flipped-kernel and small-image paths. The default Winograd of bf16 mode (a bf16 GEMM
+ * on the transformed operands) rounds after the transforms, so it is checked by its relative L2 instead. On a CPU
+ * without AVX-512 BF16 the backend widens the weights and computes in fp32 on x as it is: the reference then leaves x
+ * unrounded.
  */
 class Bf16AgreementTest {
     /** Tolerances of the bf16 paths (fp32 summation of exact products; Winograd-paying shapes: fp32 transforms). */
@@ -35,8 +36,8 @@ class Bf16AgreementTest {
     static final Tol CONV2D_BF16_WINOGRAD = new Tol(5e-5, 1e-4, "fp32 Winograd F(4x4,3x3) on bf16-rounded operands: as CONV2D_WINOGRAD");
     /**
      * Relative L2 bound of the bf16-GEMM Winograd against the reference on the rounded operands, for white inputs
-     * (the worst case): measured 0.98-1.5% on these shapes (the gradient included), Lavin's points all in bf16 ~2%; the native tests use the
-     * same bound (WINO_BF16_TOL in native/test/ie_test.c).
+     * (the worst case): measured 0.98-1.5% on these shapes (the gradient included), Lavin's points all in bf16 ~2%;
+     * the native tests use the same bound (WINO_BF16_TOL in native/test/ie_test.c).
      */
     static final double WINOGRAD_BF16_GEMM_REL_L2 = 1.8e-2;
 

@@ -48,13 +48,14 @@ public final class AdmForwardMain {
                     return out.getFloat(0);
                 }
             };
-            if (prof != null && mode.equals("forward")) {
+            boolean profileForward = prof != null && mode.equals("forward"), profileGuided = prof != null && !mode.equals("forward");
+            if (profileForward) {
                 forward.run();   // profile warm forward runs only
                 prof.reset();
             }
             double fwd = mode.equals("guided") ? Double.NaN : time("forward", runs, batch, base, forward);
             double fwdCpu = lastCpu;
-            if (prof != null && mode.equals("forward")) {
+            if (profileForward) {
                 System.out.printf(Locale.ROOT, "profile of %d forward runs:%n", runs);
                 System.out.print(prof.report());
             }
@@ -63,14 +64,14 @@ public final class AdmForwardMain {
                     return r.g().getFloat(0);
                 }
             };
-            if (prof != null && !mode.equals("forward")) {
+            if (profileGuided) {
                 // profile warm guided runs only: the first one also faults in the tape's memory (1.3-1.9 GiB), which
                 // the memory pool then keeps
                 step.run();
                 prof.reset();
             }
             double guided = mode.equals("forward") ? Double.NaN : time("guided step", runs, batch, base, step);
-            if (prof != null && !mode.equals("forward")) {
+            if (profileGuided) {
                 System.out.printf(Locale.ROOT, "profile of %d guided steps:%n", runs);
                 System.out.print(prof.report());
                 prof.reset();

@@ -118,6 +118,20 @@ class Bf16AgreementTest {
         }
     }
 
+    /**
+     * Both Winograd paths of bf16 mode on one op: the bf16 GEMM (the default) by its relative L2, then the fp32
+     * transforms on the rounded operands ({@code setWinogradBf16(false)}) to the CONV2D_BF16_WINOGRAD tolerance.
+     */
+    private static void agreeBothWinograds(String what, Tensor x, Tensor w, Function<Tensor[], Function<Ops, Tensor>> op) {
+        agreeRelL2(what, x, w, op);
+        CpuOps.setWinogradBf16(false);
+        try {
+            agree(CONV2D_BF16_WINOGRAD, what + " fp32-winograd", x, w, op);
+        } finally {
+            CpuOps.setWinogradBf16(true);
+        }
+    }
+
     /** Shapes where the backend takes Winograd F(4x4,3x3): with a bf16 GEMM (the default), and with fp32 transforms
      * on the rounded operands ({@code setWinogradBf16(false)}). */
     @ParameterizedTest(name = "conv bf16 winograd {0}->{1} @ {2}x{3} b{4}")
@@ -132,14 +146,8 @@ class Bf16AgreementTest {
         try (Tensor x = Rand.uniform(seed, b, cin, h, w);
              Tensor wt = Rand.uniform(seed + 1, (float) Math.sqrt(3.0 / (cin * 9)), cout, cin, 3, 3);
              Tensor at = Rand.uniform(seed + 3, b, cout, h, w)) {
-            String what = cin + "->" + cout + " @" + h + "x" + w + " b" + b;
-            agreeRelL2("CONV2D bf16 winograd " + what, x, wt, t -> ops -> ops.conv2d(t[0], t[1], null, 1, 1, at, true));
-            CpuOps.setWinogradBf16(false);
-            try {
-                agree(CONV2D_BF16_WINOGRAD, "CONV2D bf16 fp32-winograd " + what, x, wt, t -> ops -> ops.conv2d(t[0], t[1], null, 1, 1, at, true));
-            } finally {
-                CpuOps.setWinogradBf16(true);
-            }
+            agreeBothWinograds("CONV2D bf16 winograd " + cin + "->" + cout + " @" + h + "x" + w + " b" + b, x, wt,
+                    t -> ops -> ops.conv2d(t[0], t[1], null, 1, 1, at, true));
         }
     }
 
@@ -163,17 +171,8 @@ class Bf16AgreementTest {
              Tensor wt = Rand.uniform(seed + 1, (float) Math.sqrt(3.0 / (cin * k * k)), cout, cin, k, k)) {
             String what = "CONV2D_GRAD bf16 " + cin + "->" + cout + " k" + k + "s" + stride + " @" + h + "x" + w + " b" + b;
             Function<Tensor[], Function<Ops, Tensor>> op = t -> ops -> ops.conv2dGrad(t[0], t[1], stride, pad, h, w);
-            if (!winograd) {
-                agree(CONV2D_BF16, what, dy, wt, op);
-                return;
-            }
-            agreeRelL2(what, dy, wt, op);
-            CpuOps.setWinogradBf16(false);
-            try {
-                agree(CONV2D_BF16_WINOGRAD, what + " fp32-winograd", dy, wt, op);
-            } finally {
-                CpuOps.setWinogradBf16(true);
-            }
+            if (winograd) agreeBothWinograds(what, dy, wt, op);
+            else agree(CONV2D_BF16, what, dy, wt, op);
         }
     }
 

@@ -320,6 +320,8 @@ static void kernel_colA(int kc, const float* restrict a, long csa, const float* 
 #pragma GCC unroll 8
             for (int v = 0; v < NV; v++) acc[i][v] = _mm512_fmadd_ps(ai, bv[v], acc[i][v]);
         }
+        /* the next tiles' lines of A (16 floats on): one k row each, strided, which the hardware does not prefetch */
+        _mm_prefetch((const char*)(a + 16), _MM_HINT_T0);
         b += IE_NR;
         a += csa;
     }

@@ -118,6 +118,10 @@ int ie_conv2d_bf16_ex(const float* x, const uint16_t* w, const float* bias, cons
 int ie_conv3x3_winograd_bf16_ex(const float* x, const uint16_t* w, const float* bias, const float* add, float* y,
                                 int B, int Cin, int H, int W, int Cout, int relu);
 void ie_set_winograd_bf16(int on);
+/* Its transposed convolution, as ie_conv3x3_winograd_transposed_f32 with bf16 w [Cin, Cout, 3, 3] (the input-gradient
+ * of a bf16 3x3 conv): the weights transformed from w as they are, no flipped copy. Returns -1 when out of memory. */
+int ie_conv3x3_winograd_transposed_bf16(const float* x, const uint16_t* w, float* y, int B, int Cin, int H, int W,
+                                        int Cout);
 
 /* ie_conv2d_auto_ex_f32 with bf16 weights w [Cout,Cin,KH,KW]: ie_conv3x3_winograd_bf16_ex where Winograd pays,
  * else ie_conv2d_bf16_ex. Returns -1 when out of memory. */

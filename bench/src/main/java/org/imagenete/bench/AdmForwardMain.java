@@ -70,6 +70,16 @@ public final class AdmForwardMain {
                 step.run();
                 prof.reset();
             }
+            if (mode.equals("taped")) {
+                Run taped = () -> {
+                    try (Tensor t = d.modelTimesteps(idx); Adm.Tape tape = new Adm.Tape(); Tensor out = model.forward(ops, x, t, null, null, tape)) {
+                        return out.getFloat(0);
+                    }
+                };
+                double tf = time("taped forward", runs, batch, base, taped);
+                System.out.printf(Locale.ROOT, "taped forward / forward = %.3f%n", tf / fwd);
+                return;
+            }
             double guided = mode.equals("forward") ? Double.NaN : time("guided step", runs, batch, base, step);
             if (profileGuided) {
                 System.out.printf(Locale.ROOT, "profile of %d guided steps:%n", runs);

@@ -151,11 +151,13 @@ class Bf16AgreementTest {
         }
     }
 
-    /** The input-gradient: dy rounded, w bf16, on the flipped-kernel path (large images) and the small-image path. */
+    /** The input-gradient: dy rounded, w bf16, on the Winograd path (large images: weights transformed from w as it
+     *  is), the flipped-kernel path and the small-image path. */
     @ParameterizedTest(name = "conv_grad bf16 {0}->{1} k{4} s{5} p{6} @ {2}x{3} b{7}")
     @CsvSource({
-            "256, 256, 32, 32, 3, 1, 1, 1",      // flipped kernel, direct bf16
-            "64, 96, 64, 64, 3, 1, 1, 1",        // flipped kernel, Winograd
+            "256, 256, 32, 32, 3, 1, 1, 1",      // flipped kernel, direct bf16 (64 tiles: the bf16 Winograd takes 128)
+            "64, 96, 64, 64, 3, 1, 1, 1",        // Winograd, transposed weight transform
+            "37, 45, 40, 44, 3, 1, 1, 2",        // the same off the 16-lane grid, odd input channels (45, padded to even)
             "512, 256, 16, 16, 3, 1, 1, 1",      // small image: GEMM + col2im on widened weights
             "256, 512, 32, 32, 1, 1, 0, 1",
             "7, 13, 17, 13, 3, 1, 1, 3",

@@ -95,7 +95,7 @@ class GradAgreementTest {
         }
     }
 
-    /** Where the CPU backend takes Winograd (>= 128 4x4 tiles): its weight transform reads w transposed and rotated
+    /** Where the CPU backend takes Winograd (>= 64 4x4 tiles): its weight transform reads w transposed and rotated
      *  in place. Channel counts and sizes off the 16-lane and 4x4-tile grids too. Tolerance as Winograd's forward. */
     @ParameterizedTest(name = "conv_grad winograd {0}->{1} @ {2}x{3} b{4}")
     @CsvSource({"128, 256, 48, 48, 1", "256, 128, 64, 64, 1", "20, 37, 45, 47, 2", "16, 17, 13, 11, 11"})

@@ -104,7 +104,7 @@ class OpsAgreementTest {
     /**
      * ResNet's convolutions with the fused ReLU, and the paths the CPU backend takes for them: small images as one
      * GEMM over the batch (14x14, 7x7 and odd sizes whose positions are not a multiple of the 64-column panel),
-     * stride-2 packing, Winograd with tiles of several images in one block (>= 128 tiles of 4x4). Real ResNet-50
+     * stride-2 packing, Winograd with tiles of several images in one block (>= 64 tiles of 4x4). Real ResNet-50
      * channel counts where the float64 reference stays under a second, reduced otherwise.
      */
     @ParameterizedTest(name = "conv {0}->{1} k{4} s{5} p{6} @ {2}x{3} b{7} add {8} relu {9} winograd {10}")

@@ -374,45 +374,55 @@ int ie_attention_grad_f32(const float* dy, const float* qkv, float* dqkv, int B,
 {
     const float scale2 = 1.0f / sqrtf((float) ch);
     const long C3 = 3L * heads * ch, CT = (long) ch * T;
+    const int tb = ie_attention_rows(T);
+    const size_t np = ie_packed_b_size(ch, T), nt = ie_packed_b_size(T, ch);
     int failed = 0;
-    /* one parallel region over (sample, head) with serial GEMMs inside (see ie_attention_f32) */
+    /* one parallel region over (sample, head) with serial GEMMs inside, query rows in blocks (see ie_attention_f32) */
     #pragma omp parallel reduction(|:failed)
     {
-        /* malloc, not thread scratch (see ie_attention_f32) */
-        float* p = malloc((size_t) T * T * sizeof(float));
-        float* dp = malloc((size_t) T * T * sizeof(float));
-        if (!p || !dp) failed = 1;
+        /* per thread: P and dP of a block [tb, T]; k, v and k^T packed; a block of dq^T [tb, ch] */
+        const size_t ns = ie_round16((size_t) tb * T);
+        float* p = ie_alloc_floats(2 * ns + 2 * np + nt + (size_t) tb * ch);
+        if (!p) failed = 1;
         #pragma omp for schedule(dynamic, 1)
         for (int u = 0; u < B * heads; u++) {
-            if (!p || !dp) continue;
+            if (!p) continue;
+            float* dp = p + ns, *kp = dp + ns, *vp = kp + np, *ktp = vp + np, *dqt = ktp + nt;
             const int b = u / heads, n = u % heads;
             const long q0 = b * C3 * T + 3L * n * CT;                  /* q, k, v each [ch, T] */
             const float* q = qkv + q0, *k = q + CT, *v = k + CT;
             float* dq = dqkv + q0, *dk = dq + CT, *dv = dk + CT;
             const float* g = dy + ((long) b * heads + n) * CT;        /* dY [ch, T] */
-            /* P[t, s] = softmax_s(sum_c q[c, t] k[c, s] / sqrt(ch)), as the forward */
-            ie_sgemm_serial(1, 0, T, T, ch, scale2, q, T, k, T, 0.0f, p, T);
-            ie_softmax_rows_f32(p, T, T);
-            /* dP[t, s] = sum_c dy[c, t] v[c, s];  dv[c, s] = sum_t dy[c, t] P[t, s] */
-            ie_sgemm_serial(1, 0, T, T, ch, 1.0f, g, T, v, T, 0.0f, dp, T);
-            ie_sgemm_serial(0, 0, ch, T, T, 1.0f, g, T, p, T, 0.0f, dv, T);
-            /* dS = P o (dP - rowsum(dP o P)) / sqrt(ch), in place of dP */
-            for (int t = 0; t < T; t++) {
-                const float* pr = p + (long) t * T;
-                float* dr = dp + (long) t * T;
-                double r = 0;
-                #pragma omp simd reduction(+:r)
-                for (int s = 0; s < T; s++) r += dr[s] * pr[s];
-                const float rf = (float) r;
-                #pragma omp simd
-                for (int s = 0; s < T; s++) dr[s] = pr[s] * (dr[s] - rf) * scale2;
+            ie_pack_b(k, T, 0, ch, T, kp);
+            ie_pack_b(v, T, 0, ch, T, vp);
+            ie_pack_b(k, T, 1, T, ch, ktp);
+            for (int t0 = 0; t0 < T; t0 += tb) {
+                const int m = T - t0 < tb ? T - t0 : tb;
+                const float beta = t0 > 0 ? 1.0f : 0.0f;   /* dv, dk: sums over the blocks */
+                /* P[j, s] = softmax_s(sum_c q[c, t0 + j] k[c, s] / sqrt(ch)), as the forward */
+                ie_gemm_packed_serial(1, m, T, ch, scale2, q + t0, T, kp, 0.0f, p, T);
+                ie_softmax_rows_f32(p, m, T);
+                /* dP[j, s] = sum_c dy[c, t0 + j] v[c, s];  dv[c, s] += sum_j dy[c, t0 + j] P[j, s] */
+                ie_gemm_packed_serial(1, m, T, ch, 1.0f, g + t0, T, vp, 0.0f, dp, T);
+                ie_sgemm_serial(0, 0, ch, T, m, 1.0f, g + t0, T, p, T, beta, dv, T);
+                /* dS = P o (dP - rowsum(dP o P)) / sqrt(ch), in place of dP */
+                for (int j = 0; j < m; j++) {
+                    const float* pr = p + (long) j * T;
+                    float* dr = dp + (long) j * T;
+                    double r = 0;
+                    #pragma omp simd reduction(+:r)
+                    for (int s = 0; s < T; s++) r += dr[s] * pr[s];
+                    const float rf = (float) r;
+                    #pragma omp simd
+                    for (int s = 0; s < T; s++) dr[s] = pr[s] * (dr[s] - rf) * scale2;
+                }
+                /* dq[c, t0 + j] = sum_s k[c, s] dS[j, s] (as dq^T);  dk[c, s] += sum_j q[c, t0 + j] dS[j, s] */
+                ie_gemm_packed_serial(0, m, ch, T, 1.0f, dp, T, ktp, 0.0f, dqt, ch);
+                ie_store_transposed(dqt, m, ch, dq + t0, T);
+                ie_sgemm_serial(0, 0, ch, T, m, 1.0f, q + t0, T, dp, T, beta, dk, T);
             }
-            /* dq[c, t] = sum_s k[c, s] dS[t, s];  dk[c, s] = sum_t q[c, t] dS[t, s] */
-            ie_sgemm_serial(0, 1, ch, T, T, 1.0f, k, T, dp, T, 0.0f, dq, T);
-            ie_sgemm_serial(0, 0, ch, T, T, 1.0f, q, T, dp, T, 0.0f, dk, T);
         }
         free(p);
-        free(dp);
     }
     return failed ? -1 : 0;
 }

@@ -102,6 +102,20 @@ IE_HIDDEN void ie_packb16_plain_fn(const void* ctx, int k0, int kc, int n0, int 
 typedef struct { const uint16_t* B; long ldb; } ie_packb_bf16;
 IE_HIDDEN void ie_packb16_bf16_fn(const void* ctx, int k0, int kc, int n0, int nc, uint32_t* dst);
 
+/* Products that reuse one B over many row blocks (attention, ops.c): B [K, N] (trans: given as B^T [N, K], ldb its
+ * row stride) packed once into ie_packed_b_size(K, N) floats of GEMM micro-panels; then C = alpha op(A) B + beta C on
+ * the calling thread, op(A) [M, K] = A (lda its row stride) or, transA, A^T (A [K, M]). */
+IE_HIDDEN size_t ie_packed_b_size(int K, int N);
+IE_HIDDEN void ie_pack_b(const float* B, long ldb, int trans, int K, int N, float* dst);
+IE_HIDDEN void ie_gemm_packed_serial(int transA, int M, int N, int K, float alpha, const float* A, long lda,
+                                     const float* bp, float beta, float* C, long ldc);
+/* Attention's query rows per block for T keys; ie_store_transposed: dst[c*ld + j] = t[j*ch + c] (a [rows, ch] block
+ * into the [ch, T] layout). */
+IE_HIDDEN int ie_attention_rows(int T);
+/* n rounded up to whole 64-byte lines of floats; n floats 64-byte aligned from malloc's heap (free() them), or NULL */
+static inline size_t ie_round16(size_t n) { return (n + 15) & ~(size_t) 15; }
+IE_HIDDEN float* ie_alloc_floats(size_t n);
+IE_HIDDEN void ie_store_transposed(const float* t, int rows, int ch, float* dst, long ld);
 /* ie_sgemm on the calling thread only (for use inside a parallel region). */
 IE_HIDDEN void ie_sgemm_serial(int transA, int transB, int M, int N, int K, float alpha, const float* A, int lda,
                                const float* B, int ldb, float beta, float* C, int ldc);

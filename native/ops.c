@@ -160,10 +160,56 @@ void ie_sgemm_serial(int transA, int transB, int M, int N, int K, float alpha, c
     ie_gemm_serial(&jb);
 }
 
+size_t ie_packed_b_size(int K, int N) {
+    const int nr = ie_gemm_nr();
+    return (size_t) (N + nr - 1) / nr * nr * K;
+}
+
+void ie_pack_b(const float* B, long ldb, int trans, int K, int N, float* dst) {
+    const ie_packb_plain pb = { B, ldb, trans };
+    ie_packb_plain_fn(&pb, 0, K, 0, N, dst);
+}
+
+void ie_gemm_packed_serial(int transA, int M, int N, int K, float alpha, const float* A, long lda, const float* bp,
+                           float beta, float* C, long ldc) {
+    ie_gemm_job jb;
+    memset(&jb, 0, sizeof jb);
+    jb.M = M; jb.N = N; jb.K = K;
+    jb.A = A;
+    if (!transA) { jb.rsa = lda; jb.csa = 1; }
+    else { jb.rsa = 1; jb.csa = lda; }
+    jb.bpre = bp; jb.bpre_ld = (long) K * ie_gemm_nr();
+    jb.C = C; jb.ldc = ldc;
+    jb.alpha = alpha; jb.beta = beta;
+    ie_gemm_serial(&jb);
+}
+
+float* ie_alloc_floats(size_t n) {
+    void* p = NULL;
+    return posix_memalign(&p, 64, ie_round16(n ? n : 1) * sizeof(float)) ? NULL : p;
+}
+
+int ie_attention_rows(int T) {
+    /* blocks of scores [rows, T] of about 256 KB (L2), of equal size in whole 6-row GEMM tiles, 16 rows at least */
+    if (T <= 0) return 1;
+    int r = 65536 / T;
+    if (r < 16) r = 16;
+    if (r >= T) return T;
+    const int nb = (T + r - 1) / r;
+    r = ((T + nb - 1) / nb + 5) / 6 * 6;
+    return r > T ? T : r;
+}
+
+void ie_store_transposed(const float* t, int rows, int ch, float* dst, long ld) {
+    for (int c = 0; c < ch; c++)
+        for (int j = 0; j < rows; j++) dst[(long) c * ld + j] = t[(long) j * ch + c];
+}
+
 void ie_softmax_rows_f32(float* w, int rows, int n) {
     for (int t = 0; t < rows; t++) {
         float* r = w + (long) t * n;
         float mx = -INFINITY;
+        #pragma omp simd reduction(max:mx)
         for (int s = 0; s < n; s++) mx = r[s] > mx ? r[s] : mx;
         float z = 0;
         #pragma omp simd reduction(+:z)
@@ -178,28 +224,41 @@ void ie_softmax_rows_f32(float* w, int rows, int n) {
 }
 
 /* One parallel region over (sample, head), serial GEMMs inside: a handful of tiny GEMMs per head would
- * otherwise pay a fork/join and barriers each (costly on a busy machine). */
+ * otherwise pay a fork/join and barriers each (costly on a busy machine). Per head, the queries go in blocks of
+ * rows (ie_attention_rows) whose scores stay in L2 (the whole [T, T] matrix, 4 MB at T = 1024, went to memory and
+ * back three times); k and v^T are packed once for all blocks. */
 int ie_attention_f32(const float* qkv, float* y, int B, int heads, int ch, int T) {
     const float scale2 = 1.0f / sqrtf((float) ch);
     const long C3 = 3L * heads * ch;
+    const int tb = ie_attention_rows(T);
+    const size_t np = ie_packed_b_size(ch, T), nv = ie_packed_b_size(T, ch);
     int failed = 0;
     #pragma omp parallel reduction(|:failed)
     {
-        /* malloc, not thread scratch: T x T is 1 GiB at 128x128 tokens, too much to keep per thread for its life */
-        float* wts = malloc((size_t) T * T * sizeof(float));
+        /* per thread: scores [tb, T], k and v^T packed (64-byte aligned: GEMM panels), a block of y^T [tb, ch] */
+        const size_t ns = ie_round16((size_t) tb * T);
+        float* wts = ie_alloc_floats(ns + np + nv + (size_t) tb * ch);
         if (!wts) failed = 1;
         #pragma omp for schedule(dynamic, 1)
         for (int u = 0; u < B * heads; u++) {
             if (!wts) continue;
+            float* kp = wts + ns, *vp = kp + np, *yt = vp + nv;
             const int b = u / heads, n = u % heads;
             const float* q = qkv + (b * C3 + 3L * ch * n) * T;    /* [ch, T] */
             const float* k = q + (long) ch * T;
             const float* v = k + (long) ch * T;
-            /* wts[t, s] = sum_c q[c, t] k[c, s] / sqrt(ch), softmax over s */
-            ie_sgemm_serial(1, 0, T, T, ch, scale2, q, T, k, T, 0.0f, wts, T);
-            ie_softmax_rows_f32(wts, T, T);
-            /* y[c, t] = sum_s v[c, s] wts[t, s] */
-            ie_sgemm_serial(0, 1, ch, T, T, 1.0f, v, T, wts, T, 0.0f, y + ((long) b * heads * ch + (long) n * ch) * T, T);
+            float* yh = y + ((long) b * heads * ch + (long) n * ch) * T;
+            ie_pack_b(k, T, 0, ch, T, kp);
+            ie_pack_b(v, T, 1, T, ch, vp);
+            for (int t0 = 0; t0 < T; t0 += tb) {
+                const int m = T - t0 < tb ? T - t0 : tb;
+                /* wts[j, s] = sum_c q[c, t0 + j] k[c, s] / sqrt(ch), softmax over s */
+                ie_gemm_packed_serial(1, m, T, ch, scale2, q + t0, T, kp, 0.0f, wts, T);
+                ie_softmax_rows_f32(wts, m, T);
+                /* y[c, t0 + j] = sum_s v[c, s] wts[j, s], as y^T */
+                ie_gemm_packed_serial(0, m, ch, T, 1.0f, wts, T, vp, 0.0f, yt, ch);
+                ie_store_transposed(yt, m, ch, yh + t0, T);
+            }
         }
         free(wts);
     }

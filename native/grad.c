@@ -78,11 +78,19 @@ int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
     const long KK = (long) KH * KW, HW = (long) H * W, HoWo = (long) Ho * Wo;
     /* Large images: the transposed convolution of a stride-1 conv is a stride-1 conv, w'[ci,co] = flip(w[co,ci]).
      * 3x3 where Winograd pays: Winograd with its weight transform reading w transposed and rotated in place.
-     * Otherwise the fast forward path on a flipped copy of the weights. Small images (the 8x8 and 16x16 levels,
-     * with the largest weights): one GEMM with the weights read transposed in place, then col2im. */
+     * 1x1: one GEMM per image, w read transposed in place. Otherwise the fast forward path on a flipped copy of the
+     * weights. Small images (the 8x8 and 16x16 levels, with the largest weights): one GEMM with the weights read
+     * transposed in place, then col2im. */
     if (ie_winograd_enabled && stride == 1 && KH == 3 && KW == 3 && pad == 1
             && ie_conv3x3_winograd_pays(B, Cout, Ho, Wo, Cin, 0))
         return ie_conv3x3_winograd_transposed_f32(dy, w, dx, B, Cout, Ho, Wo, Cin);
+    if (KH == 1 && KW == 1 && stride == 1 && pad == 0) {
+        /* 1x1: dx = w^T dy per image, the weights read transposed in place (no copy, no col2im) */
+        for (int b = 0; b < B; b++)
+            ie_sgemm(1, 0, Cin, (int) HW, Cout, 1.0f, w, Cin, dy + (long) b * Cout * HW, (int) HW, 0.0f,
+                     dx + (long) b * Cin * HW, (int) HW);
+        return 0;
+    }
     if (stride == 1 && KH == KW && pad <= KH - 1 && (long) B * HoWo >= 1024) {
         ie_scratch wt = ie_scratch_take((size_t) Cout * Cin * KK, IE_SCRATCH_SHARED);
         if (!wt.p) return -1;

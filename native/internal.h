@@ -112,10 +112,10 @@ IE_HIDDEN void ie_gemm_packed_serial(int transA, int M, int N, int K, float alph
 /* Attention's query rows per block for T keys; ie_store_transposed: dst[c*ld + j] = t[j*ch + c] (a [rows, ch] block
  * into the [ch, T] layout). */
 IE_HIDDEN int ie_attention_rows(int T);
+IE_HIDDEN void ie_store_transposed(const float* t, int rows, int ch, float* dst, long ld);
 /* n rounded up to whole 64-byte lines of floats; n floats 64-byte aligned from malloc's heap (free() them), or NULL */
 static inline size_t ie_round16(size_t n) { return (n + 15) & ~(size_t) 15; }
 IE_HIDDEN float* ie_alloc_floats(size_t n);
-IE_HIDDEN void ie_store_transposed(const float* t, int rows, int ch, float* dst, long ld);
 /* ie_sgemm on the calling thread only (for use inside a parallel region). */
 IE_HIDDEN void ie_sgemm_serial(int transA, int transB, int M, int N, int K, float alpha, const float* A, int lda,
                                const float* B, int ldb, float beta, float* C, int ldc);

@@ -73,6 +73,7 @@ class GradAgreementTest {
             "256, 512, 14, 14, 1, 2, 0, 1",
             "65, 33, 6, 7, 1, 2, 0, 3",
             "64, 256, 14, 14, 1, 1, 0, 1",
+            "13, 7, 5, 9, 1, 1, 0, 3",          // 1x1 at stride 1: w^T dy per image, odd sizes
             // col2im in several column tiles, tiles ending mid-row (Wo = 31)
             "512, 64, 62, 62, 3, 2, 1, 1",
             // awkward: batch 3, odd sizes, 1x1 spatial, K = 5, pad 0, pad > K-1 (general path at stride 1), stride 3

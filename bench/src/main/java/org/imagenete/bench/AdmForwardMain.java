@@ -18,10 +18,11 @@ import java.util.Map;
 
 /**
  * ADM-256 forward and guided step outside JMH, for whole-process figures: run under {@code /usr/bin/time -v}
- * for peak RSS. Args: [runs] [batch] [backend] [forward|guided|both]; {@code -Dimagenete.precision=bf16} for bf16
- * (the weights made in bf16), {@code -Dimagenete.profile=true} for time per op (of warm runs: the guided steps', or
+ * for peak RSS. Args: [runs] [batch] [backend] [forward|guided|both|taped]; {@code -Dimagenete.precision=bf16} for
+ * bf16 (the weights made in bf16), {@code -Dimagenete.profile=true} for time per op (of warm runs: the guided steps', or
  * in forward mode the forwards'). Prints each run's seconds, the activation memory beyond the weights, the tape size
- * of a guided step, and the medians.
+ * of a guided step, and the medians. {@code taped} times the forward, then the forward that records the guided step's
+ * tape (no backward), to separate the tape's cost from the backward's.
  */
 public final class AdmForwardMain {
     public static void main(String[] args) {

@@ -185,8 +185,7 @@ void ie_gemm_packed_serial(int transA, int M, int N, int K, float alpha, const f
 }
 
 float* ie_alloc_floats(size_t n) {
-    void* p = NULL;
-    return posix_memalign(&p, 64, ie_round16(n ? n : 1) * sizeof(float)) ? NULL : p;
+    return aligned_alloc(64, ie_round16(n ? n : 1) * sizeof(float));   /* C11: the size a multiple of 64 bytes */
 }
 
 int ie_attention_rows(int T) {

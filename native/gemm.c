@@ -874,21 +874,27 @@ void ie_gemm_serial(const ie_gemm_job* jb)
 
 /* ---------------------------------------------------------------- ie_sgemm */
 
+ie_gemm_job ie_gemm_job_plain(int transA, int M, int N, int K, float alpha, const float* A, long lda, float beta,
+                              float* C, long ldc)
+{
+    ie_gemm_job jb;
+    memset(&jb, 0, sizeof jb);
+    jb.M = M; jb.N = N; jb.K = alpha == 0.0f ? 0 : K;
+    jb.A = A;
+    if (!transA) { jb.rsa = lda; jb.csa = 1; }
+    else { jb.rsa = 1; jb.csa = lda; }
+    jb.C = C; jb.ldc = ldc;
+    jb.alpha = alpha; jb.beta = beta;
+    return jb;
+}
+
 void ie_sgemm(int transA, int transB, int M, int N, int K, float alpha,
               const float* A, int lda, const float* B, int ldb, float beta, float* C, int ldc)
 {
     if (M <= 0 || N <= 0) return;
     ie_packb_plain pb = { B, ldb, transB != 0 };
-    ie_gemm_job jb;
-    memset(&jb, 0, sizeof jb);
-    jb.M = M; jb.N = N; jb.K = K;
-    jb.A = A;
-    if (!transA) { jb.rsa = lda; jb.csa = 1; }
-    else { jb.rsa = 1; jb.csa = lda; }
+    ie_gemm_job jb = ie_gemm_job_plain(transA, M, N, K, alpha, A, lda, beta, C, ldc);
     jb.packb = ie_packb_plain_fn; jb.bctx = &pb;
-    jb.C = C; jb.ldc = ldc;
-    jb.alpha = alpha; jb.beta = beta;
-    if (alpha == 0.0f) K = jb.K = 0;
     ie_gemm_run(&jb, 1);
 }
 

@@ -64,6 +64,10 @@ typedef struct {
     ie_packb16_fn packb16;           /* bf16: packs straight into pairs (same ctx), instead of through packb */
 } ie_gemm_job;
 
+/* A job for C = alpha op(A) B + beta C, op(A) [M, K] = A (lda its row stride) or, transA, A^T (A [K, M]); C [M, N] with
+ * row stride ldc; alpha == 0: K = 0 (A and B not read). The caller sets how B comes (packb or bpre). */
+IE_HIDDEN ie_gemm_job ie_gemm_job_plain(int transA, int M, int N, int K, float alpha, const float* A, long lda,
+                                        float beta, float* C, long ldc);
 /* Runs jobs[0..njobs) (independent outputs) on all threads. */
 IE_HIDDEN void ie_gemm_run(const ie_gemm_job* jobs, int njobs);
 /* Runs one job on the calling thread only (for callers that parallelise themselves). */

@@ -148,15 +148,8 @@ void ie_sgemm_serial(int transA, int transB, int M, int N, int K, float alpha, c
                      const float* B, int ldb, float beta, float* C, int ldc) {
     if (M <= 0 || N <= 0) return;
     ie_packb_plain pb = { B, ldb, transB != 0 };
-    ie_gemm_job jb;
-    memset(&jb, 0, sizeof jb);
-    jb.M = M; jb.N = N; jb.K = alpha == 0.0f ? 0 : K;
-    jb.A = A;
-    if (!transA) { jb.rsa = lda; jb.csa = 1; }
-    else { jb.rsa = 1; jb.csa = lda; }
+    ie_gemm_job jb = ie_gemm_job_plain(transA, M, N, K, alpha, A, lda, beta, C, ldc);
     jb.packb = ie_packb_plain_fn; jb.bctx = &pb;
-    jb.C = C; jb.ldc = ldc;
-    jb.alpha = alpha; jb.beta = beta;
     ie_gemm_serial(&jb);
 }
 
@@ -172,15 +165,8 @@ void ie_pack_b(const float* B, long ldb, int trans, int K, int N, float* dst) {
 
 void ie_gemm_packed_serial(int transA, int M, int N, int K, float alpha, const float* A, long lda, const float* bp,
                            float beta, float* C, long ldc) {
-    ie_gemm_job jb;
-    memset(&jb, 0, sizeof jb);
-    jb.M = M; jb.N = N; jb.K = K;
-    jb.A = A;
-    if (!transA) { jb.rsa = lda; jb.csa = 1; }
-    else { jb.rsa = 1; jb.csa = lda; }
+    ie_gemm_job jb = ie_gemm_job_plain(transA, M, N, K, alpha, A, lda, beta, C, ldc);
     jb.bpre = bp; jb.bpre_ld = (long) K * ie_gemm_nr();
-    jb.C = C; jb.ldc = ldc;
-    jb.alpha = alpha; jb.beta = beta;
     ie_gemm_serial(&jb);
 }
 

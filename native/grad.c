@@ -82,7 +82,7 @@ int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
      * weights. Small images (the 8x8 and 16x16 levels, with the largest weights): one GEMM with the weights read
      * transposed in place, then col2im. */
     if (ie_winograd_enabled && stride == 1 && KH == 3 && KW == 3 && pad == 1
-            && ie_conv3x3_winograd_pays(B, Cout, Ho, Wo, Cin, 0))
+            && ie_conv3x3_winograd_pays(B, Cout, Ho, Wo, Cin))
         return ie_conv3x3_winograd_transposed_f32(dy, w, dx, B, Cout, Ho, Wo, Cin);
     if (KH == 1 && KW == 1 && stride == 1 && pad == 0) {
         /* 1x1: dx = w^T dy per image, the weights read transposed in place (no copy, no col2im) */

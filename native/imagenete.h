@@ -63,7 +63,7 @@ void ie_conv3x3_winograd_ex_f32(const float* x, const float* w, const float* bia
 
 /* Same with weights transformed once (load time): ie_winograd_weights_size() floats in wt
  * (36*Cout*Cin, 4x the weights), filled by ie_winograd_transform_weights(w [Cout,Cin,3,3]).
- * Always runs Winograd: ask ie_conv3x3_winograd_pays(..., 1) whether that beats ie_conv2d_f32 for
+ * Always runs Winograd: ask ie_conv3x3_winograd_pays(...) whether that beats ie_conv2d_f32 for
  * a shape (e.g. ADM-256: yes at 32x32 and above, no at 16x16 and 8x8). */
 size_t ie_winograd_weights_size(int Cin, int Cout);
 void ie_winograd_transform_weights(const float* w, float* wt, int Cin, int Cout);
@@ -73,11 +73,11 @@ void ie_conv3x3_winograd_pretransformed_f32(const float* x, const float* wt, con
 /* The transposed convolution of a 3x3, stride 1, pad 1 conv Cout -> Cin with weights w [Cin, Cout, 3, 3]:
  * the conv Cin -> Cout of x [B, Cin, H, W] whose kernel [co, ci] is w[ci, co] rotated by 180 degrees (the
  * input-gradient dx of that conv, with x = dy), by Winograd with the weights transformed from w as they are:
- * no transposed copy. Returns -1 when out of memory. Only where ie_conv3x3_winograd_pays(B, Cin, H, W, Cout, 0). */
+ * no transposed copy. Returns -1 when out of memory. Only where ie_conv3x3_winograd_pays(B, Cin, H, W, Cout). */
 int ie_conv3x3_winograd_transposed_f32(const float* x, const float* w, float* y, int B, int Cin, int H, int W, int Cout);
 /* 1 if Winograd (with weights pretransformed, or transformed per call) is faster than the direct
  * convolution for this shape on this build. */
-int ie_conv3x3_winograd_pays(int B, int Cin, int H, int W, int Cout, int pretransformed);
+int ie_conv3x3_winograd_pays(int B, int Cin, int H, int W, int Cout);
 
 /* The convolution the backend runs: Winograd F(4x4,3x3) for 3x3 stride-1 pad-1 convolutions where it pays
  * (ie_conv3x3_winograd_pays: enough 4x4 tiles and channels), the direct implicit GEMM otherwise. Same

@@ -14,7 +14,7 @@ void ie_set_winograd(int on) { ie_winograd_enabled = on; }
 void ie_conv2d_auto_ex_f32(const float* x, const float* w, const float* bias, const float* add, float* y,
                            int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu) {
     if (ie_winograd_enabled && KH == 3 && KW == 3 && stride == 1 && pad == 1
-            && ie_conv3x3_winograd_pays(B, Cin, H, W, Cout, 0))
+            && ie_conv3x3_winograd_pays(B, Cin, H, W, Cout))
         ie_conv3x3_winograd_ex_f32(x, w, bias, add, y, B, Cin, H, W, Cout, relu);
     else
         ie_conv2d_ex_f32(x, w, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad, relu);

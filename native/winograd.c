@@ -121,40 +121,34 @@ static __m512i lane_stride(int s)
     return _mm512_mullo_epi32(_mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(s));
 }
 
-void ie_winograd_transform_weights(const float* w, float* wt, int Cin, int Cout)
+/* w [Cout, Cin, 3, 3] -> U[xi][co][ci]; trans: w is [Cin, Cout, 3, 3] and the conv's kernel [co, ci] is w[ci, co]
+ * rotated by 180 degrees (the input-gradient's convolution, read in place). Output channels outermost either way, so
+ * that each plane's row co is written in order; the 16 lanes read consecutive kernels of one row of w, or (trans) one
+ * kernel from each of 16 rows, and the next co reads the rest of the same lines from the cache (writing the planes out
+ * of order, blocks of 16 rows of w outermost, took twice as long). */
+static void transform_weights_f32(const float* w, int trans, float* wt, int Cin, int Cout)
 {
     const long plane = (long)Cout * Cin;
-    const __m512i idx = lane_stride(9);   /* lanes: consecutive input channels of one output channel */
+    const __m512i idx = lane_stride(trans ? Cout * 9 : 9);
 #pragma omp parallel for schedule(static) num_threads(ie_get_num_threads())
     for (int co = 0; co < Cout; co++)
         for (int ci0 = 0; ci0 < Cin; ci0 += 16) {
             const int n = Cin - ci0 < 16 ? Cin - ci0 : 16;
-            transform16(w + ((long)co * Cin + ci0) * 9, idx, (__mmask16)((1u << n) - 1), 0, wt + (long)co * Cin + ci0, NULL, NULL,
-                        plane);
+            const float* g = w + (trans ? (long)ci0 * Cout + co : (long)co * Cin + ci0) * 9;
+            transform16(g, idx, (__mmask16)((1u << n) - 1), trans, wt + (long)co * Cin + ci0, NULL, NULL, plane);
         }
 }
 
-static void winograd_transform_weights_transposed(const float* w, float* wt, int Cin, int Cout)
+void ie_winograd_transform_weights(const float* w, float* wt, int Cin, int Cout)
 {
-    /* w [Cin, Cout, 3, 3]: the conv's kernel [co, ci] is w[ci, co] rotated by 180 degrees. Output channels
-     * outermost, so that each plane's row co is written in order (as the forward transform writes); the lanes read
-     * one kernel from each of 16 rows of w, and the next co reads the rest of the same lines from the cache. */
-    const long plane = (long)Cout * Cin;
-    const __m512i idx = lane_stride(Cout * 9);
-#pragma omp parallel for schedule(static) num_threads(ie_get_num_threads())
-    for (int co = 0; co < Cout; co++)
-        for (int ci0 = 0; ci0 < Cin; ci0 += 16) {
-            const int n = Cin - ci0 < 16 ? Cin - ci0 : 16;
-            transform16(w + ((long)ci0 * Cout + co) * 9, idx, (__mmask16)((1u << n) - 1), 1, wt + (long)co * Cin + ci0, NULL,
-                        NULL, plane);
-        }
+    transform_weights_f32(w, 0, wt, Cin, Cout);
 }
 
 /* bf16 weights w [Cout, Cin, 3, 3] -> U[xi][co][ci] fp32, or U16[xi][co][ci] bf16 with Cin padded to even (Cinp,
  * zero column; the G_BF16 points), with the fp32 frequencies also in Uhi[slot][co][ci] (same planes, fp32): each row
  * of U16[xi] is a GEMM A row of bf16 pairs along ci. 16 kernels (144 contiguous bf16) widened at a time.
  * trans: w is [Cin, Cout, 3, 3] and the kernel [co, ci] is w[ci, co] rotated by 180 degrees (the input-gradient's
- * convolution, as winograd_transform_weights_transposed): the 16 kernels come one from each of 16 rows of w. */
+ * convolution, as transform_weights_f32): the 16 kernels come one from each of 16 rows of w. */
 static void winograd_transform_weights_bf16(const uint16_t* w, int trans, float* Uf, uint16_t* U, float* Uhi, int Cin,
                                             int Cout)
 {
@@ -716,16 +710,15 @@ static void wino_run(const float* x, const float* U, const uint16_t* U16, const 
     }
 }
 
-int ie_conv3x3_winograd_pays(int B, int Cin, int H, int W, int Cout, int pretransformed)
+int ie_conv3x3_winograd_pays(int B, int Cin, int H, int W, int Cout)
 {
     const long th = (H + 3) / 4, tw = (W + 3) / 4;
     if (Cin < 8 || Cout < 8) return 0;
     /* tiles overhanging the image: 16 th tw outputs computed for H W of them (14x14 and 7x7: 1.31) */
     if (16 * th * tw * 2 > 3L * H * W) return 0;
     /* enough tiles to amortise the weight transform (36*Cin*Cout floats): at 64 (one 32x32 image) the per-call
-     * transform takes 2.3 of 11.2 ms and still beats the direct 14.0 ms (512 -> 512 channels); pretransformed or not,
-     * the same bound */
-    (void)pretransformed;
+     * transform takes 2.3 of 11.2 ms and still beats the direct 14.0 ms (512 -> 512 channels); with the weights
+     * transformed once the same bound holds */
     return (long)B * th * tw >= 64;
 }
 
@@ -733,7 +726,7 @@ int ie_conv3x3_winograd_bf16_pays(int B, int Cin, int H, int W, int Cout)
 {
     /* at 64 to 127 tiles the bf16 Winograd only equals the bf16 direct convolution (8.1 and 7.9 ms, 32x32, 512
      * channels), which rounds 4x less */
-    return ie_conv3x3_winograd_pays(B, Cin, H, W, Cout, 0) && (long)B * ((H + 3) / 4) * ((W + 3) / 4) >= 128;
+    return ie_conv3x3_winograd_pays(B, Cin, H, W, Cout) && (long)B * ((H + 3) / 4) * ((W + 3) / 4) >= 128;
 }
 
 void ie_conv3x3_winograd_pretransformed_f32(const float* x, const float* wt, const float* bias,
@@ -749,7 +742,7 @@ void ie_conv3x3_winograd_ex_f32(const float* x, const float* w, const float* bia
 {
     if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return;
     ie_scratch U = { NULL, 0, -1 };
-    if (ie_conv3x3_winograd_pays(B, Cin, H, W, Cout, 0)) U = ie_scratch_take(ie_winograd_weights_size(Cin, Cout), IE_SCRATCH_SHARED);
+    if (ie_conv3x3_winograd_pays(B, Cin, H, W, Cout)) U = ie_scratch_take(ie_winograd_weights_size(Cin, Cout), IE_SCRATCH_SHARED);
     if (!U.p) { /* small image (or out of memory): direct convolution */
         ie_conv2d_ex_f32(x, w, bias, add, y, B, Cin, H, W, Cout, 3, 3, 1, 1, relu);
         return;
@@ -804,7 +797,7 @@ int ie_conv3x3_winograd_transposed_f32(const float* x, const float* w, float* y,
     if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return 0;
     ie_scratch U = ie_scratch_take(ie_winograd_weights_size(Cin, Cout), IE_SCRATCH_SHARED);
     if (!U.p) return -1;
-    winograd_transform_weights_transposed(w, U.p, Cin, Cout);
+    transform_weights_f32(w, 1, U.p, Cin, Cout);
     wino_run(x, U.p, NULL, NULL, NULL, NULL, y, B, Cin, H, W, Cout, 0, 0);
     ie_scratch_park(U);
     return 0;
@@ -812,7 +805,7 @@ int ie_conv3x3_winograd_transposed_f32(const float* x, const float* w, float* y,
 
 #else /* no AVX-512: direct convolution */
 
-int ie_conv3x3_winograd_pays(int B, int Cin, int H, int W, int Cout, int pretransformed) { return 0; }
+int ie_conv3x3_winograd_pays(int B, int Cin, int H, int W, int Cout) { return 0; }
 int ie_conv3x3_winograd_bf16_pays(int B, int Cin, int H, int W, int Cout) { return 0; }
 
 size_t ie_winograd_weights_size(int Cin, int Cout) { return (size_t)9 * Cout * Cin; }

@@ -748,7 +748,7 @@ static double bench_conv(algo_t algo, int B, int cin, int cout, int res, int k, 
     float* bias = frand(cout, 0.1), *y = falloc(ny);
     float* wt = NULL;
     uint16_t* w16 = algo == BF16 || algo == BF16_WINO ? to_bf16(w, (size_t)cout * cin * k * k) : NULL;
-    if (algo == BEST) algo = k == 3 && ie_conv3x3_winograd_pays(B, cin, res, res, cout, 1) ? WINO_PRE : DIRECT;
+    if (algo == BEST) algo = k == 3 && ie_conv3x3_winograd_pays(B, cin, res, res, cout) ? WINO_PRE : DIRECT;
     if (algo == WINO_PRE && k == 3) {
         wt = falloc(ie_winograd_weights_size(cin, cout));
         ie_winograd_transform_weights(w, wt, cin, cout);
@@ -805,7 +805,7 @@ static double bench_rn(algo_t algo, int B, const rn_shape* r)
     float* x = frand(nx, 1), *w = frand((size_t)r->cout * r->cin * r->k * r->k, sqrt(3.0 / (r->cin * r->k * r->k)));
     float* bias = frand(r->cout, 0.1), *y = falloc(ny), *add = r->add ? frand(ny, 1) : NULL;
     uint16_t* w16 = algo == BF16 ? to_bf16(w, (size_t)r->cout * r->cin * r->k * r->k) : NULL;
-    const int wino = algo == BEST && r->k == 3 && r->s == 1 && ie_conv3x3_winograd_pays(B, r->cin, r->res, r->res, r->cout, 0);
+    const int wino = algo == BEST && r->k == 3 && r->s == 1 && ie_conv3x3_winograd_pays(B, r->cin, r->res, r->res, r->cout);
     int R = reps();
     double t[64];
     wait_idle();

@@ -12,7 +12,7 @@
 //   group_norm_apply_f32_v1       grid (B*C, ceil(HW / GN_APPLY_PER_BLOCK)): y from x and the combined statistics
 //   group_norm_grad_reduce_f32_v1 grid (B*G, chunks): per chunk sum(dxhat), sum(dxhat * xhat) -> part2[..][2]
 //   group_norm_grad_apply_f32_v1  grid (B*C, ceil(HW / GN_APPLY_PER_BLOCK)):
-//                                 dx = inv (dxhat - mean(dxhat) - xhat mean(dxhat xhat))
+//                                 dx = inv (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) [+ add, a residual's gradient]
 //   layer_norm_f32_v1             grid-stride, one thread per position (b, s) of x [B, C, S]: fp64 mean, then fp64
 //                                 sum of squared deviations over the C channels (stride S: consecutive threads read
 //                                 consecutive positions, so every load of a warp is coalesced), fp32 apply
@@ -167,8 +167,8 @@ group_norm_grad_reduce_f32_v1(const float* __restrict__ dy, const float* __restr
 extern "C" __global__ void __launch_bounds__(GN_THREADS)
 group_norm_grad_apply_f32_v1(const float* __restrict__ dy, const float* __restrict__ x, const float* __restrict__ gamma,
                              const float* __restrict__ beta, const float* __restrict__ ss, const double* __restrict__ part,
-                             const double* __restrict__ part2, float* __restrict__ dx, int C, long long hw, int G, int chunks,
-                             float eps, int silu) {
+                             const double* __restrict__ part2, const float* __restrict__ add, float* __restrict__ dx, int C,
+                             long long hw, int G, int chunks, float eps, int silu) {
     __shared__ float stat[4];
     const int bc = blockIdx.x, b = bc / C, ch = bc - b * C, cg = C / G, bg = b * G + ch / cg;
     if (threadIdx.x == 0) {
@@ -192,7 +192,7 @@ group_norm_grad_apply_f32_v1(const float* __restrict__ dy, const float* __restri
     for (long long i = lo + threadIdx.x; i < hi; i += GN_THREADS) {
         float xhat = (x[off + i] - mean) * inv;
         float d = gn_dxhat(dy[off + i], xhat, b, C, ch, gamma, beta, ss, silu);
-        dx[off + i] = inv * (d - m1 - xhat * m2);
+        dx[off + i] = inv * (d - m1 - xhat * m2) + (add ? add[off + i] : 0.f);
     }
 }
 

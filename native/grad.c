@@ -263,7 +263,7 @@ void ie_linear_grad_f32(const float* dy, const float* w, float* dx, int N, int M
 /* -------------------------------------------------------------------------------- group norm */
 
 void ie_group_norm_grad_f32(const float* dy, const float* x, const float* gamma, const float* beta,
-                            const float* ss, float* dx, int B, int C, long HW, int G, float eps, int silu)
+                            const float* ss, const float* add, float* dx, int B, int C, long HW, int G, float eps, int silu)
 {
     const int cg = C / G;
     const long n = (long) cg * HW;
@@ -323,9 +323,15 @@ void ie_group_norm_grad_f32(const float* dy, const float* x, const float* gamma,
             m2 += c2;
         }
         const float m1f = (float) (m1 / n), m2f = (float) (m2 / n);
-        /* pass 2: dx = inv (dxhat - m1 - xhat m2) */
-        #pragma omp simd
-        for (long i = 0; i < n; i++) dxs[i] = invf * (dxs[i] - m1f - (xs[i] * invf + xb) * m2f);
+        /* pass 2: dx = inv (dxhat - m1 - xhat m2) [+ add] */
+        if (add) {
+            const float* as = add + off;
+            #pragma omp simd
+            for (long i = 0; i < n; i++) dxs[i] = invf * (dxs[i] - m1f - (xs[i] * invf + xb) * m2f) + as[i];
+        } else {
+            #pragma omp simd
+            for (long i = 0; i < n; i++) dxs[i] = invf * (dxs[i] - m1f - (xs[i] * invf + xb) * m2f);
+        }
     }
 }
 

@@ -196,9 +196,10 @@ void ie_linear_grad_f32(const float* dy, const float* w, float* dx, int N, int M
 /* Of ie_group_norm_f32 with the same arguments (x the forward input; scale-shift held constant):
  * with xhat = (x-mean)*inv, z = (xhat*gamma+beta)*(1+scale)+shift, dz = dy * silu'(z) (or dy),
  * dxhat = dz*(1+scale)*gamma: dx = inv * (dxhat - mean(dxhat) - xhat * mean(dxhat*xhat)) per (b, group).
- * Statistics recomputed from x in float64 as the forward does. dx must not alias dy or x. */
+ * Statistics recomputed from x in float64 as the forward does. If add != NULL, dx += add (a residual's gradient,
+ * fused: one pass less over memory). dx must not alias dy, x or add. */
 void ie_group_norm_grad_f32(const float* dy, const float* x, const float* gamma, const float* beta,
-                            const float* ss, float* dx, int B, int C, long HW, int G, float eps, int silu);
+                            const float* ss, const float* add, float* dx, int B, int C, long HW, int G, float eps, int silu);
 
 /* dx = dy * s * (1 + x (1 - s)), s = sigmoid(x). */
 void ie_silu_grad_f32(const float* dy, const float* x, float* dx, long n);

@@ -237,10 +237,11 @@ public final class CudaCheck {
                 try (Tensor x0 = uniform(ch + h, 1, b, ch, h, w); Tensor x = affine(x0, 1, 0.5f);
                      Tensor g0 = uniform(2, 0.2f, ch); Tensor g = affine(g0, 1, 1);
                      Tensor be = uniform(3, 0.2f, ch); Tensor sst = ss ? uniform(4, 0.5f, b, 2 * ch) : null;
-                     Tensor dy = uniform(5 + ch, 1, b, ch, h, w)) {
+                     Tensor dy = uniform(5 + ch, 1, b, ch, h, w); Tensor r = uniform(6 + ch, 1, b, ch, h, w)) {
                     String d = name.substring(11);
                     c.agree(Op.GROUP_NORM, d, ops -> ops.groupNorm(x, g, be, 32, 1e-5f, sst, silu));
                     c.agree(Op.GROUP_NORM_GRAD, d, ops -> ops.groupNormGrad(dy, x, g, be, 32, 1e-5f, sst, silu));
+                    c.agree(Op.GROUP_NORM_GRAD, d + " +add", ops -> ops.groupNormGrad(dy, x, g, be, 32, 1e-5f, sst, silu, r));
                 }
             }));
         }

@@ -107,31 +107,33 @@ final class AdmBackward {
         String n = rb.name();
         int h2 = rb.resample() == Resample.DOWN ? rr.h() / 2 : rb.resample() == Resample.UP ? rr.h() * 2 : rr.h();
         int w2 = rb.resample() == Resample.DOWN ? rr.w() / 2 : rb.resample() == Resample.UP ? rr.w() * 2 : rr.w();
-        Tensor dMain;
+        // the skip path's gradient first: the main path's last op adds it (fused residual)
+        Tensor dxr = rb.in() == rb.out() ? dOut : ops.conv2dGrad(dOut, w(n + ".skip_connection.weight"), 1, 0, h2, w2);
+        Tensor dSkip;                                                                                         // [B, in, H, W]
+        try {
+            dSkip = rb.resample() == Resample.NONE ? dxr
+                    : rb.resample() == Resample.DOWN ? ops.avgPool2xGrad(dxr) : ops.upsampleNearest2xGrad(dxr);
+        } finally {
+            if (dxr != dOut && rb.resample() != Resample.NONE) dxr.close();
+        }
         try (Tensor dhh = ops.conv2dGrad(dOut, w(n + ".out_layers.3.weight"), 1, 1, h2, w2);               // [B, out, H', W']
              Tensor dhc = ops.groupNormGrad(dhh, rr.gnOutInput(), w(n + ".out_layers.0.weight"), w(n + ".out_layers.0.bias"),
                      Adm.GROUPS, Adm.EPS, rr.scaleShift(), true);
              Tensor dh = ops.conv2dGrad(dhc, w(n + ".in_layers.2.weight"), 1, 1, h2, w2)) {                  // [B, in, H', W']
+            rr.gnOutInput().close();
+            if (rr.scaleShift() != null) rr.scaleShift().close();
             Tensor da = rb.resample() == Resample.NONE ? dh
                     : rb.resample() == Resample.DOWN ? ops.avgPool2xGrad(dh) : ops.upsampleNearest2xGrad(dh);  // [B, in, H, W]
             Tensor x = rr.x() != null ? rr.x() : ops.concat(cat.h(), cat.skip());      // recomputed decoder input
             try {
-                dMain = ops.groupNormGrad(da, x, w(n + ".in_layers.0.weight"), w(n + ".in_layers.0.bias"), Adm.GROUPS, Adm.EPS, null, true);
+                return ops.groupNormGrad(da, x, w(n + ".in_layers.0.weight"), w(n + ".in_layers.0.bias"), Adm.GROUPS, Adm.EPS, null,
+                        true, dSkip);
             } finally {
                 if (da != dh) da.close();
                 if (x != rr.x()) x.close();
             }
-        }
-        rr.gnOutInput().close();
-        if (rr.scaleShift() != null) rr.scaleShift().close();
-        Tensor dxr = rb.in() == rb.out() ? dOut : ops.conv2dGrad(dOut, w(n + ".skip_connection.weight"), 1, 0, h2, w2);
-        Tensor dSkip = rb.resample() == Resample.NONE ? dxr
-                : rb.resample() == Resample.DOWN ? ops.avgPool2xGrad(dxr) : ops.upsampleNearest2xGrad(dxr);
-        try (dMain) {
-            return ops.add(dMain, dSkip);
         } finally {
-            if (dxr != dOut) dxr.close();
-            if (dSkip != dxr) dSkip.close();
+            if (dSkip != dOut) dSkip.close();
         }
     }
 
@@ -142,10 +144,9 @@ final class AdmBackward {
         int b = x.dim(0), c = x.dim(1), hgt = x.dim(2), wid = x.dim(3);
         try (Tensor da = ops.conv2dGrad(dy, w(n + ".proj_out.weight").view(c, c, 1, 1), 1, 0, hgt, wid);       // [B, C, H, W]
              Tensor dqkv = ops.attentionGrad(da.view(b, c, hgt * wid), ar.qkv().view(b, 3 * c, hgt * wid), ab.heads()); // [B, 3C, T]
-             Tensor dxn = ops.conv2dGrad(dqkv.view(b, 3 * c, hgt, wid), w(n + ".qkv.weight").view(3 * c, c, 1, 1), 1, 0, hgt, wid);
-             Tensor dx = ops.groupNormGrad(dxn, x, w(n + ".norm.weight"), w(n + ".norm.bias"), Adm.GROUPS, Adm.EPS, null, false)) {
+             Tensor dxn = ops.conv2dGrad(dqkv.view(b, 3 * c, hgt, wid), w(n + ".qkv.weight").view(3 * c, c, 1, 1), 1, 0, hgt, wid)) {
             ar.qkv().close();
-            return ops.add(dy, dx);                                                                              // residual
+            return ops.groupNormGrad(dxn, x, w(n + ".norm.weight"), w(n + ".norm.bias"), Adm.GROUPS, Adm.EPS, null, false, dy); // + residual
         }
     }
 

@@ -141,8 +141,17 @@ public interface Ops {
     /** Of {@link #linear}: dy [N,out] -> dx = dy W [N,in]. */
     Tensor linearGrad(Tensor dy, Tensor w);
 
-    /** Of {@link #groupNorm} with the same arguments; x is the forward input. Scale-shift is held constant. */
-    Tensor groupNormGrad(Tensor dy, Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu);
+    /**
+     * Of {@link #groupNorm} with the same arguments; x is the forward input. Scale-shift is held constant.
+     * {@code add} (null, or of x's shape) is added to the result: a residual's gradient, fused as {@link #conv2d}'s.
+     */
+    Tensor groupNormGrad(Tensor dy, Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu,
+                         Tensor add);
+
+    default Tensor groupNormGrad(Tensor dy, Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift,
+                                 boolean silu) {
+        return groupNormGrad(dy, x, gamma, beta, groups, eps, scaleShift, silu, null);
+    }
 
     /** Of {@link #silu}: dy * sigmoid(x) (1 + x (1 - sigmoid(x))). */
     Tensor siluGrad(Tensor dy, Tensor x);

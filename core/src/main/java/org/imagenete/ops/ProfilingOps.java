@@ -102,8 +102,10 @@ public final class ProfilingOps implements Ops {
 
     @Override public Tensor linearGrad(Tensor dy, Tensor w) { return time("linear_grad", dy, () -> inner.linearGrad(dy, w)); }
 
-    @Override public Tensor groupNormGrad(Tensor dy, Tensor x, Tensor g, Tensor b, int groups, float eps, Tensor ss, boolean silu) {
-        return time("group_norm_grad", x, () -> inner.groupNormGrad(dy, x, g, b, groups, eps, ss, silu));
+    @Override public Tensor groupNormGrad(Tensor dy, Tensor x, Tensor g, Tensor b, int groups, float eps, Tensor ss, boolean silu,
+                                          Tensor add) {
+        return time(add != null ? "group_norm_grad +add" : "group_norm_grad", x,
+                () -> inner.groupNormGrad(dy, x, g, b, groups, eps, ss, silu, add));
     }
 
     @Override public Tensor siluGrad(Tensor dy, Tensor x) { return time("silu_grad", x, () -> inner.siluGrad(dy, x)); }

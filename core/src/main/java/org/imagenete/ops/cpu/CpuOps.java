@@ -314,7 +314,7 @@ public final class CpuOps implements Ops {
     private static final MethodHandle LINEAR_GRAD = NativeLib.handle("ie_linear_grad_f32", voidFn(ADDRESS, ADDRESS,
             ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle GROUP_NORM_GRAD = NativeLib.handle("ie_group_norm_grad_f32", voidFn(ADDRESS,
-            ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_FLOAT, JAVA_INT));
+            ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_FLOAT, JAVA_INT));
     private static final MethodHandle SILU_GRAD = NativeLib.handle("ie_silu_grad_f32", voidFn(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
     private static final MethodHandle CONCAT_GRAD = NativeLib.handle("ie_concat_grad_f32", voidFn(ADDRESS, ADDRESS,
             ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG));
@@ -370,14 +370,16 @@ public final class CpuOps implements Ops {
     }
 
     @Override
-    public Tensor groupNormGrad(Tensor dy, Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu) {
+    public Tensor groupNormGrad(Tensor dy, Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu,
+                                Tensor add) {
         Checks.groupNorm(x, gamma, beta, groups, scaleShift);
         Checks.same("group_norm_grad", dy, x);
+        if (add != null) Checks.same("group_norm_grad", add, x);
         Tensor dx = f32(x.shape().dims());
         int b = x.dim(0), c = x.dim(1);
         long hw = x.numel() / ((long) b * c);
-        return run(dx, () -> { GROUP_NORM_GRAD.invokeExact(seg(dy), seg(x), seg(gamma), seg(beta), seg(scaleShift), seg(dx), b, c,
-                hw, groups, eps, silu ? 1 : 0); });
+        return run(dx, () -> { GROUP_NORM_GRAD.invokeExact(seg(dy), seg(x), seg(gamma), seg(beta), seg(scaleShift), seg(add), seg(dx),
+                b, c, hw, groups, eps, silu ? 1 : 0); });
     }
 
     @Override

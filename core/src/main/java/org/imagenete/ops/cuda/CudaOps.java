@@ -296,14 +296,16 @@ public final class CudaOps implements Ops {
     }
 
     @Override
-    public Tensor groupNormGrad(Tensor dy, Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu) {
+    public Tensor groupNormGrad(Tensor dy, Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu,
+                                Tensor add) {
         Checks.groupNorm(x, gamma, beta, groups, scaleShift);
         Checks.same("group_norm_grad", dy, x);
+        if (add != null) Checks.same("group_norm_grad", add, x);
         int b = x.dim(0), ch = x.dim(1);
         long hw = x.numel() / ((long) b * ch), n = hw * (ch / groups);
         int chunks = gnChunks(n);
         try (Call c = new Call()) {
-            long pdy = c.in(dy), px = c.in(x), pg = c.weight(gamma), pb = c.weight(beta), pss = c.in(scaleShift);
+            long pdy = c.in(dy), px = c.in(x), pg = c.weight(gamma), pb = c.weight(beta), pss = c.in(scaleShift), padd = c.in(add);
             Tensor dx = c.out(x.shape().dims());
             long part = gnStats(c, px, b * groups, n, chunks);
             long part2 = c.scratch(16L * b * groups * chunks);
@@ -312,7 +314,7 @@ public final class CudaOps implements Ops {
                             .i32(chunks).f32(eps).i32(silu ? 1 : 0));
             dev.launch("group_norm_grad_apply_f32_v1", Dim3.of(b * ch, Dim3.blocks(hw, Kernels.GN_APPLY_PER_BLOCK)),
                     Dim3.of(Kernels.GN_THREADS), KernelArgs.of().ptr(pdy).ptr(px).ptr(pg).ptr(pb).ptr(pss).ptr(part).ptr(part2)
-                            .ptr(c.ptr(dx)).i32(ch).i64(hw).i32(groups).i32(chunks).f32(eps).i32(silu ? 1 : 0));
+                            .ptr(padd).ptr(c.ptr(dx)).i32(ch).i64(hw).i32(groups).i32(chunks).f32(eps).i32(silu ? 1 : 0));
             return c.done(dx);
         }
     }

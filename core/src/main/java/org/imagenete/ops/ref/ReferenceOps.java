@@ -334,9 +334,12 @@ public final class ReferenceOps implements Ops {
     }
 
     @Override
-    public Tensor groupNormGrad(Tensor dyt, Tensor xt, Tensor gt, Tensor bt, int groups, float eps, Tensor sst, boolean silu) {
+    public Tensor groupNormGrad(Tensor dyt, Tensor xt, Tensor gt, Tensor bt, int groups, float eps, Tensor sst, boolean silu,
+                                Tensor addt) {
         Checks.groupNorm(xt, gt, bt, groups, sst);
         Checks.same("group_norm_grad", dyt, xt);
+        if (addt != null) Checks.same("group_norm_grad", addt, xt);
+        float[] add = addt == null ? null : addt.toFloatArray();
         int bn = xt.dim(0), c = xt.dim(1);
         int hw = (int) (xt.numel() / ((long) bn * c));
         int cg = c / groups, n = cg * hw;
@@ -372,7 +375,8 @@ public final class ReferenceOps implements Ops {
                 }
                 m1 /= n;
                 m2 /= n;
-                for (int j = 0; j < n; j++) dx[base + j] = (float) (inv * (dxhat[j] - m1 - xhat[j] * m2));
+                for (int j = 0; j < n; j++)
+                    dx[base + j] = (float) (inv * (dxhat[j] - m1 - xhat[j] * m2) + (add == null ? 0 : add[base + j]));
             }
         return out(dx, xt.shape().dims());
     }

@@ -9,8 +9,10 @@
 //
 // Versions (all v1):
 //   group_norm_stats_f32_v1       grid (B*G, chunks): (n, mean, M2) of each chunk -> part[B*G][chunks][3]
-//   group_norm_apply_f32_v1       grid (B*C, ceil(HW / GN_APPLY_PER_BLOCK)): y from x and the combined statistics
-//   group_norm_grad_reduce_f32_v1 grid (B*G, chunks): per chunk sum(dxhat), sum(dxhat * xhat) -> part2[..][2]
+//   group_norm_apply_f32_v1       grid (B*C, ceil(HW / GN_APPLY_PER_BLOCK)): y from x and the combined statistics,
+//                                 which it also stores (mean, 1/sqrt(var + eps) per group) when given somewhere to
+//   group_norm_grad_reduce_f32_v1 grid (B*G, chunks): per chunk sum(dxhat), sum(dxhat * xhat) -> part2[..][2]; the
+//                                 statistics are the forward's stored ones, or else combined from part
 //   group_norm_grad_apply_f32_v1  grid (B*C, ceil(HW / GN_APPLY_PER_BLOCK)):
 //                                 dx = inv (dxhat - mean(dxhat) - xhat mean(dxhat xhat)) [+ add, a residual's gradient]
 //   layer_norm_f32_v1             grid-stride, one thread per position (b, s) of x [B, C, S]: fp64 mean, then fp64
@@ -78,6 +80,17 @@ static __device__ __forceinline__ void gn_combine(const double* part, int bg, in
     *inv_out = 1.0 / sqrt(m2 / n + (double) eps);
 }
 
+/** Group bg's mean and 1/sqrt(var + eps): stored ones ([B*G][2], from the forward) when given, else combined from part. */
+static __device__ __forceinline__ void gn_stats(const double* stats, const double* part, int bg, int chunks, float eps,
+                                                double* mean, double* inv) {
+    if (stats) {
+        *mean = stats[2 * bg];
+        *inv = stats[2 * bg + 1];
+    } else {
+        gn_combine(part, bg, chunks, eps, mean, inv);
+    }
+}
+
 /** The affine, scale-shift and SiLU transform of one normalised value xhat of channel ch of sample b: returns z
  *  (before SiLU) and, through sc, the scale factor (1 + scale) applied after the affine. */
 static __device__ __forceinline__ float gn_affine(float xhat, int b, int C, int ch, const float* gamma, const float* beta,
@@ -93,16 +106,21 @@ static __device__ __forceinline__ float gn_affine(float xhat, int b, int C, int 
 
 static __device__ __forceinline__ float gn_sigmoid(float z) { return 1.f / (1.f + expf(-z)); }
 
-/** x [B,C,HW] -> y; ss [B,2C] or null; silu 0/1. part from group_norm_stats_f32_v1. */
+/** x [B,C,HW] -> y; ss [B,2C] or null; silu 0/1. part from group_norm_stats_f32_v1. stats [B*G][2] or null: receives
+ *  the combined statistics (written by the first block of each group's first channel). */
 extern "C" __global__ void __launch_bounds__(GN_THREADS)
 group_norm_apply_f32_v1(const float* __restrict__ x, const float* __restrict__ gamma, const float* __restrict__ beta,
-                        const float* __restrict__ ss, const double* __restrict__ part, float* __restrict__ y, int C,
-                        long long hw, int G, int chunks, float eps, int silu) {
+                        const float* __restrict__ ss, const double* __restrict__ part, float* __restrict__ y,
+                        double* __restrict__ stats, int C, long long hw, int G, int chunks, float eps, int silu) {
     __shared__ float stat[2];
     const int bc = blockIdx.x, b = bc / C, ch = bc - b * C, bg = b * G + ch / (C / G);
     if (threadIdx.x == 0) {
         double mean, inv;
         gn_combine(part, bg, chunks, eps, &mean, &inv);
+        if (stats && blockIdx.y == 0 && ch % (C / G) == 0) {
+            stats[2 * bg] = mean;
+            stats[2 * bg + 1] = inv;
+        }
         stat[0] = (float) mean;
         stat[1] = (float) inv;
     }
@@ -132,13 +150,14 @@ static __device__ __forceinline__ float gn_dxhat(float dy, float xhat, int b, in
 extern "C" __global__ void __launch_bounds__(GN_THREADS)
 group_norm_grad_reduce_f32_v1(const float* __restrict__ dy, const float* __restrict__ x, const float* __restrict__ gamma,
                               const float* __restrict__ beta, const float* __restrict__ ss, const double* __restrict__ part,
-                              double* __restrict__ part2, int C, long long hw, int G, int chunks, float eps, int silu) {
+                              const double* __restrict__ stats, double* __restrict__ part2, int C, long long hw, int G,
+                              int chunks, float eps, int silu) {
     __shared__ double scratch[32];
     __shared__ float stat[2];
     const int c = blockIdx.y, bg = blockIdx.x, b = bg / G, g = bg - b * G, cg = C / G;
     if (threadIdx.x == 0) {
         double mean, inv;
-        gn_combine(part, bg, chunks, eps, &mean, &inv);
+        gn_stats(stats, part, bg, chunks, eps, &mean, &inv);
         stat[0] = (float) mean;
         stat[1] = (float) inv;
     }
@@ -167,13 +186,13 @@ group_norm_grad_reduce_f32_v1(const float* __restrict__ dy, const float* __restr
 extern "C" __global__ void __launch_bounds__(GN_THREADS)
 group_norm_grad_apply_f32_v1(const float* __restrict__ dy, const float* __restrict__ x, const float* __restrict__ gamma,
                              const float* __restrict__ beta, const float* __restrict__ ss, const double* __restrict__ part,
-                             const double* __restrict__ part2, const float* __restrict__ add, float* __restrict__ dx, int C,
-                             long long hw, int G, int chunks, float eps, int silu) {
+                             const double* __restrict__ stats, const double* __restrict__ part2, const float* __restrict__ add,
+                             float* __restrict__ dx, int C, long long hw, int G, int chunks, float eps, int silu) {
     __shared__ float stat[4];
     const int bc = blockIdx.x, b = bc / C, ch = bc - b * C, cg = C / G, bg = b * G + ch / cg;
     if (threadIdx.x == 0) {
         double mean, inv, s1 = 0, s2 = 0;
-        gn_combine(part, bg, chunks, eps, &mean, &inv);
+        gn_stats(stats, part, bg, chunks, eps, &mean, &inv);
         const double* p = part2 + (long long) bg * chunks * 2;
         for (int c = 0; c < chunks; c++) {
             s1 += p[2 * c];

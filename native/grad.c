@@ -262,8 +262,9 @@ void ie_linear_grad_f32(const float* dy, const float* w, float* dx, int N, int M
 
 /* -------------------------------------------------------------------------------- group norm */
 
-void ie_group_norm_grad_f32(const float* dy, const float* x, const float* gamma, const float* beta,
-                            const float* ss, const float* add, float* dx, int B, int C, long HW, int G, float eps, int silu)
+void ie_group_norm_grad_f32(const float* dy, const float* x, const float* gamma, const float* beta, const float* ss,
+                            const double* stats, const float* add, float* dx, int B, int C, long HW, int G, float eps,
+                            int silu)
 {
     const int cg = C / G;
     const long n = (long) cg * HW;
@@ -274,9 +275,14 @@ void ie_group_norm_grad_f32(const float* dy, const float* x, const float* gamma,
         const float* xs = x + off;
         const float* dys = dy + off;
         float* dxs = dx + off;
-        /* statistics exactly as the forward (ops.c) computes them */
+        /* the forward's statistics, or recomputed exactly as the forward (ops.c) computes them */
         double mean, inv;
-        ie_group_stats(xs, n, eps, &mean, &inv);
+        if (stats) {
+            mean = stats[2L * bg];
+            inv = stats[2L * bg + 1];
+        } else {
+            ie_group_stats(xs, n, eps, &mean, &inv);
+        }
         const float invf = (float) inv, xb = (float) (-mean * inv);    /* xhat = x * invf + xb */
         /* pass 1: dxhat (kept in dx) and its two group means */
         double m1 = 0, m2 = 0;

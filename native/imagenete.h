@@ -136,8 +136,9 @@ int ie_conv2d_auto_ex_bf16(const float* x, const uint16_t* w, const float* bias,
 
 /* GroupNorm: per (b, g) mean/var over (C/G channels x HW), biased variance (ie_group_stats);
  * y = (x - mean) / sqrt(var + eps) * gamma[c] + beta[c]; then, if ss != NULL ([B, 2C]),
- * y = y * (1 + ss[b, c]) + ss[b, C + c]; then SiLU if silu != 0. y may alias x. */
-void ie_group_norm_f32(const float* x, const float* gamma, const float* beta, const float* ss, float* y,
+ * y = y * (1 + ss[b, c]) + ss[b, C + c]; then SiLU if silu != 0. y may alias x.
+ * If stats != NULL ([B, G, 2]) it receives each group's mean and 1/sqrt(var + eps), for the gradient. */
+void ie_group_norm_f32(const float* x, const float* gamma, const float* beta, const float* ss, float* y, double* stats,
                        int B, int C, long HW, int G, float eps, int silu);
 
 void ie_silu_f32(const float* x, float* y, long n);
@@ -196,10 +197,12 @@ void ie_linear_grad_f32(const float* dy, const float* w, float* dx, int N, int M
 /* Of ie_group_norm_f32 with the same arguments (x the forward input; scale-shift held constant):
  * with xhat = (x-mean)*inv, z = (xhat*gamma+beta)*(1+scale)+shift, dz = dy * silu'(z) (or dy),
  * dxhat = dz*(1+scale)*gamma: dx = inv * (dxhat - mean(dxhat) - xhat * mean(dxhat*xhat)) per (b, group).
- * Statistics recomputed from x in float64 as the forward does. If add != NULL, dx += add (a residual's gradient,
- * fused: one pass less over memory). dx must not alias dy, x or add. */
-void ie_group_norm_grad_f32(const float* dy, const float* x, const float* gamma, const float* beta,
-                            const float* ss, const float* add, float* dx, int B, int C, long HW, int G, float eps, int silu);
+ * The statistics are the forward's (stats [B, G, 2] from ie_group_norm_f32), or, if stats == NULL, recomputed from x
+ * in float64 as the forward does. If add != NULL, dx += add (a residual's gradient, fused: one pass less over
+ * memory). dx must not alias dy, x or add. */
+void ie_group_norm_grad_f32(const float* dy, const float* x, const float* gamma, const float* beta, const float* ss,
+                            const double* stats, const float* add, float* dx, int B, int C, long HW, int G, float eps,
+                            int silu);
 
 /* dx = dy * s * (1 + x (1 - s)), s = sigmoid(x). */
 void ie_silu_grad_f32(const float* dy, const float* x, float* dx, long n);

@@ -53,7 +53,7 @@ void ie_group_stats(const float* x, long n, float eps, double* mean, double* inv
     *inv = 1.0 / sqrt(var + eps);
 }
 
-void ie_group_norm_f32(const float* x, const float* gamma, const float* beta, const float* ss, float* y,
+void ie_group_norm_f32(const float* x, const float* gamma, const float* beta, const float* ss, float* y, double* stats,
                        int B, int C, long HW, int G, float eps, int silu) {
     const int cg = C / G;
     const long n = (long) cg * HW;
@@ -64,6 +64,10 @@ void ie_group_norm_f32(const float* x, const float* gamma, const float* beta, co
         float* ys = y + ((long) b * C + (long) g * cg) * HW;
         double mean, inv;
         ie_group_stats(xs, n, eps, &mean, &inv);
+        if (stats) {
+            stats[2L * bg] = mean;
+            stats[2L * bg + 1] = inv;
+        }
         for (int cc = 0; cc < cg; cc++) {
             const int c = g * cg + cc;
             double a = inv * gamma[c];

@@ -241,7 +241,13 @@ public final class CudaCheck {
                     String d = name.substring(11);
                     c.agree(Op.GROUP_NORM, d, ops -> ops.groupNorm(x, g, be, 32, 1e-5f, sst, silu));
                     c.agree(Op.GROUP_NORM_GRAD, d, ops -> ops.groupNormGrad(dy, x, g, be, 32, 1e-5f, sst, silu));
-                    c.agree(Op.GROUP_NORM_GRAD, d + " +add", ops -> ops.groupNormGrad(dy, x, g, be, 32, 1e-5f, sst, silu, r));
+                    c.agree(Op.GROUP_NORM_GRAD, d + " +add, saved stats", ops -> {
+                        Tensor[] fwd = ops.groupNormWithStats(x, g, be, 32, 1e-5f, sst, silu);
+                        fwd[0].close();
+                        try (Tensor st = fwd[1]) {
+                            return ops.groupNormGrad(dy, x, g, be, 32, 1e-5f, sst, silu, st, r);
+                        }
+                    });
                 }
             }));
         }

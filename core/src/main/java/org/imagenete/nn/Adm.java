@@ -191,8 +191,9 @@ public final class Adm implements AutoCloseable {
                     if (sink != null) sink.accept("output_blocks." + i, h);
                 }
                 // out.0 GN, out.1 SiLU
-                Tensor hn = ops.groupNorm(h, w("out.0.weight"), w("out.0.bias"), GROUPS, EPS, null, true);
-                if (tape != null) tape.records.add(new HeadRec(tape.keep(h)));
+                Tensor[] st = new Tensor[1];
+                Tensor hn = f.norm(h, "out.0", null, true, st);
+                if (tape != null) tape.records.add(new HeadRec(tape.keep(h), st[0]));
                 tp.release(h);
                 try (hn) {
                     return ops.conv2d(hn, w("out.2.weight"), w("out.2.bias"), 1, 1);   // [B, out, H, W]
@@ -218,6 +219,14 @@ public final class Adm implements AutoCloseable {
             this.embAct = embAct;
             this.tape = tape;
             this.tp = tp;
+        }
+
+        /** GroupNorm {@code key}; with a tape, its statistics are kept there and returned in stats[0]. */
+        Tensor norm(Tensor x, String key, Tensor scaleShift, boolean silu, Tensor[] stats) {
+            if (tape == null) return ops.groupNorm(x, w(key + ".weight"), w(key + ".bias"), GROUPS, EPS, scaleShift, silu);
+            Tensor[] r = ops.groupNormWithStats(x, w(key + ".weight"), w(key + ".bias"), GROUPS, EPS, scaleShift, silu);
+            stats[0] = tape.keep(r[1]);
+            return r[0];
         }
 
         /** Runs one TimestepEmbedSequential; releases its input when {@code consumeInput}. */
@@ -255,7 +264,8 @@ public final class Adm implements AutoCloseable {
         Tensor resBlock(ResBlock rb, Tensor x) {
             String n = rb.name();
             // in_layers.0 GN, in_layers.1 SiLU
-            Tensor h = ops.groupNorm(x, w(n + ".in_layers.0.weight"), w(n + ".in_layers.0.bias"), GROUPS, EPS, null, true); // [B, in, H, W]
+            Tensor[] stIn = new Tensor[1], stOut = new Tensor[1];
+            Tensor h = norm(x, n + ".in_layers.0", null, true, stIn);                    // [B, in, H, W]
             Tensor xr = x;                                                                // x after h_upd/x_upd
             if (rb.resample() != Resample.NONE) {
                 try (Tensor h0 = h) {
@@ -272,17 +282,17 @@ public final class Adm implements AutoCloseable {
             if (config.useScaleShiftNorm()) {
                 // out_layers.0 GN, then h * (1 + scale) + shift, out_layers.1 SiLU, out_layers.2 dropout(0)
                 gnIn = hc;
-                hh = ops.groupNorm(hc, w(n + ".out_layers.0.weight"), w(n + ".out_layers.0.bias"), GROUPS, EPS, e, true);
+                hh = norm(hc, n + ".out_layers.0", e, true, stOut);
             } else {
                 try (Tensor e4 = e.view(e.dim(0), e.dim(1), 1, 1)) {
                     gnIn = addBroadcast(ops, hc, e4);
                 }
                 tp.release(hc);
-                hh = ops.groupNorm(gnIn, w(n + ".out_layers.0.weight"), w(n + ".out_layers.0.bias"), GROUPS, EPS, null, true);
+                hh = norm(gnIn, n + ".out_layers.0", null, true, stOut);
             }
             if (tape != null)
                 tape.records.add(new ResRec(rb, x == cat ? null : tape.keep(x), tape.keep(gnIn), config.useScaleShiftNorm() ? tape.keep(e) : null,
-                        x.dim(2), x.dim(3)));
+                        stIn[0], stOut[0], x.dim(2), x.dim(3)));
             tp.release(gnIn);
             tp.release(e);
             try (hh) {
@@ -303,10 +313,11 @@ public final class Adm implements AutoCloseable {
             if (config.useNewAttentionOrder())
                 throw new UnsupportedOperationException("use_new_attention_order=True checkpoints are not supported yet");
             Tensor qkv;
-            try (Tensor xn = ops.groupNorm(x, w(n + ".norm.weight"), w(n + ".norm.bias"), GROUPS, EPS, null, false)) { // [B, C, H, W]
+            Tensor[] st = new Tensor[1];
+            try (Tensor xn = norm(x, n + ".norm", null, false, st)) {                                            // [B, C, H, W]
                 qkv = ops.conv2d(xn, w(n + ".qkv.weight").view(3 * c, c, 1, 1), w(n + ".qkv.bias"), 1, 0);       // [B, 3C, H, W]
             }
-            if (tape != null) tape.records.add(new AttnRec(ab, tape.keep(x), tape.keep(qkv)));
+            if (tape != null) tape.records.add(new AttnRec(ab, tape.keep(x), tape.keep(qkv), st[0]));
             try (Tensor a = ops.attention(qkv.view(b, 3 * c, hgt * wid), ab.heads())) {                          // [B, C, T]
                 return ops.conv2d(a.view(b, c, hgt, wid), w(n + ".proj_out.weight").view(c, c, 1, 1),
                         w(n + ".proj_out.bias"), 1, 0, x);                                                       // x + proj_out(a): [B, C, H, W]

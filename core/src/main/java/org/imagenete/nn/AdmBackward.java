@@ -22,10 +22,11 @@ final class AdmBackward {
     /** What the backward pass of each layer needs, in forward order. */
     record ConvRec(Conv layer, int h, int w) {}
 
-    /** x is null for a decoder block's first ResBlock, whose input is rebuilt from the block's {@link CatRec}. */
-    record ResRec(ResBlock layer, Tensor x, Tensor gnOutInput, Tensor scaleShift, int h, int w) {}
+    /** x is null for a decoder block's first ResBlock, whose input is rebuilt from the block's {@link CatRec};
+     *  statsIn, statsOut: the statistics of in_layers.0 and out_layers.0 (GroupNorms). */
+    record ResRec(ResBlock layer, Tensor x, Tensor gnOutInput, Tensor scaleShift, Tensor statsIn, Tensor statsOut, int h, int w) {}
 
-    record AttnRec(AttentionBlock layer, Tensor x, Tensor qkv) {}
+    record AttnRec(AttentionBlock layer, Tensor x, Tensor qkv, Tensor stats) {}
 
     record DownRec(Down layer, int h, int w) {}
 
@@ -34,7 +35,7 @@ final class AdmBackward {
     /** Start of a decoder block: its input was cat([h, skip]) and the gradient splits at {@code channelsH}. */
     record CatRec(Tensor h, Tensor skip, int channelsH) {}
 
-    record HeadRec(Tensor h) {}
+    record HeadRec(Tensor h, Tensor stats) {}
 
     /** See {@link Adm#inputGradient}. */
     static Tensor inputGradient(Adm adm, Ops ops, Adm.Tape tape, Tensor v) { return new AdmBackward(adm).run(ops, tape, v); }
@@ -51,7 +52,7 @@ final class AdmBackward {
         // head: out = conv(SiLU(GN(h)))
         HeadRec head = (HeadRec) recs.get(r--);
         try (Tensor dhn = ops.conv2dGrad(v, w("out.2.weight"), 1, 1, in[2], in[3])) {
-            g = ops.groupNormGrad(dhn, head.h(), w("out.0.weight"), w("out.0.bias"), Adm.GROUPS, Adm.EPS, null, true);
+            g = ops.groupNormGrad(dhn, head.h(), w("out.0.weight"), w("out.0.bias"), Adm.GROUPS, Adm.EPS, null, true, head.stats(), null);
         }
         int nIn = adm.layers.inputBlocks.size();
         for (int i = adm.layers.outputBlocks.size() - 1; i >= 0; i--) {
@@ -118,17 +119,19 @@ final class AdmBackward {
         }
         try (Tensor dhh = ops.conv2dGrad(dOut, w(n + ".out_layers.3.weight"), 1, 1, h2, w2);               // [B, out, H', W']
              Tensor dhc = ops.groupNormGrad(dhh, rr.gnOutInput(), w(n + ".out_layers.0.weight"), w(n + ".out_layers.0.bias"),
-                     Adm.GROUPS, Adm.EPS, rr.scaleShift(), true);
+                     Adm.GROUPS, Adm.EPS, rr.scaleShift(), true, rr.statsOut(), null);
              Tensor dh = ops.conv2dGrad(dhc, w(n + ".in_layers.2.weight"), 1, 1, h2, w2)) {                  // [B, in, H', W']
             rr.gnOutInput().close();
+            rr.statsOut().close();
             if (rr.scaleShift() != null) rr.scaleShift().close();
             Tensor da = rb.resample() == Resample.NONE ? dh
                     : rb.resample() == Resample.DOWN ? ops.avgPool2xGrad(dh) : ops.upsampleNearest2xGrad(dh);  // [B, in, H, W]
             Tensor x = rr.x() != null ? rr.x() : ops.concat(cat.h(), cat.skip());      // recomputed decoder input
             try {
                 return ops.groupNormGrad(da, x, w(n + ".in_layers.0.weight"), w(n + ".in_layers.0.bias"), Adm.GROUPS, Adm.EPS, null,
-                        true, dSkip);
+                        true, rr.statsIn(), dSkip);
             } finally {
+                rr.statsIn().close();
                 if (da != dh) da.close();
                 if (x != rr.x()) x.close();
             }
@@ -146,7 +149,9 @@ final class AdmBackward {
              Tensor dqkv = ops.attentionGrad(da.view(b, c, hgt * wid), ar.qkv().view(b, 3 * c, hgt * wid), ab.heads()); // [B, 3C, T]
              Tensor dxn = ops.conv2dGrad(dqkv.view(b, 3 * c, hgt, wid), w(n + ".qkv.weight").view(3 * c, c, 1, 1), 1, 0, hgt, wid)) {
             ar.qkv().close();
-            return ops.groupNormGrad(dxn, x, w(n + ".norm.weight"), w(n + ".norm.bias"), Adm.GROUPS, Adm.EPS, null, false, dy); // + residual
+            try (Tensor st = ar.stats()) {
+                return ops.groupNormGrad(dxn, x, w(n + ".norm.weight"), w(n + ".norm.bias"), Adm.GROUPS, Adm.EPS, null, false, st, dy); // + residual
+            }
         }
     }
 

@@ -87,6 +87,14 @@ public final class Checks {
         if (scaleShift != null) shape("group_norm scale-shift", scaleShift, x.dim(0), 2 * c);
     }
 
+    /** GroupNorm statistics saved by {@code groupNormWithStats} for x: F64 [B, groups, 2]. */
+    public static void groupNormStats(Tensor stats, Tensor x, int groups) {
+        if (stats == null) return;
+        if (stats.dtype() != DType.F64 || !stats.shape().equals(Shape.of(x.dim(0), groups, 2)))
+            throw new IllegalArgumentException("group_norm statistics must be F64 [" + x.dim(0) + ", " + groups + ", 2], got "
+                    + stats.dtype() + stats.shape());
+    }
+
     public static void layerNorm(Tensor x, Tensor gamma, Tensor beta) {
         f32("layer_norm input", x);
         if (x.rank() < 2) throw new IllegalArgumentException("layer_norm input must be [B,C,...], got " + x.shape());

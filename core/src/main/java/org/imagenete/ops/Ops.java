@@ -63,6 +63,13 @@ public interface Ops {
      */
     Tensor groupNorm(Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu);
 
+    /**
+     * {@link #groupNorm}, also returning the statistics it used, for {@link #groupNormGrad} to take instead of
+     * recomputing them (one pass over x less): {y, stats F64 [B, groups, 2] holding each group's mean and
+     * 1/sqrt(var + eps)}.
+     */
+    Tensor[] groupNormWithStats(Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu);
+
     /** x * sigmoid(x), any shape. */
     Tensor silu(Tensor x);
 
@@ -143,14 +150,15 @@ public interface Ops {
 
     /**
      * Of {@link #groupNorm} with the same arguments; x is the forward input. Scale-shift is held constant.
+     * {@code stats}: the forward's, from {@link #groupNormWithStats}, or null to recompute them from x.
      * {@code add} (null, or of x's shape) is added to the result: a residual's gradient, fused as {@link #conv2d}'s.
      */
     Tensor groupNormGrad(Tensor dy, Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu,
-                         Tensor add);
+                         Tensor stats, Tensor add);
 
     default Tensor groupNormGrad(Tensor dy, Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift,
                                  boolean silu) {
-        return groupNormGrad(dy, x, gamma, beta, groups, eps, scaleShift, silu, null);
+        return groupNormGrad(dy, x, gamma, beta, groups, eps, scaleShift, silu, null, null);
     }
 
     /** Of {@link #silu}: dy * sigmoid(x) (1 + x (1 - sigmoid(x))). */

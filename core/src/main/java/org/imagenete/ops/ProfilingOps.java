@@ -65,6 +65,10 @@ public final class ProfilingOps implements Ops {
         return time("group_norm", x, () -> inner.groupNorm(x, g, b, groups, eps, ss, silu));
     }
 
+    @Override public Tensor[] groupNormWithStats(Tensor x, Tensor g, Tensor b, int groups, float eps, Tensor ss, boolean silu) {
+        return time("group_norm +stats", x, () -> inner.groupNormWithStats(x, g, b, groups, eps, ss, silu));
+    }
+
     @Override public Tensor silu(Tensor x) { return time("silu", x, () -> inner.silu(x)); }
 
     @Override public Tensor add(Tensor a, Tensor b) { return time("add", a, () -> inner.add(a, b)); }
@@ -103,9 +107,9 @@ public final class ProfilingOps implements Ops {
     @Override public Tensor linearGrad(Tensor dy, Tensor w) { return time("linear_grad", dy, () -> inner.linearGrad(dy, w)); }
 
     @Override public Tensor groupNormGrad(Tensor dy, Tensor x, Tensor g, Tensor b, int groups, float eps, Tensor ss, boolean silu,
-                                          Tensor add) {
-        return time(add != null ? "group_norm_grad +add" : "group_norm_grad", x,
-                () -> inner.groupNormGrad(dy, x, g, b, groups, eps, ss, silu, add));
+                                          Tensor stats, Tensor add) {
+        return time("group_norm_grad" + (stats != null ? " +stats" : "") + (add != null ? " +add" : ""), x,
+                () -> inner.groupNormGrad(dy, x, g, b, groups, eps, ss, silu, stats, add));
     }
 
     @Override public Tensor siluGrad(Tensor dy, Tensor x) { return time("silu_grad", x, () -> inner.siluGrad(dy, x)); }

@@ -141,11 +141,13 @@ class GradAgreementTest {
         }
     }
 
-    @ParameterizedTest(name = "group_norm_grad b{0} c{1} {2}x{3} ss {4} silu {5} add {6}")
-    @CsvSource({"1, 256, 64, 64, true, true, false", "1, 512, 32, 32, false, true, true", "2, 1024, 8, 8, true, true, false",
-            "1, 2048, 8, 8, false, true, false", "3, 64, 5, 7, true, false, true", "1, 256, 1, 1, false, false, false",
-            "2, 96, 13, 11, true, true, true", "1, 128, 16, 16, false, false, true", "1, 256, 64, 64, false, true, true"})
-    void groupNormGrad(int b, int c, int h, int w, boolean ss, boolean silu, boolean add) {
+    @ParameterizedTest(name = "group_norm_grad b{0} c{1} {2}x{3} ss {4} silu {5} add {6} saved stats {7}")
+    @CsvSource({"1, 256, 64, 64, true, true, false, false", "1, 512, 32, 32, false, true, true, true",
+            "2, 1024, 8, 8, true, true, false, true", "1, 2048, 8, 8, false, true, false, false",
+            "3, 64, 5, 7, true, false, true, true", "1, 256, 1, 1, false, false, false, false",
+            "2, 96, 13, 11, true, true, true, false", "1, 128, 16, 16, false, false, true, true",
+            "1, 256, 64, 64, false, true, true, true", "2, 96, 13, 11, true, true, false, true"})
+    void groupNormGrad(int b, int c, int h, int w, boolean ss, boolean silu, boolean add, boolean saved) {
         // 1x1 spatial with 256 channels: 8 values per group. With 2 (64 channels) a group can have a variance
         // of ~1e-6, where inv ~ 300 amplifies the fp32 rounding of x itself (the problem is ill-conditioned in
         // fp32 input precision, not the kernel); real groups hold >= 512 values.
@@ -157,8 +159,16 @@ class GradAgreementTest {
              Tensor s = ss ? Rand.uniform(4, 0.5f, b, 2 * c) : null;
              Tensor dy = Rand.uniform(5 + c, b, c, h, w);
              Tensor r = add ? Rand.uniform(6 + c, b, c, h, w) : null) {
-            agree(Op.GROUP_NORM_GRAD, b + "x" + c + "x" + h + "x" + w + (ss ? " ss" : "") + (silu ? " silu" : "") + (add ? " +add" : ""),
-                    ops -> ops.groupNormGrad(dy, x, g, be, 32, 1e-5f, s, silu, r));
+            // saved: each backend's own forward statistics (groupNormWithStats), as the ADM's tape holds them
+            agree(Op.GROUP_NORM_GRAD, b + "x" + c + "x" + h + "x" + w + (ss ? " ss" : "") + (silu ? " silu" : "") + (add ? " +add" : "")
+                            + (saved ? " saved stats" : ""), ops -> {
+                if (!saved) return ops.groupNormGrad(dy, x, g, be, 32, 1e-5f, s, silu, null, r);
+                Tensor[] fwd = ops.groupNormWithStats(x, g, be, 32, 1e-5f, s, silu);
+                fwd[0].close();
+                try (Tensor st = fwd[1]) {
+                    return ops.groupNormGrad(dy, x, g, be, 32, 1e-5f, s, silu, st, r);
+                }
+            });
         }
     }
 

@@ -17,6 +17,7 @@ import org.junit.jupiter.params.provider.CsvSource;
 import java.util.Map;
 import java.util.function.Function;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
@@ -238,6 +239,23 @@ class OpsAgreementTest {
              Tensor be = Rand.uniform(3, 0.05f, c);
              Tensor s = ss ? Rand.uniform(4, 0.5f, b, 2 * c) : null) {
             agree(Op.GROUP_NORM, b + "x" + c + "x" + h + "x" + w, ops -> ops.groupNorm(x, g, be, 32, 1e-5f, s, silu));
+            // with statistics (for the gradient): the same output bit for bit, and the reference's mean and 1/sqrt(var + eps)
+            Tensor[] f = fast.groupNormWithStats(x, g, be, 32, 1e-5f, s, silu), r = REF.groupNormWithStats(x, g, be, 32, 1e-5f, s, silu);
+            try (Tensor fy = f[0]; Tensor fs = f[1]; Tensor ry = r[0]; Tensor rs = r[1];
+                 Tensor y = fast.groupNorm(x, g, be, 32, 1e-5f, s, silu)) {
+                assertArrayEquals(y.toFloatArray(), fy.toFloatArray(), "group_norm with statistics changed y");
+                double[] sf = fs.toDoubleArray(), sr = rs.toDoubleArray();
+                assertEquals(b * 32 * 2, sf.length);
+                // The cpu backend sums x and x^2 in one pass (fp32 partial sums of 1024 values, float64 across them):
+                // mean and variance are good to ~1e-7 of E[x^2]. Compared as variances, since 1/sqrt(var + eps) of a
+                // group with (near) zero variance magnifies that ~1e-11 absolute difference against eps = 1e-5.
+                for (int i = 0; i < sf.length; i += 2) {
+                    double varR = 1 / (sr[i + 1] * sr[i + 1]) - 1e-5, varF = 1 / (sf[i + 1] * sf[i + 1]) - 1e-5;
+                    double ex2 = varR + sr[i] * sr[i];
+                    assertEquals(sr[i], sf[i], 1e-6 * Math.sqrt(ex2), "mean of group " + i / 2);
+                    assertEquals(varR, varF, 1e-6 * ex2, "variance of group " + i / 2);
+                }
+            }
         }
     }
 

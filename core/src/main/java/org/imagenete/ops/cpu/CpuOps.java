@@ -39,7 +39,7 @@ public final class CpuOps implements Ops {
     private static final MethodHandle LINEAR = NativeLib.handle("ie_linear_f32", voidFn(ADDRESS, ADDRESS, ADDRESS,
             ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle GROUP_NORM = NativeLib.handle("ie_group_norm_f32", voidFn(ADDRESS, ADDRESS,
-            ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_FLOAT, JAVA_INT));
+            ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_FLOAT, JAVA_INT));
     private static final MethodHandle SILU = NativeLib.handle("ie_silu_f32", voidFn(ADDRESS, ADDRESS, JAVA_LONG));
     private static final MethodHandle ADD = NativeLib.handle("ie_add_f32", voidFn(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
     private static final MethodHandle CONCAT = NativeLib.handle("ie_concat_f32", voidFn(ADDRESS, ADDRESS, ADDRESS,
@@ -198,12 +198,29 @@ public final class CpuOps implements Ops {
 
     @Override
     public Tensor groupNorm(Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu) {
+        return groupNorm(x, gamma, beta, groups, eps, scaleShift, silu, null);
+    }
+
+    @Override
+    public Tensor[] groupNormWithStats(Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu) {
+        Checks.groupNorm(x, gamma, beta, groups, scaleShift);
+        Tensor stats = Tensor.allocate(DType.F64, x.dim(0), groups, 2);
+        try {
+            return new Tensor[]{groupNorm(x, gamma, beta, groups, eps, scaleShift, silu, stats), stats};
+        } catch (RuntimeException | Error e) {
+            stats.close();
+            throw e;
+        }
+    }
+
+    /** stats: null, or F64 [B, groups, 2] to receive the statistics. */
+    private Tensor groupNorm(Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu, Tensor stats) {
         Checks.groupNorm(x, gamma, beta, groups, scaleShift);
         Tensor y = f32(x.shape().dims());
         int b = x.dim(0), c = x.dim(1);
         long hw = x.numel() / ((long) b * c);
-        return run(y, () -> { GROUP_NORM.invokeExact(seg(x), seg(gamma), seg(beta), seg(scaleShift), seg(y), b, c, hw, groups,
-                eps, silu ? 1 : 0); });
+        return run(y, () -> { GROUP_NORM.invokeExact(seg(x), seg(gamma), seg(beta), seg(scaleShift), seg(y), seg(stats), b, c, hw,
+                groups, eps, silu ? 1 : 0); });
     }
 
     @Override
@@ -314,7 +331,7 @@ public final class CpuOps implements Ops {
     private static final MethodHandle LINEAR_GRAD = NativeLib.handle("ie_linear_grad_f32", voidFn(ADDRESS, ADDRESS,
             ADDRESS, JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle GROUP_NORM_GRAD = NativeLib.handle("ie_group_norm_grad_f32", voidFn(ADDRESS,
-            ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_FLOAT, JAVA_INT));
+            ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_FLOAT, JAVA_INT));
     private static final MethodHandle SILU_GRAD = NativeLib.handle("ie_silu_grad_f32", voidFn(ADDRESS, ADDRESS, ADDRESS, JAVA_LONG));
     private static final MethodHandle CONCAT_GRAD = NativeLib.handle("ie_concat_grad_f32", voidFn(ADDRESS, ADDRESS,
             ADDRESS, JAVA_INT, JAVA_LONG, JAVA_LONG));
@@ -371,15 +388,16 @@ public final class CpuOps implements Ops {
 
     @Override
     public Tensor groupNormGrad(Tensor dy, Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu,
-                                Tensor add) {
+                                Tensor stats, Tensor add) {
         Checks.groupNorm(x, gamma, beta, groups, scaleShift);
         Checks.same("group_norm_grad", dy, x);
+        Checks.groupNormStats(stats, x, groups);
         if (add != null) Checks.same("group_norm_grad", add, x);
         Tensor dx = f32(x.shape().dims());
         int b = x.dim(0), c = x.dim(1);
         long hw = x.numel() / ((long) b * c);
-        return run(dx, () -> { GROUP_NORM_GRAD.invokeExact(seg(dy), seg(x), seg(gamma), seg(beta), seg(scaleShift), seg(add), seg(dx),
-                b, c, hw, groups, eps, silu ? 1 : 0); });
+        return run(dx, () -> { GROUP_NORM_GRAD.invokeExact(seg(dy), seg(x), seg(gamma), seg(beta), seg(scaleShift), seg(stats),
+                seg(add), seg(dx), b, c, hw, groups, eps, silu ? 1 : 0); });
     }
 
     @Override

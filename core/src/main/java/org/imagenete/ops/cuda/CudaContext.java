@@ -70,7 +70,7 @@ public final class CudaContext implements DeviceSupport, AutoCloseable {
     /** New F32 tensor living on the device (host memory allocated but stale until read). */
     Tensor output(int... dims) { return output(DType.F32, dims); }
 
-    private Tensor output(DType dtype, int... dims) {
+    Tensor output(DType dtype, int... dims) {
         Tensor t = Tensor.allocate(dtype, dims);
         try {
             t.attachMirror(allocate(t.byteSize()), true);

@@ -6,6 +6,7 @@ import org.imagenete.device.KernelArgs;
 import org.imagenete.ops.Checks;
 import org.imagenete.ops.Op;
 import org.imagenete.ops.Ops;
+import org.imagenete.tensor.DType;
 import org.imagenete.tensor.Tensor;
 
 import java.util.ArrayList;
@@ -163,8 +164,10 @@ public final class CudaOps implements Ops {
             return b.ptr;
         }
 
-        Tensor out(int... dims) {
-            Tensor t = ctx.output(dims);
+        Tensor out(int... dims) { return out(DType.F32, dims); }
+
+        Tensor out(DType dtype, int... dims) {
+            Tensor t = ctx.output(dtype, dims);
             outs.add(t);
             return t;
         }
@@ -280,6 +283,17 @@ public final class CudaOps implements Ops {
 
     @Override
     public Tensor groupNorm(Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu) {
+        return groupNorm(x, gamma, beta, groups, eps, scaleShift, silu, false)[0];
+    }
+
+    @Override
+    public Tensor[] groupNormWithStats(Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu) {
+        return groupNorm(x, gamma, beta, groups, eps, scaleShift, silu, true);
+    }
+
+    /** {y} or, withStats, {y, stats [B, groups, 2] F64}. */
+    private Tensor[] groupNorm(Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu,
+                               boolean withStats) {
         Checks.groupNorm(x, gamma, beta, groups, scaleShift);
         int b = x.dim(0), ch = x.dim(1);
         long hw = x.numel() / ((long) b * ch), n = hw * (ch / groups);
@@ -287,33 +301,36 @@ public final class CudaOps implements Ops {
         try (Call c = new Call()) {
             long px = c.in(x), pg = c.weight(gamma), pb = c.weight(beta), pss = c.in(scaleShift);
             Tensor y = c.out(x.shape().dims());
+            Tensor stats = withStats ? c.out(DType.F64, b, groups, 2) : null;
             long part = gnStats(c, px, b * groups, n, chunks);
             dev.launch("group_norm_apply_f32_v1", Dim3.of(b * ch, Dim3.blocks(hw, Kernels.GN_APPLY_PER_BLOCK)), Dim3.of(Kernels.GN_THREADS),
-                    KernelArgs.of().ptr(px).ptr(pg).ptr(pb).ptr(pss).ptr(part).ptr(c.ptr(y)).i32(ch).i64(hw).i32(groups).i32(chunks)
-                            .f32(eps).i32(silu ? 1 : 0));
-            return c.done(y);
+                    KernelArgs.of().ptr(px).ptr(pg).ptr(pb).ptr(pss).ptr(part).ptr(c.ptr(y)).ptr(stats == null ? 0 : c.ptr(stats))
+                            .i32(ch).i64(hw).i32(groups).i32(chunks).f32(eps).i32(silu ? 1 : 0));
+            return c.done(withStats ? new Tensor[]{y, stats} : new Tensor[]{y});
         }
     }
 
     @Override
     public Tensor groupNormGrad(Tensor dy, Tensor x, Tensor gamma, Tensor beta, int groups, float eps, Tensor scaleShift, boolean silu,
-                                Tensor add) {
+                                Tensor stats, Tensor add) {
         Checks.groupNorm(x, gamma, beta, groups, scaleShift);
         Checks.same("group_norm_grad", dy, x);
+        Checks.groupNormStats(stats, x, groups);
         if (add != null) Checks.same("group_norm_grad", add, x);
         int b = x.dim(0), ch = x.dim(1);
         long hw = x.numel() / ((long) b * ch), n = hw * (ch / groups);
         int chunks = gnChunks(n);
         try (Call c = new Call()) {
             long pdy = c.in(dy), px = c.in(x), pg = c.weight(gamma), pb = c.weight(beta), pss = c.in(scaleShift), padd = c.in(add);
+            long pst = c.in(stats);
             Tensor dx = c.out(x.shape().dims());
-            long part = gnStats(c, px, b * groups, n, chunks);
+            long part = stats == null ? gnStats(c, px, b * groups, n, chunks) : 0;   // the forward's statistics, or recomputed
             long part2 = c.scratch(16L * b * groups * chunks);
             dev.launch("group_norm_grad_reduce_f32_v1", Dim3.of(b * groups, chunks), Dim3.of(Kernels.GN_THREADS),
-                    KernelArgs.of().ptr(pdy).ptr(px).ptr(pg).ptr(pb).ptr(pss).ptr(part).ptr(part2).i32(ch).i64(hw).i32(groups)
+                    KernelArgs.of().ptr(pdy).ptr(px).ptr(pg).ptr(pb).ptr(pss).ptr(part).ptr(pst).ptr(part2).i32(ch).i64(hw).i32(groups)
                             .i32(chunks).f32(eps).i32(silu ? 1 : 0));
             dev.launch("group_norm_grad_apply_f32_v1", Dim3.of(b * ch, Dim3.blocks(hw, Kernels.GN_APPLY_PER_BLOCK)),
-                    Dim3.of(Kernels.GN_THREADS), KernelArgs.of().ptr(pdy).ptr(px).ptr(pg).ptr(pb).ptr(pss).ptr(part).ptr(part2)
+                    Dim3.of(Kernels.GN_THREADS), KernelArgs.of().ptr(pdy).ptr(px).ptr(pg).ptr(pb).ptr(pss).ptr(part).ptr(pst).ptr(part2)
                             .ptr(padd).ptr(c.ptr(dx)).i32(ch).i64(hw).i32(groups).i32(chunks).f32(eps).i32(silu ? 1 : 0));
             return c.done(dx);
         }

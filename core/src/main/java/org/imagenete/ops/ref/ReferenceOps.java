@@ -6,6 +6,8 @@ import org.imagenete.ops.Ops;
 import org.imagenete.tensor.DType;
 import org.imagenete.tensor.Tensor;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.EnumSet;
 import java.util.Set;
 
@@ -73,6 +75,33 @@ public final class ReferenceOps implements Ops {
 
     @Override
     public Tensor groupNorm(Tensor xt, Tensor gt, Tensor bt, int groups, float eps, Tensor sst, boolean silu) {
+        return groupNorm(xt, gt, bt, groups, eps, sst, silu, null);
+    }
+
+    @Override
+    public Tensor[] groupNormWithStats(Tensor xt, Tensor gt, Tensor bt, int groups, float eps, Tensor sst, boolean silu) {
+        Checks.groupNorm(xt, gt, bt, groups, sst);
+        double[] stats = new double[xt.dim(0) * groups * 2];
+        Tensor y = groupNorm(xt, gt, bt, groups, eps, sst, silu, stats);
+        Tensor st = Tensor.allocate(DType.F64, xt.dim(0), groups, 2);
+        MemorySegment.copy(stats, 0, st.data(), ValueLayout.JAVA_DOUBLE_UNALIGNED, 0, stats.length);
+        return new Tensor[]{y, st};
+    }
+
+    /** Mean and 1/sqrt(var + eps) (biased variance, two passes in float64) of x[base .. base + n). */
+    private static double[] groupStats(float[] x, int base, int n, float eps) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) sum += x[base + i];
+        double mean = sum / n, sq = 0;
+        for (int i = 0; i < n; i++) {
+            double d = x[base + i] - mean;
+            sq += d * d;
+        }
+        return new double[]{mean, 1.0 / Math.sqrt(sq / n + eps)};
+    }
+
+    /** stats: null, or [B * groups * 2] to receive each group's mean and 1/sqrt(var + eps). */
+    private Tensor groupNorm(Tensor xt, Tensor gt, Tensor bt, int groups, float eps, Tensor sst, boolean silu, double[] stats) {
         Checks.groupNorm(xt, gt, bt, groups, sst);
         int bn = xt.dim(0), c = xt.dim(1);
         int hw = (int) (xt.numel() / ((long) bn * c));
@@ -83,14 +112,12 @@ public final class ReferenceOps implements Ops {
         for (int b = 0; b < bn; b++)
             for (int g = 0; g < groups; g++) {
                 int base = (b * c + g * cg) * hw, n = cg * hw;
-                double sum = 0;
-                for (int i = 0; i < n; i++) sum += x[base + i];
-                double mean = sum / n, sq = 0;
-                for (int i = 0; i < n; i++) {
-                    double d = x[base + i] - mean;
-                    sq += d * d;
+                double[] st = groupStats(x, base, n, eps);
+                double mean = st[0], inv = st[1];
+                if (stats != null) {
+                    stats[2 * (b * groups + g)] = mean;
+                    stats[2 * (b * groups + g) + 1] = inv;
                 }
-                double inv = 1.0 / Math.sqrt(sq / n + eps);
                 for (int cc = 0; cc < cg; cc++) {
                     int ch = g * cg + cc;
                     for (int i = 0; i < hw; i++) {
@@ -335,11 +362,13 @@ public final class ReferenceOps implements Ops {
 
     @Override
     public Tensor groupNormGrad(Tensor dyt, Tensor xt, Tensor gt, Tensor bt, int groups, float eps, Tensor sst, boolean silu,
-                                Tensor addt) {
+                                Tensor statst, Tensor addt) {
         Checks.groupNorm(xt, gt, bt, groups, sst);
         Checks.same("group_norm_grad", dyt, xt);
+        Checks.groupNormStats(statst, xt, groups);
         if (addt != null) Checks.same("group_norm_grad", addt, xt);
         float[] add = addt == null ? null : addt.toFloatArray();
+        double[] stats = statst == null ? null : statst.toDoubleArray();
         int bn = xt.dim(0), c = xt.dim(1);
         int hw = (int) (xt.numel() / ((long) bn * c));
         int cg = c / groups, n = cg * hw;
@@ -350,11 +379,9 @@ public final class ReferenceOps implements Ops {
         for (int b = 0; b < bn; b++)
             for (int g = 0; g < groups; g++) {
                 int base = (b * c + g * cg) * hw;
-                double sum = 0;
-                for (int i = 0; i < n; i++) sum += x[base + i];
-                double mean = sum / n, sq = 0;
-                for (int i = 0; i < n; i++) sq += (x[base + i] - mean) * (x[base + i] - mean);
-                double inv = 1.0 / Math.sqrt(sq / n + eps);
+                double[] st = stats == null ? groupStats(x, base, n, eps)
+                        : new double[]{stats[2 * (b * groups + g)], stats[2 * (b * groups + g) + 1]};
+                double mean = st[0], inv = st[1];
                 double m1 = 0, m2 = 0;
                 for (int cc = 0; cc < cg; cc++) {
                     int ch = g * cg + cc;

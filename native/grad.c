@@ -262,28 +262,37 @@ void ie_linear_grad_f32(const float* dy, const float* w, float* dx, int N, int M
 
 /* -------------------------------------------------------------------------------- group norm */
 
+/* Plane (sample b, channel c) of a [B, C, HW] tensor held as two parts along the channels: a [B, Ca, HW], b [B, C-Ca, HW]. */
+static inline const float* cat_plane(const float* a, const float* b, int Ca, int C, int s, int c, long HW)
+{
+    return c < Ca ? a + ((long) s * Ca + c) * HW : b + ((long) s * (C - Ca) + (c - Ca)) * HW;
+}
+
 void ie_group_norm_grad_f32(const float* dy, const float* x, const float* gamma, const float* beta, const float* ss,
                             const double* stats, const float* add, float* dx, int B, int C, long HW, int G, float eps,
                             int silu)
+{
+    ie_group_norm_grad_cat_f32(dy, x, NULL, C, gamma, beta, ss, stats, add, dx, NULL, B, C, HW, G, eps, silu);
+}
+
+void ie_group_norm_grad_cat_f32(const float* dy, const float* xa, const float* xb, int Ca, const float* gamma,
+                                const float* beta, const float* ss, const double* stats, const float* add, float* dxa,
+                                float* dxb, int B, int C, long HW, int G, float eps, int silu)
 {
     const int cg = C / G;
     const long n = (long) cg * HW;
     #pragma omp parallel for schedule(dynamic, 1)
     for (int bg = 0; bg < B * G; bg++) {
         const int b = bg / G, g = bg % G;
-        const long off = ((long) b * C + (long) g * cg) * HW;
-        const float* xs = x + off;
-        const float* dys = dy + off;
-        float* dxs = dx + off;
-        /* the forward's statistics, or recomputed exactly as the forward (ops.c) computes them */
+        /* the forward's statistics, or recomputed exactly as the forward (ops.c) computes them (x in one part) */
         double mean, inv;
         if (stats) {
             mean = stats[2L * bg];
             inv = stats[2L * bg + 1];
         } else {
-            ie_group_stats(xs, n, eps, &mean, &inv);
+            ie_group_stats(cat_plane(xa, xb, Ca, C, b, g * cg, HW), n, eps, &mean, &inv);
         }
-        const float invf = (float) inv, xb = (float) (-mean * inv);    /* xhat = x * invf + xb */
+        const float invf = (float) inv, xo = (float) (-mean * inv);    /* xhat = x * invf + xo */
         /* pass 1: dxhat (kept in dx) and its two group means */
         double m1 = 0, m2 = 0;
         for (int cc = 0; cc < cg; cc++) {
@@ -295,9 +304,9 @@ void ie_group_norm_grad_f32(const float* dy, const float* x, const float* gamma,
                 o = o * sc + ss[(long) b * 2 * C + C + c];
             }
             const float af = (float) a, of = (float) o, gf = (float) (sc * gamma[c]);
-            const float* xc = xs + cc * HW;
-            const float* dyc = dys + cc * HW;
-            float* dxc = dxs + cc * HW;
+            const float* xc = cat_plane(xa, xb, Ca, C, b, c, HW);
+            const float* dyc = dy + ((long) b * C + c) * HW;
+            float* dxc = (float*) cat_plane(dxa, dxb, Ca, C, b, c, HW);
             double c1 = 0, c2 = 0;
             /* fp32 partial sums over blocks of IE_SUM_BLOCK, accumulated in float64 */
             for (long i0 = 0; i0 < HW; i0 += IE_SUM_BLOCK) {
@@ -311,7 +320,7 @@ void ie_group_norm_grad_f32(const float* dy, const float* x, const float* gamma,
                         const float d = dyc[i] * (sg * (1.0f + z * (1.0f - sg))) * gf;
                         dxc[i] = d;
                         f1 += d;
-                        f2 += d * (xc[i] * invf + xb);
+                        f2 += d * (xc[i] * invf + xo);
                     }
                 } else {
                     #pragma omp simd reduction(+:f1, f2)
@@ -319,7 +328,7 @@ void ie_group_norm_grad_f32(const float* dy, const float* x, const float* gamma,
                         const float d = dyc[i] * gf;
                         dxc[i] = d;
                         f1 += d;
-                        f2 += d * (xc[i] * invf + xb);
+                        f2 += d * (xc[i] * invf + xo);
                     }
                 }
                 c1 += f1;
@@ -330,13 +339,18 @@ void ie_group_norm_grad_f32(const float* dy, const float* x, const float* gamma,
         }
         const float m1f = (float) (m1 / n), m2f = (float) (m2 / n);
         /* pass 2: dx = inv (dxhat - m1 - xhat m2) [+ add] */
-        if (add) {
-            const float* as = add + off;
-            #pragma omp simd
-            for (long i = 0; i < n; i++) dxs[i] = invf * (dxs[i] - m1f - (xs[i] * invf + xb) * m2f) + as[i];
-        } else {
-            #pragma omp simd
-            for (long i = 0; i < n; i++) dxs[i] = invf * (dxs[i] - m1f - (xs[i] * invf + xb) * m2f);
+        for (int cc = 0; cc < cg; cc++) {
+            const int c = g * cg + cc;
+            const float* xc = cat_plane(xa, xb, Ca, C, b, c, HW);
+            float* dxc = (float*) cat_plane(dxa, dxb, Ca, C, b, c, HW);
+            if (add) {
+                const float* ac = add + ((long) b * C + c) * HW;
+                #pragma omp simd
+                for (long i = 0; i < HW; i++) dxc[i] = invf * (dxc[i] - m1f - (xc[i] * invf + xo) * m2f) + ac[i];
+            } else {
+                #pragma omp simd
+                for (long i = 0; i < HW; i++) dxc[i] = invf * (dxc[i] - m1f - (xc[i] * invf + xo) * m2f);
+            }
         }
     }
 }

@@ -204,6 +204,13 @@ void ie_group_norm_grad_f32(const float* dy, const float* x, const float* gamma,
                             const double* stats, const float* add, float* dx, int B, int C, long HW, int G, float eps,
                             int silu);
 
+/* ie_group_norm_grad_f32 of x = concat(xa [B, Ca, HW], xb [B, C-Ca, HW]) along the channels (a decoder's
+ * cat([h, skip]), which then need not be built), dx returned in the same two parts dxa, dxb. xb == NULL with Ca == C:
+ * x and dx in one part. stats must be given when xb != NULL. dx parts must not alias dy, x or add. */
+void ie_group_norm_grad_cat_f32(const float* dy, const float* xa, const float* xb, int Ca, const float* gamma,
+                                const float* beta, const float* ss, const double* stats, const float* add, float* dxa,
+                                float* dxb, int B, int C, long HW, int G, float eps, int silu);
+
 /* dx = dy * s * (1 + x (1 - s)), s = sigmoid(x). */
 void ie_silu_grad_f32(const float* dy, const float* x, float* dx, long n);
 

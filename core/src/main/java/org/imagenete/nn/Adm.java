@@ -211,7 +211,7 @@ public final class Adm implements AutoCloseable {
         final Tensor embAct;
         final Tape tape;
         final Tape tp;
-        /** The decoder block input being consumed: not kept, the backward pass rebuilds it from its halves. */
+        /** The decoder block input being consumed: not kept, the backward pass reads it in its halves. */
         Tensor cat;
 
         Fwd(Ops ops, Tensor embAct, Tape tape, Tape tp) {

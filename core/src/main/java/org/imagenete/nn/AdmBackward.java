@@ -22,7 +22,7 @@ final class AdmBackward {
     /** What the backward pass of each layer needs, in forward order. */
     record ConvRec(Conv layer, int h, int w) {}
 
-    /** x is null for a decoder block's first ResBlock, whose input is rebuilt from the block's {@link CatRec};
+    /** x is null for a decoder block's first ResBlock, whose input is the halves in the block's {@link CatRec};
      *  statsIn, statsOut: the statistics of in_layers.0 and out_layers.0 (GroupNorms). */
     record ResRec(ResBlock layer, Tensor x, Tensor gnOutInput, Tensor scaleShift, Tensor statsIn, Tensor statsOut, int h, int w) {}
 
@@ -58,15 +58,22 @@ final class AdmBackward {
         for (int i = adm.layers.outputBlocks.size() - 1; i >= 0; i--) {
             int start = r - adm.layers.outputBlocks.get(i).size();     // every layer left one record, after the block's CatRec
             CatRec cat = (CatRec) recs.get(start);
-            g = backBlock(ops, recs.subList(start + 1, r + 1), g, cat);
-            Tensor[] parts = ops.concatGrad(g, cat.channelsH());
-            g.close();
+            // the block's first layer is a ResBlock over cat([h, skip]): its gradient comes in the two parts
+            if (!(recs.get(start + 1) instanceof ResRec first))
+                throw new IllegalStateException("output block " + i + " does not start with a ResBlock");
+            g = backBlock(ops, recs.subList(start + 2, r + 1), g);
+            Tensor[] parts;
+            try {
+                parts = resBlockGrad(ops, first, g, cat);
+            } finally {
+                g.close();
+            }
             dSkip[nIn - 1 - i] = parts[1];    // output block i consumed input block (n-1-i)'s output
             g = parts[0];
             r = start - 1;
         }
         int midStart = r - adm.layers.middleBlock.size() + 1;
-        g = backBlock(ops, recs.subList(midStart, r + 1), g, null);
+        g = backBlock(ops, recs.subList(midStart, r + 1), g);
         r = midStart - 1;
         for (int i = nIn - 1; i >= 0; i--) {
             Tensor ds = dSkip[i];
@@ -74,19 +81,19 @@ final class AdmBackward {
             g.close();
             ds.close();
             int count = adm.layers.inputBlocks.get(i).size();
-            g = backBlock(ops, recs.subList(r - count + 1, r + 1), sum, null);
+            g = backBlock(ops, recs.subList(r - count + 1, r + 1), sum);
             r -= count;
         }
         tape.close();
         return g;
     }
 
-    /** Backward through one block's records (forward order), consuming {@code g}; cat: the decoder block's input. */
-    private Tensor backBlock(Ops ops, List<Object> recs, Tensor g, CatRec cat) {
+    /** Backward through one block's records (forward order), consuming {@code g}. */
+    private Tensor backBlock(Ops ops, List<Object> recs, Tensor g) {
         for (int k = recs.size() - 1; k >= 0; k--) {
             Tensor next = switch (recs.get(k)) {
                 case ConvRec c -> ops.conv2dGrad(g, w(c.layer().name() + ".weight"), c.layer().stride(), 1, c.h(), c.w());
-                case ResRec rr -> resBlockGrad(ops, rr, g, cat);
+                case ResRec rr -> resBlockGrad(ops, rr, g, null)[0];
                 case AttnRec ar -> attentionGrad(ops, ar, g);
                 case DownRec d -> d.layer().conv() ? ops.conv2dGrad(g, w(d.layer().name() + ".op.weight"), 2, 1, d.h(), d.w()) : ops.avgPool2xGrad(g);
                 case UpRec u -> {
@@ -103,7 +110,8 @@ final class AdmBackward {
         return g;
     }
 
-    private Tensor resBlockGrad(Ops ops, ResRec rr, Tensor dOut, CatRec cat) {
+    /** {dx}; or, for a decoder block's first ResBlock (cat: its input cat([h, skip]), not kept), {dh, dskip}. */
+    private Tensor[] resBlockGrad(Ops ops, ResRec rr, Tensor dOut, CatRec cat) {
         ResBlock rb = rr.layer();
         String n = rb.name();
         int h2 = rb.resample() == Resample.DOWN ? rr.h() / 2 : rb.resample() == Resample.UP ? rr.h() * 2 : rr.h();
@@ -126,14 +134,15 @@ final class AdmBackward {
             if (rr.scaleShift() != null) rr.scaleShift().close();
             Tensor da = rb.resample() == Resample.NONE ? dh
                     : rb.resample() == Resample.DOWN ? ops.avgPool2xGrad(dh) : ops.upsampleNearest2xGrad(dh);  // [B, in, H, W]
-            Tensor x = rr.x() != null ? rr.x() : ops.concat(cat.h(), cat.skip());      // recomputed decoder input
             try {
-                return ops.groupNormGrad(da, x, w(n + ".in_layers.0.weight"), w(n + ".in_layers.0.bias"), Adm.GROUPS, Adm.EPS, null,
-                        true, rr.statsIn(), dSkip);
+                if (cat == null)
+                    return new Tensor[]{ops.groupNormGrad(da, rr.x(), w(n + ".in_layers.0.weight"), w(n + ".in_layers.0.bias"),
+                            Adm.GROUPS, Adm.EPS, null, true, rr.statsIn(), dSkip)};
+                return ops.groupNormGradConcat(da, cat.h(), cat.skip(), w(n + ".in_layers.0.weight"), w(n + ".in_layers.0.bias"),
+                        Adm.GROUPS, Adm.EPS, null, true, rr.statsIn(), dSkip);
             } finally {
                 rr.statsIn().close();
                 if (da != dh) da.close();
-                if (x != rr.x()) x.close();
             }
         } finally {
             if (dSkip != dOut) dSkip.close();

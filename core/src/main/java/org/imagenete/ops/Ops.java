@@ -161,6 +161,18 @@ public interface Ops {
         return groupNormGrad(dy, x, gamma, beta, groups, eps, scaleShift, silu, null, null);
     }
 
+    /**
+     * {@link #groupNormGrad} of x = {@link #concat}(xa, xb), given as its two parts (a decoder's cat([h, skip]), which
+     * then need not be built again), with dx returned in the same parts: {dxa, dxb}, as {@link #concatGrad} splits it.
+     * This default builds the concatenation; a backend may read and write the parts in place.
+     */
+    default Tensor[] groupNormGradConcat(Tensor dy, Tensor xa, Tensor xb, Tensor gamma, Tensor beta, int groups, float eps,
+                                         Tensor scaleShift, boolean silu, Tensor stats, Tensor add) {
+        try (Tensor x = concat(xa, xb); Tensor dx = groupNormGrad(dy, x, gamma, beta, groups, eps, scaleShift, silu, stats, add)) {
+            return concatGrad(dx, xa.dim(1));
+        }
+    }
+
     /** Of {@link #silu}: dy * sigmoid(x) (1 + x (1 - sigmoid(x))). */
     Tensor siluGrad(Tensor dy, Tensor x);
 

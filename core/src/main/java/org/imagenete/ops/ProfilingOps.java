@@ -106,6 +106,12 @@ public final class ProfilingOps implements Ops {
 
     @Override public Tensor linearGrad(Tensor dy, Tensor w) { return time("linear_grad", dy, () -> inner.linearGrad(dy, w)); }
 
+    @Override public Tensor[] groupNormGradConcat(Tensor dy, Tensor xa, Tensor xb, Tensor g, Tensor b, int groups, float eps, Tensor ss,
+                                                 boolean silu, Tensor stats, Tensor add) {
+        return time("group_norm_grad concat" + (stats != null ? " +stats" : "") + (add != null ? " +add" : ""), dy,
+                () -> inner.groupNormGradConcat(dy, xa, xb, g, b, groups, eps, ss, silu, stats, add));
+    }
+
     @Override public Tensor groupNormGrad(Tensor dy, Tensor x, Tensor g, Tensor b, int groups, float eps, Tensor ss, boolean silu,
                                           Tensor stats, Tensor add) {
         return time("group_norm_grad" + (stats != null ? " +stats" : "") + (add != null ? " +add" : ""), x,

@@ -172,6 +172,42 @@ class GradAgreementTest {
         }
     }
 
+    @ParameterizedTest(name = "group_norm_grad of concat b{0} c{1}+{2} {3}x{4} ss {5} add {6} saved stats {7}")
+    @CsvSource({"2, 40, 56, 5, 7, true, true, true",        // groups of 3 channels: group 13 straddles the split
+            "1, 512, 256, 16, 16, false, true, true", "1, 256, 256, 8, 8, false, false, true",
+            "3, 64, 32, 3, 1, true, true, true", "2, 40, 56, 5, 7, true, true, false"})
+    void groupNormGradConcat(int b, int ca, int cb, int h, int w, boolean ss, boolean add, boolean saved) {
+        int c = ca + cb;
+        try (Tensor xa0 = Rand.uniform(ca + h, b, ca, h, w); Tensor xa = offset(xa0, 1f, 0.5f);
+             Tensor xb0 = Rand.uniform(cb + w, b, cb, h, w); Tensor xb = offset(xb0, 1.5f, -0.25f);
+             Tensor g0 = Rand.uniform(2, 0.2f, c); Tensor g = offset(g0, 1f, 1f);
+             Tensor be = Rand.uniform(3, 0.2f, c);
+             Tensor s = ss ? Rand.uniform(4, 0.5f, b, 2 * c) : null;
+             Tensor dy = Rand.uniform(5 + c, b, c, h, w);
+             Tensor r = add ? Rand.uniform(6 + c, b, c, h, w) : null) {
+            // both parts, compared as their concatenation: the gradient of GN over cat([xa, xb])
+            agree(Op.GROUP_NORM_GRAD, b + "x(" + ca + "+" + cb + ")x" + h + "x" + w + (ss ? " ss" : "") + (add ? " +add" : "")
+                    + (saved ? " saved stats" : ""), ops -> {
+                Tensor st = null;
+                if (saved) {
+                    try (Tensor x = ops.concat(xa, xb)) {
+                        Tensor[] fwd = ops.groupNormWithStats(x, g, be, 32, 1e-5f, s, true);
+                        fwd[0].close();
+                        st = fwd[1];
+                    }
+                }
+                try (Tensor stats = st) {
+                    Tensor[] parts = ops.groupNormGradConcat(dy, xa, xb, g, be, 32, 1e-5f, s, true, stats, r);
+                    try (Tensor da = parts[0]; Tensor db = parts[1]) {
+                        assertEquals(xa.shape(), da.shape());
+                        assertEquals(xb.shape(), db.shape());
+                        return REF.concat(da, db);
+                    }
+                }
+            });
+        }
+    }
+
     /** x * scale + off. */
     private static Tensor offset(Tensor x, float scale, float off) {
         Tensor y = x.copy();

@@ -6,6 +6,7 @@ import org.imagenete.ops.Ops;
 import org.imagenete.ops.Precision;
 import org.imagenete.ops.ref.ReferenceOps;
 import org.imagenete.tensor.DType;
+import org.imagenete.tensor.Shape;
 import org.imagenete.tensor.Tensor;
 
 import java.lang.foreign.Arena;
@@ -398,6 +399,36 @@ public final class CpuOps implements Ops {
         long hw = x.numel() / ((long) b * c);
         return run(dx, () -> { GROUP_NORM_GRAD.invokeExact(seg(dy), seg(x), seg(gamma), seg(beta), seg(scaleShift), seg(stats),
                 seg(add), seg(dx), b, c, hw, groups, eps, silu ? 1 : 0); });
+    }
+
+    private static final MethodHandle GROUP_NORM_GRAD_CAT = NativeLib.handle("ie_group_norm_grad_cat_f32", voidFn(ADDRESS,
+            ADDRESS, ADDRESS, JAVA_INT, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, ADDRESS, JAVA_INT, JAVA_INT, JAVA_LONG,
+            JAVA_INT, JAVA_FLOAT, JAVA_INT));
+
+    @Override
+    public Tensor[] groupNormGradConcat(Tensor dy, Tensor xa, Tensor xb, Tensor gamma, Tensor beta, int groups, float eps,
+                                        Tensor scaleShift, boolean silu, Tensor stats, Tensor add) {
+        // without the forward's statistics, they are recomputed over the concatenation, exactly as the forward did
+        if (stats == null) return Ops.super.groupNormGradConcat(dy, xa, xb, gamma, beta, groups, eps, scaleShift, silu, null, add);
+        Checks.concat(xa, xb);
+        Checks.groupNorm(dy, gamma, beta, groups, scaleShift);
+        Checks.groupNormStats(stats, dy, groups);
+        if (add != null) Checks.same("group_norm_grad", add, dy);
+        int[][] shapes = Checks.concatGrad(dy, xa.dim(1));
+        if (!xa.shape().equals(Shape.of(shapes[0])) || !xb.shape().equals(Shape.of(shapes[1])))
+            throw new IllegalArgumentException("group_norm_grad: parts " + xa.shape() + " + " + xb.shape() + " do not make dy " + dy.shape());
+        int b = dy.dim(0), c = dy.dim(1), ca = xa.dim(1);
+        long hw = dy.numel() / ((long) b * c);
+        Tensor da = f32(shapes[0]);
+        try {
+            Tensor db = f32(shapes[1]);
+            run(db, () -> { GROUP_NORM_GRAD_CAT.invokeExact(seg(dy), seg(xa), seg(xb), ca, seg(gamma), seg(beta), seg(scaleShift),
+                    seg(stats), seg(add), seg(da), seg(db), b, c, hw, groups, eps, silu ? 1 : 0); });
+            return new Tensor[]{da, db};
+        } catch (RuntimeException | Error e) {
+            da.close();
+            throw e;
+        }
     }
 
     @Override

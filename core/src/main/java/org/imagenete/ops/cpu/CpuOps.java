@@ -410,18 +410,17 @@ public final class CpuOps implements Ops {
                                         Tensor scaleShift, boolean silu, Tensor stats, Tensor add) {
         // without the forward's statistics, they are recomputed over the concatenation, exactly as the forward did
         if (stats == null) return Ops.super.groupNormGradConcat(dy, xa, xb, gamma, beta, groups, eps, scaleShift, silu, null, add);
-        Checks.concat(xa, xb);
+        Shape cat = Shape.of(Checks.concat(xa, xb));
+        if (!dy.shape().equals(cat))
+            throw new IllegalArgumentException("group_norm_grad: parts " + xa.shape() + " + " + xb.shape() + " do not make dy " + dy.shape());
         Checks.groupNorm(dy, gamma, beta, groups, scaleShift);
         Checks.groupNormStats(stats, dy, groups);
         if (add != null) Checks.same("group_norm_grad", add, dy);
-        int[][] shapes = Checks.concatGrad(dy, xa.dim(1));
-        if (!xa.shape().equals(Shape.of(shapes[0])) || !xb.shape().equals(Shape.of(shapes[1])))
-            throw new IllegalArgumentException("group_norm_grad: parts " + xa.shape() + " + " + xb.shape() + " do not make dy " + dy.shape());
         int b = dy.dim(0), c = dy.dim(1), ca = xa.dim(1);
         long hw = dy.numel() / ((long) b * c);
-        Tensor da = f32(shapes[0]);
+        Tensor da = f32(xa.shape().dims());
         try {
-            Tensor db = f32(shapes[1]);
+            Tensor db = f32(xb.shape().dims());
             run(db, () -> { GROUP_NORM_GRAD_CAT.invokeExact(seg(dy), seg(xa), seg(xb), ca, seg(gamma), seg(beta), seg(scaleShift),
                     seg(stats), seg(add), seg(da), seg(db), b, c, hw, groups, eps, silu ? 1 : 0); });
             return new Tensor[]{da, db};

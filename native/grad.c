@@ -257,7 +257,8 @@ int ie_conv2d_grad_bf16(const float* dy, const uint16_t* w, float* dx,
 
 void ie_linear_grad_f32(const float* dy, const float* w, float* dx, int N, int M, int K)
 {
-    ie_sgemm(0, 0, N, K, M, 1.0f, dy, M, w, K, 0.0f, dx, K);
+    if (N > IE_FEW_ROWS || ie_linear_grad_few_rows(dy, w, dx, N, M, K) != 0)
+        ie_sgemm(0, 0, N, K, M, 1.0f, dy, M, w, K, 0.0f, dx, K);
 }
 
 /* -------------------------------------------------------------------------------- group norm */

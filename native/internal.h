@@ -141,6 +141,13 @@ IE_HIDDEN int ie_conv3x3_winograd_bf16_pays(int B, int Cin, int H, int W, int Co
  * its gradient so that both see identical values. */
 IE_HIDDEN void ie_group_stats(const float* x, long n, float eps, double* mean, double* inv);
 
+/* Linear layers with at most this many input rows (batch-1 embeddings) take the weight-streaming loops below instead
+ * of the GEMM. */
+#define IE_FEW_ROWS 4
+
+/* ie_linear_grad_f32 for N <= IE_FEW_ROWS (ops.c); -1 when out of memory (nothing written). */
+IE_HIDDEN int ie_linear_grad_few_rows(const float* dy, const float* w, float* dx, int N, int M, int K);
+
 /* In-place softmax of each of {@code rows} rows of n floats (max-subtracted, fp32). */
 IE_HIDDEN void ie_softmax_rows_f32(float* w, int rows, int n);
 

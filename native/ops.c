@@ -141,8 +141,60 @@ void ie_avgpool2x_f32(const float* x, float* y, long P, int H, int W) {
     }
 }
 
+/* Threads for a pass over a weight matrix of n floats: one below 256 KB (the fork would cost more). */
+static int few_rows_threads(long n) {
+    return n < 65536 ? 1 : ie_get_num_threads();
+}
+
+/* y[n, m] = x[n, :] . w[m, :] for at most IE_FEW_ROWS rows of x (a batch-1 embedding layer): each row of w is read
+ * once, straight from memory, where the GEMM would first pack all of w; 16 partial sums per row, added at the end. */
+static void linear_few_rows(const float* x, const float* w, float* y, int N, int K, int M) {
+    #pragma omp parallel for schedule(static) num_threads(few_rows_threads((long) M * K))
+    for (int m = 0; m < M; m++) {
+        const float* wr = w + (long) m * K;
+        for (int n = 0; n < N; n++) {
+            const float* xr = x + (long) n * K;
+            float acc[16] = { 0 };
+            int k = 0;
+            for (; k + 16 <= K; k += 16)
+                for (int j = 0; j < 16; j++) acc[j] += xr[k + j] * wr[k + j];
+            float sum = 0;
+            for (int j = 0; j < 16; j++) sum += acc[j];
+            for (; k < K; k++) sum += xr[k] * wr[k];
+            y[(long) n * M + m] = sum;
+        }
+    }
+}
+
+/* dx[n, :] = sum over m of dy[n, m] w[m, :] for at most IE_FEW_ROWS rows: each thread sums the rows of w in its range
+ * of m into its own dx (T * N * K floats), and the partial sums are added at the end. Returns -1 when out of memory. */
+int ie_linear_grad_few_rows(const float* dy, const float* w, float* dx, int N, int M, int K) {
+    const int T = few_rows_threads((long) M * K);
+    float* part = T > 1 ? ie_alloc_floats((size_t) (T - 1) * N * K) : NULL;
+    if (T > 1 && !part) return -1;
+    #pragma omp parallel for schedule(static) num_threads(T)
+    for (int t = 0; t < T; t++) {
+        float* d = t == 0 ? dx : part + (size_t) (t - 1) * N * K;
+        memset(d, 0, sizeof(float) * N * K);
+        const int m0 = (int) ((long) M * t / T), m1 = (int) ((long) M * (t + 1) / T);
+        for (int m = m0; m < m1; m++) {
+            const float* wr = w + (long) m * K;
+            for (int n = 0; n < N; n++) {
+                const float g = dy[(long) n * M + m];
+                float* dr = d + (long) n * K;
+                for (int k = 0; k < K; k++) dr[k] += g * wr[k];
+            }
+        }
+    }
+    for (int t = 1; t < T; t++)
+        for (long i = 0; i < (long) N * K; i++) dx[i] += part[(size_t) (t - 1) * N * K + i];
+    free(part);
+    return 0;
+}
+
 void ie_linear_f32(const float* x, const float* w, const float* bias, float* y, int N, int K, int M) {
-    ie_sgemm(0, 1, N, M, K, 1.0f, x, K, w, K, 0.0f, y, M);
+    if (N <= IE_FEW_ROWS) linear_few_rows(x, w, y, N, K, M);
+    else ie_sgemm(0, 1, N, M, K, 1.0f, x, K, w, K, 0.0f, y, M);
     if (bias)
         for (int i = 0; i < N; i++)
             for (int j = 0; j < M; j++) y[(long) i * M + j] += bias[j];

@@ -141,8 +141,8 @@ IE_HIDDEN int ie_conv3x3_winograd_bf16_pays(int B, int Cin, int H, int W, int Co
  * its gradient so that both see identical values. */
 IE_HIDDEN void ie_group_stats(const float* x, long n, float eps, double* mean, double* inv);
 
-/* Linear layers with at most this many input rows (batch-1 embeddings) take the weight-streaming loops below instead
- * of the GEMM. */
+/* ie_linear_f32 and ie_linear_grad_f32 with at most this many input rows (batch-1 embeddings) stream the weights
+ * row by row (ops.c) instead of packing them for the GEMM. */
 #define IE_FEW_ROWS 4
 
 /* ie_linear_grad_f32 for N <= IE_FEW_ROWS (ops.c); -1 when out of memory (nothing written). */

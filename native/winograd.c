@@ -387,6 +387,7 @@ typedef struct {
     long vplane, mplane;
     long vhplane;     /* bf: the fp32 frequencies' V planes [panel][ci][NR], Cin rows (0 otherwise) */
     int NR;
+    int rowsplit;     /* the threads share each block (see wino_plan_make) */
 } wino_plan;
 
 static wino_plan wino_plan_make(int B, int Cin, int H, int W, int Cout, int bf)
@@ -406,8 +407,13 @@ static wino_plan wino_plan_make(int B, int Cin, int H, int W, int Cout, int bf)
     long ntarget = WINO_NT_TARGET * ((long)Cin * Cout / 65536);
     if (ntarget < WINO_NT_TARGET) ntarget = WINO_NT_TARGET;
     if (ntarget > 4 * WINO_NT_TARGET) ntarget = 4 * WINO_NT_TARGET;
-    const int T = ie_get_num_threads();
     p.NR = ie_gemm_nr();
+    /* Fewer GEMM panels of tiles than threads (a 32x32 image: 64 tiles, one panel): blocks cut for every thread would
+     * fill only part of a panel, and the GEMM computes whole panels. Then the threads share each block instead, the
+     * input transform split by channels and the GEMMs and output transform by output channels (wino_run). */
+    const long slots = p.padded ? (long)B * p.th * p.twp : (long)B * p.th * p.tw;
+    p.rowsplit = ie_get_num_threads() > 1 && (slots + p.NR - 1) / p.NR < ie_get_num_threads();
+    const int T = p.rowsplit ? 1 : ie_get_num_threads();
     p.nty = 0; p.nrb = 0; p.ntb = 0; p.nbpi = 0;
     long ntmax;
     if (p.padded) {
@@ -526,14 +532,14 @@ static inline void wino_input_vectors(const wino_plan* p, const wino_block* k, c
     }
 }
 
-/* Input transform of the block -> V[xi][panel][ci][NR] (fp32), or V[xi][panel][ci/2][NR] pairs of channels rounded
+/* Input transform of the block's channels [ci0, ci1) (bf16: even bounds) -> V[xi][panel][ci][NR] (fp32), or V[xi][panel][ci/2][NR] pairs of channels rounded
  * to bf16 (p->bf; Ev holds the even channel's vectors, per 16 tiles, until the odd one comes) and the fp32
  * frequencies also in Vh[slot][panel][ci][NR]. */
 static void wino_input_transform(const wino_plan* p, const wino_block* k, const in_ctx* ic, float* V, float* Ev,
-                                 float* Vh)
+                                 float* Vh, int ci0, int ci1)
 {
     const long NR = p->NR, vplane = p->vplane;
-    for (int ci = 0; ci < p->Cinp; ci++)
+    for (int ci = ci0; ci < ci1; ci++)
         for (long t0 = 0; t0 < p->ntp; t0 += 16) {
             float* dst = V + (t0 / NR) * p->vrows * NR + (long)(p->bf ? ci / 2 : ci) * NR + t0 % NR;
             __m512 o[36];
@@ -561,37 +567,37 @@ static void wino_input_transform(const wino_plan* p, const wino_block* k, const 
         }
 }
 
-/* The 36 GEMMs of a block: M[xi] (Cout x nt, ld ntp) = U[xi] @ V[xi], fp32 (U) or bf16 (U16) operands; with U16,
+/* The 36 GEMMs of a block for the output channels [co0, co1): M[xi] (Cout x nt, ld ntp) = U[xi] @ V[xi], fp32 (U) or bf16 (U16) operands; with U16,
  * the fp32 frequencies on Uh and Vh. */
 static void wino_gemms(const wino_plan* p, const float* U, const uint16_t* U16, const float* Uh, const float* V,
-                       const float* Vh, float* Mb, int nt)
+                       const float* Vh, float* Mb, int nt, int co0, int co1)
 {
     for (int xi = 0; xi < 36; xi++) {
         ie_gemm_job jb;
         memset(&jb, 0, sizeof jb);
-        jb.M = p->Cout; jb.N = nt; jb.K = p->Cinp;
+        jb.M = co1 - co0; jb.N = nt; jb.K = p->Cinp;
         const int h = p->bf ? wino_hi_slot(xi) : -1;
         if (h >= 0) {
             jb.K = p->Cin;
-            jb.A = Uh + (long)h * p->Cout * p->Cinp;
+            jb.A = Uh + ((long)h * p->Cout + co0) * p->Cinp;
             jb.bpre = Vh + h * p->vhplane;
             jb.rsa = p->Cinp; jb.csa = 1;
             jb.bpre_ld = (long)p->Cin * p->NR;
-            jb.C = Mb + xi * p->mplane; jb.ldc = p->ntp;
+            jb.C = Mb + xi * p->mplane + (long)co0 * p->ntp; jb.ldc = p->ntp;
             jb.alpha = 1.0f; jb.beta = 0.0f;
             ie_gemm_serial(&jb);
             continue;
         }
         if (p->bf) {
-            jb.A16 = U16 + (long)xi * p->Cout * p->Cinp;
+            jb.A16 = U16 + ((long)xi * p->Cout + co0) * p->Cinp;
             jb.bpre16 = (const uint32_t*)(V + xi * p->vplane);
         } else {
-            jb.A = U + (long)xi * p->Cout * p->Cin;
+            jb.A = U + ((long)xi * p->Cout + co0) * p->Cin;
             jb.bpre = V + xi * p->vplane;
         }
         jb.rsa = p->Cinp; jb.csa = 1;
         jb.bpre_ld = p->vrows * p->NR;
-        jb.C = Mb + xi * p->mplane; jb.ldc = p->ntp;
+        jb.C = Mb + xi * p->mplane + (long)co0 * p->ntp; jb.ldc = p->ntp;
         jb.alpha = 1.0f; jb.beta = 0.0f;
         ie_gemm_serial(&jb);
     }
@@ -653,14 +659,14 @@ static inline void wino_store_compact(const wino_plan* p, const wino_block* k, i
     }
 }
 
-/* Output transform of the block: Y = A^T M A per tile (+bias, +add, ReLU) -> y. */
+/* Output transform of the block's output channels [co0, co1): Y = A^T M A per tile (+bias, +add, ReLU) -> y. */
 static void wino_output_transform(const wino_plan* p, const wino_block* k, const float* Mb, const float* bias,
-                                  const float* add, float* y, int relu)
+                                  const float* add, float* y, int relu, int co0, int co1)
 {
     const long HW = p->HW, mplane = p->mplane;
     float* yb = y + (long)k->b * p->Cout * HW;
     const float* ab = add ? add + (long)k->b * p->Cout * HW : NULL;
-    for (int co = 0; co < p->Cout; co++) {
+    for (int co = co0; co < co1; co++) {
         const __m512 bv = _mm512_set1_ps(bias ? bias[co] : 0.0f);
         float* yc = yb + (long)co * HW;
         const float* ac = ab ? ab + (long)co * HW : NULL;
@@ -695,6 +701,46 @@ static void wino_output_transform(const wino_plan* p, const wino_block* k, const
     }
 }
 
+/* wino_run for a plan with rowsplit: all threads work on each block, with V and M shared; thread t of n transforms
+ * the channels [Cinp t/n, Cinp (t+1)/n) (whole pairs), then, after a barrier, runs the GEMMs and the output transform
+ * of its output channels (whole GEMM row tiles), whose M rows it computed itself. -1 (nothing done) when the shared
+ * buffer cannot be had. */
+static int wino_run_shared(const wino_plan* p, const float* x, const float* U, const uint16_t* U16, const float* Uh,
+                           const float* bias, const float* add, float* y, int relu, int rx)
+{
+    const int T = ie_get_num_threads();
+    const size_t nev = p->bf ? (size_t)36 * p->ntp : 0;
+    const ie_scratch buf = ie_scratch_take((size_t)36 * (p->vplane + p->mplane) + (p->bf ? (size_t)WINO_NHI * p->vhplane : 0)
+                                           + (size_t)T * nev, IE_SCRATCH_SHARED);
+    if (!buf.p) return -1;
+    float* V = buf.p;
+    float* Mb = V + 36 * p->vplane;
+    float* Vh = Mb + 36 * p->mplane;                 /* bf16: the fp32 frequencies */
+    float* Ev0 = Vh + (p->bf ? (size_t)WINO_NHI * p->vhplane : 0);   /* bf16: each thread's even channels */
+    const int mr = ie_gemm_mr(), rtiles = (p->Cout + mr - 1) / mr, units = p->bf ? p->Cinp / 2 : p->Cinp;
+#pragma omp parallel num_threads(T)
+    {
+        const int t = omp_get_thread_num(), n = omp_get_num_threads();
+        const int c0 = (int)((long)units * t / n) * (p->bf ? 2 : 1), c1 = (int)((long)units * (t + 1) / n) * (p->bf ? 2 : 1);
+        const int r0 = (int)((long)rtiles * t / n) * mr;
+        int r1 = (int)((long)rtiles * (t + 1) / n) * mr;
+        if (r1 > p->Cout) r1 = p->Cout;
+        float* Ev = Ev0 + (size_t)t * nev;
+        wino_block k;
+        for (long blk = 0; blk < p->nblocks; blk++) {
+            wino_block_tiles(p, blk, &k);
+            const in_ctx ic = { x + (long)k.b * p->CHW, p->Cin, p->H, p->W, p->tw, p->twp, rx, p->bf };
+            wino_input_transform(p, &k, &ic, V, Ev, Vh, c0, c1);
+#pragma omp barrier
+            wino_gemms(p, U, U16, Uh, V, Vh, Mb, k.nt, r0, r1);
+            wino_output_transform(p, &k, Mb, bias, add, y, relu, r0, r1);
+#pragma omp barrier
+        }
+    }
+    ie_scratch_park(buf);
+    return 0;
+}
+
 /* U: fp32 weights U[xi][co][ci] (rx: x rounded to bf16 as loaded); or U16 (U NULL): bf16 weights U16[xi][co][ci]
  * with Cin padded to even and the fp32 frequencies' Uh (see winograd_transform_weights_bf16), and then V is rounded
  * to bf16 pairs along ci for the bf16 GEMM. Each thread takes blocks of tiles: input transform, 36 GEMMs, output
@@ -703,6 +749,7 @@ static void wino_run(const float* x, const float* U, const uint16_t* U16, const 
                      const float* add, float* y, int B, int Cin, int H, int W, int Cout, int relu, int rx)
 {
     const wino_plan p = wino_plan_make(B, Cin, H, W, Cout, U16 != NULL);
+    if (p.rowsplit && wino_run_shared(&p, x, U, U16, Uh, bias, add, y, relu, rx) == 0) return;
     int nt_threads = ie_get_num_threads();
     if (nt_threads > p.nblocks) nt_threads = (int)p.nblocks;
 
@@ -720,9 +767,9 @@ static void wino_run(const float* x, const float* U, const uint16_t* U16, const 
         for (long blk = 0; blk < p.nblocks; blk++) {
             wino_block_tiles(&p, blk, &k);
             const in_ctx ic = { x + (long)k.b * p.CHW, Cin, H, W, p.tw, p.twp, rx, p.bf };
-            wino_input_transform(&p, &k, &ic, V, Ev, Vh);
-            wino_gemms(&p, U, U16, Uh, V, Vh, Mb, k.nt);
-            wino_output_transform(&p, &k, Mb, bias, add, y, relu);
+            wino_input_transform(&p, &k, &ic, V, Ev, Vh, 0, p.Cinp);
+            wino_gemms(&p, U, U16, Uh, V, Vh, Mb, k.nt, 0, Cout);
+            wino_output_transform(&p, &k, Mb, bias, add, y, relu, 0, Cout);
         }
         ie_scratch_park(buf);
     }

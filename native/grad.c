@@ -221,7 +221,7 @@ int ie_conv2d_grad_bf16(const float* dy, const uint16_t* w, float* dx,
     const int Ho = (H + 2 * pad - KH) / stride + 1, Wo = (W + 2 * pad - KW) / stride + 1;
     const long KK = (long) KH * KW;
     if (ie_winograd_enabled && stride == 1 && KH == 3 && KW == 3 && pad == 1
-            && ie_conv3x3_winograd_bf16_pays(B, Cout, Ho, Wo, Cin))
+            && ie_conv3x3_winograd_pays(B, Cout, Ho, Wo, Cin))
         return ie_conv3x3_winograd_transposed_bf16(dy, w, dx, B, Cout, Ho, Wo, Cin);
     if (stride == 1 && KH == KW && pad <= KH - 1 && (long) B * Ho * Wo >= 1024) {
         /* other large images: the bf16 forward conv of dy with the flipped, channel-transposed bf16 kernel */

@@ -130,8 +130,6 @@ IE_HIDDEN void ie_sgemm_serial(int transA, int transB, int M, int N, int K, floa
 
 /* 0 after ie_set_winograd(0): ie_conv2d_auto_* and the conv gradient take the direct path. */
 IE_HIDDEN extern int ie_winograd_enabled;
-/* Where the bf16 Winograd beats the bf16 direct convolution (more tiles than the fp32 bound). */
-IE_HIDDEN int ie_conv3x3_winograd_bf16_pays(int B, int Cin, int H, int W, int Cout);
 
 /* Sums run in fp32 over blocks of this many elements (vectorised), the block sums in float64: a block's
  * rounding error stays ~1e-7 relative, and the float64 total does not grow with the group size. */

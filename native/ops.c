@@ -28,7 +28,7 @@ void ie_conv2d_auto_f32(const float* x, const float* w, const float* bias, const
 int ie_conv2d_auto_ex_bf16(const float* x, const uint16_t* w, const float* bias, const float* add, float* y,
                            int B, int Cin, int H, int W, int Cout, int KH, int KW, int stride, int pad, int relu) {
     if (ie_winograd_enabled && KH == 3 && KW == 3 && stride == 1 && pad == 1
-            && ie_conv3x3_winograd_bf16_pays(B, Cin, H, W, Cout))
+            && ie_conv3x3_winograd_pays(B, Cin, H, W, Cout))
         return ie_conv3x3_winograd_bf16_ex(x, w, bias, add, y, B, Cin, H, W, Cout, relu);
     return ie_conv2d_bf16_ex(x, w, bias, add, y, B, Cin, H, W, Cout, KH, KW, stride, pad, relu);
 }

@@ -787,13 +787,6 @@ int ie_conv3x3_winograd_pays(int B, int Cin, int H, int W, int Cout)
     return (long)B * th * tw >= 64;
 }
 
-int ie_conv3x3_winograd_bf16_pays(int B, int Cin, int H, int W, int Cout)
-{
-    /* at 64 to 127 tiles the bf16 Winograd only equals the bf16 direct convolution (8.1 and 7.9 ms, 32x32, 512
-     * channels), which rounds 4x less */
-    return ie_conv3x3_winograd_pays(B, Cin, H, W, Cout) && (long)B * ((H + 3) / 4) * ((W + 3) / 4) >= 128;
-}
-
 void ie_conv3x3_winograd_pretransformed_f32(const float* x, const float* wt, const float* bias,
                                             const float* add, float* y,
                                             int B, int Cin, int H, int W, int Cout)
@@ -871,7 +864,6 @@ int ie_conv3x3_winograd_transposed_f32(const float* x, const float* w, float* y,
 #else /* no AVX-512: direct convolution */
 
 int ie_conv3x3_winograd_pays(int B, int Cin, int H, int W, int Cout) { return 0; }
-int ie_conv3x3_winograd_bf16_pays(int B, int Cin, int H, int W, int Cout) { return 0; }
 
 size_t ie_winograd_weights_size(int Cin, int Cout) { return (size_t)9 * Cout * Cin; }
 
@@ -913,7 +905,7 @@ int ie_conv3x3_winograd_bf16_ex(const float* x, const uint16_t* w, const float* 
 int ie_conv3x3_winograd_transposed_bf16(const float* x, const uint16_t* w, float* y, int B, int Cin, int H, int W,
                                         int Cout)
 {
-    return -1;   /* never asked: ie_conv3x3_winograd_bf16_pays() is 0 */
+    return -1;   /* never asked: ie_conv3x3_winograd_pays() is 0 */
 }
 
 void ie_set_winograd_bf16(int on) {}

@@ -138,6 +138,8 @@ class Bf16AgreementTest {
     @CsvSource({
             "128, 128, 64, 64, 1",
             "96, 200, 67, 45, 1",
+            "256, 96, 32, 32, 1",    // 64 tiles, one GEMM panel: the threads share the block
+            "45, 37, 29, 31, 1",     // the same off the 16-lane grid (64 tiles), odd input channels
             "64, 64, 14, 14, 9",     // tiles of several images
             "16, 16, 13, 11, 11",    // tiles cut by the image edge
     })
@@ -155,7 +157,8 @@ class Bf16AgreementTest {
      *  is), the flipped-kernel path and the small-image path. */
     @ParameterizedTest(name = "conv_grad bf16 {0}->{1} k{4} s{5} p{6} @ {2}x{3} b{7}")
     @CsvSource({
-            "256, 256, 32, 32, 3, 1, 1, 1",      // flipped kernel, direct bf16 (64 tiles: the bf16 Winograd takes 128)
+            "256, 256, 28, 28, 3, 1, 1, 1",      // flipped kernel, direct bf16 (49 tiles: Winograd takes 64)
+            "256, 256, 32, 32, 3, 1, 1, 1",      // Winograd at 64 tiles, the threads sharing one block
             "64, 96, 64, 64, 3, 1, 1, 1",        // Winograd, transposed weight transform
             "37, 45, 40, 44, 3, 1, 1, 2",        // the same off the 16-lane grid, odd input channels (45, padded to even)
             "512, 256, 16, 16, 3, 1, 1, 1",      // small image: GEMM + col2im on widened weights
@@ -168,7 +171,7 @@ class Bf16AgreementTest {
     void conv2dGrad(int cin, int cout, int h, int w, int k, int stride, int pad, int b) {
         long seed = 17L * cin + 3L * cout + h + w + k + stride + b;
         int ho = (h + 2 * pad - k) / stride + 1, wo = (w + 2 * pad - k) / stride + 1;
-        boolean winograd = k == 3 && stride == 1 && (long) b * ((ho + 3) / 4) * ((wo + 3) / 4) >= 128 && cin >= 8 && cout >= 8;
+        boolean winograd = k == 3 && stride == 1 && (long) b * ((ho + 3) / 4) * ((wo + 3) / 4) >= 64 && cin >= 8 && cout >= 8;
         try (Tensor dy = Rand.uniform(seed, b, cout, ho, wo);
              Tensor wt = Rand.uniform(seed + 1, (float) Math.sqrt(3.0 / (cin * k * k)), cout, cin, k, k)) {
             String what = "CONV2D_GRAD bf16 " + cin + "->" + cout + " k" + k + "s" + stride + " @" + h + "x" + w + " b" + b;

@@ -6,7 +6,8 @@
  * GEMMs  M[xi] (Cout x tiles) = U[xi] (Cout x Cin) @ V[xi] (Cin x tiles), run with the AVX-512
  * micro-kernel of gemm.c. The work is cut into blocks of whole tile rows (about 64 tiles, NT_TARGET),
  * one block per thread at a time: input transform (straight into the GEMM's packed B panel layout,
- * so no packing), 36 GEMMs, output transform (+bias, +residual) into y.
+ * so no packing), 36 GEMMs, output transform (+bias, +residual) into y. Where the tiles fill fewer
+ * panels than there are threads (a 32x32 image), the threads share each block instead (wino_run_shared).
  * Transforms work on 16 horizontally adjacent tiles per zmm (stride-4 deinterleave of image rows).
  *
  * Weights: U[xi][co][ci] (36*Cout*Cin floats, 4x the 3x3 weights), computed per call by
@@ -532,9 +533,9 @@ static inline void wino_input_vectors(const wino_plan* p, const wino_block* k, c
     }
 }
 
-/* Input transform of the block's channels [ci0, ci1) (bf16: even bounds) -> V[xi][panel][ci][NR] (fp32), or V[xi][panel][ci/2][NR] pairs of channels rounded
- * to bf16 (p->bf; Ev holds the even channel's vectors, per 16 tiles, until the odd one comes) and the fp32
- * frequencies also in Vh[slot][panel][ci][NR]. */
+/* Input transform of the block's channels [ci0, ci1) (bf16: even bounds) -> V[xi][panel][ci][NR] (fp32), or
+ * V[xi][panel][ci/2][NR] pairs of channels rounded to bf16 (p->bf; Ev holds the even channel's vectors, per 16 tiles,
+ * until the odd one comes) and the fp32 frequencies also in Vh[slot][panel][ci][NR]. */
 static void wino_input_transform(const wino_plan* p, const wino_block* k, const in_ctx* ic, float* V, float* Ev,
                                  float* Vh, int ci0, int ci1)
 {
@@ -567,8 +568,8 @@ static void wino_input_transform(const wino_plan* p, const wino_block* k, const 
         }
 }
 
-/* The 36 GEMMs of a block for the output channels [co0, co1): M[xi] (Cout x nt, ld ntp) = U[xi] @ V[xi], fp32 (U) or bf16 (U16) operands; with U16,
- * the fp32 frequencies on Uh and Vh. */
+/* The 36 GEMMs of a block for the output channels [co0, co1): M[xi] (Cout x nt, ld ntp) = U[xi] @ V[xi], fp32 (U)
+ * or bf16 (U16) operands; with U16, the fp32 frequencies on Uh and Vh. */
 static void wino_gemms(const wino_plan* p, const float* U, const uint16_t* U16, const float* Uh, const float* V,
                        const float* Vh, float* Mb, int nt, int co0, int co1)
 {

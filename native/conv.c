@@ -364,6 +364,8 @@ static void packb_images16(const void* vctx, int k0, int kc, int n0, int nc, uin
                 memset(rows[h], 0, sizeof rows[h]);
                 for (int sg = 0; sg < nseg; sg++) {
                     const float* sp = p->x + soff[sg] + (long)(k + h) * HW;
+                    const char* pf = (const char*)(sp + 2 * PLAIN_PF_ROWS * HW);
+                    for (int o = 0; o < slen[sg] * 4 + 64; o += 64) _mm_prefetch(pf + o, _MM_HINT_T0);
                     for (int c = 0; c < slen[sg]; c += 16) {
                         const int n = slen[sg] - c < 16 ? slen[sg] - c : 16;
                         const __mmask16 m = (__mmask16)((1u << n) - 1);

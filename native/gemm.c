@@ -24,7 +24,9 @@
  *     12x32, 8x48, 14x32 measured equal in L1 but lower in the full GEMM). NR = 64 also tiles the
  *     small images exactly (8x8 = 64, 16x16 = 256 positions).
  *   KC = 128: B micro-panel 128 x 64 x 4 B = 32 KB fits L1 (KC = 192/256 measured 1-5% slower).
- *   MC = 384, NC = 512: A block <= 192 KB and B block 256 KB in L2.
+ *   MC = 384, NC = 512: A block <= 192 KB and B block 256 KB in L2. Up to MC_ONE = 512 rows stay one block
+ *     (256 KB of A): every row block packs B again, which cost ResNet-50's 3x3 stride-2 512->512 convolution
+ *     (im2col packing, 2 blocks of 256 rows) 12% of its time in fp32 and 21% in bf16.
  * Threads: work units (column chunks of NC, and row parts when there are too few of them) are
  * handed out dynamically; each unit packs its own B.
  */
@@ -54,6 +56,9 @@
 #endif
 #ifndef IE_MC
 #define IE_MC 384
+#endif
+#ifndef IE_MC_ONE
+#define IE_MC_ONE 512
 #endif
 #ifndef IE_NC
 #define IE_NC 512
@@ -684,7 +689,8 @@ static void run_unit(const ie_gemm_job* jb, int m0, int m1, int n0, int n1, floa
                 jb->img_stride, 0, NULL };
     const int rowA = jb->csa == 1;
     const int mtiles = (m1 - m0 + IE_MR - 1) / IE_MR;
-    const int nmb = (m1 - m0 + IE_MC - 1) / IE_MC;  /* row blocks of balanced size <= MC */
+    /* row blocks of balanced size <= MC; up to MC_ONE rows in one block (each row block packs B again) */
+    const int nmb = m1 - m0 <= IE_MC_ONE ? 1 : (m1 - m0 + IE_MC - 1) / IE_MC;
     for (int jc = n0; jc < n1; jc += IE_NC) {
         const int nc = n1 - jc < IE_NC ? n1 - jc : IE_NC;
         const int npan = (nc + IE_NR - 1) / IE_NR;
@@ -830,7 +836,7 @@ void ie_gemm_run(const ie_gemm_job* jobs, int njobs)
     if (flops < 2e5) nt = 1;
     if (nt > nu) nt = (int)nu;
 #ifdef __AVX512F__
-    const size_t csize = (size_t)(IE_MC + IE_MR) * IE_NC;
+    const size_t csize = (size_t)((IE_MC > IE_MC_ONE ? IE_MC : IE_MC_ONE) + IE_MR) * IE_NC;
 #else
     const size_t csize = 0;
 #endif
@@ -862,7 +868,7 @@ void ie_gemm_serial(const ie_gemm_job* jb)
     if (jb->K <= 0) { run_k0(jb); return; }
     const size_t bsize = jb->bpre || jb->bpre16 ? 0 : (size_t)IE_KC * IE_NC, tsize = (size_t)PACK16_ROWS * IE_NR;
 #ifdef __AVX512F__
-    const size_t csize = (size_t)(IE_MC + IE_MR) * IE_NC;
+    const size_t csize = (size_t)((IE_MC > IE_MC_ONE ? IE_MC : IE_MC_ONE) + IE_MR) * IE_NC;
 #else
     const size_t csize = 0;
 #endif

@@ -346,7 +346,22 @@ static void packb_images16(const void* vctx, int k0, int kc, int n0, int nc, uin
         long soff[64 + 2];
         int sc[64 + 2], slen[64 + 2];
         const int nseg = image_runs(p, k0, n0 + j0, nr, soff, sc, slen);
-        __attribute__((aligned(64))) float rows[2][64];
+        /* vector v's lanes lie in at most two runs (HW >= 16): lane c of run r loads from
+         * x + soff[r] + (c - sc[r]), so each run is one masked load at a lane-aligned offset */
+        long o0[4], o1[4];
+        __mmask16 m0[4], m1[4];
+        for (int v = 0, r = 0; v < NV; v++) {
+            m0[v] = m1[v] = 0;
+            o0[v] = o1[v] = 0;
+            for (int h = 0; h < 2 && r < nseg && sc[r] < 16 * (v + 1); h++) {
+                const int lo = sc[r] > 16 * v ? sc[r] : 16 * v, hi = sc[r] + slen[r] < 16 * (v + 1) ? sc[r] + slen[r] : 16 * (v + 1);
+                const __mmask16 m = (__mmask16)((((1u << (hi - 16 * v)) - 1) >> (lo - 16 * v)) << (lo - 16 * v));
+                const long o = soff[r] - sc[r] + 16 * v;
+                if (h == 0) { m0[v] = m; o0[v] = o; } else { m1[v] = m; o1[v] = o; }
+                if (sc[r] + slen[r] <= 16 * (v + 1)) r++;   /* the run ends in this vector */
+                else break;
+            }
+        }
         for (int k = 0; k < kc; k += 2, d += NR) {
             __m512 r[2][4];
             for (int h = 0; h < 2; h++) {
@@ -361,18 +376,16 @@ static void packb_images16(const void* vctx, int k0, int kc, int n0, int nc, uin
                     for (int v = 0; v < NV; v++) r[h][v] = _mm512_loadu_ps(sp + 16 * v);
                     continue;
                 }
-                memset(rows[h], 0, sizeof rows[h]);
+                const float* sp = p->x + (long)(k + h) * HW;
                 for (int sg = 0; sg < nseg; sg++) {
-                    const float* sp = p->x + soff[sg] + (long)(k + h) * HW;
-                    const char* pf = (const char*)(sp + 2 * PLAIN_PF_ROWS * HW);
+                    const char* pf = (const char*)(sp + soff[sg] + 2 * PLAIN_PF_ROWS * HW);
                     for (int o = 0; o < slen[sg] * 4 + 64; o += 64) _mm_prefetch(pf + o, _MM_HINT_T0);
-                    for (int c = 0; c < slen[sg]; c += 16) {
-                        const int n = slen[sg] - c < 16 ? slen[sg] - c : 16;
-                        const __mmask16 m = (__mmask16)((1u << n) - 1);
-                        _mm512_mask_storeu_ps(rows[h] + sc[sg] + c, m, _mm512_maskz_loadu_ps(m, sp + c));
-                    }
                 }
-                for (int v = 0; v < NV; v++) r[h][v] = _mm512_load_ps(rows[h] + 16 * v);
+                for (int v = 0; v < NV; v++) {
+                    __m512 a = _mm512_maskz_loadu_ps(m0[v], sp + o0[v]);
+                    if (m1[v]) a = _mm512_mask_loadu_ps(a, m1[v], sp + o1[v]);
+                    r[h][v] = a;
+                }
             }
             for (int v = 0; v < NV; v++) _mm512_store_si512(d + 16 * v, ie_bf16_pairs(r[0][v], r[1][v]));
         }

@@ -354,11 +354,12 @@ static void packb_images16(const void* vctx, int k0, int kc, int n0, int nc, uin
             m0[v] = m1[v] = 0;
             o0[v] = o1[v] = 0;
             for (int h = 0; h < 2 && r < nseg && sc[r] < 16 * (v + 1); h++) {
-                const int lo = sc[r] > 16 * v ? sc[r] : 16 * v, hi = sc[r] + slen[r] < 16 * (v + 1) ? sc[r] + slen[r] : 16 * (v + 1);
+                const int end = sc[r] + slen[r];
+                const int lo = sc[r] > 16 * v ? sc[r] : 16 * v, hi = end < 16 * (v + 1) ? end : 16 * (v + 1);
                 const __mmask16 m = (__mmask16)((((1u << (hi - 16 * v)) - 1) >> (lo - 16 * v)) << (lo - 16 * v));
                 const long o = soff[r] - sc[r] + 16 * v;
                 if (h == 0) { m0[v] = m; o0[v] = o; } else { m1[v] = m; o1[v] = o; }
-                if (sc[r] + slen[r] <= 16 * (v + 1)) r++;   /* the run ends in this vector */
+                if (end <= 16 * (v + 1)) r++;   /* the run ends in this vector */
                 else break;
             }
         }

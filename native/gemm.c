@@ -60,6 +60,8 @@
 #ifndef IE_MC_ONE
 #define IE_MC_ONE 512
 #endif
+/* the most rows a row block can have (sizes the K-block accumulation buffer) */
+#define IE_MC_MAX (IE_MC > IE_MC_ONE ? IE_MC : IE_MC_ONE)
 #ifndef IE_NC
 #define IE_NC 512
 #endif
@@ -836,7 +838,7 @@ void ie_gemm_run(const ie_gemm_job* jobs, int njobs)
     if (flops < 2e5) nt = 1;
     if (nt > nu) nt = (int)nu;
 #ifdef __AVX512F__
-    const size_t csize = (size_t)((IE_MC > IE_MC_ONE ? IE_MC : IE_MC_ONE) + IE_MR) * IE_NC;
+    const size_t csize = (size_t)(IE_MC_MAX + IE_MR) * IE_NC;
 #else
     const size_t csize = 0;
 #endif
@@ -868,7 +870,7 @@ void ie_gemm_serial(const ie_gemm_job* jb)
     if (jb->K <= 0) { run_k0(jb); return; }
     const size_t bsize = jb->bpre || jb->bpre16 ? 0 : (size_t)IE_KC * IE_NC, tsize = (size_t)PACK16_ROWS * IE_NR;
 #ifdef __AVX512F__
-    const size_t csize = (size_t)((IE_MC > IE_MC_ONE ? IE_MC : IE_MC_ONE) + IE_MR) * IE_NC;
+    const size_t csize = (size_t)(IE_MC_MAX + IE_MR) * IE_NC;
 #else
     const size_t csize = 0;
 #endif

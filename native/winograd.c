@@ -413,8 +413,9 @@ static wino_plan wino_plan_make(int B, int Cin, int H, int W, int Cout, int bf)
      * fill only part of a panel, and the GEMM computes whole panels. Then the threads share each block instead, the
      * input transform split by channels and the GEMMs and output transform by output channels (wino_run). */
     const long slots = p.padded ? (long)B * p.th * p.twp : (long)B * p.th * p.tw;
-    p.rowsplit = ie_get_num_threads() > 1 && (slots + p.NR - 1) / p.NR < ie_get_num_threads();
-    const int T = p.rowsplit ? 1 : ie_get_num_threads();
+    const int threads = ie_get_num_threads();
+    p.rowsplit = threads > 1 && (slots + p.NR - 1) / p.NR < threads;
+    const int T = p.rowsplit ? 1 : threads;
     p.nty = 0; p.nrb = 0; p.ntb = 0; p.nbpi = 0;
     long ntmax;
     if (p.padded) {

@@ -155,6 +155,9 @@ static void convs(const shape* list, int n, int B, int rounds)
 #define NBUF 6
 static float* buf[NBUF];
 
+/* per stage: the bottleneck width (the output has 4x as many channels) and the number of blocks */
+static const int mids[4] = { 64, 128, 256, 512 }, blocks[4] = { 3, 4, 6, 3 };
+
 typedef struct { float *w, *bias; uint16_t* w16; } layer;
 
 static layer make_layer(int cout, int cin, int k)
@@ -179,7 +182,6 @@ static float* next_buf(const float* u0, const float* u1, const float* u2)
 
 static double chain_forward(int m, const layer* L)
 {
-    const int mids[4] = { 64, 128, 256, 512 }, blocks[4] = { 3, 4, 6, 3 };
     const int B = batch;
     const double t0 = omp_get_wtime();
     int li = 0;
@@ -232,7 +234,6 @@ static void chain(int rounds)
     layer L[53];
     int nl = 0;
     L[nl++] = make_layer(64, 3, 7);
-    const int mids[4] = { 64, 128, 256, 512 }, blocks[4] = { 3, 4, 6, 3 };
     int in = 64;
     for (int st = 0; st < 4; st++)
         for (int b = 0; b < blocks[st]; b++) {

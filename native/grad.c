@@ -70,6 +70,52 @@ static void zero_planes(float* dx, long planes, long HW)
     for (long i = 0; i < planes; i++) memset(dx + i * HW, 0, (size_t) HW * sizeof(float));
 }
 
+/* dx = w^T dy per image for a 1x1 stride-1 convolution: the weights (fp32 w or bf16 w16) read transposed in place,
+ * no copy and no col2im. Returns 0, or -1 when out of memory. */
+static int grad_1x1(const float* dy, const float* w, const uint16_t* w16, float* dx, int B, int Cout, int Cin, long HW)
+{
+    for (int b = 0; b < B; b++) {
+        const float* dyb = dy + (long) b * Cout * HW;
+        float* dxb = dx + (long) b * Cin * HW;
+        if (!w16) ie_sgemm(1, 0, Cin, (int) HW, Cout, 1.0f, w, Cin, dyb, (int) HW, 0.0f, dxb, (int) HW);
+        else if (ie_gemm_bf16(1, 0, Cin, (int) HW, Cout, w16, Cin, dyb, (int) HW, 0.0f, dxb, (int) HW) != 0) return -1;
+    }
+    return 0;
+}
+
+/* Any convolution, as the small images (the 8x8 and 16x16 levels, with the largest weights) need it: per tile of
+ * columns, cols [Cin*KK, nc] = w^T dy by one GEMM with the weights (fp32 w or bf16 w16, then dy rounded to bf16)
+ * read transposed in place, then col2im. Returns 0, or -1 when out of memory. */
+static int grad_small(const float* dy, const float* w, const uint16_t* w16, float* dx,
+                      int B, int Cout, int Cin, int H, int W, int KH, int KW, int stride, int pad)
+{
+    const int Ho = (H + 2 * pad - KH) / stride + 1, Wo = (W + 2 * pad - KW) / stride + 1;
+    const long KK = (long) KH * KW, HW = (long) H * W, HoWo = (long) Ho * Wo, M = (long) Cin * KK;
+    const long nt = col_tile(M, HoWo);
+    ie_scratch colsb = ie_scratch_take((size_t) M * nt, IE_SCRATCH_SHARED);   /* ADM-256 16x16 level: 19 MB */
+    if (!colsb.p) return -1;
+    float* cols = colsb.p;
+    zero_planes(dx, (long) B * Cin, HW);
+    for (int b = 0; b < B; b++) {
+        const float* dyb = dy + (long) b * Cout * HoWo;
+        float* dxb = dx + (long) b * Cin * HW;
+        for (long n0 = 0; n0 < HoWo; n0 += nt) {
+            const long nc = HoWo - n0 < nt ? HoWo - n0 : nt;
+            /* cols[ci*KK + t, p] = sum_co w[co, ci*KK + t] dy[co, n0 + p] */
+            if (!w16) {
+                ie_sgemm(1, 0, (int) M, (int) nc, Cout, 1.0f, w, (int) M, dyb + n0, (int) HoWo, 0.0f, cols, (int) nc);
+            } else if (ie_gemm_bf16(1, 0, (int) M, (int) nc, Cout, w16, (int) M, dyb + n0, (int) HoWo, 0.0f, cols,
+                                    (int) nc) != 0) {
+                ie_scratch_park(colsb);
+                return -1;
+            }
+            col2im_add(cols, nc, n0, dxb, Cin, H, W, Wo, KH, KW, stride, pad);
+        }
+    }
+    ie_scratch_park(colsb);
+    return 0;
+}
+
 int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
                        int B, int Cout, int Cin, int H, int W, int KH, int KW, int stride, int pad)
 {
@@ -84,13 +130,7 @@ int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
     if (ie_winograd_enabled && stride == 1 && KH == 3 && KW == 3 && pad == 1
             && ie_conv3x3_winograd_pays(B, Cout, Ho, Wo, Cin))
         return ie_conv3x3_winograd_transposed_f32(dy, w, dx, B, Cout, Ho, Wo, Cin);
-    if (KH == 1 && KW == 1 && stride == 1 && pad == 0) {
-        /* 1x1: dx = w^T dy per image, the weights read transposed in place (no copy, no col2im) */
-        for (int b = 0; b < B; b++)
-            ie_sgemm(1, 0, Cin, (int) HW, Cout, 1.0f, w, Cin, dy + (long) b * Cout * HW, (int) HW, 0.0f,
-                     dx + (long) b * Cin * HW, (int) HW);
-        return 0;
-    }
+    if (KH == 1 && KW == 1 && stride == 1 && pad == 0) return grad_1x1(dy, w, NULL, dx, B, Cout, Cin, HW);
     if (stride == 1 && KH == KW && pad <= KH - 1 && (long) B * HoWo >= 1024) {
         ie_scratch wt = ie_scratch_take((size_t) Cout * Cin * KK, IE_SCRATCH_SHARED);
         if (!wt.p) return -1;
@@ -108,111 +148,8 @@ int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
         ie_scratch_park(wt);
         return 0;
     }
-    const long M = (long) Cin * KK;
-    const long nt = col_tile(M, HoWo);
-    ie_scratch colsb = ie_scratch_take((size_t) M * nt, IE_SCRATCH_SHARED);   /* ADM-256 16x16 level: 19 MB */
-    if (!colsb.p) return -1;
-    float* cols = colsb.p;
-    zero_planes(dx, (long) B * Cin, HW);
-    for (int b = 0; b < B; b++) {
-        const float* dyb = dy + (long) b * Cout * HoWo;
-        float* dxb = dx + (long) b * Cin * HW;
-        for (long n0 = 0; n0 < HoWo; n0 += nt) {
-            const long nc = HoWo - n0 < nt ? HoWo - n0 : nt;
-            /* cols[ci*KK + t, p] = sum_co w[co, ci*KK + t] dy[co, n0 + p] */
-            ie_sgemm(1, 0, (int) M, (int) nc, Cout, 1.0f, w, (int) M, dyb + n0, (int) HoWo, 0.0f, cols, (int) nc);
-            col2im_add(cols, nc, n0, dxb, Cin, H, W, Wo, KH, KW, stride, pad);
-        }
-    }
-    ie_scratch_park(colsb);
-    return 0;
+    return grad_small(dy, w, NULL, dx, B, Cout, Cin, H, W, KH, KW, stride, pad);
 }
-
-#ifdef __AVX512BF16__
-/* float -> bf16 bits, round to nearest even (finite values) */
-static inline uint16_t to_bf16(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return (uint16_t) ((u + 0x7FFF + ((u >> 16) & 1)) >> 16);
-}
-
-/* col2im_add from the transposed columns: dx[ci] += col2im(colsT[p, ci*KK + t] for columns p = 0 .. nc (positions
- * n0 + p)). Each thread takes whole planes ci; for one ci and position p the KK values are contiguous, and the
- * positions of the next ci read the same cache lines again (the bf16 small-image gradient's GEMM output, which this
- * saves transposing). */
-static void col2im_add_t(const float* colsT, long ldt, long nc, long n0, float* dx, int Cin, int H, int W,
-                         int Wo, int KH, int KW, int s, int pad)
-{
-    const int KK = KH * KW;
-    #pragma omp parallel for schedule(static)
-    for (int ci = 0; ci < Cin; ci++) {
-        float* plane = dx + (long) ci * H * W;
-        const float* src = colsT + (long) ci * KK;
-        int oy = (int) (n0 / Wo), ox = (int) (n0 % Wo);
-        for (long p = 0; p < nc; p++, src += ldt) {
-            const int iy0 = oy * s - pad, ix0 = ox * s - pad;
-            if (iy0 >= 0 && ix0 >= 0 && iy0 + KH <= H && ix0 + KW <= W) {   /* interior: no bounds */
-                float* d = plane + (long) iy0 * W + ix0;
-                for (int ky = 0; ky < KH; ky++, d += W)
-                    for (int kx = 0; kx < KW; kx++) d[kx] += src[ky * KW + kx];
-            } else {
-                for (int ky = 0; ky < KH; ky++) {
-                    const int iy = iy0 + ky;
-                    if ((unsigned) iy >= (unsigned) H) continue;
-                    for (int kx = 0; kx < KW; kx++) {
-                        const int ix = ix0 + kx;
-                        if ((unsigned) ix < (unsigned) W) plane[(long) iy * W + ix] += src[ky * KW + kx];
-                    }
-                }
-            }
-            if (++ox == Wo) { ox = 0; oy++; }
-        }
-    }
-}
-
-/* Small images in bf16: cols^T [nc, Cin*KK] = bf16(dy)^T [nc, Cout] @ w [Cout, Cin*KK] by the bf16 GEMM, the weights
- * read as they are (rows co, co+1 interleaved while packed: no transposed or widened copy of the largest weights),
- * then col2im straight from cols^T (col2im_add_t: transposing it first took 3.5 of 11.8 ms at 16x16, 1024 channels). */
-static int conv_grad_small_bf16(const float* dy, const uint16_t* w, float* dx,
-                                int B, int Cout, int Cin, int H, int W, int KH, int KW, int stride, int pad)
-{
-    const int Ho = (H + 2 * pad - KH) / stride + 1, Wo = (W + 2 * pad - KW) / stride + 1;
-    const long KK = (long) KH * KW, HW = (long) H * W, HoWo = (long) Ho * Wo, M = (long) Cin * KK;
-    const long nt = col_tile(M, HoWo);
-    ie_scratch dyTb = ie_scratch_take(((size_t) nt * Cout + 1) / 2, IE_SCRATCH_SHARED);
-    ie_scratch colsTb = ie_scratch_take((size_t) M * nt, IE_SCRATCH_SHARED);
-    if (!dyTb.p || !colsTb.p) {
-        ie_scratch_park(dyTb); ie_scratch_park(colsTb);
-        return -1;
-    }
-    uint16_t* dyT = (uint16_t*) dyTb.p;
-    float* colsT = colsTb.p;
-    zero_planes(dx, (long) B * Cin, HW);
-    const ie_packb_bf16 pw = { w, M };
-    for (int b = 0; b < B; b++) {
-        const float* dyb = dy + (long) b * Cout * HoWo;
-        float* dxb = dx + (long) b * Cin * HW;
-        for (long n0 = 0; n0 < HoWo; n0 += nt) {
-            const long nc = HoWo - n0 < nt ? HoWo - n0 : nt;
-            #pragma omp parallel for schedule(static)
-            for (long p = 0; p < nc; p++)
-                for (int co = 0; co < Cout; co++) dyT[p * Cout + co] = to_bf16(dyb[(long) co * HoWo + n0 + p]);
-            ie_gemm_job jb;
-            memset(&jb, 0, sizeof jb);
-            jb.M = (int) nc; jb.N = (int) M; jb.K = Cout;
-            jb.A16 = dyT; jb.rsa = Cout; jb.csa = 1;
-            jb.packb16 = ie_packb16_bf16_fn; jb.bctx = &pw;
-            jb.C = colsT; jb.ldc = M;
-            jb.alpha = 1.0f; jb.beta = 0.0f;
-            ie_gemm_run(&jb, 1);
-            col2im_add_t(colsT, M, nc, n0, dxb, Cin, H, W, Wo, KH, KW, stride, pad);
-        }
-    }
-    ie_scratch_park(dyTb); ie_scratch_park(colsTb);
-    return 0;
-}
-#endif
 
 int ie_conv2d_grad_bf16(const float* dy, const uint16_t* w, float* dx,
                         int B, int Cout, int Cin, int H, int W, int KH, int KW, int stride, int pad)
@@ -223,6 +160,8 @@ int ie_conv2d_grad_bf16(const float* dy, const uint16_t* w, float* dx,
     if (ie_winograd_enabled && stride == 1 && KH == 3 && KW == 3 && pad == 1
             && ie_conv3x3_winograd_pays(B, Cout, Ho, Wo, Cin))
         return ie_conv3x3_winograd_transposed_bf16(dy, w, dx, B, Cout, Ho, Wo, Cin);
+    if (KH == 1 && KW == 1 && stride == 1 && pad == 0 && ie_has_bf16())
+        return grad_1x1(dy, NULL, w, dx, B, Cout, Cin, (long) H * W);
     if (stride == 1 && KH == KW && pad <= KH - 1 && (long) B * Ho * Wo >= 1024) {
         /* other large images: the bf16 forward conv of dy with the flipped, channel-transposed bf16 kernel */
         ie_scratch wt = ie_scratch_take(((size_t) Cout * Cin * KK + 1) / 2, IE_SCRATCH_SHARED);
@@ -241,9 +180,7 @@ int ie_conv2d_grad_bf16(const float* dy, const uint16_t* w, float* dx,
         ie_scratch_park(wt);
         return r;
     }
-#ifdef __AVX512BF16__
-    if (ie_has_bf16()) return conv_grad_small_bf16(dy, w, dx, B, Cout, Cin, H, W, KH, KW, stride, pad);
-#endif
+    if (ie_has_bf16()) return grad_small(dy, NULL, w, dx, B, Cout, Cin, H, W, KH, KW, stride, pad);
     /* no AVX-512 BF16: fp32 on the widened weights */
     ie_scratch wf = ie_scratch_take((size_t) Cout * Cin * KK, IE_SCRATCH_SHARED);
     if (!wf.p) return -1;

@@ -97,9 +97,10 @@ void ie_set_winograd(int on);
 /* 1 when the CPU executes vdpbf16ps and this library was built for it. */
 int ie_has_bf16(void);
 
-/* C[M,N] = A[M,K] @ op(B)[K,N] + beta * C, A bf16 row-major (lda >= K), B fp32 (transB as in ie_sgemm).
- * beta == 0: C is not read. Returns 0, or -1 when out of memory (the fallback's widened copy of A). */
-int ie_gemm_bf16(int transB, int M, int N, int K, const uint16_t* A, int lda, const float* B, int ldb,
+/* C[M,N] = op(A)[M,K] @ op(B)[K,N] + beta * C, A bf16 row-major, op(A) = A [M, K] (lda >= K) or, transA, A^T of
+ * A [K, M] (lda >= M); B fp32 (transB as in ie_sgemm). beta == 0: C is not read. Returns 0, or -1 when out of memory
+ * (the fallback's widened copy of A). */
+int ie_gemm_bf16(int transA, int transB, int M, int N, int K, const uint16_t* A, int lda, const float* B, int ldb,
                  float beta, float* C, int ldc);
 
 /* ie_conv2d_ex_f32 with bf16 weights w [Cout,Cin,KH,KW]: conv(bf16(x), w) with fp32 sums. Few output channels
@@ -185,9 +186,10 @@ void ie_gelu_f32(const float* x, float* y, long n);
 int ie_conv2d_grad_f32(const float* dy, const float* w, float* dx,
                        int B, int Cout, int Cin, int H, int W, int KH, int KW, int stride, int pad);
 
-/* The same with bf16 weights and dy rounded to bf16 (ie_conv2d_auto_ex_bf16's semantics): large stride-1 images run the
- * bf16 forward convolution of the flipped kernel; the rest (small images) the bf16 GEMM dy^T w and col2im. Without
- * AVX-512 BF16: fp32 on the widened weights. */
+/* The same with bf16 weights and dy rounded to bf16 (ie_conv2d_auto_ex_bf16's semantics): 1x1 the bf16 GEMM w^T dy
+ * per image; other large stride-1 images the bf16 forward convolution of the flipped kernel; the rest (small images)
+ * the bf16 GEMM w^T dy and col2im, the weights read transposed in place. Without AVX-512 BF16: fp32 on the widened
+ * weights. */
 int ie_conv2d_grad_bf16(const float* dy, const uint16_t* w, float* dx,
                         int B, int Cout, int Cin, int H, int W, int KH, int KW, int stride, int pad);
 

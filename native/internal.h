@@ -55,8 +55,8 @@ typedef struct {
      * j % img_cols of image j / img_cols, C(i,j) = C[(j/img_cols)*img_stride + i*ldc + j%img_cols];
      * add likewise with ldadd and the same img_stride. 0: plain C[i*ldc + j]. */
     int img_cols; long img_stride;
-    /* bf16 operands (ie_has_bf16() only): A16 replaces A, bf16 bit patterns read in place, row-major
-     * (A(i,k) = A16[i*rsa + k], csa == 1); B is rounded to bf16 (to nearest even) while packed, from packb's
+    /* bf16 operands (ie_has_bf16() only): A16 replaces A, bf16 bit patterns read in place through rsa and csa as
+     * A (one of them 1); B is rounded to bf16 (to nearest even) while packed, from packb's
      * fp32 panels, or comes as bpre16: panel p, k-pair q at bpre16 + p*bpre_ld + q*NR, each 32-bit lane
      * bf16 B(2q, j) | B(2q+1, j) << 16. Products exact, sums in fp32 (vdpbf16ps). */
     const uint16_t* A16;

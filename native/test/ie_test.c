@@ -445,10 +445,10 @@ static float bfround(float f) { return bf2f(f2bf(f)); }
 /* The bf16 kernels against the float64 reference on bf16-rounded operands: what is left is the fp32 summation,
  * so the tolerance is the fp32 one. Without AVX-512 BF16 the entries widen the weights and run fp32: x is then
  * not rounded (nor for the few-output-channel direct path, see ie_conv2d_bf16_ex). */
-static void test_gemm_bf16_one(int tb, int M, int N, int K, float beta, int pad)
+static void test_gemm_bf16_one(int ta, int tb, int M, int N, int K, float beta, int pad)
 {
-    int lda = K + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
-    size_t na = (size_t)M * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * ldc;
+    int lda = (ta ? M : K) + pad, ldb = (tb ? K : N) + pad, ldc = N + pad;
+    size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * ldc;
     uint16_t* A = malloc(sizeof(uint16_t) * (na ? na : 1));
     for (size_t i = 0; i < na; i++) A[i] = f2bf((float)urand());
     float* Bm = frand(nb ? nb : 1, 1.0);
@@ -461,17 +461,17 @@ static void test_gemm_bf16_one(int tb, int M, int N, int K, float beta, int pad)
             double s = 0;
             for (int k = 0; k < K; k++) {
                 float bv = tb ? Bm[(size_t)j * ldb + k] : Bm[(size_t)k * ldb + j];
-                s += (double)bf2f(A[(size_t)i * lda + k]) * (rb ? bfround(bv) : bv);
+                s += (double)bf2f(A[ta ? (size_t)k * lda + i : (size_t)i * lda + k]) * (rb ? bfround(bv) : bv);
             }
             ref[(size_t)i * ldc + j] = s + (beta != 0.0f ? beta * (double)C[(size_t)i * ldc + j] : 0.0);
         }
     if (beta == 0.0f)
         for (int i = 0; i < M; i++)
             for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = NAN;
-    ie_gemm_bf16(tb, M, N, K, A, lda, Bm, ldb, beta, C, ldc);
+    ie_gemm_bf16(ta, tb, M, N, K, A, lda, Bm, ldb, beta, C, ldc);
     double tol = 1e-5 * (1 + sqrt((double)K)) * (1 + fabs(beta));
     char what[160];
-    snprintf(what, sizeof what, "gemm-bf16 tB=%d M=%d N=%d K=%d beta=%g pad=%d", tb, M, N, K, beta, pad);
+    snprintf(what, sizeof what, "gemm-bf16 tA=%d tB=%d M=%d N=%d K=%d beta=%g pad=%d", ta, tb, M, N, K, beta, pad);
     tally(compare(C, ref, nc, tol, what), what);
     free(A); free(Bm); free(C); free(ref);
 }
@@ -510,19 +510,21 @@ static void test_gemm_bf16(void)
     int f0 = failures, c0 = checks;
     static const int sizes[] = { 1, 2, 7, 16, 63, 65, 100 };
     const int ns = sizeof sizes / sizeof *sizes;
-    for (int tb = 0; tb < 2; tb++)
-        for (int a = 0; a < ns; a++)
-            for (int b = 0; b < ns; b++)
-                for (int c = 0; c < ns; c++)
-                    test_gemm_bf16_one(tb, sizes[a], sizes[b], sizes[c], 0.0f, (a + b + c) % 3);
-    for (int tb = 0; tb < 2; tb++) {
-        test_gemm_bf16_one(tb, 1000, 70, 301, 0.0f, 0);   /* odd K over two K blocks */
-        test_gemm_bf16_one(tb, 67, 1000, 515, 0.5f, 1);
-        test_gemm_bf16_one(tb, 131, 129, 257, -1.0f, 3);  /* K one past a block */
-        test_gemm_bf16_one(tb, 5, 517, 1000, 0.0f, 2);
-        test_gemm_bf16_one(tb, 33, 47, 0, 0.5f, 0);
-        test_gemm_bf16_one(tb, 250, 260, 1, 1.0f, 0);
-    }
+    for (int ta = 0; ta < 2; ta++)   /* transposed A: the column-major bf16 kernel */
+        for (int tb = 0; tb < 2; tb++)
+            for (int a = 0; a < ns; a++)
+                for (int b = 0; b < ns; b++)
+                    for (int c = 0; c < ns; c++)
+                        test_gemm_bf16_one(ta, tb, sizes[a], sizes[b], sizes[c], 0.0f, (a + b + c) % 3);
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            test_gemm_bf16_one(ta, tb, 1000, 70, 301, 0.0f, 0);   /* odd K over two K blocks */
+            test_gemm_bf16_one(ta, tb, 67, 1000, 515, 0.5f, 1);
+            test_gemm_bf16_one(ta, tb, 131, 129, 257, -1.0f, 3);  /* K one past a block */
+            test_gemm_bf16_one(ta, tb, 5, 517, 1000, 0.0f, 2);
+            test_gemm_bf16_one(ta, tb, 33, 47, 0, 0.5f, 0);
+            test_gemm_bf16_one(ta, tb, 250, 260, 1, 1.0f, 0);
+        }
     printf("gemm-bf16: %d checks, %d failures%s\n", checks - c0, failures - f0,
            ie_has_bf16() ? "" : " (no AVX-512 BF16: fp32 fallback)");
 }

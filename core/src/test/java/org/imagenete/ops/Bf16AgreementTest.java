@@ -161,8 +161,9 @@ class Bf16AgreementTest {
             "256, 256, 32, 32, 3, 1, 1, 1",      // Winograd at 64 tiles, the threads sharing one block
             "64, 96, 64, 64, 3, 1, 1, 1",        // Winograd, transposed weight transform
             "37, 45, 40, 44, 3, 1, 1, 2",        // the same off the 16-lane grid, odd input channels (45, padded to even)
-            "512, 256, 16, 16, 3, 1, 1, 1",      // small image: GEMM + col2im on widened weights
-            "256, 512, 32, 32, 1, 1, 0, 1",
+            "512, 256, 16, 16, 3, 1, 1, 1",      // small image: the bf16 GEMM w^T dy (w read transposed in place) + col2im
+            "256, 512, 32, 32, 1, 1, 0, 1",      // 1x1: the bf16 GEMM w^T dy per image
+            "96, 45, 8, 8, 1, 1, 0, 2",          // the same, odd output channels (an odd GEMM K)
             "7, 13, 17, 13, 3, 1, 1, 3",
             "64, 128, 9, 9, 3, 2, 1, 2",
             "3, 64, 29, 31, 7, 2, 3, 1",

@@ -451,23 +451,30 @@ static void kernel_pairA_bf16(int kc, const uint32_t* restrict ap, long ldp, con
     kernel_store(acc, c, ldc, mr, nr, e);
 }
 
+/* 32 bf16 values of a row (lo) and of the next row (hi) -> the 32 pairs lo | hi << 16, in order, at d */
+static inline void store_pairs32(__m512i lo, __m512i hi, uint32_t* d)
+{
+    const __m512i first = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0);
+    const __m512i second = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
+    /* unpack pairs within 128-bit lanes (values 0-3 | 8-11 | ..., 4-7 | 12-15 | ...), then in order */
+    const __m512i pl = _mm512_unpacklo_epi16(lo, hi), ph = _mm512_unpackhi_epi16(lo, hi);
+    _mm512_storeu_si512(d, _mm512_permutex2var_epi64(pl, first, ph));
+    _mm512_storeu_si512(d + 16, _mm512_permutex2var_epi64(pl, second, ph));
+}
+
 /* Pair rows of a column-major bf16 A (A(i,k) = a[i + k*csa], a weight matrix read transposed, as the input-gradient of
  * a convolution reads it): rows [0, mc) and k [0, kc) into ap[q*ldp + i] = A(i, 2q) | A(i, 2q+1) << 16 (an odd kc's
  * last pair with a zero high half). Both source rows of a pair are read as runs of 32, so the strided rows (the weight
  * matrix's, often a multiple of 4 KB apart) are read sequentially, not a few values of each per micro-tile. */
 static void pack_a_bf16(const uint16_t* a, long csa, int mc, int kc, uint32_t* ap, long ldp)
 {
-    const __m512i first = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), second = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
     for (int k = 0; k < kc; k += 2, a += 2 * csa, ap += ldp) {
         const int two = k + 1 < kc;
         for (int r = 0; r < mc; r += 32) {
             const __mmask32 m = mc - r >= 32 ? (__mmask32)0xFFFFFFFF : (__mmask32)((1u << (mc - r)) - 1);
             const __m512i lo = _mm512_maskz_loadu_epi16(m, a + r);
             const __m512i hi = two ? _mm512_maskz_loadu_epi16(m, a + csa + r) : _mm512_setzero_si512();
-            /* pairs within 128-bit lanes (rows 0-3 | 8-11 | ..., 4-7 | 12-15 | ...), then in order */
-            const __m512i pl = _mm512_unpacklo_epi16(lo, hi), ph = _mm512_unpackhi_epi16(lo, hi);
-            _mm512_storeu_si512(ap + r, _mm512_permutex2var_epi64(pl, first, ph));
-            _mm512_storeu_si512(ap + r + 16, _mm512_permutex2var_epi64(pl, second, ph));
+            store_pairs32(lo, hi, ap + r);
         }
     }
 }
@@ -739,7 +746,6 @@ void ie_packb16_bf16_fn(const void* ctx, int k0, int kc, int n0, int nc, uint32_
     const ie_packb_bf16* p = ctx;
     const long ldb = p->ldb;
     const int kp = (kc + 1) / 2;
-    const __m512i first = _mm512_set_epi64(11, 10, 3, 2, 9, 8, 1, 0), second = _mm512_set_epi64(15, 14, 7, 6, 13, 12, 5, 4);
     for (int j0 = 0; j0 < nc; j0 += IE_NR) {
         const int nr = nc - j0 < IE_NR ? nc - j0 : IE_NR;
         uint32_t* d = dst + (long)(j0 / IE_NR) * kp * IE_NR;
@@ -751,10 +757,7 @@ void ie_packb16_bf16_fn(const void* ctx, int k0, int kc, int n0, int nc, uint32_
                 const __mmask32 m = r >= 32 ? (__mmask32)0xFFFFFFFF : r <= 0 ? 0 : (__mmask32)((1u << r) - 1);
                 const __m512i a = _mm512_maskz_loadu_epi16(m, s + h);
                 const __m512i b = two ? _mm512_maskz_loadu_epi16(m, s + ldb + h) : _mm512_setzero_si512();
-                /* unpack pairs within 128-bit lanes (columns 0-3 | 8-11 | ..., 4-7 | 12-15 | ...), then in order */
-                const __m512i lo = _mm512_unpacklo_epi16(a, b), hi = _mm512_unpackhi_epi16(a, b);
-                _mm512_store_si512(d + h, _mm512_permutex2var_epi64(lo, first, hi));
-                _mm512_store_si512(d + h + 16, _mm512_permutex2var_epi64(lo, second, hi));
+                store_pairs32(a, b, d + h);
             }
         }
     }

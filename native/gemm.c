@@ -385,12 +385,16 @@ static void kernel_rowA_bf16(int kc, const uint16_t* restrict a, long rsa, const
     kernel_store(acc, c, ldc, mr, nr, e);
 }
 
-/* The same with A column-major in place (op(A) = A^T of a row-major bf16 array, A(i,k) = a[i + k*csa]: a weight
- * matrix read transposed, as the input-gradient of a convolution reads it). Per k-pair, the MR values of rows k and
- * k+1 (one masked 128-bit load each) are interleaved into pairs, each broadcast by a permute (8% faster than through a
- * stack copy and broadcast loads). For products of one column panel; with more, run_unit packs A (pack_a_bf16). */
-static void kernel_colA_bf16(int kc, const uint16_t* restrict a, long csa, const uint32_t* restrict b,
-                             float* restrict c, long ldc, int mr, int nr, const epi_t* e)
+/* The same with A column-major (op(A) = A^T of a row-major bf16 array, A(i,k) = a[i + k*csa]: a weight matrix read
+ * transposed, as the input-gradient of a convolution reads it), in place or packed:
+ * - in place (kernel_colA_bf16, products of one column panel): per k-pair, the MR values of rows k and k+1 (one masked
+ *   128-bit load each) are interleaved into pairs, each broadcast by a permute (8% faster than through a stack copy and
+ *   broadcast loads);
+ * - packed (kernel_pairA_bf16, more panels; see pack_a_bf16): pair (A(i, 2q), A(i, 2q+1)) at ap[q*ldp + i], the MR
+ *   pairs of a k-pair contiguous. Rows past mr read the pack's padding (their sums are not stored). */
+static inline __attribute__((always_inline)) void
+kernel_colA_bf16_any(int kc, const uint16_t* restrict a, long csa, const uint32_t* restrict ap, long ldp, int packed,
+                     const uint32_t* restrict b, float* restrict c, long ldc, int mr, int nr, const epi_t* e)
 {
     __m512 acc[MR][NV];
     prefetch_c(c, ldc, mr, e);
@@ -401,54 +405,43 @@ static void kernel_colA_bf16(int kc, const uint16_t* restrict a, long csa, const
     const __mmask8 am = (__mmask8)((1u << mr) - 1);
     const int kp = (kc + 1) / 2;
     for (int k = 0; k < kp; k++) {
-        const __m128i r0 = _mm_maskz_loadu_epi16(am, a);
-        const __m128i r1 = 2 * k + 1 < kc ? _mm_maskz_loadu_epi16(am, a + csa) : _mm_setzero_si128();
-        /* the next tiles' line of these two rows (32 values on): strided rows, which the hardware does not prefetch */
-        _mm_prefetch((const char*)(a + 32), _MM_HINT_T0);
-        _mm_prefetch((const char*)(a + csa + 32), _MM_HINT_T0);
-        const __m512i prs =
-                _mm512_castsi256_si512(_mm256_set_m128i(_mm_unpackhi_epi16(r0, r1), _mm_unpacklo_epi16(r0, r1)));
+        __m512i prs = _mm512_setzero_si512();
+        if (!packed) {
+            const __m128i r0 = _mm_maskz_loadu_epi16(am, a);
+            const __m128i r1 = 2 * k + 1 < kc ? _mm_maskz_loadu_epi16(am, a + csa) : _mm_setzero_si128();
+            /* the next tiles' line of these two rows (32 values on): strided rows, which the hardware does not
+             * prefetch */
+            _mm_prefetch((const char*)(a + 32), _MM_HINT_T0);
+            _mm_prefetch((const char*)(a + csa + 32), _MM_HINT_T0);
+            prs = _mm512_castsi256_si512(_mm256_set_m128i(_mm_unpackhi_epi16(r0, r1), _mm_unpacklo_epi16(r0, r1)));
+            a += 2 * csa;
+        }
         __m512bh bv[NV];
 #pragma GCC unroll 8
         for (int v = 0; v < NV; v++) bv[v] = (__m512bh)_mm512_load_si512(b + 16 * v);
 #pragma GCC unroll 16
         for (int i = 0; i < MR; i++) {
-            const __m512bh ai = (__m512bh)_mm512_permutexvar_epi32(_mm512_set1_epi32(i), prs);
+            const __m512bh ai = (__m512bh)(packed ? _mm512_set1_epi32((int)ap[i])
+                                                  : _mm512_permutexvar_epi32(_mm512_set1_epi32(i), prs));
 #pragma GCC unroll 8
             for (int v = 0; v < NV; v++) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], ai, bv[v]);
         }
         b += IE_NR;
-        a += 2 * csa;
+        if (packed) ap += ldp;
     }
     kernel_store(acc, c, ldc, mr, nr, e);
 }
 
-/* The same with A packed as pairs (pack_a_bf16): pair (A(i, 2q), A(i, 2q+1)) at ap[q*ldp + i], so that the MR pairs
- * of a k-pair are contiguous. Rows past mr read the pack's padding (their sums are not stored). */
+static void kernel_colA_bf16(int kc, const uint16_t* restrict a, long csa, const uint32_t* restrict b,
+                             float* restrict c, long ldc, int mr, int nr, const epi_t* e)
+{
+    kernel_colA_bf16_any(kc, a, csa, NULL, 0, 0, b, c, ldc, mr, nr, e);
+}
+
 static void kernel_pairA_bf16(int kc, const uint32_t* restrict ap, long ldp, const uint32_t* restrict b,
                               float* restrict c, long ldc, int mr, int nr, const epi_t* e)
 {
-    __m512 acc[MR][NV];
-    prefetch_c(c, ldc, mr, e);
-#pragma GCC unroll 16
-    for (int i = 0; i < MR; i++)
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; v++) acc[i][v] = _mm512_setzero_ps();
-    const int kp = (kc + 1) / 2;
-    for (int k = 0; k < kp; k++) {
-        __m512bh bv[NV];
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; v++) bv[v] = (__m512bh)_mm512_load_si512(b + 16 * v);
-#pragma GCC unroll 16
-        for (int i = 0; i < MR; i++) {
-            const __m512bh ai = (__m512bh)_mm512_set1_epi32((int)ap[i]);
-#pragma GCC unroll 8
-            for (int v = 0; v < NV; v++) acc[i][v] = _mm512_dpbf16_ps(acc[i][v], ai, bv[v]);
-        }
-        b += IE_NR;
-        ap += ldp;
-    }
-    kernel_store(acc, c, ldc, mr, nr, e);
+    kernel_colA_bf16_any(kc, NULL, 0, ap, ldp, 1, b, c, ldc, mr, nr, e);
 }
 
 /* 32 bf16 values of a row (lo) and of the next row (hi) -> the 32 pairs lo | hi << 16, in order, at d */

@@ -82,13 +82,18 @@ static lib load(const char* path)
     return l;
 }
 
+/* n floats; from 2 MB on in transparent huge pages, as the Java runtime allocates its tensors (NativeMemory): with 4 KB
+ * pages the packers' strided rows cost a TLB miss each */
 static float* falloc(size_t n)
 {
-    float* p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+    const size_t huge = (size_t)1 << 21, bytes = n * sizeof(float), al = bytes >= huge ? huge : 64;
+    const size_t size = (bytes + al - 1) / al * al;
+    float* p = aligned_alloc(al, size ? size : al);
     if (!p) {
         fprintf(stderr, "ab: out of memory\n");
         exit(2);
     }
+    if (al == huge) madvise(p, size, MADV_HUGEPAGE);
     return p;
 }
 

@@ -62,7 +62,7 @@ void ie_conv3x3_winograd_ex_f32(const float* x, const float* w, const float* bia
                                 float* y, int B, int Cin, int H, int W, int Cout, int relu);
 
 /* Same with weights transformed once (load time): ie_winograd_weights_size() floats in wt
- * (36*Cout*Cin, 4x the weights), filled by ie_winograd_transform_weights(w [Cout,Cin,3,3]).
+ * (36 padded planes of Cout*Cin, 4x the weights), filled by ie_winograd_transform_weights(w [Cout,Cin,3,3]).
  * Always runs Winograd: ask ie_conv3x3_winograd_pays(...) whether that beats ie_conv2d_f32 for
  * a shape (e.g. ADM-256: yes at 32x32 and above, no at 16x16 and 8x8). */
 size_t ie_winograd_weights_size(int Cin, int Cout);

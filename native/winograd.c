@@ -10,8 +10,8 @@
  * panels than there are threads (a 32x32 image), the threads share each block instead (wino_run_shared).
  * Transforms work on 16 horizontally adjacent tiles per zmm (stride-4 deinterleave of image rows).
  *
- * Weights: U[xi][co][ci] (36*Cout*Cin floats, 4x the 3x3 weights), computed per call by
- * ie_conv3x3_winograd_f32 or once by ie_winograd_transform_weights.
+ * Weights: U[xi][co][ci] (36 planes of Cout*Cin floats, each padded: wino_uplane; 4x the 3x3 weights), computed per
+ * call by ie_conv3x3_winograd_f32 or once by ie_winograd_transform_weights.
  *
  * bf16 (ie_conv3x3_winograd_bf16_ex): by default U and V are rounded to bf16 for the bf16 GEMM, with other
  * interpolation points (0, 1, -1, 1/2, -2, inf: G_BF16, BT6B, AT6B) and four frequencies kept fp32 (WINO_HI),
@@ -50,7 +50,13 @@
 
 #ifdef __AVX512F__
 
-size_t ie_winograd_weights_size(int Cin, int Cout) { return (size_t)36 * Cout * Cin; }
+/* Elements from one transformed-weight plane U[xi] to the next: Cout rows of Cinp, and a cache line and a half
+ * more. The weight transform writes all 36 planes at the same offset; plane sizes that are a multiple of 4 KB (most)
+ * would put those 36 stores into one L1 set, which made the transform 2.5x slower where U fits in the L2 cache. */
+#define WINO_UPAD 48
+static long wino_uplane(int Cinp, int Cout) { return (long)Cout * Cinp + WINO_UPAD; }
+
+size_t ie_winograd_weights_size(int Cin, int Cout) { return (size_t)36 * wino_uplane(Cin, Cout); }
 
 /* Lavin's G for the points 0, 1, -1, 2, -2, inf (the fp32 GEMM) */
 static const float G_FP32[6][3] = {
@@ -133,7 +139,7 @@ static __m512i lane_stride(int s)
  * of order, blocks of 16 rows of w outermost, took twice as long). */
 static void transform_weights_f32(const float* w, int trans, float* wt, int Cin, int Cout)
 {
-    const long plane = (long)Cout * Cin;
+    const long plane = wino_uplane(Cin, Cout);
     const __m512i idx = lane_stride(trans ? Cout * 9 : 9);
 #pragma omp parallel for schedule(static) num_threads(ie_get_num_threads())
     for (int co = 0; co < Cout; co++)
@@ -158,7 +164,7 @@ static void winograd_transform_weights_bf16(const uint16_t* w, int trans, float*
                                             int Cout)
 {
     const int Cinp = U ? (Cin + 1) & ~1 : Cin;
-    const long plane = (long)Cout * Cinp;
+    const long plane = wino_uplane(Cinp, Cout);
     const __m512i idx = lane_stride(9);
 #pragma omp parallel for schedule(static) num_threads(ie_get_num_threads())
     for (int co = 0; co < Cout; co++) {
@@ -387,6 +393,7 @@ typedef struct {
     long vrows;       /* V rows per panel: Cin floats, or Cinp/2 bf16 pairs (4-byte units either way) */
     long vplane, mplane;
     long vhplane;     /* bf: the fp32 frequencies' V planes [panel][ci][NR], Cin rows (0 otherwise) */
+    long uplane;      /* elements between the weight planes U[xi] (wino_uplane) */
     int NR;
     int rowsplit;     /* the threads share each block (see wino_plan_make) */
 } wino_plan;
@@ -456,6 +463,7 @@ static wino_plan wino_plan_make(int B, int Cin, int H, int W, int Cout, int bf)
     p.vrows = bf ? p.Cinp / 2 : Cin;
     p.vplane = p.vrows * p.ntp + 48; p.mplane = (long)Cout * p.ntp + 48;
     p.vhplane = bf ? (long)Cin * p.ntp + 48 : 0;
+    p.uplane = wino_uplane(p.Cinp, Cout);
     return p;
 }
 
@@ -581,7 +589,7 @@ static void wino_gemms(const wino_plan* p, const float* U, const uint16_t* U16, 
         const int h = p->bf ? wino_hi_slot(xi) : -1;
         if (h >= 0) {
             jb.K = p->Cin;
-            jb.A = Uh + ((long)h * p->Cout + co0) * p->Cinp;
+            jb.A = Uh + h * p->uplane + (long)co0 * p->Cinp;
             jb.bpre = Vh + h * p->vhplane;
             jb.rsa = p->Cinp; jb.csa = 1;
             jb.bpre_ld = (long)p->Cin * p->NR;
@@ -591,10 +599,10 @@ static void wino_gemms(const wino_plan* p, const float* U, const uint16_t* U16, 
             continue;
         }
         if (p->bf) {
-            jb.A16 = U16 + ((long)xi * p->Cout + co0) * p->Cinp;
+            jb.A16 = U16 + xi * p->uplane + (long)co0 * p->Cinp;
             jb.bpre16 = (const uint32_t*)(V + xi * p->vplane);
         } else {
-            jb.A = U + ((long)xi * p->Cout + co0) * p->Cin;
+            jb.A = U + xi * p->uplane + (long)co0 * p->Cin;
             jb.bpre = V + xi * p->vplane;
         }
         jb.rsa = p->Cinp; jb.csa = 1;
@@ -823,7 +831,7 @@ static int wino_bf16(const float* x, const uint16_t* w, int trans, const float* 
     if (B <= 0 || Cout <= 0 || H <= 0 || W <= 0) return 0;
     const int bf = ie_has_bf16(), u16 = bf && winograd_bf16;
     /* U: bf16 (2 bytes, Cin padded to even) and the fp32 frequencies, or fp32, in the fp32 scratch */
-    const size_t plane16 = (size_t)Cout * ((Cin + 1) & ~1);
+    const size_t plane16 = (size_t)wino_uplane((Cin + 1) & ~1, Cout);
     ie_scratch U = ie_scratch_take(u16 ? (18 + WINO_NHI) * plane16 : ie_winograd_weights_size(Cin, Cout), IE_SCRATCH_SHARED);
     if (!U.p) return -1;
     float* Uh = u16 ? U.p + 18 * plane16 : NULL;

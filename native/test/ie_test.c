@@ -504,6 +504,20 @@ static void wino_bf16(const float* x, const float* w, const float* bias, const f
     free(w16);
 }
 
+/* ie_conv3x3_winograd_transposed_bf16 (the input-gradient's convolution) as the convolution with w: it takes the
+ * weights as [Cin, Cout, 3, 3] of the transposed problem, each kernel rotated by 180 degrees (no bias, add or ReLU) */
+static void wino_bf16_t(const float* x, const float* w, const float* bias, const float* add, float* y,
+                        int B, int Cin, int H, int W, int Cout, int KH, int KW, int s, int pad)
+{
+    const size_t n = (size_t)Cout * Cin * 9;
+    uint16_t* wt = malloc(sizeof(uint16_t) * (n ? n : 1));
+    for (int co = 0; co < Cout; co++)
+        for (int ci = 0; ci < Cin; ci++)
+            for (int k = 0; k < 9; k++) wt[((size_t)ci * Cout + co) * 9 + k] = f2bf(w[((size_t)co * Cin + ci) * 9 + 8 - k]);
+    ie_conv3x3_winograd_transposed_bf16(x, wt, y, B, Cin, H, W, Cout);
+    free(wt);
+}
+
 static void test_gemm_bf16(void)
 {
     seed(5);
@@ -616,6 +630,18 @@ static void test_wino_bf16_gemm(void)
         }
     }
     ref_relu = 0;
+    /* the transposed form (the weights read as [Cin, Cout, 3, 3], rotated) on the same shapes */
+    for (int i = 0; i < (int)(sizeof shapes / sizeof *shapes); i++) {
+        const int* q = shapes[i];
+        err_t e = test_conv_one(wino_bf16_t, "wino-bf16-gemm-t", 1e9, q[0], q[1], q[2], q[3], q[4], 3, 3, 1, 1, 0,
+                                sqrt(3.0 / (q[1] * 9)), 1);
+        const int ok = e.rel_l2 <= WINO_BF16_TOL && (e.rel_l2 > 1e-4 || !ie_has_bf16());
+        checks++;
+        if (!ok) failures++;
+        if (!ok || getenv("IE_VERBOSE"))
+            printf("%s wino-bf16-gemm transposed B=%d %d->%d %dx%d: relL2 %.3g (bound %.3g, > 1e-4)\n", ok ? "ok  " : "FAIL",
+                   q[0], q[1], q[4], q[2], q[3], e.rel_l2, WINO_BF16_TOL);
+    }
     ref_bf16 = 0;
     printf("wino-bf16-gemm: %d checks, %d failures%s\n", checks - c0, failures - f0,
            ie_has_bf16() ? "" : " (no AVX-512 BF16: fp32 fallback)");

@@ -13,7 +13,7 @@ cc=${CC:-gcc}
 common=(-O3 -std=c11 -fopenmp -fno-math-errno -Wall -Wextra -Wno-unused-parameter -Wmissing-prototypes -I"$src")
 tune=-mtune=znver4
 echo 'int x;' | "$cc" -x c -c -o /dev/null "$tune" - 2>/dev/null || tune=-mtune=znver3
-files=("$src/gemm.c" "$src/conv.c" "$src/winograd.c" "$src/scratch.c" "$here/ie_test.c")
+files=("$src/gemm.c" "$src/conv.c" "$src/winograd.c" "$src/grad.c" "$src/ops.c" "$src/scratch.c" "$here/ie_test.c")
 "$cc" "${common[@]}" -march=x86-64-v4 -mavx512bf16 "$tune" ${IE_CFLAGS:-} -o "$out/ie_test_avx512" "${files[@]}" -lm
 mode=${1:-test}
 if [ "$mode" = test ]; then

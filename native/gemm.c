@@ -892,11 +892,13 @@ void ie_gemm_run(const ie_gemm_job* jobs, int njobs)
     /* Work units: n chunks of up to NC columns (whole NR panels) x m parts. */
     long nunits_n = 0;
     double flops = 0;
+    int colA16 = 0;      /* a job with a column-major bf16 A: the A-pack region in each thread's scratch */
     for (int j = 0; j < njobs; j++) {
         if (jobs[j].M <= 0 || jobs[j].N <= 0) continue;
         if (jobs[j].K <= 0) { run_k0(&jobs[j]); continue; }
         nunits_n += (jobs[j].N + IE_NC - 1) / IE_NC;
         flops += (double)jobs[j].M * jobs[j].N * jobs[j].K;
+        if (jobs[j].A16 && jobs[j].csa != 1) colA16 = 1;
     }
     if (nunits_n == 0) return;
     /* Too few column chunks to balance: split the rows too (each row part packs the same B,
@@ -940,7 +942,7 @@ void ie_gemm_run(const ie_gemm_job* jobs, int njobs)
             }
         }
     }
-    const size_t bsize = (size_t)IE_KC * IE_NC, tsize = (size_t)PACK16_ROWS * IE_NR;
+    const size_t bsize = (size_t)IE_KC * IE_NC, tsize = (size_t)PACK16_ROWS * IE_NR, asize = colA16 ? APACK_SIZE : 0;
     int nt = T;
     if (flops < 2e5) nt = 1;
     if (nt > nu) nt = (int)nu;
@@ -950,21 +952,23 @@ void ie_gemm_run(const ie_gemm_job* jobs, int njobs)
     const size_t csize = 0;
 #endif
     if (nt <= 1) {
-        const ie_scratch s = ie_scratch_take(bsize + csize + tsize + APACK_SIZE, IE_SCRATCH_THREAD);
+        const ie_scratch s = ie_scratch_take(bsize + csize + tsize + asize, IE_SCRATCH_THREAD);
         float* bp = s.p;
         for (long u = 0; u < nu; u++)
             run_unit(&jobs[units[u].job], units[u].m0, units[u].m1, units[u].n0, units[u].n1, bp,
-                     csize ? bp + bsize : NULL, bp + bsize + csize, (uint32_t*)(bp + bsize + csize + tsize));
+                     csize ? bp + bsize : NULL, bp + bsize + csize,
+                     asize ? (uint32_t*)(bp + bsize + csize + tsize) : NULL);
         ie_scratch_park(s);
     } else {
 #pragma omp parallel num_threads(nt)
         {
-            const ie_scratch s = ie_scratch_take(bsize + csize + tsize + APACK_SIZE, IE_SCRATCH_THREAD);
+            const ie_scratch s = ie_scratch_take(bsize + csize + tsize + asize, IE_SCRATCH_THREAD);
             float* bp = s.p;
 #pragma omp for schedule(dynamic, 1)
             for (long u = 0; u < nu; u++)
                 run_unit(&jobs[units[u].job], units[u].m0, units[u].m1, units[u].n0, units[u].n1, bp,
-                         csize ? bp + bsize : NULL, bp + bsize + csize, (uint32_t*)(bp + bsize + csize + tsize));
+                         csize ? bp + bsize : NULL, bp + bsize + csize,
+                         asize ? (uint32_t*)(bp + bsize + csize + tsize) : NULL);
             ie_scratch_park(s);
         }
     }
